@@ -1,0 +1,46 @@
+// The command line: parses argv with commander, runs one command, and turns every outcome into
+// output and an exit code. The only place that knows about exit codes and stack traces.
+
+import { Command, CommanderError } from 'commander';
+import { EXIT, type Io } from './io.ts';
+import { registerCommands } from './commands.ts';
+
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const program = new Command('nanopolicy');
+  let exitCode: number = EXIT.ok;
+  program
+    .description('Cage a Tart macOS VM: compile a policy into pf, Softnet, socat and tart artifacts, apply it, and prove it holds.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride();
+  registerCommands(program, io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv]);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end through here with exit code 0.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof UsageError) {
+      io.stderr.write(`error: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    io.stderr.write(`nanopolicy: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+    io.stderr.write('This is a bug in nanopolicy; set NANOPOLICY_DEBUG=1 for details.\n');
+    if (io.env.NANOPOLICY_DEBUG) io.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+    return EXIT.internal;
+  }
+  return exitCode;
+}
+
+/** A wrong command line that commander's own parsing could not catch (exit 64). */
+export class UsageError extends Error {}
+
+declare const __NANOPOLICY_VERSION__: string | undefined;
+const VERSION = typeof __NANOPOLICY_VERSION__ === 'string' ? __NANOPOLICY_VERSION__ : '0.0.0-dev';

@@ -1,0 +1,49 @@
+// Prints diagnostics rustc-style: the message, the place, the source line with carets, the hint.
+
+import { createColors } from 'picocolors';
+import type { Diagnostic } from './diagnostic.ts';
+
+export interface FormatOptions {
+  /** Source text by file name, for the snippet; a file not given gets no snippet. */
+  sources: ReadonlyMap<string, string>;
+  color: boolean;
+}
+
+// Renders one diagnostic as lines of text ending in a newline.
+export function formatDiagnostic(d: Diagnostic, options: FormatOptions): string {
+  const c = createColors(options.color);
+  const paint = d.severity === 'error' ? c.red : c.yellow;
+  const out: string[] = [`${c.bold(paint(`${d.severity}[${d.code}]`))}${c.bold(`: ${d.message}`)}`];
+  const lineText = sourceLine(options.sources.get(d.file), d.line);
+  const gutter = ' '.repeat(String(d.line).length);
+  out.push(`${gutter}${c.blue('-->')} ${d.file}:${d.line}:${d.column}`);
+  if (lineText !== undefined) {
+    const width = Math.max(1, (d.endColumn ?? d.column + 1) - d.column);
+    // Tabs are printed as one space each, so the carets line up column for column.
+    const pad = ' '.repeat(Math.max(0, d.column - 1));
+    out.push(`${gutter} ${c.blue('|')}`);
+    out.push(`${c.blue(String(d.line))} ${c.blue('|')} ${lineText.replace(/\t/g, ' ')}`);
+    out.push(`${gutter} ${c.blue('|')} ${pad}${paint('^'.repeat(width))}`);
+  }
+  if (d.hint) out.push(`${gutter} ${c.blue('=')} ${c.bold('hint')}: ${d.hint}`);
+  for (const note of d.notes ?? []) out.push(`${gutter} ${c.blue('=')} ${c.bold('note')}: ${note}`);
+  return `${out.join('\n')}\n`;
+}
+
+// Renders a list and a closing count ("2 errors, 1 warning"), or nothing for an empty list.
+export function formatDiagnostics(list: readonly Diagnostic[], options: FormatOptions): string {
+  if (list.length === 0) return '';
+  const errors = list.filter((d) => d.severity === 'error').length;
+  const warnings = list.length - errors;
+  const parts = [];
+  if (errors) parts.push(`${errors} error${errors === 1 ? '' : 's'}`);
+  if (warnings) parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
+  return `${list.map((d) => formatDiagnostic(d, options)).join('\n')}\n${parts.join(', ')}\n`;
+}
+
+function sourceLine(source: string | undefined, line: number): string | undefined {
+  if (source === undefined) return undefined;
+  const text = source.split(/\r?\n/)[line - 1];
+  return text === undefined ? undefined : text.replace(/\s+$/, '');
+}
+

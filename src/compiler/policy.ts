@@ -1,0 +1,80 @@
+// The checked policy: what every emitter, `enforce` and `verify` work from. Built only by
+// lower-policy.ts after every check passed, and frozen there.
+
+import type { Span } from '../grammar/ast.ts';
+
+export interface PolicySource {
+  /** The path as the user gave it, with "/" separators: what headers print. */
+  file: string;
+  /** Absolute path of the policy file on this host. */
+  absolutePath: string;
+  /** sha256 of the policy's bytes, lowercase hex. */
+  sha256: string;
+}
+
+export interface Network {
+  mode: 'softnet';
+  /** Network address of the VM subnet, e.g. "192.168.64.0". */
+  subnetAddress: string;
+  prefix: number;
+  /** "192.168.64.0/24". */
+  subnet: string;
+  /** The host's address on the VM bridge, e.g. "192.168.64.1". */
+  gateway: string;
+}
+
+export type TargetKind = 'dns' | 'ipv4' | 'ipv6';
+
+export interface Bridge {
+  name: string;
+  target: {
+    kind: TargetKind;
+    /** Host name (lowercase), dotted IPv4, or IPv6 without brackets (canonical form). */
+    host: string;
+    port: number;
+  };
+  /** The port socat listens on at the gateway address. */
+  listen: number;
+  tls: boolean;
+  /** socat max-children: a hostile VM must not fork unbounded host processes. */
+  maxConnections: number;
+  /** "sha256/BASE64" of the server's SubjectPublicKeyInfo, if the policy pins one. */
+  pin?: string;
+  span: Span;
+}
+
+export type MountMode = 'ro' | 'rw';
+
+export interface Mount {
+  name: string;
+  /** Absolute host path, `~` expanded against the compiling user's home. */
+  path: string;
+  /** As written in the policy. */
+  written: string;
+  mode: MountMode;
+  /** The line says `allow-sensitive`: the owner knowingly shares a sensitive folder. */
+  allowSensitive: boolean;
+  span: Span;
+}
+
+export interface Policy {
+  source: PolicySource;
+  vm: string;
+  network: Network;
+  /** In policy order. */
+  bridges: readonly Bridge[];
+  /** In policy order. */
+  mounts: readonly Mount[];
+}
+
+export const DEFAULT_SUBNET = '192.168.64.0/24';
+export const DEFAULT_GATEWAY = '192.168.64.1';
+export const DEFAULT_MAX_CONNECTIONS = 32;
+/** Where tart's default share tag puts shares on a macOS guest (domain.md §2). */
+export const SHARES_ROOT = '/Volumes/My Shared Files';
+
+// The pf anchor's path: directly under com.apple/ (evaluated by the stock pf.conf), and sorting
+// before Apple's own anchors there (200.AirDrop, 250.ApplicationFirewall).
+export function anchorName(policy: Pick<Policy, 'vm'>): string {
+  return `com.apple/100.nanopolicy.${policy.vm}`;
+}

@@ -1,0 +1,69 @@
+// The syntax tree the grammar produces: every piece of text the user wrote, with where it stands.
+
+/** Columns are 1-based; `endColumn` is exclusive. A statement never spans lines. */
+export interface Span {
+  line: number;
+  column: number;
+  endColumn: number;
+}
+
+export interface Located<T = string> {
+  value: T;
+  span: Span;
+}
+
+/** `key` alone (`tls`) or `key value` (`max-conn 8`). */
+export interface OptionNode {
+  key: Located;
+  value?: Located;
+}
+
+export interface VmStatement {
+  kind: 'vm';
+  span: Span;
+  name: Located;
+}
+
+export interface NetworkStatement {
+  kind: 'network';
+  span: Span;
+  mode: Located<'softnet'>;
+  options: OptionNode[];
+}
+
+export interface TargetNode {
+  span: Span;
+  /** The host as written, without brackets. */
+  host: Located;
+  /** Written as `[v6]:port`. */
+  bracketed: boolean;
+  port: Located;
+}
+
+export interface AllowStatement {
+  kind: 'allow';
+  span: Span;
+  name: Located;
+  target: TargetNode;
+  via: Located;
+  port: Located;
+  options: OptionNode[];
+}
+
+export interface MountStatement {
+  kind: 'mount';
+  span: Span;
+  name: Located;
+  /** With quotes removed and escapes resolved. */
+  path: Located;
+  mode: Located<'ro' | 'rw'>;
+  options: OptionNode[];
+}
+
+export type Statement = VmStatement | NetworkStatement | AllowStatement | MountStatement;
+
+export interface PolicyAst {
+  file: string;
+  source: string;
+  statements: Statement[];
+}

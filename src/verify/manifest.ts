@@ -1,0 +1,34 @@
+// verify.json: what `verify` must find open and what it must find blocked, derived from the policy.
+// Written by `compile` (src/compiler/emit/verify-manifest.ts), read by the host verifier and by the
+// probe that runs inside the VM, so it holds only plain data.
+
+export interface VerifyManifest {
+  /** Bumped on any incompatible change. */
+  format: 1;
+  generatedBy: 'nanopolicy';
+  policy: { file: string; sha256: string };
+  vm: string;
+  gateway: string;
+  subnet: string;
+  /** pf anchor path on macOS; the nft table is `inet nanopolicy_<vm>` with "-" mapped to "_". */
+  anchor: string;
+  /** Each bridge must connect at gateway:listen; TLS ones must handshake as `serverName`. */
+  bridges: Array<{
+    name: string;
+    listen: number;
+    tls: boolean;
+    /** SNI and the name the certificate must match: the target host (a name or an address). */
+    serverName: string;
+    pin?: string;
+    target: { host: string; port: number; kind: 'dns' | 'ipv4' | 'ipv6' };
+  }>;
+  /** Every TCP port of the gateway in [from, to] except these must be closed. */
+  gatewaySweep: { from: 1; to: 65535; except: number[] };
+  /** The bridges' real targets, tried directly from the VM: all must be blocked. */
+  direct: Array<{ bridge: string; host: string; port: number }>;
+  /** Lines the VM's /etc/hosts must hold so TLS names resolve to the gateway. */
+  hosts: Array<{ name: string; address: string }>;
+  /** Shares under `sharesRoot`; nothing else may be there. */
+  sharesRoot: string;
+  mounts: Array<{ name: string; mode: 'ro' | 'rw' }>;
+}
