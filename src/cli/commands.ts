@@ -2,11 +2,15 @@
 
 import type { Command } from 'commander';
 import type { Io } from './io.ts';
+import { registerCheckCommand, registerCompileCommand } from './compile-command.ts';
+import { registerEnforceCommand } from './enforce-command.ts';
+import { registerVerifyCommand } from './verify-command.ts';
 
 export type SetExit = (code: number) => void;
 
 export function registerCommands(program: Command, io: Io, setExit: SetExit): void {
-  void program;
-  void io;
-  void setExit;
+  registerCheckCommand(program, io, setExit);
+  registerCompileCommand(program, io, setExit);
+  registerEnforceCommand(program, io, setExit);
+  registerVerifyCommand(program, io, setExit);
 }
