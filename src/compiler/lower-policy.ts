@@ -1,0 +1,58 @@
+// Turns a checked syntax tree into the frozen Policy model. Runs only after every check passed,
+// so anything it cannot lower is a bug, not a user error.
+
+import type { PolicyAst } from '../grammar/ast.ts';
+import { bridges, findOption, mounts, statementsOf } from './check-context.ts';
+import { effectiveNetwork } from './effective-network.ts';
+import { classifyTarget } from './net/classify-target.ts';
+import { formatCidr, formatIpv4 } from './net/ipv4.ts';
+import { expandHome } from './paths/expand-home.ts';
+import { DEFAULT_MAX_CONNECTIONS, type Bridge, type Mount, type Policy, type PolicySource } from './policy.ts';
+
+export function lowerPolicy(ast: PolicyAst, source: PolicySource, home: string): Policy {
+  const network = effectiveNetwork(ast);
+  const vm = statementsOf(ast, 'vm')[0];
+  if (!network || !vm) throw new Error('lowerPolicy called on a policy that did not pass its checks');
+
+  const loweredBridges = bridges(ast).map((statement): Bridge => {
+    const target = classifyTarget(statement.target);
+    if (!target.ok) throw new Error(`unchecked target on line ${statement.span.line}`);
+    const pin = findOption(statement, 'pin')?.value?.value;
+    return Object.freeze({
+      name: statement.name.value,
+      target: Object.freeze({ kind: target.kind, host: target.host, port: Number(statement.target.port.value) }),
+      listen: Number(statement.port.value),
+      tls: findOption(statement, 'tls') !== undefined,
+      maxConnections: Number(findOption(statement, 'max-conn')?.value?.value ?? DEFAULT_MAX_CONNECTIONS),
+      ...(pin ? { pin } : {}),
+      span: statement.span,
+    });
+  });
+
+  const loweredMounts = mounts(ast).map((statement): Mount => {
+    const expanded = expandHome(statement.path.value, home);
+    if (!expanded.ok) throw new Error(`unchecked mount path on line ${statement.span.line}`);
+    return Object.freeze({
+      name: statement.name.value,
+      path: expanded.path,
+      written: statement.path.value,
+      mode: statement.mode.value,
+      allowSensitive: findOption(statement, 'allow-sensitive') !== undefined,
+      span: statement.span,
+    });
+  });
+
+  return Object.freeze({
+    source: Object.freeze({ ...source }),
+    vm: vm.name.value,
+    network: Object.freeze({
+      mode: 'softnet' as const,
+      subnetAddress: formatIpv4(network.subnet.network),
+      prefix: network.subnet.prefix,
+      subnet: formatCidr(network.subnet),
+      gateway: formatIpv4(network.gateway),
+    }),
+    bridges: Object.freeze(loweredBridges),
+    mounts: Object.freeze(loweredMounts),
+  });
+}

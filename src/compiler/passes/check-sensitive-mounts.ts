@@ -1,0 +1,49 @@
+// No mount shares the root, the home folder (or a folder above it), or a folder NanoClaw counts as
+// secret (.ssh, .aws, .env …), unless its line says "allow-sensitive".
+
+import { errorAt, warningAt, type Diagnostic } from '../diagnostic.ts';
+import { findOption, mounts, type CheckContext } from '../check-context.ts';
+import { isWithin } from '../paths/expand-home.ts';
+import { usableMountPath } from '../paths/usable-mount-path.ts';
+import { sensitiveSegment } from '../paths/sensitive-patterns.ts';
+
+const ACK = 'If you really mean to show it to the VM, add "allow-sensitive" at the end of the line.';
+
+export function checkSensitiveMounts({ ast, home }: CheckContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const mount of mounts(ast)) {
+    const path = usableMountPath(mount, home);
+    if (path === undefined) continue;
+    const acknowledged = findOption(mount, 'allow-sensitive');
+    const name = mount.name.value;
+    let problem: { code: string; message: string; hint: string } | undefined;
+    const match = sensitiveSegment(path);
+    if (path === '/') {
+      problem = { code: 'NP245', message: `The mount "${name}" shares the whole disk ("/").`, hint: `Share only the folders the assistant needs. ${ACK}` };
+    } else if (isWithin(home, path)) {
+      const what = path === home ? 'your home folder itself' : `"${path}", which holds your home folder`;
+      problem = {
+        code: 'NP246',
+        message: `The mount "${name}" shares ${what}, with your keys, mail and browser profiles in it.`,
+        hint: `Share a folder inside it, as in "~/nanoclaw/groups". ${ACK}`,
+      };
+    } else if (match) {
+      problem = {
+        code: 'NP247',
+        message: `The mount "${name}" shares "${match.segment}", which matches the sensitive pattern "${match.pattern}".`,
+        hint: `Secrets reach the VM through the Vaultwarden bridge, not a share. ${ACK}`,
+      };
+    }
+    if (problem && !acknowledged) out.push(errorAt(ast.file, mount.path.span, problem));
+    if (!problem && acknowledged) {
+      out.push(
+        warningAt(ast.file, acknowledged.key.span, {
+          code: 'NP251',
+          message: `The mount "${name}" says "allow-sensitive" but shares nothing sensitive.`,
+          hint: 'Drop "allow-sensitive", so it stands out where it is really needed.',
+        }),
+      );
+    }
+  }
+  return out;
+}

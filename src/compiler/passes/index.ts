@@ -1,0 +1,30 @@
+// The check passes, in the order their reports read best; each only reports.
+
+import type { CheckPass } from '../check-context.ts';
+import { reportStatementCounts } from './report-statement-counts.ts';
+import { reportRepeatedOptions } from './report-repeated-options.ts';
+import { reportInvalidNames } from './report-invalid-names.ts';
+import { reportDuplicateNames } from './report-duplicate-names.ts';
+import { checkNetwork } from './check-network.ts';
+import { checkBridgePorts } from './check-bridge-ports.ts';
+import { checkBridgeTargets } from './check-bridge-targets.ts';
+import { checkPins } from './check-pins.ts';
+import { checkMountPaths } from './check-mount-paths.ts';
+import { checkSensitiveMounts } from './check-sensitive-mounts.ts';
+import { checkNestedMounts } from './check-nested-mounts.ts';
+import { checkCageOutsideWritableMounts } from './check-cage-outside-writable-mounts.ts';
+
+export const CHECK_PASSES: readonly CheckPass[] = [
+  reportStatementCounts,
+  reportRepeatedOptions,
+  reportInvalidNames,
+  reportDuplicateNames,
+  checkNetwork,
+  checkBridgePorts,
+  checkBridgeTargets,
+  checkPins,
+  checkMountPaths,
+  checkSensitiveMounts,
+  checkNestedMounts,
+  checkCageOutsideWritableMounts,
+];

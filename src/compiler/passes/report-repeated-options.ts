@@ -1,0 +1,25 @@
+// No option appears twice on one line: "max-conn 8 max-conn 64" means nothing certain.
+
+import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import type { CheckContext } from '../check-context.ts';
+
+export function reportRepeatedOptions({ ast }: CheckContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const statement of ast.statements) {
+    if (statement.kind === 'vm') continue;
+    const seen = new Set<string>();
+    for (const option of statement.options) {
+      if (seen.has(option.key.value)) {
+        out.push(
+          errorAt(ast.file, option.key.span, {
+            code: 'NP204',
+            message: `The option "${option.key.value}" is given twice on this line.`,
+            hint: `Keep one "${option.key.value}".`,
+          }),
+        );
+      }
+      seen.add(option.key.value);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,22 @@
+// Folders that must never be shared with a hostile VM unless the owner says so on the line.
+// At least NanoClaw's own mount allowlist (src/mount-security, domain.md §5), plus macOS keychains
+// and the usual password stores.
+
+export const SENSITIVE_PATTERNS: readonly string[] = [
+  '.ssh', '.gnupg', '.gpg', '.aws', '.azure', '.gcloud', '.kube', '.docker', 'credentials', '.env',
+  '.netrc', '.npmrc', '.pypirc', 'id_rsa', 'id_ed25519', 'private_key', '.secret',
+  'Keychains', '.password-store',
+];
+
+// The first sensitive pattern a path matches, by segment: a segment equal to the pattern, or the
+// pattern followed by ".", "-" or "_" (".env.local", "id_rsa.pub", "credentials_prod").
+export function sensitiveSegment(path: string): { segment: string; pattern: string } | undefined {
+  for (const segment of path.split('/')) {
+    for (const pattern of SENSITIVE_PATTERNS) {
+      if (segment === pattern || (segment.startsWith(pattern) && /^[._-]/.test(segment.slice(pattern.length)))) {
+        return { segment, pattern };
+      }
+    }
+  }
+  return undefined;
+}
