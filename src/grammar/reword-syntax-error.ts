@@ -19,6 +19,9 @@ const HINTS: Record<string, string> = {
   "a network mode ('softnet')": 'The only network mode is softnet: "network softnet subnet 192.168.64.0/24 gateway 192.168.64.1".',
   'a subnet (a.b.c.d/n)': 'Write the VM network in CIDR form, as in "subnet 192.168.64.0/24".',
   'an IPv4 address': 'Write the gateway as four numbers, as in "gateway 192.168.64.1".',
+  '"tls"': 'Bridge options are "tls", "max-conn N" and "pin sha256/BASE64", as in "via 18443 tls max-conn 8".',
+  '"subnet"': 'Network options are "subnet A.B.C.D/N" and "gateway A.B.C.D".',
+  '"allow-sensitive"': 'The only mount option is "allow-sensitive", for a folder the owner knowingly shares although it looks secret.',
   '"via"': 'A bridge reads "allow NAME HOST:PORT via LISTEN-PORT", as in "allow ha 10.0.30.5:8123 via 18123".',
 };
 
@@ -35,7 +38,9 @@ export function rewordSyntaxError(error: PeggySyntaxError, text: string, line: n
       endColumn: Math.max(column + 1, error.location.end.column),
       code: 'NP103',
       message: `${capitalize(error.message.replace(/\.$/, ''))}.`,
-      hint: 'Inside double quotes, write \\" for a quote and \\\\ for a backslash; nothing else needs escaping.',
+      hint: /closing/.test(error.message)
+        ? 'End the path with \'"\' before the mount mode, as in "~/My Notes" ro.'
+        : 'Inside double quotes write \\" for a quote and \\\\ for a backslash; nothing else is escaped.',
     };
   }
   const statementsOnly = expected.filter((e) => e !== END);
@@ -50,7 +55,7 @@ export function rewordSyntaxError(error: PeggySyntaxError, text: string, line: n
   const after = previousToken(text, column - 1);
   const message =
     `Expected ${joinOr(expected)}${after ? ` after ${quote(after)}` : ''}, ` +
-    `but found ${found ? quote(found) : 'the end of the line'}.`;
+    `but found ${found ? quote(found) : /\S/.test(text.slice(column - 1)) ? 'a space' : 'the end of the line'}.`;
   const hint = expected.map((e) => HINTS[e]).find((h) => h !== undefined);
   return { ...base, code: 'NP101', message, ...(hint ? { hint } : {}) };
 }
