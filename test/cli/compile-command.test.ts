@@ -1,0 +1,138 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/run-cli.ts';
+
+const BUNDLED = 'policy/nanoclaw.policy';
+const HOME = ['--home', '/Users/owner'];
+const ESC = '\u001b[';
+
+const check = suite('check');
+
+check('the bundled policy checks clean (one warning) and exits 0', async () => {
+  const r = await runCli(['check', BUNDLED, ...HOME]);
+  assert.is(r.code, 0);
+  assert.is(r.stdout, 'policy/nanoclaw.policy: ok (1 warning)\n');
+  assert.match(r.stderr, 'warning[NP250]');
+  assert.not.match(r.stderr, ESC);
+});
+
+check('errors print file:line:column, the line with carets and a hint; exit 1; no stack trace', async () => {
+  const r = await runCli(['check', 'test/fixtures/invalid/listen-collision.policy', ...HOME]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, 'error[NP222]: The listen port 18443 is already used by the bridge "vaultwarden" on line 2.');
+  assert.match(r.stderr, '--> test/fixtures/invalid/listen-collision.policy:3:40');
+  assert.match(r.stderr, '^^^^^');
+  assert.match(r.stderr, '= hint:');
+  assert.not.match(r.stderr, /\n\s+at /);
+});
+
+check('--json prints the same records for machines', async () => {
+  const r = await runCli(['check', 'test/fixtures/invalid/target-loopback.policy', '--json', ...HOME]);
+  assert.is(r.code, 1);
+  assert.is(r.stderr, '');
+  const out = JSON.parse(r.stdout);
+  assert.is(out.ok, false);
+  assert.equal(
+    Object.keys(out.diagnostics[0]).sort(),
+    ['code', 'column', 'endColumn', 'file', 'hint', 'line', 'message', 'severity'],
+  );
+  assert.is(out.diagnostics[0].code, 'NP233');
+});
+
+check('colour only on a TTY, and never with NO_COLOR', async () => {
+  const file = 'test/fixtures/invalid/target-loopback.policy';
+  assert.match((await runCli(['check', file, ...HOME], { tty: true })).stderr, ESC);
+  assert.not.match((await runCli(['check', file, ...HOME], { tty: true, env: { NO_COLOR: '1' } })).stderr, ESC);
+  assert.not.match((await runCli(['check', file, ...HOME], { tty: false })).stderr, ESC);
+});
+
+check('a missing file is a diagnostic, exit 1', async () => {
+  const r = await runCli(['check', 'no/such.policy']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, 'error[NP401]: Cannot read the policy file "no/such.policy": it does not exist.');
+});
+
+check('usage errors exit 64', async () => {
+  assert.is((await runCli(['check'])).code, 64);
+  assert.is((await runCli(['check', BUNDLED, '--bogus'])).code, 64);
+  assert.is((await runCli(['frobnicate'])).code, 64);
+  assert.is((await runCli([])).code, 64);
+});
+
+check('--help teaches with examples and exits 0', async () => {
+  const r = await runCli(['compile', '--help']);
+  assert.is(r.code, 0);
+  assert.match(r.stdout, 'Examples:');
+  assert.match(r.stdout, 'Exit codes:');
+});
+
+check.run();
+
+const compile = suite('compile');
+let dir = '';
+compile.before.each(() => {
+  dir = mkdtempSync(join(tmpdir(), 'np-compile-'));
+});
+compile.after.each(() => rmSync(dir, { recursive: true, force: true }));
+
+compile('without -o it prints a summary and writes nothing', async () => {
+  const r = await runCli(['compile', BUNDLED, ...HOME]);
+  assert.is(r.code, 0);
+  assert.match(r.stdout, 'vaultwarden    192.168.64.1:18443  → bitwarden.cstrube.de:443');
+  assert.match(r.stdout, 'scripts  ro  /Users/owner/nanoclaw/scripts');
+  assert.match(r.stdout, 'anchor.pf');
+});
+
+compile('with -o it writes every artifact, and manifest.json holds their hashes', async () => {
+  const r = await runCli(['compile', BUNDLED, '-o', dir, ...HOME]);
+  assert.is(r.code, 0, r.stderr);
+  const files = readdirSync(dir).sort();
+  for (const name of ['anchor.pf', 'bridges.sh', 'hosts', 'manifest.json', 'tart-run.sh', 'verify.json']) {
+    assert.ok(files.includes(name), `${name} missing from ${files.join(', ')}`);
+  }
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  const policyHash = createHash('sha256').update(readFileSync(BUNDLED)).digest('hex');
+  assert.is(manifest.policy.sha256, policyHash);
+  for (const a of manifest.artifacts) {
+    assert.is(createHash('sha256').update(readFileSync(join(dir, a.name))).digest('hex'), a.sha256, a.name);
+  }
+  for (const name of files) {
+    assert.ok(readFileSync(join(dir, name), 'utf8').includes(policyHash), `${name} names the policy hash`);
+  }
+});
+
+compile('output is byte-for-byte deterministic', async () => {
+  await runCli(['compile', BUNDLED, '-o', join(dir, 'a'), ...HOME]);
+  await runCli(['compile', BUNDLED, '-o', join(dir, 'b'), ...HOME]);
+  for (const name of readdirSync(join(dir, 'a'))) {
+    assert.is(readFileSync(join(dir, 'b', name), 'utf8'), readFileSync(join(dir, 'a', name), 'utf8'), name);
+  }
+});
+
+compile('a policy with errors writes nothing', async () => {
+  const r = await runCli(['compile', 'test/fixtures/invalid/mount-home.policy', '-o', join(dir, 'out'), ...HOME]);
+  assert.is(r.code, 1);
+  assert.not.ok(existsSync(join(dir, 'out')));
+});
+
+compile('an output folder inside a read-write mount is refused', async () => {
+  const policy = join(dir, 'p.policy');
+  writeFileSync(policy, `vm v\nmount work ${dir}/work rw\n`);
+  const r = await runCli(['compile', policy, '-o', join(dir, 'work', 'out'), ...HOME]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, 'error[NP249]: The output folder');
+  assert.not.ok(existsSync(join(dir, 'work', 'out')));
+});
+
+compile('--json lists the written artifacts', async () => {
+  const r = await runCli(['compile', BUNDLED, '-o', dir, '--json', ...HOME]);
+  const out = JSON.parse(r.stdout);
+  assert.is(out.ok, true);
+  assert.ok(out.artifacts.every((a: { sha256: string; path: string }) => /^[0-9a-f]{64}$/.test(a.sha256) && a.path.startsWith(dir)));
+});
+
+compile.run();
