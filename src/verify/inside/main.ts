@@ -1,2 +1,30 @@
-// The probe that runs inside the VM: filled in by the verify work.
-export {};
+// The probe that runs inside the VM. The host sends this bundle (dist/probe.cjs) over stdin to the
+// VM's own `node -`, preceded by `globalThis.__NANOPOLICY_INPUT = {...};`. It prints one JSON
+// InsideReport on stdout and progress lines (JSON) on stderr. Node built-ins only.
+
+import type { InsideInput } from './result.ts';
+import { runProbes } from './run-probes.ts';
+
+declare global {
+  var __NANOPOLICY_INPUT: InsideInput | undefined;
+}
+
+// Reads the input the host prepended, runs the probes, writes the report.
+async function probeMain(): Promise<void> {
+  const input = globalThis.__NANOPOLICY_INPUT;
+  if (!input?.manifest) {
+    process.stderr.write('nanopolicy probe: no input (globalThis.__NANOPOLICY_INPUT is not set)\n');
+    process.exitCode = 70;
+    return;
+  }
+  let last = 0;
+  const report = await runProbes(input, (done, total) => {
+    const now = Date.now();
+    if (now - last < 100 && done !== total) return;
+    last = now;
+    process.stderr.write(`${JSON.stringify({ progress: { done, total } })}\n`);
+  });
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+void probeMain();

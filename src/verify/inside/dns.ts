@@ -1,0 +1,75 @@
+// DNS is a side channel (data leaks out in query names): UDP queries to the gateway and to resolvers
+// must get no answer, and the system resolver must not resolve a public name.
+
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { ProbeResult } from './result.ts';
+import { dnsQuery } from './dns-query.ts';
+import { systemLookup, withTimeout, type Lookup } from './hosts-line.ts';
+
+export interface DnsOptions {
+  servers: readonly string[];
+  name: string;
+  timeoutMs: number;
+  /** Port the servers are asked on; 53 except in unit tests. */
+  port?: number;
+  lookup?: Lookup;
+}
+
+// One row per server, plus one for the system resolver.
+export async function dnsProbe(o: DnsOptions): Promise<ProbeResult[]> {
+  const udp = await Promise.all(o.servers.map((s) => udpQuery(s, o)));
+  return [...udp, await systemResolver(o)];
+}
+
+function udpQuery(server: string, o: DnsOptions): Promise<ProbeResult> {
+  const started = performance.now();
+  const port = o.port ?? 53;
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket(net.isIPv6(server) ? 'udp6' : 'udp4');
+    const timer = setTimeout(() => end('no answer (timeout)'), o.timeoutMs);
+    socket.on('message', () => end(undefined));
+    // A connected UDP socket learns of ICMP port/host unreachable as an error: blocked too.
+    socket.on('error', (e: NodeJS.ErrnoException) => end(`no answer (${e.code ?? e.message})`));
+    socket.connect(port, server, () => socket.send(dnsQuery(o.name, (Math.random() * 0xffff) | 0)));
+    let ended = false;
+    function end(blocked: string | undefined): void {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      socket.close();
+      const ok = blocked !== undefined;
+      resolve({
+        group: 'dns',
+        probe: `UDP ${server}:${port} ${o.name}`,
+        expected: 'no answer',
+        measured: blocked ?? 'ANSWERED',
+        ok,
+        ms: Math.round(performance.now() - started),
+        ...(ok ? {} : { detail: `DNS server ${server} answers the VM: DNS is an open side channel` }),
+      });
+    }
+  });
+}
+
+async function systemResolver(o: DnsOptions): Promise<ProbeResult> {
+  const started = performance.now();
+  let measured: string;
+  let ok = true;
+  try {
+    const addresses = await withTimeout((o.lookup ?? systemLookup)(o.name), o.timeoutMs);
+    measured = `resolves to ${addresses.join(', ')}`;
+    ok = false;
+  } catch (e) {
+    measured = `does not resolve (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  return {
+    group: 'dns',
+    probe: `system resolver: ${o.name}`,
+    expected: 'does not resolve',
+    measured,
+    ok,
+    ms: Math.round(performance.now() - started),
+    ...(ok ? {} : { detail: `the VM's system resolver resolves "${o.name}": DNS reaches out of the cage` }),
+  };
+}

@@ -1,0 +1,68 @@
+// The records every probe returns, and what the host sends into the VM. Plain data only: this
+// file is bundled into the probe that runs inside the VM (Node built-ins only).
+
+import type { VerifyManifest } from '../manifest.ts';
+
+/** One expectation checked once: the row of the truth table. */
+export interface ProbeResult {
+  /** bridges, hosts, gateway, direct, egress, dns, icmp, mounts, host, canary. */
+  group: string;
+  /** What was tried, e.g. "192.168.64.1:18443 (vaultwarden)". */
+  probe: string;
+  /** open, blocked, closed, resolves-to-gateway, no-answer, present, read-only, writable … */
+  expected: string;
+  measured: string;
+  ok: boolean;
+  ms: number;
+  /** A plain sentence naming the failure (or why a check was skipped). */
+  detail?: string;
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** Options for the probes inside the VM; every default points at the real internet, so tests override all. */
+export interface InsideOptions {
+  /** Replaces the built-in egress list; its hosts are also the ping targets. */
+  egress?: Endpoint[];
+  /** Resolvers that must not answer UDP DNS; the gateway is always added. */
+  dnsServers?: string[];
+  /** A name the system resolver must fail to resolve. */
+  dnsName?: string;
+  /** PEM bundle trusted for TLS bridges besides the system store (the lab's CA). */
+  caPem?: string;
+  sharesRoot?: string;
+  /** Addresses the host resolved for each bridge's target name (the VM has no DNS to do it). */
+  resolvedTargets?: Record<string, string[]>;
+  /** Per connection attempt. */
+  connectTimeoutMs?: number;
+  /** For the whole run; probes still running then are reported as unfinished. */
+  budgetMs?: number;
+  /** Sockets open at once, at most; default derived from the file-descriptor limit. */
+  maxSockets?: number;
+  /** Probe groups to leave out (e.g. "icmp"). */
+  skip?: string[];
+}
+
+export interface InsideInput {
+  manifest: VerifyManifest;
+  options: InsideOptions;
+}
+
+/** Figures the host prints and the benchmark reads. */
+export interface InsideStats {
+  sweepMs: number;
+  totalMs: number;
+  maxSocketsOpen: number;
+  socketLimit: number;
+  connectAttempts: number;
+  engine: string;
+  peakRssBytes: number;
+}
+
+export interface InsideReport {
+  results: ProbeResult[];
+  stats: InsideStats;
+}

@@ -1,0 +1,93 @@
+// Runs every probe inside the VM concurrently, each bounded, all under one overall budget, and
+// returns the rows and figures. Prints nothing: main.ts (or the CLI's --inside) does.
+
+import net from 'node:net';
+import type { Endpoint, InsideInput, InsideReport, ProbeResult } from './result.ts';
+import { TcpScanner } from './tcp-scanner.ts';
+import { socketLimit } from './socket-limit.ts';
+import { bridgeOpen } from './bridge-open.ts';
+import { hostsLine } from './hosts-line.ts';
+import { gatewaySweep, type SweepProgress } from './gateway-sweep.ts';
+import { directTargets } from './direct-targets.ts';
+import { egress } from './egress.ts';
+import { dnsProbe } from './dns.ts';
+import { icmpProbe } from './icmp.ts';
+import { mountsProbe } from './mounts.ts';
+import { DEFAULT_DNS_NAME, DEFAULT_DNS_SERVERS, DEFAULT_EGRESS } from './egress-defaults.ts';
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 1500;
+export const DEFAULT_BUDGET_MS = 180_000;
+
+// All probe groups in report order.
+export const PROBE_GROUPS = ['bridges', 'hosts', 'gateway', 'direct', 'egress', 'dns', 'icmp', 'mounts'] as const;
+
+export async function runProbes(input: InsideInput, onProgress?: SweepProgress): Promise<InsideReport> {
+  const { manifest, options } = input;
+  const started = performance.now();
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
+  const scanner = new TcpScanner(socketLimit(options.maxSockets), timeoutMs);
+  const skip = new Set(options.skip ?? []);
+  // An explicit egress list replaces every built-in public target: endpoints, ping and DNS servers.
+  const egressList: ReadonlyArray<Endpoint & { label?: string }> = options.egress ?? DEFAULT_EGRESS;
+  const dnsServers = [manifest.gateway, ...(options.dnsServers ?? (options.egress ? [] : DEFAULT_DNS_SERVERS))];
+  const pingTargets = [...new Set(egressList.map((e) => e.host))].filter((h) => net.isIP(h) && !h.startsWith('fe80:'));
+  let sweepMs = 0;
+
+  const jobs: Record<(typeof PROBE_GROUPS)[number], () => Promise<ProbeResult[]>> = {
+    bridges: () => bridgeOpen(manifest.bridges, { gateway: manifest.gateway, timeoutMs: timeoutMs * 2, ...(options.caPem ? { caPem: options.caPem } : {}) }),
+    hosts: () => hostsLine(manifest.hosts, timeoutMs),
+    gateway: async () => {
+      const r = await gatewaySweep(manifest, scanner, onProgress);
+      sweepMs = r.ms;
+      return r.results;
+    },
+    direct: () => directTargets(manifest.direct, options.resolvedTargets ?? {}, scanner, timeoutMs),
+    egress: () => egress(egressList, scanner),
+    dns: () => dnsProbe({ servers: dnsServers, name: options.dnsName ?? DEFAULT_DNS_NAME, timeoutMs }),
+    icmp: () => icmpProbe(pingTargets, timeoutMs),
+    mounts: () => mountsProbe(options.sharesRoot ?? manifest.sharesRoot, manifest.mounts),
+  };
+
+  let budgetTimer: NodeJS.Timeout | undefined;
+  const budget = new Promise<'budget'>((resolve) => {
+    budgetTimer = setTimeout(() => resolve('budget'), budgetMs);
+  });
+  const groups = PROBE_GROUPS.filter((g) => !skip.has(g));
+  const settled = await Promise.all(
+    groups.map(async (group): Promise<ProbeResult[]> => {
+      const t0 = performance.now();
+      try {
+        const r = await Promise.race([jobs[group](), budget]);
+        if (r !== 'budget') return r;
+        return [unfinished(group, `did not finish within the ${budgetMs} ms budget`, t0)];
+      } catch (e) {
+        return [unfinished(group, `failed: ${(e as Error).message}`, t0)];
+      }
+    }),
+  );
+  clearTimeout(budgetTimer);
+  scanner.close();
+  return {
+    results: settled.flat(),
+    stats: {
+      sweepMs,
+      totalMs: Math.round(performance.now() - started),
+      maxSocketsOpen: scanner.stats.maxOpen,
+      socketLimit: scanner.stats.cap,
+      connectAttempts: scanner.stats.attempts,
+      engine: scanner.stats.engine,
+      peakRssBytes: peakRss(),
+    },
+  };
+}
+
+function unfinished(group: string, why: string, t0: number): ProbeResult {
+  return { group, probe: `${group} probes`, expected: 'finished', measured: 'unfinished', ok: false, ms: Math.round(performance.now() - t0), detail: `the ${group} probes ${why}` };
+}
+
+// Peak resident set of this process (maxRSS is in KiB), or the current one where unavailable.
+function peakRss(): number {
+  const ru = process.resourceUsage?.();
+  return ru ? ru.maxRSS * 1024 : process.memoryUsage().rss;
+}
