@@ -1,0 +1,30 @@
+// Per-namespace /etc/hosts and /etc/resolv.conf: `ip netns exec` bind-mounts every file in
+// /etc/netns/<ns>/ over the same name in /etc for the command it runs.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertLabAddress } from './address-plan.ts';
+
+// Writes /etc/netns/<ns>/hosts with localhost plus `map` (name → lab address).
+// Written in place (same inode), so processes already running see the new lines too.
+export function writeNetnsHosts(ns: string, map: Record<string, string>): void {
+  const lines = ['127.0.0.1 localhost', '::1 localhost ip6-localhost ip6-loopback'];
+  for (const [name, address] of Object.entries(map).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!/^[A-Za-z0-9.-]+$/.test(name)) throw new Error(`Bad host name "${name}".`);
+    lines.push(`${assertLabAddress(address, `address for "${name}"`)} ${name}`);
+  }
+  writeNetnsFile(ns, 'hosts', `${lines.join('\n')}\n`);
+}
+
+// Writes /etc/netns/<ns>/resolv.conf naming only lab resolvers, so nothing in the lab ever asks
+// the machine's real resolver (whose address is not a lab address).
+export function writeNetnsResolvConf(ns: string, servers: string[]): void {
+  const lines = servers.map((s) => `nameserver ${assertLabAddress(s, 'resolver')}`);
+  writeNetnsFile(ns, 'resolv.conf', `${lines.join('\n')}\noptions timeout:1 attempts:1\n`);
+}
+
+function writeNetnsFile(ns: string, file: string, text: string): void {
+  const dir = join('/etc/netns', ns);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, file), text);
+}
