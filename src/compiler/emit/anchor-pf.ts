@@ -1,0 +1,80 @@
+// anchor.pf: the host's kernel filter for the VM subnet, as a pf anchor under com.apple/
+// (macOS pf.conf grammar, the 2008-era FreeBSD/xnu one; domain.md §4b).
+
+import type { Policy } from '../policy.ts';
+import { anchorName } from '../policy.ts';
+import { assertVmName } from './expressible.ts';
+import { hashHeader } from './header.ts';
+
+/** What `vm_if` holds when nobody passes the real interface: only a default that parses. */
+export const DEFAULT_VM_IF = 'bridge100';
+
+export interface AnchorOptions {
+  /** The interface holding the gateway address, if known: written into the `vm_if` macro. */
+  vmIf?: string;
+}
+
+// The bridges' listen ports, ascending and without repeats.
+export function bridgePorts(policy: Policy): number[] {
+  return [...new Set(policy.bridges.map((b) => b.listen))].sort((a, b) => a - b);
+}
+
+// The anchor file's text. Every rule is `quick`, so its order below is the order pf decides in.
+export function emitAnchor(policy: Policy, options: AnchorOptions = {}): string {
+  assertVmName(policy);
+  const vmIf = options.vmIf ?? DEFAULT_VM_IF;
+  if (!/^[A-Za-z0-9]+$/.test(vmIf)) throw new Error(`"${vmIf}" is not an interface name pf can take.`);
+  const anchor = anchorName(policy);
+  const ports = bridgePorts(policy);
+  const lines: string[] = [];
+  const out = (...more: string[]) => lines.push(...more);
+
+  out(
+    `vm_net = "${policy.network.subnet}"`,
+    `gw = "${policy.network.gateway}"`,
+  );
+  if (ports.length > 0) out(`bridge_ports = "{ ${ports.join(' ')} }"`);
+  out(
+    '# The interface holding $gw, used only by the IPv6 rule. The value here is only a default:',
+    '# the bridge number is not stable (another hypervisor may hold bridge100), so enforce finds the',
+    '# interface by the gateway address and loads this file with `pfctl -D vm_if=<interface>`.',
+    '# A -D macro is persistent and a file assignment of the same name is then ignored (pfctl',
+    '# parse.y: symset() returns early when the name already holds a persistent value).',
+    `vm_if = "${vmIf}"`,
+    '',
+    '# Rules match the VM by its subnet, never `on bridge100` (that name differs between Macs; the',
+    '# subnet does not). Every rule is `quick`: the first match decides, whatever comes after.',
+    '',
+    '# Connections the host opens to the VM (ssh, the verifier) create state here; without it',
+    '# their replies would come in from $vm_net and hit the last rule.',
+    'pass out quick inet from $gw to $vm_net keep state',
+  );
+  if (ports.length > 0) {
+    out(
+      '# The bridges: the only gateway ports the VM may open; socat listens there.',
+      'pass in quick inet proto tcp from $vm_net to $gw port $bridge_ports flags S/SA keep state',
+    );
+  } else {
+    out('# No bridges: the VM may open no port on the gateway.');
+  }
+  out(
+    "# DHCP: softnet's lease is 600 s and renewals go unicast to the gateway; without this the",
+    '# VM loses its address ten minutes after boot.',
+    'pass in quick inet proto udp from { $vm_net, 0.0.0.0 } port 68 to { $gw, 255.255.255.255 } port 67 keep state',
+    "# IPv6 from the VM's interface. It needs the interface: an interface-free IPv6 rule would",
+    '# also match the LAN (fe80::/10 is on every link). This also stops NDP to the host.',
+    'block return in log quick on $vm_if inet6 all',
+    "# Everything else from the VM: the host's other services on the gateway (ssh, SMB, screen",
+    '# sharing), DNS to the gateway, and all that would be forwarded to the LAN or the internet.',
+    '# `block return` answers TCP with a RST and the rest with ICMP unreachable, so probes and',
+    '# clients fail at once instead of hanging until a timeout.',
+    'block return in log quick inet from $vm_net to any',
+  );
+
+  const header = hashHeader(policy, [
+    `pf anchor for the VM "${policy.vm}". Load it (as root) with:`,
+    `  pfctl -a ${anchor} -D vm_if=<interface holding ${policy.network.gateway}> -f anchor.pf`,
+    'The stock /etc/pf.conf evaluates every anchor directly under com.apple/ (anchor "com.apple/*").',
+  ]);
+  return `${header}\n${lines.join('\n')}\n`;
+}

@@ -1,0 +1,72 @@
+// nft.conf: the Linux backend's ruleset (`enforce --backend nft`, the lab), the same decisions as
+// anchor.pf in nftables terms.
+
+import type { Policy } from '../policy.ts';
+import { assertVmName } from './expressible.ts';
+import { bridgePorts, DEFAULT_VM_IF } from './anchor-pf.ts';
+import { hashHeader } from './header.ts';
+
+export interface NftOptions {
+  /** The interface holding the gateway address; written into `define vm_if`. */
+  vmIf?: string;
+}
+
+// The table's name: `nanopolicy_<vm>` with "-" and "." as "_" (nft identifiers allow neither).
+export function nftTableName(policy: Pick<Policy, 'vm'>): string {
+  assertVmName(policy);
+  return `nanopolicy_${policy.vm.replace(/[-.]/g, '_')}`;
+}
+
+// The file's text. Load with `nft -f nft.conf`; the whole file is one transaction.
+export function emitNftConf(policy: Policy, options: NftOptions = {}): string {
+  const table = `inet ${nftTableName(policy)}`;
+  const vmIf = options.vmIf ?? DEFAULT_VM_IF;
+  if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(vmIf)) throw new Error(`"${vmIf}" is not a Linux interface name.`);
+  const { subnet, gateway } = policy.network;
+  const ports = bridgePorts(policy);
+  const reject = [
+    `ip saddr ${subnet} meta l4proto tcp reject with tcp reset`,
+    `ip saddr ${subnet} reject with icmpx admin-prohibited`,
+  ];
+
+  const header = hashHeader(policy, [
+    `nftables ruleset for the VM "${policy.vm}" (Linux backend). Load it with: nft -f nft.conf`,
+    '',
+    'vm_if is the interface holding the gateway address. The value below is only a default:',
+    'enforce writes the real one here (emitNftConf(policy, { vmIf })). It cannot pass',
+    '`nft -D vm_if=…` instead: nft 1.0.6 refuses a -D for a name the file also defines.',
+  ]);
+  const lines = [
+    `define vm_if = "${vmIf}"`,
+    '',
+    '# Replace the table atomically: `nft -f` applies the whole file as one transaction. The empty',
+    '# declaration makes the delete succeed on the first load too (nft 1.0.6 has no `destroy`).',
+    `table ${table} {}`,
+    `delete table ${table}`,
+    '',
+    `table ${table} {`,
+    '\tchain input {',
+    '\t\ttype filter hook input priority filter - 10; policy accept;',
+    '\t\t# Replies to connections the host opened to the VM (ssh, the verifier).',
+    `\t\tip saddr ${subnet} ct direction reply ct state established,related accept`,
+    ...(ports.length > 0
+      ? ['\t\t# The bridges: the only gateway ports the VM may open.', `\t\tip saddr ${subnet} ip daddr ${gateway} tcp dport { ${ports.join(', ')} } accept`]
+      : ['\t\t# No bridges: the VM may open no port on the gateway.']),
+    '\t\t# DHCP: the lease is 600 s and renewals go unicast to the gateway.',
+    `\t\tip saddr { 0.0.0.0, ${subnet} } ip daddr { ${gateway}, 255.255.255.255 } udp sport 68 udp dport 67 accept`,
+    "\t\t# IPv6 from the VM's interface (tied to it: interface-free IPv6 rules would hit the LAN).",
+    '\t\tiifname $vm_if meta nfproto ipv6 reject with icmpv6 admin-prohibited',
+    '\t\t# Everything else from the VM: refused at once (RST or ICMP) so clients fail fast.',
+    ...reject.map((r) => `\t\t${r}`),
+    '\t}',
+    '',
+    '\t# Nothing from the VM is forwarded: not to the LAN, not to the internet.',
+    '\tchain forward {',
+    '\t\ttype filter hook forward priority filter - 10; policy accept;',
+    ...reject.map((r) => `\t\t${r}`),
+    '\t\tiifname $vm_if reject with icmpx admin-prohibited',
+    '\t}',
+    '}',
+  ];
+  return `${header}\n${lines.join('\n')}\n`;
+}
