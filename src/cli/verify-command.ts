@@ -1,11 +1,178 @@
-// `nanopolicy verify`: placeholder until the verify work lands.
+// `nanopolicy verify`: the CLI face of src/verify. Host mode runs the host checks, the canaries and
+// the probes in the VM; `--inside` runs the probes here (in the VM). Prints the table or JSON.
 
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import type { Command } from 'commander';
-import type { Io } from './io.ts';
+import pc from 'picocolors';
+import { compilePolicyFile } from '../compiler/compile.ts';
+import { buildVerifyManifest } from '../compiler/emit/verify-manifest.ts';
+import type { Policy } from '../compiler/policy.ts';
+import type { VerifyManifest } from '../verify/manifest.ts';
+import type { InsideOptions, ProbeResult } from '../verify/inside/result.ts';
+import { runProbes } from '../verify/inside/run-probes.ts';
+import { verifyHost, type Backend } from '../verify/host/verify-host.ts';
+import { splitPrefix } from '../verify/host/run-inside.ts';
+import { formatReport, NO_PAINT, type Paint } from '../verify/format-report.ts';
+import { parseEndpoints } from '../verify/parse-endpoints.ts';
+import { EXIT, useColor, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
+import { UsageError } from './main.ts';
+import { reportDiagnostics } from './report-diagnostics.ts';
+
+interface VerifyCliOptions {
+  inside?: boolean;
+  backend?: string;
+  exec?: string;
+  egress?: string;
+  dnsServers?: string;
+  dnsName?: string;
+  ca?: string;
+  sharesRoot?: string;
+  timeout?: string;
+  budget?: string;
+  maxSockets?: string;
+  skip?: string;
+  json?: boolean;
+  home?: string;
+}
 
 export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit): void {
-  void program;
-  void io;
-  void setExit;
+  program
+    .command('verify')
+    .argument('<policy>', 'policy file (or, with --inside, its compiled verify.json)')
+    .description('Prove the cage holds: host checks, canaries on the gateway, and probes run inside the VM.')
+    .option('--inside', 'run the probes here, inside the VM, instead of from the host')
+    .option('--backend <pf|nft|none>', 'host firewall to check (default: pf on macOS, nft on Linux)')
+    .option('--exec <prefix>', 'command prefix that runs a program in the VM (default: "tart exec -i <vm>")')
+    .option('--egress <list>', 'ADDR:PORT,… that must be blocked, replacing the built-in public list (and its ping/DNS targets)')
+    .option('--dns-servers <list>', 'resolver addresses that must not answer UDP DNS (the gateway is always asked)')
+    .option('--dns-name <name>', 'a name the VM must fail to resolve (default example.com)')
+    .option('--ca <file>', 'PEM CA bundle to trust for TLS bridges besides the system store')
+    .option('--shares-root <dir>', 'where shares appear in the VM (default "/Volumes/My Shared Files")')
+    .option('--timeout <ms>', 'per connection attempt (default 1500)')
+    .option('--budget <ms>', 'for all probes together (default 180000)')
+    .option('--max-sockets <n>', 'sockets open at once, at most (default: 4096, or half the open-files limit)')
+    .option('--skip <groups>', 'probe groups to leave out: bridges,hosts,gateway,direct,egress,dns,icmp,mounts')
+    .option('--json', 'print the rows and figures as JSON on stdout')
+    .option('--home <dir>', 'folder "~" in mount paths stands for (default: your home)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 every expectation holds, 2 any does not (each failure is named), 1 the policy has
+errors, 64 bad command line.
+
+The built-in egress targets are real public addresses: use them on a real VM only.
+
+Examples:
+  $ nanopolicy verify policy/nanoclaw.policy
+  $ nanopolicy verify policy/nanoclaw.policy --backend nft --exec "ip netns exec lab-vm" \\
+      --egress 203.0.113.10:443,203.0.113.53:53 --dns-name web.lab.test --ca lab-ca.pem
+  $ node - < probe-input.js            # what the host sends the VM (dist/probe.cjs)`,
+    )
+    .action(async (file: string, options: VerifyCliOptions) => {
+      const inside = insideOptions(options);
+      const color = useColor(io.stdout, io.env);
+      const paint: Paint = color ? { red: pc.red, green: pc.green, dim: pc.dim, bold: pc.bold } : NO_PAINT;
+      const progress = progressPrinter(io);
+      let results: ProbeResult[];
+      let figures: unknown;
+      if (options.inside) {
+        const manifest = file.endsWith('.json') ? readManifest(file) : (await loadPolicy(file, options, io))?.manifest;
+        if (!manifest) return setExit(EXIT.policy);
+        const report = await runProbes({ manifest, options: inside }, progress.update);
+        progress.done();
+        results = report.results;
+        figures = { inside: report.stats };
+      } else {
+        const loaded = await loadPolicy(file, options, io);
+        if (!loaded) return setExit(EXIT.policy);
+        const report = await verifyHost({
+          policy: loaded.policy,
+          manifest: loaded.manifest,
+          backend: backendOf(options.backend),
+          exec: options.exec ? splitPrefix(options.exec) : ['tart', 'exec', '-i', loaded.policy.vm],
+          inside,
+          onProgress: progress.update,
+        });
+        progress.done();
+        results = report.results;
+        figures = { inside: report.inside, totalMs: report.totalMs };
+      }
+      const ok = results.every((r) => r.ok);
+      if (options.json) io.stdout.write(`${JSON.stringify({ ok, wrong: results.filter((r) => !r.ok).length, results, ...(figures as object) }, null, 2)}\n`);
+      else io.stdout.write(formatReport(results, paint));
+      setExit(ok ? EXIT.ok : EXIT.verifyFailed);
+    });
+}
+
+// The options that travel into the VM, checked here so a typo is a usage error (64), not a probe failure.
+function insideOptions(o: VerifyCliOptions): InsideOptions {
+  const out: InsideOptions = {};
+  try {
+    if (o.egress !== undefined) out.egress = parseEndpoints(o.egress);
+  } catch (e) {
+    throw new UsageError(`--egress: ${(e as Error).message}`);
+  }
+  if (o.dnsServers !== undefined) out.dnsServers = o.dnsServers.split(',').map((s) => s.trim()).filter(Boolean);
+  if (o.dnsName !== undefined) out.dnsName = o.dnsName;
+  if (o.ca !== undefined) {
+    try {
+      out.caPem = readFileSync(o.ca, 'utf8');
+    } catch (e) {
+      throw new UsageError(`--ca: cannot read "${o.ca}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
+    }
+  }
+  if (o.sharesRoot !== undefined) out.sharesRoot = o.sharesRoot;
+  if (o.timeout !== undefined) out.connectTimeoutMs = positive('--timeout', o.timeout);
+  if (o.budget !== undefined) out.budgetMs = positive('--budget', o.budget);
+  if (o.maxSockets !== undefined) out.maxSockets = positive('--max-sockets', o.maxSockets);
+  if (o.skip !== undefined) out.skip = o.skip.split(',').map((s) => s.trim()).filter(Boolean);
+  return out;
+}
+
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} takes a positive whole number, not "${value}".`);
+  return n;
+}
+
+function backendOf(value: string | undefined): Backend {
+  if (value === undefined) return process.platform === 'darwin' ? 'pf' : 'nft';
+  if (value === 'pf' || value === 'nft' || value === 'none') return value;
+  throw new UsageError(`--backend takes pf, nft or none, not "${value}".`);
+}
+
+function readManifest(file: string): VerifyManifest {
+  try {
+    const m = JSON.parse(readFileSync(file, 'utf8')) as VerifyManifest;
+    if (m.format !== 1 || m.generatedBy !== 'nanopolicy') throw new Error('not a nanopolicy verify.json (format 1)');
+    return m;
+  } catch (e) {
+    throw new UsageError(`cannot read "${file}": ${(e as Error).message}.`);
+  }
+}
+
+async function loadPolicy(file: string, o: VerifyCliOptions, io: Io): Promise<{ policy: Policy; manifest: VerifyManifest } | undefined> {
+  const outcome = await compilePolicyFile(file, { home: o.home ?? homedir(), cwd: process.cwd() });
+  if (!outcome.policy) {
+    reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
+    return undefined;
+  }
+  return { policy: outcome.policy, manifest: buildVerifyManifest(outcome.policy) };
+}
+
+// Sweep progress on stderr, on a TTY only, rewritten in place.
+function progressPrinter(io: Io): { update?: (done: number, total: number) => void; done(): void } {
+  if (io.stderr.isTTY !== true) return { done: () => undefined };
+  let shown = false;
+  return {
+    update: (done, total) => {
+      shown = true;
+      io.stderr.write(`\r\x1b[Kgateway sweep: ${done}/${total} ports (${Math.floor((done * 100) / total)}%)`);
+    },
+    done: () => {
+      if (shown) io.stderr.write('\r\x1b[K');
+    },
+  };
 }

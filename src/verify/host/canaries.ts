@@ -1,0 +1,61 @@
+// Canary listeners: short-lived TCP listeners on the gateway at ports the policy does not allow. The
+// VM's report is the VM's word; a canary that saw a connection is the host's own evidence that the
+// gateway is reachable, so verify fails on it whatever the VM said.
+
+import net from 'node:net';
+import type { ProbeResult } from '../inside/result.ts';
+import { hostRow } from './host-result.ts';
+
+/** Ports tried in order; the first CANARY_COUNT that bind (and are not bridges) become canaries. */
+export const CANARY_CANDIDATES = [7, 1234, 2222, 4444, 8081, 9999, 31337, 40404, 54321, 61000];
+const CANARY_COUNT = 5;
+
+export interface Canaries {
+  ports: number[];
+  /** Why no canary could be opened, if none could. */
+  unavailable?: string;
+  // Stops listening and returns one row per canary (and one if none could open).
+  close(): Promise<ProbeResult[]>;
+}
+
+// Opens the canaries; never throws (a host that cannot bind the gateway gets a row saying so).
+export async function openCanaries(gateway: string, exclude: readonly number[]): Promise<Canaries> {
+  const servers: Array<{ port: number; server: net.Server; hits: string[] }> = [];
+  let lastError = '';
+  for (const port of CANARY_CANDIDATES) {
+    if (servers.length >= CANARY_COUNT) break;
+    if (exclude.includes(port)) continue;
+    const hits: string[] = [];
+    const server = net.createServer((socket) => {
+      hits.push(`${socket.remoteAddress}:${socket.remotePort}`);
+      socket.destroy();
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: gateway, port, exclusive: true }, () => resolve());
+      });
+      servers.push({ port, server, hits });
+    } catch (e) {
+      lastError = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      server.close();
+    }
+  }
+  const opened = performance.now();
+  return {
+    ports: servers.map((s) => s.port),
+    ...(servers.length === 0 ? { unavailable: lastError } : {}),
+    async close() {
+      await Promise.all(servers.map((s) => new Promise((r) => s.server.close(r))));
+      const ms = performance.now() - opened;
+      if (servers.length === 0) {
+        return [{ group: 'canary', probe: `canaries on ${gateway}`, expected: 'opened', measured: `not possible (${lastError})`, ok: true, ms: 0, detail: `no canary could listen on ${gateway} (${lastError}): the VM's report is unchecked by the host` }];
+      }
+      return servers.map((s) => ({
+        ...hostRow(`canary ${gateway}:${s.port}`, 'no connection', s.hits.length ? `CONNECTED from ${s.hits.slice(0, 3).join(', ')}` : 'no connection', s.hits.length === 0, ms,
+          `canary ${gateway}:${s.port} saw ${s.hits.length} connection(s) from ${s.hits[0]}: the VM reached a gateway port the policy does not allow`),
+        group: 'canary',
+      }));
+    },
+  };
+}
