@@ -47,6 +47,8 @@ export function emitBridgesScript(policy: Policy): string {
     `${policy.network.gateway} exists only while a vmnet VM runs.`,
     `${RANGE_ENV} narrows who may connect from the whole subnet to the VM's address`,
     `(enforce sets it: ${RANGE_ENV}=<VM address>/32).`,
+    "Each socat binds the gateway address, never the VM's: the VM's address belongs to the VM,",
+    'not to the host, so a listener cannot bind it.',
   ]);
   const lines: string[] = [
     '#!/bin/sh',
