@@ -1,13 +1,107 @@
-// `nanopolicy check` and `nanopolicy compile`.
+// `nanopolicy check` and `nanopolicy compile`: the CLI face of src/compiler.
 
+import { homedir } from 'node:os';
 import type { Command } from 'commander';
-import type { Io } from './io.ts';
+import { compilePolicyFile } from '../compiler/compile.ts';
+import { hasErrors } from '../compiler/diagnostic.ts';
+import { emitArtifacts } from '../compiler/emit/index.ts';
+import { writeArtifacts } from '../compiler/write-artifacts.ts';
+import { EXIT, useColor, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
+import { reportDiagnostics } from './report-diagnostics.ts';
+import { renderSummary } from './render-summary.ts';
+
+interface CommonOptions {
+  json?: boolean;
+  home?: string;
+}
+
+const HOME_HELP = 'folder "~" in mount paths stands for (default: your home)';
 
 export function registerCheckCommand(program: Command, io: Io, setExit: SetExit): void {
-  void program; void io; void setExit;
+  program
+    .command('check')
+    .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+    .description('Parse and check a policy; print every problem with its place and a hint.')
+    .option('--json', 'print the diagnostics as JSON on stdout')
+    .option('--home <dir>', HOME_HELP)
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 no errors (warnings allowed), 1 the policy has errors, 64 bad command line.
+
+Examples:
+  $ nanopolicy check policy/nanoclaw.policy
+  $ nanopolicy check policy/nanoclaw.policy --json | jq '.diagnostics[].message'`,
+    )
+    .action(async (file: string, options: CommonOptions) => {
+      const outcome = await compilePolicyFile(file, { home: options.home ?? homedir(), cwd: process.cwd() });
+      const ok = !hasErrors(outcome.diagnostics);
+      if (options.json) {
+        io.stdout.write(`${JSON.stringify({ ok, file, diagnostics: outcome.diagnostics }, null, 2)}\n`);
+      } else {
+        reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
+        if (ok) io.stdout.write(`${file}: ok${outcome.diagnostics.length ? ` (${outcome.diagnostics.length} warning${outcome.diagnostics.length === 1 ? '' : 's'})` : ''}\n`);
+      }
+      setExit(ok ? EXIT.ok : EXIT.policy);
+    });
 }
 
 export function registerCompileCommand(program: Command, io: Io, setExit: SetExit): void {
-  void program; void io; void setExit;
+  program
+    .command('compile')
+    .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+    .description('Check a policy and emit the pf anchor, tart run script, socat bridges, hosts lines, verify manifest, launchd plist and sudoers lines.')
+    .option('-o, --out <dir>', 'write the artifacts into this folder (all or nothing); without it, print a summary')
+    .option('--json', 'print diagnostics and the artifact list as JSON on stdout')
+    .option('--home <dir>', HOME_HELP)
+    .addHelpText(
+      'after',
+      `
+Without -o, compile prints what the VM may reach and see, and which files it would write.
+With -o DIR it writes: anchor.pf, bridges.sh, hosts, launchd.plist, manifest.json, nft.conf,
+sudoers, tart-run.sh, verify.json (manifest.json holds the sha256 of each and of the policy).
+Output is byte-for-byte deterministic: the same policy gives the same files.
+
+Exit codes: 0 compiled, 1 the policy has errors (nothing written), 64 bad command line.
+
+Examples:
+  $ nanopolicy compile policy/nanoclaw.policy
+  $ nanopolicy compile policy/nanoclaw.policy -o ~/.config/nanopolicy/out
+  $ nanopolicy compile policy/nanoclaw.policy -o out --json`,
+    )
+    .action(async (file: string, options: CommonOptions & { out?: string }) => {
+      const outcome = await compilePolicyFile(file, {
+        home: options.home ?? homedir(),
+        cwd: process.cwd(),
+        ...(options.out !== undefined ? { outputDir: options.out } : {}),
+      });
+      const policy = outcome.policy;
+      if (!policy) {
+        if (options.json) io.stdout.write(`${JSON.stringify({ ok: false, file, diagnostics: outcome.diagnostics, artifacts: [] }, null, 2)}\n`);
+        else reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
+        setExit(EXIT.policy);
+        return;
+      }
+      const artifacts = emitArtifacts(policy);
+      if (options.out === undefined) {
+        if (options.json) {
+          const list = artifacts.map((a) => ({ name: a.name, bytes: Buffer.byteLength(a.content), description: a.description }));
+          io.stdout.write(`${JSON.stringify({ ok: true, file, sha256: policy.source.sha256, diagnostics: outcome.diagnostics, artifacts: list }, null, 2)}\n`);
+        } else {
+          reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
+          io.stdout.write(renderSummary(policy, artifacts, useColor(io.stdout, io.env)));
+        }
+        setExit(EXIT.ok);
+        return;
+      }
+      const written = await writeArtifacts(options.out, artifacts);
+      if (options.json) {
+        io.stdout.write(`${JSON.stringify({ ok: true, file, sha256: policy.source.sha256, diagnostics: outcome.diagnostics, artifacts: written }, null, 2)}\n`);
+      } else {
+        reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
+        for (const w of written) io.stdout.write(`wrote ${w.path}\n`);
+      }
+      setExit(EXIT.ok);
+    });
 }
