@@ -1,11 +1,190 @@
-// `nanopolicy enforce`: placeholder until the enforce work lands.
+// `nanopolicy enforce`: apply a policy on the host all or nothing (pf on macOS, nft on Linux),
+// remove it (--down), show the plan (--dry-run), or stay and watch it (--supervise).
 
-import type { Command } from 'commander';
-import type { Io } from './io.ts';
+import { Option, type Command } from 'commander';
+import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
+import { UsageError } from './main.ts';
+import { reportDiagnostics } from './report-diagnostics.ts';
+import { openSession, type Session } from '../enforce/session.ts';
+import { applyLocked, lockSession } from '../enforce/apply.ts';
+import { downLocked, type DownResult } from '../enforce/down.ts';
+import { dryRun } from '../enforce/dry-run.ts';
+import { superviseLocked } from '../enforce/supervise.ts';
+import { ipv4ToNumber } from '../enforce/ipv4.ts';
+import type { Backend } from '../enforce/state.ts';
+import type { UndoFailure } from '../enforce/run-plan.ts';
+
+interface EnforceFlags {
+  backend?: Backend;
+  stateDir?: string;
+  start: boolean;
+  vmAddress?: string;
+  wait: string;
+  interval: string;
+  dryRun?: boolean;
+  down?: boolean;
+  supervise?: boolean;
+  home?: string;
+}
 
 export function registerEnforceCommand(program: Command, io: Io, setExit: SetExit): void {
-  void program;
-  void io;
-  void setExit;
+  program
+    .command('enforce')
+    .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+    .description('Apply a policy on this host, all or nothing: rules, VM, bridges. Undo it with --down.')
+    .addOption(new Option('--backend <name>', 'pf (macOS, default there) or nft (Linux, default elsewhere; never starts the VM)').choices(['pf', 'nft']))
+    .option('--state-dir <dir>', 'where pids, pf tokens and the lock live (default /var/run/nanopolicy/<vm> as root, else $XDG_RUNTIME_DIR/nanopolicy/<vm> or ~/.nanopolicy/run/<vm>)')
+    .option('--no-start', 'pf: do not start the VM; print the tart command and wait for it')
+    .option('--vm-address <ip>', "nft: the VM's address, to narrow the bridges' range= from the subnet to it")
+    .option('--wait <seconds>', "how long to wait for the VM's interface and address", '120')
+    .option('--dry-run', 'print every command in order with its undo, and the rules diff; change nothing')
+    .option('--down', 'remove everything enforce applied for this VM (safe to run twice)')
+    .option('--supervise', 'stay in the foreground: restart dead bridges, re-check the rules, tear down on VM exit or SIGINT/SIGTERM')
+    .option('--interval <seconds>', 'with --supervise: seconds between checks', '10')
+    .option('--home <dir>', 'folder "~" in mount paths stands for (default: your home)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 applied (or already in force: nothing changed), 3 a preflight check or a step failed
+and everything was undone, 4 an undo failed too (the manual commands left are printed), 64 bad
+command line.
+
+Examples:
+  $ nanopolicy enforce policy/nanoclaw.policy --dry-run
+  $ nanopolicy enforce policy/nanoclaw.policy
+  $ nanopolicy enforce --down policy/nanoclaw.policy
+  $ sudo nanopolicy enforce --backend nft --vm-address 192.168.64.2 policy/nanoclaw.policy`,
+    )
+    .action(async (file: string, flags: EnforceFlags) => {
+      setExit(await runEnforce(file, flags, io));
+    });
+}
+
+function seconds(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || n > 86_400) throw new UsageError(`${flag} takes a number of seconds between 1 and 86400, not "${text}".`);
+  return n;
+}
+
+async function runEnforce(file: string, flags: EnforceFlags, io: Io): Promise<number> {
+  const backend: Backend = flags.backend ?? (process.platform === 'darwin' ? 'pf' : 'nft');
+  const waitSeconds = seconds(flags.wait, '--wait');
+  const intervalSeconds = seconds(flags.interval, '--interval');
+  if ([flags.dryRun, flags.down, flags.supervise].filter(Boolean).length > 1) {
+    throw new UsageError('--dry-run, --down and --supervise cannot be combined.');
+  }
+  if (flags.vmAddress !== undefined && (backend !== 'nft' || ipv4ToNumber(flags.vmAddress) === undefined)) {
+    throw new UsageError('--vm-address takes an IPv4 address and goes with --backend nft (pf asks tart for it).');
+  }
+  const log = (message: string) => io.stderr.write(`enforce: ${message}\n`);
+  const opened = await openSession({
+    policyFile: file,
+    backend,
+    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+    // --down stops a VM only if the state says enforce started it, whatever the flags now.
+    start: backend === 'pf' && (flags.start || flags.down === true),
+    ...(flags.vmAddress ? { vmAddress: flags.vmAddress } : {}),
+    ...(flags.home ? { home: flags.home } : {}),
+    waitSeconds,
+    env: io.env,
+    cwd: process.cwd(),
+    log,
+  });
+  if (!('session' in opened)) {
+    reportDiagnostics(io, opened.diagnostics, file, opened.source);
+    io.stderr.write('enforce: the policy has errors; nothing was changed.\n');
+    return EXIT.enforceFailed;
+  }
+  const { session } = opened;
+  reportDiagnostics(io, session.diagnostics, file, undefined);
+  if (flags.dryRun) {
+    io.stdout.write((await dryRun(session)).text);
+    return EXIT.ok;
+  }
+
+  const lock = lockSession(session);
+  if ('kind' in lock) {
+    io.stderr.write(`enforce: ${lock.message}; wait for it to finish, or stop it.\n`);
+    return EXIT.enforceFailed;
+  }
+  // Tear down on SIGINT/SIGTERM only while supervising; a plain enforce finishes its plan (or its
+  // rollback) first, since stopping half-way is exactly what all-or-nothing forbids.
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  try {
+    if (flags.down) return reportDown(io, session, await downLocked(session));
+    const result = await applyLocked(session);
+    switch (result.kind) {
+      case 'locked':
+        io.stderr.write(`enforce: ${result.message}\n`);
+        return EXIT.enforceFailed;
+      case 'stale':
+        io.stderr.write(
+          `enforce: an earlier enforce of "${session.policy.vm}" is recorded in ${session.stateDir} but no longer holds: ${result.reason}.\n` +
+            `  fix: run "nanopolicy enforce --down ${file}${flags.stateDir ? ` --state-dir ${flags.stateDir}` : ''}" first; nothing was changed.\n`,
+        );
+        return EXIT.enforceFailed;
+      case 'preflight':
+        for (const p of result.problems) io.stderr.write(`enforce: preflight "${p.check}": ${p.message}\n  fix: ${p.fix}\n`);
+        io.stderr.write(`enforce: ${result.problems.length} preflight problem${result.problems.length === 1 ? '' : 's'}; nothing was changed.\n`);
+        return EXIT.enforceFailed;
+      case 'failed': {
+        const o = result.outcome;
+        io.stderr.write(`enforce: step "${o.failedStep}" failed: ${o.error}\n${o.fix ? `  fix: ${o.fix}\n` : ''}`);
+        if (o.undoFailures.length > 0) return reportUndoFailures(io, o.undoFailures);
+        io.stderr.write(`enforce: rolled back ${o.undone.length} step${o.undone.length === 1 ? '' : 's'}; nothing is left changed.\n`);
+        return EXIT.enforceFailed;
+      }
+      case 'unchanged':
+      case 'applied': {
+        const s = result.state;
+        if (result.kind === 'unchanged') io.stdout.write(`enforce: the policy is already in force for "${s.vm}"; nothing changed.\n`);
+        else io.stdout.write(`enforce: the policy is in force for "${s.vm}" (${session.plan.rulesName}).\n`);
+        io.stdout.write(summary(session, s));
+        if (!flags.supervise) return EXIT.ok;
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        const sup = await superviseLocked(session, s, { intervalMs: intervalSeconds * 1000, signal: abort.signal });
+        const why = { stopped: 'told to stop', 'vm-exited': 'the VM exited', 'rules-lost': `the rules could not be restored (${sup.detail ?? ''})` }[sup.why];
+        io.stderr.write(`enforce: supervision ended: ${why}; tearing down.\n`);
+        const code = reportDown(io, session, sup.down);
+        return code === EXIT.ok && sup.why === 'rules-lost' ? EXIT.enforceFailed : code;
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    lock.release();
+  }
+}
+
+function summary(session: Session, s: { iface?: string; vmAddress?: string; tokens: string[]; bridges: Array<{ name: string; pid: number; listen: number; range: string }> }): string {
+  const lines = [
+    `  rules:     ${session.plan.rulesName}${s.iface ? ` (interface ${s.iface})` : ''}`,
+    ...(s.vmAddress ? [`  vm:        ${s.vmAddress}`] : []),
+    ...(s.tokens.length ? [`  pf tokens: ${s.tokens.join(' ')}`] : []),
+    ...s.bridges.map((b) => `  bridge:    ${b.name} port ${b.listen} pid ${b.pid} range=${b.range}`),
+    `  state:     ${session.stateDir}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function reportDown(io: Io, session: Session, down: DownResult): number {
+  if (down.failures.length > 0) return reportUndoFailures(io, down.failures);
+  io.stdout.write(
+    down.hadState
+      ? `enforce: removed everything applied for "${session.policy.vm}".\n`
+      : `enforce: nothing was recorded for "${session.policy.vm}"; made sure ${session.plan.rulesName} is gone.\n`,
+  );
+  return EXIT.ok;
+}
+
+function reportUndoFailures(io: Io, failures: readonly UndoFailure[]): number {
+  io.stderr.write('enforce: could not undo everything. Run these commands yourself:\n');
+  for (const f of failures) {
+    io.stderr.write(`  # ${f.step}: ${f.error}\n`);
+    for (const m of f.manual) io.stderr.write(`  ${m}\n`);
+  }
+  return EXIT.undoFailed;
 }

@@ -1,0 +1,20 @@
+// What enforce takes from the emitters: the compiled rules, the tart arguments and the socat
+// command lines. One interface, so plans are pure functions of (policy, artifacts) and tests can
+// hand in exactly the artifacts they mean.
+
+import type { Bridge } from '../compiler/policy.ts';
+
+export interface EnforceArtifacts {
+  /** pf anchor text as compiled; its interface slot is the pf macro named by `interfaceMacro`. */
+  anchor: string;
+  /** The macro pfctl fills with `-D <name>=<interface>` ("vm_if"). */
+  interfaceMacro: string;
+  /** Everything after `tart`: ["run", "--no-graphics", …, "<vm>"]. */
+  tartRunArgs: string[];
+  /** socat's arguments for one bridge listening on the gateway and accepting only `range`. */
+  socatArgs(bridge: Bridge, range: string): string[];
+  /** nft ruleset text (`nft -f -`) with the interface written in (nft 1.0.6 cannot -D a name the file defines). */
+  nftRuleset(vmIf: string): string;
+  /** "nanopolicy_<vm>" (in family inet). */
+  nftTable: string;
+}

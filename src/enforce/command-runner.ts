@@ -1,0 +1,110 @@
+// The one module that runs programs. Everything else builds `Cmd` data and hands it here, so tests
+// point the runner at fake executables through PATH and read back exactly what would have run.
+
+import { closeSync, openSync } from 'node:fs';
+import { execa } from 'execa';
+import type { Cmd } from './command.ts';
+
+export interface CmdResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CommandRunner {
+  /** Runs to completion; a non-zero exit is a result, not an exception. */
+  run(c: Cmd, options?: { timeoutMs?: number }): Promise<CmdResult>;
+  /** Starts a long-lived process in its own process group, output appended to `logFile`. */
+  spawn(c: Cmd, logFile: string): number;
+  /** Whether `file` is found on the runner's PATH. */
+  which(file: string): Promise<string | undefined>;
+  /** Whether a process with this pid exists (and is not a zombie we own). */
+  alive(pid: number): boolean;
+  /** The command line of a running process, or undefined when it is gone. */
+  commandLine(pid: number): Promise<string | undefined>;
+  /** Sends a signal to a process group we started (falls back to the pid alone). */
+  signal(pid: number, sig: NodeJS.Signals): void;
+  /** Waits, in milliseconds; tests replace it to run fast. */
+  sleep(ms: number): Promise<void>;
+}
+
+// Builds the real runner over execa, with the environment (PATH included) the caller passes in.
+export function createRunner(env: NodeJS.ProcessEnv): CommandRunner {
+  const children = new Map<number, { exited: boolean }>();
+  const runner: CommandRunner = {
+    async run(c, options) {
+      const r = await execa(c.file, [...c.args], {
+        env,
+        extendEnv: false,
+        reject: false,
+        input: c.input ?? '',
+        timeout: options?.timeoutMs ?? 60_000,
+        stripFinalNewline: false,
+      });
+      const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+      const failed = r.exitCode === undefined ? `${r.shortMessage ?? 'could not run'}\n` : '';
+      return {
+        exitCode: r.exitCode ?? 127,
+        stdout: typeof r.stdout === 'string' ? r.stdout : '',
+        stderr: stderr + (stderr === '' ? failed : ''),
+      };
+    },
+    spawn(c, logFile) {
+      closeSync(openSync(logFile, 'a', 0o600));
+        // detached: own process group, so a bridge survives a non-supervised enforce exiting and
+        // can be stopped as a group later; cleanup:false for the same reason.
+        const child = execa(c.file, [...c.args], {
+          env,
+          extendEnv: false,
+          reject: false,
+          detached: true,
+          cleanup: false,
+          stdin: 'ignore',
+          stdout: { file: logFile, append: true },
+          stderr: { file: logFile, append: true },
+        });
+        const pid = child.pid;
+        if (pid === undefined) throw new Error(`could not start ${c.file}`);
+        const entry = { exited: false };
+        children.set(pid, entry);
+        void child.then(() => {
+          entry.exited = true;
+        });
+        child.unref();
+        return pid;
+    },
+    async which(file) {
+      const r = await runner.run({ file: 'sh', args: ['-c', 'command -v "$1"', 'sh', file] });
+      const path = r.stdout.trim();
+      return r.exitCode === 0 && path !== '' ? path : undefined;
+    },
+    alive(pid) {
+      if (children.get(pid)?.exited) return false;
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    },
+    async commandLine(pid) {
+      if (!runner.alive(pid)) return undefined;
+      const r = await runner.run({ file: 'ps', args: ['-o', 'command=', '-p', String(pid)] });
+      const line = r.stdout.trim();
+      return r.exitCode === 0 && line !== '' ? line : undefined;
+    },
+    signal(pid, sig) {
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        try {
+          process.kill(pid, sig);
+        } catch {
+          // already gone
+        }
+      }
+    },
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
+  return runner;
+}

@@ -1,0 +1,37 @@
+// Preflight: checks that change nothing, all run before the first step, every problem reported at
+// once with what to do about it. Any problem means exit 3 with the host untouched.
+
+import type { CommandRunner } from './command-runner.ts';
+import type { Cmd } from './command.ts';
+
+export interface PreflightProblem {
+  check: string;
+  message: string;
+  fix: string;
+}
+
+export interface PreflightContext {
+  runner: CommandRunner;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface PreflightCheck {
+  id: string;
+  describe: string;
+  /** Commands it runs, for --dry-run. */
+  commands: Cmd[];
+  check(ctx: PreflightContext): Promise<Omit<PreflightProblem, 'check'>[]>;
+}
+
+// Runs every check (none stops the others) and returns all problems.
+export async function runPreflight(checks: readonly PreflightCheck[], ctx: PreflightContext): Promise<PreflightProblem[]> {
+  const out: PreflightProblem[] = [];
+  for (const c of checks) {
+    try {
+      for (const p of await c.check(ctx)) out.push({ check: c.id, ...p });
+    } catch (error) {
+      out.push({ check: c.id, message: `${c.describe}: ${(error as Error)?.message ?? String(error)}`, fix: 'Fix the cause above and run enforce again.' });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,54 @@
+// One step of an enforce plan: what it does, how to undo it, and the commands a person would run for
+// each (shown by --dry-run, and printed as manual commands when an undo fails).
+
+import type { Cmd } from './command.ts';
+import type { CommandRunner, CmdResult } from './command-runner.ts';
+import type { EnforceState } from './state.ts';
+import { formatCommand } from './command.ts';
+
+export interface StepContext {
+  runner: CommandRunner;
+  state: EnforceState;
+  stateDir: string;
+  /** Progress lines for the user (the CLI sends them to stderr). */
+  log(message: string): void;
+}
+
+export interface Step {
+  id: string;
+  /** One line, what the step achieves. */
+  describe: string;
+  /** The commands `run` executes; values not known yet appear as placeholders like `<vm_if>`. */
+  commands(ctx: StepContext): Cmd[];
+  /** The commands `undo` executes, with the values recorded in the state. */
+  undoCommands(ctx: StepContext): Cmd[];
+  run(ctx: StepContext): Promise<void>;
+  /** Must be safe when `run` did nothing or only part of its work. */
+  undo(ctx: StepContext): Promise<void>;
+}
+
+/** A step failed: `message` says what, `fix` what the owner can do about it. */
+export class StepError extends Error {
+  constructor(
+    message: string,
+    readonly fix?: string,
+  ) {
+    super(message);
+  }
+}
+
+// Runs a command and turns a non-zero exit into a StepError quoting the command and its stderr.
+export async function mustRun(ctx: StepContext, c: Cmd, fix?: string): Promise<CmdResult> {
+  const r = await ctx.runner.run(c);
+  if (r.exitCode !== 0) {
+    const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(0, 3).join(' / ');
+    throw new StepError(`"${formatCommand(c)}" failed (exit ${r.exitCode})${detail ? `: ${detail}` : ''}`, fix);
+  }
+  return r;
+}
+
+// A step that changes nothing and so has nothing to undo (a check, a wait, a lookup).
+export const noUndo = {
+  undoCommands: (): Cmd[] => [],
+  undo: async (): Promise<void> => {},
+};

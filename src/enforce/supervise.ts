@@ -1,0 +1,86 @@
+// `enforce --supervise` (what launchd runs): stay in the foreground over an applied state; restart
+// a bridge that died (with backoff), re-check the rules every interval and put them back, and tear
+// everything down when the VM exits, when told to stop (the signal), or when the rules cannot be
+// restored — failing closed rather than leaving the VM up without its cage.
+
+import { bridgeLogPath, writeState, type EnforceState } from './state.ts';
+import { isOurBridge, startBridge } from './bridge-step.ts';
+import { cmd } from './command.ts';
+import { downLocked, type DownResult } from './down.ts';
+import type { Session } from './session.ts';
+
+export interface SuperviseOptions {
+  intervalMs: number;
+  /** Aborted on SIGINT/SIGTERM by the CLI. */
+  signal: AbortSignal;
+  /** Longest wait between two restarts of one bridge. */
+  maxBackoffMs?: number;
+}
+
+export interface SuperviseResult {
+  why: 'stopped' | 'vm-exited' | 'rules-lost';
+  detail?: string;
+  restarts: number;
+  down: DownResult;
+}
+
+// Supervises until the VM exits or the signal aborts; then tears down. The caller holds the lock.
+export async function superviseLocked(session: Session, state: EnforceState, options: SuperviseOptions): Promise<SuperviseResult> {
+  const ctx = session.context(state);
+  const persist = () => writeState(session.stateDir, ctx.state);
+  const backoff = new Map<string, { delay: number; next: number }>();
+  const maxBackoff = options.maxBackoffMs ?? 60_000;
+  let restarts = 0;
+  let why: SuperviseResult['why'] = 'stopped';
+  let detail: string | undefined;
+
+  while (!options.signal.aborted) {
+    await abortableSleep(options.intervalMs, options.signal);
+    if (options.signal.aborted) break;
+    if (await session.plan.vmGone(ctx)) {
+      why = 'vm-exited';
+      break;
+    }
+    try {
+      for (const note of await session.plan.repairRules(ctx)) ctx.log(note);
+      persist();
+    } catch (error) {
+      why = 'rules-lost';
+      detail = (error as Error).message;
+      break;
+    }
+    for (const bridge of session.policy.bridges) {
+      const entry = ctx.state.bridges.find((b) => b.name === bridge.name);
+      if (entry !== undefined && (await isOurBridge(ctx.runner, entry))) {
+        backoff.delete(bridge.name);
+        continue;
+      }
+      const b = backoff.get(bridge.name) ?? { delay: 1000, next: 0 };
+      if (Date.now() < b.next) continue;
+      const range = session.plan.bridgeRange(ctx.state);
+      try {
+        await startBridge(ctx, bridge, cmd('socat', ...session.plan.artifacts.socatArgs(bridge, range)), range);
+        restarts++;
+        ctx.log(`restarted the bridge "${bridge.name}"`);
+      } catch (error) {
+        ctx.log(`${(error as Error).message} (next try in ${Math.round(b.delay / 1000)} s; log ${bridgeLogPath(session.stateDir, bridge.name)})`);
+        backoff.set(bridge.name, { delay: Math.min(b.delay * 2, maxBackoff), next: Date.now() + b.delay });
+      }
+      persist();
+    }
+  }
+  const down = await downLocked(session, ctx.state);
+  return { why, ...(detail ? { detail } : {}), restarts, down };
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
