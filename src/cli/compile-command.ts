@@ -7,6 +7,7 @@ import { hasErrors } from '../compiler/diagnostic.ts';
 import { emitArtifacts } from '../compiler/emit/index.ts';
 import { writeArtifacts } from '../compiler/write-artifacts.ts';
 import { EXIT, useColor, type Io } from './io.ts';
+import { UsageError } from './usage-error.ts';
 import type { SetExit } from './commands.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { renderSummary } from './render-summary.ts';
@@ -55,6 +56,8 @@ export function registerCompileCommand(program: Command, io: Io, setExit: SetExi
     .option('-o, --out <dir>', 'write the artifacts into this folder (all or nothing); without it, print a summary')
     .option('--json', 'print diagnostics and the artifact list as JSON on stdout')
     .option('--home <dir>', HOME_HELP)
+    .option('--sudo-user <user>', 'who the sudoers lines are for: a user or %group (default %admin)')
+    .option('--program <path>', 'absolute path of nanopolicy for the launchd plist (default /usr/local/bin/nanopolicy)')
     .addHelpText(
       'after',
       `
@@ -70,7 +73,13 @@ Examples:
   $ nanopolicy compile policy/nanoclaw.policy -o ~/.config/nanopolicy/out
   $ nanopolicy compile policy/nanoclaw.policy -o out --json`,
     )
-    .action(async (file: string, options: CommonOptions & { out?: string }) => {
+    .action(async (file: string, options: CommonOptions & { out?: string; sudoUser?: string; program?: string }) => {
+      if (options.program !== undefined && !options.program.startsWith('/')) {
+        throw new UsageError(`--program must be an absolute path (launchd has no useful PATH), not "${options.program}".`);
+      }
+      if (options.sudoUser !== undefined && !/^%?[A-Za-z_][A-Za-z0-9_.-]*$/.test(options.sudoUser)) {
+        throw new UsageError(`--sudo-user takes a user name or %group, not "${options.sudoUser}".`);
+      }
       const outcome = await compilePolicyFile(file, {
         home: options.home ?? homedir(),
         cwd: process.cwd(),
@@ -83,7 +92,10 @@ Examples:
         setExit(EXIT.policy);
         return;
       }
-      const artifacts = emitArtifacts(policy);
+      const artifacts = emitArtifacts(policy, {
+        ...(options.program !== undefined ? { program: options.program } : {}),
+        ...(options.sudoUser !== undefined ? { sudoUser: options.sudoUser } : {}),
+      });
       if (options.out === undefined) {
         if (options.json) {
           const list = artifacts.map((a) => ({ name: a.name, bytes: Buffer.byteLength(a.content), description: a.description }));

@@ -4,6 +4,9 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, type Io } from './io.ts';
 import { registerCommands } from './commands.ts';
+import { UsageError } from './usage-error.ts';
+
+export { UsageError };
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const program = new Command('nanopolicy');
@@ -39,8 +42,6 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   return exitCode;
 }
 
-/** A wrong command line that commander's own parsing could not catch (exit 64). */
-export class UsageError extends Error {}
 
 declare const __NANOPOLICY_VERSION__: string | undefined;
 const VERSION = typeof __NANOPOLICY_VERSION__ === 'string' ? __NANOPOLICY_VERSION__ : '0.0.0-dev';

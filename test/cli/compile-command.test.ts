@@ -136,3 +136,12 @@ compile('--json lists the written artifacts', async () => {
 });
 
 compile.run();
+
+const options = suite('compile options');
+options('--program must be absolute and --sudo-user a name: else exit 64', async () => {
+  assert.is((await runCli(['compile', BUNDLED, '--program', 'nanopolicy'])).code, 64);
+  const r = await runCli(['compile', BUNDLED, '--sudo-user', 'bad user']);
+  assert.is(r.code, 64);
+  assert.match(r.stderr, 'error: --sudo-user takes a user name or %group');
+});
+options.run();
