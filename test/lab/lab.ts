@@ -30,6 +30,8 @@ export interface LabOptions {
   vmHosts?: Record<string, string>;
   /** Nameserver for every namespace's resolv.conf (default PLAN.wan.dns, 203.0.113.53). */
   resolver?: string;
+  /** Put the gateway on a bridge `<id>-br` (like macOS's bridge100) with the vm veth as its port. */
+  vmBridge?: boolean;
   /** Remove leftovers of crashed earlier runs first (default true; done once per process). */
   sweep?: boolean;
 }
@@ -75,7 +77,7 @@ export interface LabTlsService extends LabService {
 /** One line of a service's log: a TCP connect, a TLS handshake, or a DNS query. */
 export interface ServiceHit {
   service: string;
-  kind: 'connect' | 'handshake' | 'query';
+  kind: 'connect' | 'handshake' | 'query' | 'datagram';
   from: string;
   fromPort: number;
   to: string;
@@ -89,7 +91,7 @@ export interface ServiceHit {
 }
 
 export type ProbeResult =
-  | { ok: true; ms: number; banner?: string; authorized?: boolean; authorizationError?: string | null; spkiSha256?: string | null; subjectAltName?: string | null; rcode?: number; answers?: string[] }
+  | { ok: true; ms: number; banner?: string; reply?: string; authorized?: boolean; authorizationError?: string | null; spkiSha256?: string | null; subjectAltName?: string | null; rcode?: number; answers?: string[] }
   | { ok: false; ms: number; error: string; message?: string };
 
 let swept = false;
@@ -107,6 +109,7 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
     vmAddress: opts.vmAddress ?? PLAN.vmSide.vm,
     lanAddresses: opts.lanAddresses ?? [],
     wanAddresses: opts.wanAddresses ?? [],
+    vmBridge: opts.vmBridge ?? false,
   });
   const dir = join(LAB_BASE, id);
   mkdirSync(join(dir, 'logs'), { recursive: true });
@@ -123,6 +126,7 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
       }),
     );
     await Promise.all(ROLES.map((role) => ip(['-n', topology.ns[role], '-batch', '-'], topology.routeBatch[role])));
+    if (opts.vmBridge) await waitForwarding(topology.ns.host, topology.links.hostToVm);
     const resolver = assertLabAddress(opts.resolver ?? PLAN.wan.dns, 'resolver');
     for (const role of ROLES) writeNetnsResolvConf(topology.ns[role], [resolver]);
     writeNetnsHosts(topology.ns.host, { ...DEFAULT_HOST_HOSTS, ...opts.hostHosts });
@@ -137,6 +141,19 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
   const lab = new Lab(id, dir, topology.ns, topology.vmInterface, opts.vmAddress ?? PLAN.vmSide.vm);
   lab.timings.createMs = performance.now() - started;
   return lab;
+}
+
+// Waits until a bridge port forwards. The kernel applies a new veth carrier to the bridge port
+// only on its next link-watch run (up to ~1 s later); until then the first ARP from the VM is lost.
+async function waitForwarding(ns: string, port: string): Promise<void> {
+  const deadline = performance.now() + 3000;
+  while (performance.now() < deadline) {
+    const r = await execa('bridge', ['-n', ns, '-j', 'link', 'show', 'dev', port], { reject: false });
+    const state = (JSON.parse(String(r.stdout || '[]')) as Array<{ state?: string }>)[0]?.state;
+    if (state === 'forwarding') return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`Bridge port "${port}" in ${ns} did not start forwarding within 3 s.`);
 }
 
 async function ip(args: string[], input: string): Promise<void> {
@@ -247,6 +264,13 @@ export class Lab {
     return { name, role, address, port: s.port, pid: s.pid };
   }
 
+  // A UDP listener that logs and echoes every datagram.
+  async startUdpService(role: Role, address: string, port: number, opts: { name?: string } = {}): Promise<LabService> {
+    const name = this.serviceName(opts.name ?? `udp-${address}-${port}`);
+    const s = await this.start(role, 'udp-server.mjs', { name, address: assertLabBindAddress(address), port, log: this.logPath(name) });
+    return { name, role, address, port: s.port, pid: s.pid };
+  }
+
   // Stops one service (its log stays readable).
   async stopService(name: string): Promise<void> {
     const s = this.services.get(name);
@@ -255,9 +279,9 @@ export class Lab {
     this.services.delete(name);
   }
 
-  // Everyone who reached the service so far: TCP connects, or DNS queries.
+  // Everyone who reached the service so far: TCP connects, DNS queries, UDP datagrams.
   connections(name: string): ServiceHit[] {
-    return this.hits(name).filter((h) => h.kind === 'connect' || h.kind === 'query');
+    return this.hits(name).filter((h) => h.kind !== 'handshake');
   }
 
   // Completed TLS handshakes of a TLS service (with the SNI the client sent).
@@ -330,6 +354,12 @@ export class Lab {
       ca: opts.ca ?? this.ca.certPem,
       timeoutMs: opts.timeoutMs,
     });
+  }
+
+  // Sends one UDP datagram from the role's namespace; ok when a reply came back (lab UDP services
+  // echo), error ECONNREFUSED on an ICMP unreachable, ETIMEDOUT when silently dropped.
+  probeUdp(role: Role, host: string, port: number, opts: { payload?: string; timeoutMs?: number } = {}): Promise<ProbeResult> {
+    return this.probe(role, { kind: 'udp', host: assertLabAddress(host, 'probe target'), port, payload: opts.payload, timeoutMs: opts.timeoutMs });
   }
 
   // One DNS query over UDP from the role's namespace.

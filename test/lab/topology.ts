@@ -22,6 +22,8 @@ export interface TopologyOptions {
   /** Extra addresses for the lan / wan namespaces (beyond PLAN's). */
   lanAddresses: string[];
   wanAddresses: string[];
+  /** Gateway on a bridge `<id>-br` with the host's vm veth enslaved, instead of on the veth. */
+  vmBridge: boolean;
 }
 
 export interface Topology {
@@ -30,7 +32,7 @@ export interface Topology {
   /** Host-side interface that holds the gateway address (the stand-in for bridge100). */
   vmInterface: string;
   /** Interface names per namespace. */
-  links: { hostToVm: string; hostToLan: string; hostToWan: string; vm: string; lan: string; wan: string };
+  links: { hostToVm: string; bridge: string; hostToLan: string; hostToWan: string; vm: string; lan: string; wan: string };
   /** Commands for `ip -batch -` in the root namespace (namespaces and veth pairs). */
   rootBatch: string;
   /** Per namespace: sysctl settings, then `ip -n <ns> -batch -` for links/addresses, then for routes. */
@@ -46,6 +48,7 @@ export function planTopology(id: string, opts: TopologyOptions): Topology {
   // Interface names are per namespace, but carry the id anyway so a leak would be traceable.
   const links = {
     hostToVm: `${id}-vm`,
+    bridge: `${id}-br`,
     hostToLan: `${id}-lan`,
     hostToWan: `${id}-wan`,
     vm: `${id}-eth0`,
@@ -76,21 +79,24 @@ export function planTopology(id: string, opts: TopologyOptions): Topology {
   const noDad = (...devs: string[]) =>
     Object.fromEntries(['all', 'default', ...devs].map((d) => [`net.ipv6.conf.${d}.accept_dad`, '0']));
   const sysctls: Record<Role, Record<string, string>> = {
+    // A bridge is made later, by the address batch, and takes `default` then.
     host: { ...noDad(links.hostToVm, links.hostToLan, links.hostToWan), 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1' },
     vm: noDad(links.vm),
     lan: noDad(links.lan),
     wan: noDad(links.wan),
   };
 
+  const gatewayDev = opts.vmBridge ? links.bridge : links.hostToVm;
   const addr = (address: string, bits: number, dev: string) =>
     `addr add ${assertLabAddress(address)}/${bits} dev ${dev}${address.includes(':') ? ' nodad' : ''}`;
   const up = (...devs: string[]) => ['link set lo up', ...devs.map((d) => `link set ${d} up`)];
 
   const addressBatch: Record<Role, string[]> = {
     host: [
-      ...up(links.hostToVm, links.hostToLan, links.hostToWan),
-      addr(vmSide.gateway, 24, links.hostToVm),
-      addr(vmSide.gateway6, 64, links.hostToVm),
+      ...(opts.vmBridge ? [`link add ${links.bridge} type bridge forward_delay 0`, `link set ${links.hostToVm} master ${links.bridge}`] : []),
+      ...up(...(opts.vmBridge ? [links.bridge] : []), links.hostToVm, links.hostToLan, links.hostToWan),
+      addr(vmSide.gateway, 24, gatewayDev),
+      addr(vmSide.gateway6, 64, gatewayDev),
       addr(lan.host, 24, links.hostToLan),
       addr(lan.host6, 64, links.hostToLan),
       addr(wan.host, 24, links.hostToWan),
@@ -134,7 +140,7 @@ export function planTopology(id: string, opts: TopologyOptions): Topology {
   return {
     id,
     ns,
-    vmInterface: links.hostToVm,
+    vmInterface: gatewayDev,
     links,
     rootBatch: join(rootBatch),
     sysctls,

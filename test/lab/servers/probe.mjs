@@ -3,7 +3,7 @@
 //   node probe.mjs '{"kind":"tcp","host":"198.51.100.10","port":80,"timeoutMs":1000}'
 //   node probe.mjs '{"kind":"tls","host":"203.0.113.10","port":443,"servername":"web.lab.test","ca":"<pem>"}'
 //   node probe.mjs '{"kind":"dns","server":"203.0.113.53","name":"vault.lab.test","type":"A"}'
-//   node probe.mjs '{"kind":"udp","host":"198.51.100.10","port":9,"payload":"x"}'
+//   node probe.mjs '{"kind":"udp","host":"198.51.100.10","port":9,"payload":"x"}'  (ok = a reply came)
 
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -111,7 +111,18 @@ if (req.kind === 'tcp') {
   checkTarget(req.host);
   const socket = dgram.createSocket(net.isIPv6(req.host) ? 'udp6' : 'udp4');
   socket.on('error', (error) => done({ ok: false, error: error.code ?? 'ERROR', message: error.message }));
-  socket.send(Buffer.from(req.payload ?? 'lab'), req.port, req.host, (error) => done(error ? { ok: false, error: error.code } : { ok: true }));
+  // ok means a reply came back (lab UDP services echo); a silent drop reads as ETIMEDOUT.
+  const timer = setTimeout(() => done({ ok: false, error: 'ETIMEDOUT' }), timeoutMs);
+  socket.on('message', (msg) => {
+    clearTimeout(timer);
+    done({ ok: true, reply: msg.toString('utf8') });
+  });
+  // Connected, so an ICMP port/admin-unreachable surfaces as ECONNREFUSED instead of a timeout.
+  socket.connect(req.port, req.host, () => {
+    socket.send(Buffer.from(req.payload ?? 'lab'), (error) => {
+      if (error) done({ ok: false, error: error.code ?? 'ERROR', message: error.message });
+    });
+  });
 } else {
   done({ ok: false, error: 'EUSAGE', message: `unknown probe kind ${req.kind}` });
 }
