@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PLAN, createLab, requireLab, type Lab, type LabService, type LabTlsService, type SharesView } from './index.ts';
+import { DEFAULT_HOST_HOSTS, PLAN, createLab, requireLab, type Lab, type LabService, type LabTlsService, type SharesView } from './index.ts';
 import { listNetns, mountsUnder } from './destroy-lab.ts';
 
 const available = requireLab('test/lab/lab.test.ts');
@@ -127,6 +127,43 @@ t("the VM's resolver is the lab's, and the host resolves lab names from its host
 t('IPv6 works on the vm link and through the host to wan', async () => {
   const r = await lab.run('vm', `ping -c1 -W2 ${lab.gateway6} >/dev/null && ping -c1 -W2 ${PLAN.wan.web6} >/dev/null && echo ok`);
   assert.is(r.stdout.trim(), 'ok', r.stderr);
+});
+
+t('a socat bridge on the gateway resolves its DNS-name target from the host hosts file, per connection', async () => {
+  const other = await lab.startTcpService('lan', PLAN.lan.services[1], 8443, { name: 'vault-moved' });
+  const bridge = lab.spawn('host', [
+    'socat',
+    `TCP-LISTEN:18443,bind=${lab.gateway},range=${lab.vmAddress}/32,reuseaddr,fork,max-children=8`,
+    'TCP:vault.lab.test:8443',
+  ]);
+  await lab.waitListening('host', lab.gateway, 18443);
+  const first = await lab.probeTcp('vm', lab.gateway, 18443);
+  assert.ok(first.ok && first.banner === 'vault\n', JSON.stringify(first));
+  lab.setHosts('host', { 'vault.lab.test': PLAN.lan.services[1] });
+  const second = await lab.probeTcp('vm', lab.gateway, 18443);
+  assert.ok(second.ok && second.banner === 'vault-moved\n', JSON.stringify(second));
+  assert.is(lab.connections(other.name)[0]?.from, PLAN.lan.host, "socat connects from the host's lan address");
+  bridge.kill('SIGKILL');
+  await bridge;
+  await lab.stopService(other.name);
+  lab.setHosts('host', { ...DEFAULT_HOST_HOSTS });
+});
+
+t('an nft table in the host namespace stops forwarding, and only inside the lab', async () => {
+  const rootBefore = spawnSync('nft', ['list', 'ruleset'], { encoding: 'utf8' }).stdout;
+  const rules = 'table inet labtest {\n  chain forward_drop {\n    type filter hook forward priority 0; policy drop;\n  }\n}\n';
+  const load = await lab.exec('host', ['nft', '-f', '-'], { input: rules });
+  assert.is(load.exitCode, 0, load.stderr);
+  const before = lab.connections(lanTcp.name).length;
+  const blocked = await lab.probeTcp('vm', PLAN.lan.services[0], 8443, { timeoutMs: 400 });
+  assert.is(blocked.ok ? 'open' : blocked.error, 'ETIMEDOUT');
+  assert.is(lab.connections(lanTcp.name).length, before, 'the service must not have seen the VM');
+  const hostPort = await lab.probeTcp('vm', lab.gateway, 22);
+  assert.ok(hostPort.ok, 'a forward-only rule leaves host ports open');
+  assert.is(spawnSync('nft', ['list', 'ruleset'], { encoding: 'utf8' }).stdout, rootBefore);
+  await lab.exec('host', ['nft', 'delete', 'table', 'inet', 'labtest']);
+  const open = await lab.probeTcp('vm', PLAN.lan.services[0], 8443);
+  assert.ok(open.ok);
 });
 
 t('a ro share refuses writes from the VM, a rw share takes them', async () => {

@@ -271,6 +271,20 @@ export class Lab {
     return { name, role, address, port: s.port, pid: s.pid };
   }
 
+  // Waits until something in the role's namespace listens on address:port (TCP, or UDP with
+  // {udp: true}); for processes you spawn yourself, e.g. socat bridges. Looks at sockets, sends nothing.
+  async waitListening(role: Role, address: string, port: number, opts: { udp?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    assertLabBindAddress(address);
+    const deadline = performance.now() + (opts.timeoutMs ?? 5000);
+    const want = `${address.includes(':') ? `[${address}]` : address}:${port}`;
+    while (performance.now() < deadline) {
+      const r = await this.exec(role, ['ss', '-Hn', opts.udp ? '-lu' : '-lt']);
+      if (r.stdout.split('\n').some((line) => line.split(/\s+/).includes(want))) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`Nothing listens on ${want} in the ${role} namespace after ${opts.timeoutMs ?? 5000} ms.`);
+  }
+
   // Stops one service (its log stays readable).
   async stopService(name: string): Promise<void> {
     const s = this.services.get(name);
