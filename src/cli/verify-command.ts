@@ -17,7 +17,7 @@ import { formatReport, NO_PAINT, type Paint } from '../verify/format-report.ts';
 import { parseEndpoints } from '../verify/parse-endpoints.ts';
 import { EXIT, useColor, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
-import { UsageError } from './main.ts';
+import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 
 interface VerifyCliOptions {

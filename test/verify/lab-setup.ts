@@ -1,0 +1,141 @@
+// A caged lab VM for verify's end-to-end tests: services in lan/wan/host, a policy with a TLS and a
+// TCP bridge and two shares, and the commands that run `nanopolicy verify` in the host namespace.
+// Every address is a lab address (domain.md §7); --egress/--dns-* replace the built-in public targets.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { PLAN, createLab, type Lab } from '../lab/index.ts';
+import { compilePolicyFile } from '../../src/compiler/compile.ts';
+import { emitNftConf, nftTableName } from '../../src/compiler/emit/nft-conf.ts';
+import { emitBridgesScript } from '../../src/compiler/emit/bridges-sh.ts';
+import type { Policy } from '../../src/compiler/policy.ts';
+
+export const ROOT = join(import.meta.dirname, '../..');
+export const VAULT_PORT = 8443;
+export const HA_PORT = 8123;
+
+export interface CagedLab {
+  lab: Lab;
+  policy: Policy;
+  policyFile: string;
+  table: string;
+  /** argv for `nanopolicy verify` (run in the host namespace), without --json. */
+  verifyArgs: string[];
+}
+
+// Builds dist/probe.cjs from source, so a subset run tests the probe it sees.
+export async function buildProbe(): Promise<void> {
+  await build({ entryPoints: [join(ROOT, 'src/verify/inside/main.ts')], outfile: join(ROOT, 'dist/probe.cjs'), bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' });
+}
+
+// A lab with every service the policy and the faults need; not yet caged.
+export async function createVerifyLab(): Promise<CagedLab> {
+  const lab = await createLab();
+  const [vaultAddress, haAddress] = PLAN.lan.services;
+  await lab.startTlsService('lan', vaultAddress, VAULT_PORT, { name: 'vault', names: ['vault.lab.test'] });
+  await lab.startTcpService('lan', haAddress, HA_PORT, { name: 'ha' });
+  await lab.startTcpService('wan', PLAN.wan.web, 443, { name: 'web' });
+  await lab.startDns('wan', PLAN.wan.dns, { 'web.lab.test': PLAN.wan.web }, { name: 'public-dns' });
+  // The Mac's own SSH on the gateway address: what a hole in the firewall exposes.
+  await lab.startTcpService('host', lab.gateway, 22, { name: 'host-ssh', banner: 'SSH-2.0-lab\r\n' });
+  lab.setHosts('vm', { 'vault.lab.test': lab.gateway });
+  const view = lab.shares([
+    { name: 'data', mode: 'rw' },
+    { name: 'scripts', mode: 'ro' },
+  ]);
+  const policyDir = join(lab.dir, 'policy');
+  mkdirSync(policyDir, { recursive: true });
+  const policyFile = join(policyDir, 'lab.policy');
+  writeFileSync(
+    policyFile,
+    [
+      'vm lab-vm',
+      `allow vault vault.lab.test:${VAULT_PORT} via 18443 tls`,
+      `allow ha    ${haAddress}:${HA_PORT} via 18123`,
+      `mount data    ${view.hostDirs.data} rw`,
+      `mount scripts ${view.hostDirs.scripts} ro`,
+      '',
+    ].join('\n'),
+  );
+  const outcome = await compilePolicyFile(policyFile, { home: lab.dir, cwd: ROOT });
+  if (!outcome.policy) throw new Error(`lab policy does not compile: ${JSON.stringify(outcome.diagnostics)}`);
+  const policy = outcome.policy;
+  const verifyArgs = [
+    'verify', policyFile,
+    '--backend', 'nft',
+    '--exec', `ip netns exec ${lab.ns.vm}`,
+    '--egress', `${PLAN.wan.web}:443,${PLAN.wan.web}:80,${PLAN.wan.dns}:53,[${PLAN.wan.web6}]:443,${PLAN.lan.host}:80`,
+    '--dns-servers', PLAN.wan.dns,
+    '--dns-name', 'web.lab.test',
+    '--ca', lab.ca.path,
+    '--shares-root', view.root,
+    '--timeout', '400',
+    '--budget', '60000',
+    '--home', lab.dir,
+  ];
+  return { lab, policy, policyFile, table: `inet ${nftTableName(policy)}`, verifyArgs };
+}
+
+// Cages the lab VM: `enforce --backend nft` when that exists, else the compiled nft.conf and
+// bridges.sh applied directly (what enforce does on Linux), so verify is tested either way.
+export async function cage(c: CagedLab): Promise<'enforce' | 'artifacts'> {
+  const { lab, policy } = c;
+  const enforce = await lab.exec(
+    'host',
+    ['node', '--import', 'tsx', join(ROOT, 'test/verify/run-cli.ts'), 'enforce', c.policyFile, '--backend', 'nft', '--vm-address', lab.vmAddress, '--state-dir', join(lab.dir, 'state'), '--home', lab.dir],
+    { cwd: ROOT, timeoutMs: 60_000 },
+  );
+  if (enforce.exitCode === 0 && policy.bridges.length > 0) {
+    await waitForBridges(c);
+    return 'enforce';
+  }
+  if (process.env.CI === 'true') throw new Error(`enforce --backend nft failed (exit ${enforce.exitCode}): ${enforce.stdout}\n${enforce.stderr}`);
+  const nft = emitNftConf(policy, { vmIf: lab.vmInterface });
+  const load = await lab.exec('host', ['nft', '-f', '-'], { input: nft });
+  if (load.exitCode !== 0) throw new Error(`nft -f failed: ${load.stderr}`);
+  await startBridges(c, emitBridgesScript(policy));
+  return 'artifacts';
+}
+
+// Runs bridges.sh in the host namespace with range= narrowed to the VM; waits until all listen.
+export async function startBridges(c: CagedLab, script: string): Promise<void> {
+  const file = join(c.lab.dir, `bridges-${Date.now()}.sh`);
+  writeFileSync(file, script, { mode: 0o755 });
+  c.lab.spawn('host', ['sh', file], { env: { NANOPOLICY_VM_RANGE: `${c.lab.vmAddress}/32` }, reject: false });
+  await waitForBridges(c);
+}
+
+// Waits until every bridge port listens in the host namespace.
+async function waitForBridges(c: CagedLab): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ss = await c.lab.exec('host', ['ss', '-ltnH']);
+    if (c.policy.bridges.every((b) => ss.stdout.includes(`:${b.listen} `))) return;
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  throw new Error('bridges did not start listening');
+}
+
+export interface VerifyRun {
+  exitCode: number | undefined;
+  json: { ok: boolean; wrong: number; results: Array<{ group: string; probe: string; ok: boolean; measured: string; detail?: string }>; inside?: Record<string, number> };
+  stdout: string;
+  stderr: string;
+}
+
+// `nanopolicy verify … --json` in the host namespace (where the Mac's checks belong).
+export async function runVerify(c: CagedLab, extra: string[] = []): Promise<VerifyRun> {
+  const r = await c.lab.exec('host', ['node', '--import', 'tsx', join(ROOT, 'test/verify/run-cli.ts'), ...c.verifyArgs, '--json', ...extra], { cwd: ROOT, timeoutMs: 90_000 });
+  let json: VerifyRun['json'];
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`verify printed no JSON (exit ${r.exitCode}): ${r.stdout}\n${r.stderr}`);
+  }
+  return { exitCode: r.exitCode, json, stdout: r.stdout, stderr: r.stderr };
+}
+
+// The failure sentences of a run, for assertions and for messages when one is missing.
+export function failures(run: VerifyRun): string[] {
+  return run.json.results.filter((r) => !r.ok).map((r) => r.detail ?? `${r.probe}: ${r.measured}`);
+}

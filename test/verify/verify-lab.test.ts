@@ -1,0 +1,134 @@
+// End-to-end: `nanopolicy verify` in the namespace lab. Uncaged it names the holes; caged (compile →
+// enforce --backend nft) every probe holds; each injected fault makes it fail and name the fault.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PLAN, requireLab } from '../lab/index.ts';
+import { emitBridgesScript } from '../../src/compiler/emit/bridges-sh.ts';
+import { buildProbe, cage, createVerifyLab, failures, runVerify, startBridges, type CagedLab } from './lab-setup.ts';
+
+const available = requireLab('verify end-to-end tests');
+const t = suite('verify: lab end to end');
+let current: CagedLab | undefined;
+
+t.before(async () => {
+  await buildProbe();
+});
+t.after.each(async () => {
+  await current?.lab.teardown();
+  current = undefined;
+});
+
+// Asserts the run failed (exit 2) with a failure sentence matching `pattern`.
+function assertNamed(run: Awaited<ReturnType<typeof runVerify>>, pattern: RegExp): void {
+  const list = failures(run);
+  assert.is(run.exitCode, 2, `exit 2 expected, got ${run.exitCode}: ${list.join(' | ')}`);
+  assert.ok(list.some((f) => pattern.test(f)), `no failure matches ${pattern}:\n  ${list.join('\n  ')}`);
+}
+
+t('1. no enforcement: verify fails and names the holes', async () => {
+  current = await createVerifyLab();
+  const run = await runVerify(current);
+  assertNamed(run, /gateway port 22 is OPEN — the host's SSH is reachable from the VM/);
+  assertNamed(run, /nft table .* is not loaded/);
+  assertNamed(run, /203\.0\.113\.10:443 is reachable from the VM/);
+  assertNamed(run, /198\.51\.100\.11:8123 is reachable directly from the VM, around the bridge/);
+  assertNamed(run, /DNS server 203\.0\.113\.53 answers the VM/);
+  assertNamed(run, /canary 192\.168\.64\.1:\d+ saw/);
+});
+
+t('2. compile → enforce --backend nft → verify passes, every probe as expected', async () => {
+  current = await createVerifyLab();
+  await cage(current);
+  const run = await runVerify(current);
+  assert.equal(failures(run), []);
+  assert.is(run.exitCode, 0);
+  const groups = new Set(run.json.results.map((r) => r.group));
+  for (const g of ['host', 'bridges', 'hosts', 'gateway', 'direct', 'egress', 'dns', 'mounts', 'canary']) assert.ok(groups.has(g), `no ${g} rows`);
+  assert.ok((run.json.inside?.maxSocketsOpen ?? Infinity) <= (run.json.inside?.socketLimit ?? 0));
+});
+
+const nft = (c: CagedLab, rule: string) => c.lab.exec('host', ['sh', '-c', `nft insert rule ${c.table} ${rule}`]);
+
+t('3a. fault: an extra accept rule to wan', async () => {
+  current = await createVerifyLab();
+  await cage(current);
+  await nft(current, `forward ip daddr ${PLAN.wan.web} accept`);
+  const run = await runVerify(current);
+  assertNamed(run, /203\.0\.113\.10:443 is reachable from the VM: traffic leaves the cage/);
+  assertNamed(run, /differs from the compiled one: extra rule "forward: ip daddr 203\.0\.113\.10 accept"/);
+});
+
+t('3b. fault: socat bound to all addresses', async () => {
+  current = await createVerifyLab();
+  await cage(current);
+  await current.lab.run('host', 'pkill -x socat; sleep 0.2');
+  await startBridges(current, emitBridgesScript(current.policy).replaceAll(`bind=${current.lab.gateway}`, 'bind=0.0.0.0'));
+  const run = await runVerify(current);
+  assertNamed(run, /bridge "ha" listens on 0\.0\.0\.0:18123, not only on the gateway/);
+});
+
+t('3c. fault: an accept rule opening another gateway port where a host service listens', async () => {
+  current = await createVerifyLab();
+  await cage(current);
+  await nft(current, 'input tcp dport 22 accept');
+  const run = await runVerify(current);
+  assertNamed(run, /gateway port 22 is OPEN — the host's SSH is reachable from the VM/);
+});
+
+t('3d. fault: DNS to the gateway let through, with a resolver answering there', async () => {
+  current = await createVerifyLab();
+  await current.lab.startDns('host', current.lab.gateway, { 'web.lab.test': PLAN.wan.web }, { name: 'gateway-dns' });
+  await cage(current);
+  await nft(current, 'input udp dport 53 accept');
+  const run = await runVerify(current);
+  assertNamed(run, /DNS server 192\.168\.64\.1 answers the VM/);
+});
+
+t('3e. fault: a ro share remounted writable', async () => {
+  current = await createVerifyLab();
+  await cage(current);
+  current.lab.faults.remountShareRw('scripts');
+  const run = await runVerify(current);
+  assertNamed(run, /share "scripts" is WRITABLE from the VM but the policy says ro/);
+});
+
+t('3f. fault: an undeclared share', async () => {
+  current = await createVerifyLab();
+  await cage(current);
+  current.lab.faults.addUndeclaredShare({ name: 'secrets', mode: 'rw' });
+  const run = await runVerify(current);
+  assertNamed(run, /"secrets" is shared into the VM but the policy does not declare it/);
+});
+
+t('3g. fault: a bridge process killed', async () => {
+  current = await createVerifyLab();
+  await cage(current);
+  await current.lab.run('host', "pkill -f '^socat TCP4-LISTEN:18123'; sleep 0.3");
+  const run = await runVerify(current);
+  assertNamed(run, /bridge "ha" is down: nothing listens on port 18123/);
+  assertNamed(run, /bridge "ha" at 192\.168\.64\.1:18123 is not reachable from the VM/);
+});
+
+t('3h. fault: a VM-side report forged to "all blocked" while a canary was hit', async () => {
+  current = await createVerifyLab();
+  await cage(current);
+  // A hole to the whole gateway, and a "VM" that uses it, then claims everything held.
+  await nft(current, `input ip daddr ${current.lab.gateway} tcp dport != 22 accept`);
+  const forge = join(current.lab.dir, 'forge.cjs');
+  const row = (group: string) => ({ group, probe: `${group} (forged)`, expected: 'blocked', measured: 'blocked', ok: true, ms: 1 });
+  const report = { results: ['bridges', 'hosts', 'gateway', 'direct', 'egress', 'dns', 'icmp', 'mounts'].map(row), stats: {} };
+  writeFileSync(
+    forge,
+    `const net = require('net');
+let left = 0;
+for (const port of [7, 1234, 2222, 4444, 8081]) { left++; const s = net.connect(port, ${JSON.stringify(current.lab.gateway)}); s.on('connect', () => s.destroy()); s.on('close', () => { if (--left === 0) console.log(${JSON.stringify(JSON.stringify(report))}); }); s.on('error', () => {}); }
+`,
+  );
+  const run = await runVerify(current, ['--exec', `ip netns exec ${current.lab.ns.vm} node ${forge}`]);
+  assertNamed(run, /canary 192\.168\.64\.1:\d+ saw 1 connection\(s\) from 192\.168\.64\.2/);
+});
+
+if (available) t.run();
