@@ -41,7 +41,7 @@ t('1. no enforcement: verify fails and names the holes', async () => {
 
 t('2. compile → enforce --backend nft → verify passes, every probe as expected', async () => {
   current = await createVerifyLab();
-  await cage(current);
+  await cage(current, { requireEnforce: true });
   const run = await runVerify(current);
   assert.equal(failures(run), []);
   assert.is(run.exitCode, 0);
