@@ -1,0 +1,153 @@
+// Unit tests of the probes against 127.0.0.1 listeners and a local TLS server (node-forge certs).
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import net from 'node:net';
+import tls from 'node:tls';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import forge from 'node-forge';
+import { TcpScanner } from '../../src/verify/inside/tcp-scanner.ts';
+import { gatewaySweep } from '../../src/verify/inside/gateway-sweep.ts';
+import { bridgeOpen } from '../../src/verify/inside/bridge-open.ts';
+import { mountsProbe } from '../../src/verify/inside/mounts.ts';
+import { dnsProbe } from '../../src/verify/inside/dns.ts';
+import { parseSs, parseLsof } from '../../src/verify/host/listeners.ts';
+import { normalize, diffRules } from '../../src/verify/host/nft-table.ts';
+import { parseEndpoints } from '../../src/verify/parse-endpoints.ts';
+import { formatReport } from '../../src/verify/format-report.ts';
+import { splitPrefix } from '../../src/verify/host/run-inside.ts';
+
+const t = suite('verify: probes (loopback)');
+
+function listen(server: net.Server): Promise<number> {
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
+}
+
+t('scanner tells open from closed and keeps under its cap', async () => {
+  const server = net.createServer((s) => s.destroy());
+  const port = await listen(server);
+  const scanner = new TcpScanner(4, 500);
+  const open = await scanner.probe('127.0.0.1', port);
+  server.close();
+  const closed = await scanner.probe('127.0.0.1', port);
+  assert.is(open.state, 'open');
+  assert.is(closed.state, 'closed');
+  assert.is(closed.code, 'ECONNREFUSED');
+  assert.ok(scanner.stats.maxOpen <= 4);
+  scanner.close();
+});
+
+t('gateway sweep over a range names the open port and skips bridge ports', async () => {
+  const server = net.createServer((s) => s.destroy());
+  const port = await listen(server);
+  const bridge = net.createServer((s) => s.destroy());
+  const bridgePort = await listen(bridge);
+  const from = Math.max(1, Math.min(port, bridgePort) - 50);
+  const to = Math.min(65535, Math.max(port, bridgePort) + 50);
+  const scanner = new TcpScanner(16, 500);
+  const r = await gatewaySweep({ gateway: '127.0.0.1', gatewaySweep: { from: from as 1, to: to as 65535, except: [bridgePort] } }, scanner);
+  server.close();
+  bridge.close();
+  scanner.close();
+  assert.is(r.results[0]!.ok, false);
+  assert.ok(r.results.some((x) => x.detail === `gateway port ${port} is OPEN — a host service is reachable from the VM`));
+  assert.not.ok(r.results.some((x) => x.probe.endsWith(`:${bridgePort}`)));
+  assert.ok(scanner.stats.maxOpen <= 16);
+});
+
+function makeCerts(name: string): { caPem: string; certPem: string; keyPem: string; pin: string } {
+  const keys = forge.pki.rsa.generateKeyPair(1024);
+  const ca = forge.pki.createCertificate();
+  ca.publicKey = keys.publicKey;
+  ca.serialNumber = '01';
+  ca.validity.notBefore = new Date(Date.now() - 86_400_000);
+  ca.validity.notAfter = new Date(Date.now() + 86_400_000);
+  ca.setSubject([{ name: 'commonName', value: 'test CA' }]);
+  ca.setIssuer(ca.subject.attributes);
+  ca.setExtensions([{ name: 'basicConstraints', cA: true }]);
+  ca.sign(keys.privateKey, forge.md.sha256.create());
+  const leaf = forge.pki.createCertificate();
+  leaf.publicKey = keys.publicKey;
+  leaf.serialNumber = '02';
+  leaf.validity = ca.validity;
+  leaf.setSubject([{ name: 'commonName', value: name }]);
+  leaf.setIssuer(ca.subject.attributes);
+  leaf.setExtensions([{ name: 'subjectAltName', altNames: [{ type: 2, value: name }] }]);
+  leaf.sign(keys.privateKey, forge.md.sha256.create());
+  const spki = forge.asn1.toDer(forge.pki.publicKeyToAsn1(keys.publicKey)).getBytes();
+  const pin = `sha256/${createHash('sha256').update(Buffer.from(spki, 'binary')).digest('base64')}`;
+  return { caPem: forge.pki.certificateToPem(ca), certPem: forge.pki.certificateToPem(leaf), keyPem: forge.pki.privateKeyToPem(keys.privateKey), pin };
+}
+
+t('TLS bridge: name and CA, pin, and a wrong name', async () => {
+  const c = makeCerts('vault.lab.test');
+  const server = tls.createServer({ cert: c.certPem, key: c.keyPem }, (s) => s.end());
+  const port = await listen(server);
+  const spec = (extra: object) => ({ name: 'vault', listen: port, tls: true, serverName: 'vault.lab.test', target: { host: 'vault.lab.test', port: 443, kind: 'dns' as const }, ...extra });
+  const [byCa] = await bridgeOpen([spec({})], { gateway: '127.0.0.1', timeoutMs: 2000, caPem: c.caPem });
+  const [untrusted] = await bridgeOpen([spec({})], { gateway: '127.0.0.1', timeoutMs: 2000 });
+  const [pinned] = await bridgeOpen([spec({ pin: c.pin })], { gateway: '127.0.0.1', timeoutMs: 2000 });
+  const [badPin] = await bridgeOpen([spec({ pin: 'sha256/AAAA' })], { gateway: '127.0.0.1', timeoutMs: 2000 });
+  const [wrongName] = await bridgeOpen([spec({ serverName: 'other.lab.test' })], { gateway: '127.0.0.1', timeoutMs: 2000, caPem: c.caPem });
+  server.close();
+  assert.is(byCa!.ok, true, byCa!.detail);
+  assert.is(untrusted!.ok, false);
+  assert.is(pinned!.ok, true, pinned!.detail);
+  assert.is(badPin!.ok, false);
+  assert.match(wrongName!.detail ?? '', /does not match "other.lab.test"/);
+});
+
+t('mounts: rw accepts a write and cleans up; undeclared entries are named', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'npv-mounts-'));
+  mkdirSync(join(root, 'data'));
+  mkdirSync(join(root, 'extra'));
+  try {
+    const rows = await mountsProbe(root, [{ name: 'data', mode: 'rw' }, { name: 'gone', mode: 'ro' }]);
+    assert.is(rows.find((r) => r.probe.endsWith('/data'))!.ok, true);
+    assert.equal(readdirSync(join(root, 'data')), []);
+    assert.match(rows.find((r) => r.probe.endsWith('/gone'))!.detail ?? '', /share "gone" is not mounted/);
+    assert.match(rows.find((r) => r.probe.endsWith('/extra'))!.detail ?? '', /"extra" is shared into the VM but the policy does not declare it/);
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+});
+
+t('dns: an answering UDP server and a resolving name fail; silence passes', async () => {
+  const dgram = await import('node:dgram');
+  const server = dgram.createSocket('udp4');
+  server.on('message', (msg, rinfo) => server.send(msg, rinfo.port, rinfo.address));
+  await new Promise<void>((r) => server.bind(0, '127.0.0.1', () => r()));
+  const port = server.address().port;
+  const rows = await dnsProbe({ servers: ['127.0.0.1'], name: 'web.lab.test', timeoutMs: 300, port, lookup: async () => ['203.0.113.10'] });
+  server.close();
+  assert.is(rows[0]!.ok, false);
+  assert.is(rows[1]!.ok, false);
+  const quiet = await dnsProbe({ servers: ['127.0.0.1'], name: 'x.lab.test', timeoutMs: 300, port, lookup: async () => { throw Object.assign(new Error('nx'), { code: 'ENOTFOUND' }); } });
+  assert.ok(quiet.every((r) => r.ok));
+});
+
+t('host parsers: ss, lsof, nft normalize/diff, endpoints, exec prefix', () => {
+  const ss = parseSs('LISTEN 0 5 192.168.64.1:18443 0.0.0.0:* users:(("socat",pid=123,fd=5))\nLISTEN 0 5 *:22 *:* users:(("sshd",pid=9,fd=3))\n');
+  assert.equal(ss, [{ address: '192.168.64.1', port: 18443, pid: 123, command: 'socat' }, { address: '*', port: 22, pid: 9, command: 'sshd' }]);
+  assert.equal(parseLsof('p77\ncsocat\nn192.168.64.1:18123\n'), [{ address: '192.168.64.1', port: 18123, pid: 77, command: 'socat' }]);
+  const a = normalize('table inet t {\n\tchain input {\n\t\tip saddr 1.2.3.4 accept # handle 4\n\t}\n}\n');
+  assert.equal(a, ['input: chain input {', 'input: ip saddr 1.2.3.4 accept']);
+  assert.equal(diffRules(a, [...a, 'forward: accept']), { extra: ['forward: accept'], missing: [] });
+  assert.equal(parseEndpoints('203.0.113.10:443,[2001:db8::1]:53'), [{ host: '203.0.113.10', port: 443 }, { host: '2001:db8::1', port: 53 }]);
+  assert.throws(() => parseEndpoints('example.com:80'), /not ADDRESS:PORT/);
+  assert.equal(splitPrefix(`ip netns exec 'lab vm'`), ['ip', 'netns', 'exec', 'lab vm']);
+});
+
+t('report: failures named, summary counts', () => {
+  const text = formatReport([
+    { group: 'gateway', probe: '192.168.64.1:22', expected: 'closed', measured: 'open', ok: false, ms: 0, detail: "gateway port 22 is OPEN — the host's SSH is reachable from the VM" },
+    { group: 'egress', probe: '203.0.113.10:443', expected: 'blocked', measured: 'refused', ok: true, ms: 3 },
+  ]);
+  assert.match(text, /gateway port 22 is OPEN — the host's SSH is reachable from the VM/);
+  assert.match(text, /1 wrong, 1 correct\n$/);
+});
+
+t.run();
