@@ -27,9 +27,15 @@ export function spkiSha256(certPem: string): string {
   return createHash('sha256').update(der).digest('base64');
 }
 
-// Makes a new CA (RSA 2048; forge uses Node's native key generation, ~0.1 s).
+// RSA keys are the slow part (~0.15 s each even with Node's native generator, which forge uses),
+// so the CA key and the shared leaf key are made once per process. Certificates are still new per
+// lab, and each lab's CA has its own name, so one lab's leaves never chain to another lab's CA.
+let processKeys: { ca: forge.pki.rsa.KeyPair; leaf: forge.pki.rsa.KeyPair } | undefined;
+
+// Makes a new CA named for `label` (the lab id).
 export function createLabCa(label: string): LabCa {
-  const caKeys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
+  processKeys ??= { ca: forge.pki.rsa.generateKeyPair({ bits: 2048 }), leaf: forge.pki.rsa.generateKeyPair({ bits: 2048 }) };
+  const caKeys = processKeys.ca;
   const caCert = forge.pki.createCertificate();
   const subject = [
     { name: 'commonName', value: `nanopolicy lab CA ${label}` },
@@ -47,9 +53,9 @@ export function createLabCa(label: string): LabCa {
   ]);
   caCert.sign(caKeys.privateKey, forge.md.sha256.create());
   const caKeyId = caCert.generateSubjectKeyIdentifier().getBytes();
-  // One key for all leaves of a lab keeps issuing fast; a leaf that must not share a pin with the
-  // others asks for freshKey.
-  let leafKeys: forge.pki.rsa.KeyPair | undefined;
+  // One key for all leaves keeps issuing fast; a leaf that must not share a pin with the others
+  // asks for freshKey.
+  const leafKeys = processKeys.leaf;
 
   return {
     certPem: forge.pki.certificateToPem(caCert),
@@ -57,7 +63,7 @@ export function createLabCa(label: string): LabCa {
       for (const ip of ips) assertLabAddress(ip, 'certificate IP');
       for (const name of names) if (isIP(name) !== 0) throw new Error(`Put IP "${name}" in ips, not names.`);
       if (names.length + ips.length === 0) throw new Error('A leaf certificate needs at least one name or IP.');
-      const keys = freshKey ? forge.pki.rsa.generateKeyPair({ bits: 2048 }) : (leafKeys ??= forge.pki.rsa.generateKeyPair({ bits: 2048 }));
+      const keys = freshKey ? forge.pki.rsa.generateKeyPair({ bits: 2048 }) : leafKeys;
       const cert = forge.pki.createCertificate();
       cert.publicKey = keys.publicKey;
       cert.serialNumber = serial();

@@ -96,6 +96,8 @@ t('the VM completes a TLS handshake with a wan service, trusting the lab CA', as
     assert.is(probe.spkiSha256, wanTls.spkiSha256);
   }
   assert.is(lab.handshakes(wanTls.name)[0]?.sni, 'web.lab.test');
+  const impostor = lab.issueCert({ names: ['web.lab.test'], freshKey: true });
+  assert.is.not(impostor.spkiSha256, wanTls.spkiSha256, 'freshKey must give a different pin');
   const wrongName = await lab.probeTls('vm', PLAN.wan.web, 443, { servername: 'vault.lab.test' });
   assert.ok(wrongName.ok && wrongName.authorized === false, 'a name not in the certificate must not verify');
 });

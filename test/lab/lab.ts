@@ -312,9 +312,10 @@ export class Lab {
       if (!this.known.has(name)) throw new Error(`No lab service "${name}".`);
       return [];
     }
+    // A line still being appended is not yet a hit; every complete line parses.
     return text
       .split('\n')
-      .filter((l) => l !== '')
+      .slice(0, -1)
       .map((l) => JSON.parse(l) as ServiceHit);
   }
 
