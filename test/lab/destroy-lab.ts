@@ -98,6 +98,7 @@ export function sweepStaleLabs(): string[] {
   return swept;
 }
 
+// The lab's lab.json, or undefined when missing or unreadable.
 function readMarker(id: string): LabMarker | undefined {
   try {
     return JSON.parse(readFileSync(join(LAB_BASE, id, 'lab.json'), 'utf8')) as LabMarker;
@@ -106,6 +107,7 @@ function readMarker(id: string): LabMarker | undefined {
   }
 }
 
+// True when a process with this pid exists (EPERM still means it exists).
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

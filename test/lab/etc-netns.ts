@@ -23,6 +23,7 @@ export function writeNetnsResolvConf(ns: string, servers: string[]): void {
   writeNetnsFile(ns, 'resolv.conf', `${lines.join('\n')}\noptions timeout:1 attempts:1\n`);
 }
 
+// Writes one file under /etc/netns/<ns>/.
 function writeNetnsFile(ns: string, file: string, text: string): void {
   const dir = join('/etc/netns', ns);
   mkdirSync(dir, { recursive: true });

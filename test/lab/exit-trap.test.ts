@@ -46,6 +46,7 @@ function assertGone(lab: Crashed): void {
   assert.not.ok(existsSync(lab.dir), `${lab.dir} left`);
 }
 
+// True when the pid is a zombie (dead, not yet reaped) or already gone.
 function isZombie(pid: number): boolean {
   try {
     return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));

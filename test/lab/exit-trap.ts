@@ -18,6 +18,7 @@ export function releaseLab(id: string): void {
   live.delete(id);
 }
 
+// Destroys every lab still marked live.
 function destroyAll(): void {
   for (const id of live) {
     destroyLabSync(id);
@@ -25,6 +26,7 @@ function destroyAll(): void {
   }
 }
 
+// Installs the exit and signal handlers, once per process.
 function install(): void {
   if (installed) return;
   installed = true;

@@ -85,11 +85,13 @@ export function createLabCa(label: string): LabCa {
   };
 }
 
+// A random positive certificate serial number (hex).
 function serial(): string {
   // Positive: a leading 0x01 byte keeps the DER integer from reading as negative.
   return `01${forge.util.bytesToHex(forge.random.getBytesSync(15))}`;
 }
 
+// Valid from an hour ago (clock skew) for one day: a lab never lives longer.
 function setValidity(cert: forge.pki.Certificate): void {
   const now = Date.now();
   cert.validity.notBefore = new Date(now - 60 * 60 * 1000);

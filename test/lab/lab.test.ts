@@ -30,6 +30,7 @@ function rootLinks(): string {
     .sort()
     .join('\n');
 }
+// Every IPv4 and IPv6 route of the root namespace, all tables.
 function rootRoutes(): string {
   return ['-4', '-6'].map((f) => spawnSync('ip', [f, 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout).join('');
 }

@@ -156,6 +156,7 @@ async function waitForwarding(ns: string, port: string): Promise<void> {
   throw new Error(`Bridge port "${port}" in ${ns} did not start forwarding within 3 s.`);
 }
 
+// Runs `ip` with a batch script on stdin; throws with the script when it fails.
 async function ip(args: string[], input: string): Promise<void> {
   const r = await execa('ip', args, { input, reject: false });
   if (r.exitCode !== 0) throw new Error(`ip ${args.join(' ')} failed: ${r.stderr}\n--- input ---\n${input}`);
@@ -397,6 +398,7 @@ export class Lab {
     if (problems.length > 0) throw new Error(`Lab ${this.id} teardown left: ${problems.join('; ')}`);
   }
 
+  // Starts a server script in the role's namespace and tracks it for teardown.
   private async start(role: Role, script: string, config: { name: string; address: string; port: number; log: string } & Record<string, unknown>) {
     if (this.done) throw new Error(`Lab ${this.id} is torn down.`);
     const s = await startServerScript(this.ns[role], script, config);
@@ -405,6 +407,7 @@ export class Lab {
     return s;
   }
 
+  // Runs servers/probe.mjs in the role's namespace and parses its one-line result.
   private async probe(role: Role, request: Record<string, unknown>): Promise<ProbeResult> {
     const timeoutMs = (request.timeoutMs as number | undefined) ?? 1500;
     const r = await this.exec(role, [process.execPath, join(SERVERS_DIR, 'probe.mjs'), JSON.stringify(request)], { timeoutMs: timeoutMs + 5000 });
@@ -416,6 +419,7 @@ export class Lab {
     }
   }
 
+  // The lab CA, made (and written to certs/lab-ca.pem) on first use.
   private caInstance(): LabCa {
     if (!this.labCa) {
       this.labCa = createLabCa(this.id);
@@ -425,12 +429,14 @@ export class Lab {
     return this.labCa;
   }
 
+  // Checks a service name: safe as a file name and not already running.
   private serviceName(name: string): string {
     if (!/^[A-Za-z0-9._:-]+$/.test(name)) throw new Error(`Bad service name "${name}".`);
     if (this.services.has(name)) throw new Error(`Lab service "${name}" is already running.`);
     return name;
   }
 
+  // The service's JSON-lines log file.
   private logPath(name: string): string {
     return join(this.dir, 'logs', `${name.replace(/:/g, '_')}.jsonl`);
   }

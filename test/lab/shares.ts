@@ -47,6 +47,7 @@ export function sharesRoot(labDir: string): string {
   return join(labDir, 'Volumes', 'My Shared Files');
 }
 
+// Runs mount(8); throws with its message on failure.
 function mount(args: string[]): void {
   const r = spawnSync('mount', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`mount ${args.join(' ')} failed: ${r.stderr.trim()}`);

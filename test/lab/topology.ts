@@ -160,6 +160,7 @@ function bitsIn(address: string, subnet: string, subnet6: string): number {
   return inSubnet(address, subnet) ? 24 : 32;
 }
 
+// True when `address` lies in `cidr`.
 function inSubnet(address: string, cidr: string): boolean {
   const [network, bits] = cidr.split('/') as [string, string];
   const list = new BlockList();
@@ -167,6 +168,7 @@ function inSubnet(address: string, cidr: string): boolean {
   return list.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
 }
 
+// The list without repeats, first occurrence kept.
 function unique(list: string[]): string[] {
   return [...new Set(list)];
 }
