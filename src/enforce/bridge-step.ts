@@ -13,7 +13,7 @@ export const BRIDGE_SETTLE_MS = 300;
 
 // Builds the step for one bridge; `range` gives the socat range= once the VM's address is known.
 export function bridgeStep(bridge: Bridge, range: (ctx: StepContext) => string, artifacts: EnforceArtifacts): Step {
-  const start = (ctx: StepContext): Cmd => cmd('socat', ...artifacts.socatArgs(bridge, range(ctx)));
+  const start = (ctx: StepContext): Cmd => socatCmd(artifacts, bridge, range(ctx));
   return {
     id: `bridge:${bridge.name}`,
     describe: `Start the socat bridge "${bridge.name}" on port ${bridge.listen}`,
@@ -32,6 +32,14 @@ export function bridgeStep(bridge: Bridge, range: (ctx: StepContext) => string, 
       ctx.state.bridges = ctx.state.bridges.filter((b) => b !== entry);
     },
   };
+}
+
+// The socat command for a bridge; for --dry-run a placeholder range (the emitter rightly refuses
+// anything but a CIDR) is put in after the emitter built the command.
+export function socatCmd(artifacts: EnforceArtifacts, bridge: Bridge, range: string): Cmd {
+  if (!range.includes('<')) return cmd('socat', ...artifacts.socatArgs(bridge, range));
+  const args = artifacts.socatArgs(bridge, '0.0.0.0/32').map((a) => a.replace('range=0.0.0.0/32', `range=${range}`));
+  return cmd('socat', ...args);
 }
 
 // Starts one bridge and records it; fails if it does not stay up.

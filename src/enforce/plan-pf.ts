@@ -177,6 +177,9 @@ function tartRun(artifacts: EnforceArtifacts): Cmd {
   return cmd('tart', ...artifacts.tartRunArgs);
 }
 
+/** How long `tart run` must stay up to count as started (it fails at once on a bad argument). */
+const VM_SETTLE_MS = 500;
+
 // Starts the VM in the background; only a VM enforce started is stopped by its undo.
 function startVm(policy: Policy, artifacts: EnforceArtifacts): Step {
   const stop = cmd('tart', 'stop', policy.vm);
@@ -186,8 +189,11 @@ function startVm(policy: Policy, artifacts: EnforceArtifacts): Step {
     commands: () => [tartRun(artifacts)],
     undoCommands: () => [stop],
     async run(ctx) {
-      ctx.state.vmPid = ctx.runner.spawn(tartRun(artifacts), join(ctx.stateDir, 'vm.log'));
+      const pid = ctx.runner.spawn(tartRun(artifacts), join(ctx.stateDir, 'vm.log'));
+      ctx.state.vmPid = pid;
       ctx.state.vmStarted = true;
+      await ctx.runner.sleep(VM_SETTLE_MS);
+      if (!ctx.runner.alive(pid)) throw new StepError('"tart run" exited at once.', `See ${join(ctx.stateDir, 'vm.log')}.`);
     },
     async undo(ctx) {
       if (!ctx.state.vmStarted) return;

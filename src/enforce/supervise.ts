@@ -4,8 +4,7 @@
 // restored — failing closed rather than leaving the VM up without its cage.
 
 import { bridgeLogPath, writeState, type EnforceState } from './state.ts';
-import { isOurBridge, startBridge } from './bridge-step.ts';
-import { cmd } from './command.ts';
+import { isOurBridge, socatCmd, startBridge } from './bridge-step.ts';
 import { downLocked, type DownResult } from './down.ts';
 import type { Session } from './session.ts';
 
@@ -59,7 +58,7 @@ export async function superviseLocked(session: Session, state: EnforceState, opt
       if (Date.now() < b.next) continue;
       const range = session.plan.bridgeRange(ctx.state);
       try {
-        await startBridge(ctx, bridge, cmd('socat', ...session.plan.artifacts.socatArgs(bridge, range)), range);
+        await startBridge(ctx, bridge, socatCmd(session.plan.artifacts, bridge, range), range);
         restarts++;
         ctx.log(`restarted the bridge "${bridge.name}"`);
       } catch (error) {

@@ -1,0 +1,197 @@
+// enforce on a fake Mac: golden command plans, a failure at every step rolled back completely,
+// undo failures, idempotence, the lock, --down twice, --dry-run.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { fakeMac, type FakeMac } from './harness.ts';
+
+const GOLDEN = join(import.meta.dirname, 'golden');
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+
+// Compares text with a golden file (paths of the temp dir replaced by <root>); UPDATE_GOLDEN=1 rewrites.
+// A spawned program (tart run, socat) logs its own call once it is up, which may be after the next
+// command: put each spawned call back where enforce started it, just before the next command.
+function callsInOrder(f: FakeMac): string {
+  const calls = f.calls().filter((c) => !c.startsWith('pfctl '));
+  const out: string[] = [];
+  for (const c of calls) {
+    if (/^tart run /.test(c) && out.at(-1) === 'ifconfig') out.splice(out.length - 1, 0, c);
+    else out.push(c);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function golden(name: string, text: string, f: FakeMac): void {
+  const normalized = text.split(f.root).join('<root>').replace(/pid \d+/g, 'pid <n>').replace(/[0-9a-f]{64}/g, '<sha256>');
+  const path = join(GOLDEN, name);
+  if (UPDATE || !existsSync(path)) {
+    mkdirSync(GOLDEN, { recursive: true });
+    writeFileSync(path, normalized);
+    if (!UPDATE) throw new Error(`golden ${name} was missing and has been written; check it and run again`);
+  }
+  assert.fixture(normalized, readFileSync(path, 'utf8'));
+}
+
+const MUTATING = /pfctl .*(-f -|-E|-X|-F all|-k)|^tart (run|stop)|^socat/;
+const PF = ['--backend', 'pf', '--wait', '3'];
+
+const t = suite('enforce --backend pf (fake Mac)');
+let f: FakeMac;
+t.before.each(() => {
+  f = fakeMac();
+});
+t.after.each(() => f.cleanup());
+
+t('applies in the golden order and leaves the anchor, a token, the VM and the bridges', async () => {
+  const r = await f.enforce([f.policy, ...PF]);
+  assert.is(r.code, 0, r.stderr);
+  golden('pf-apply.calls', callsInOrder(f), f);
+  const left = f.leftovers();
+  assert.equal(left.anchors, ['com.apple%100.nanopolicy.t-vm']);
+  assert.is(left.tokens.length, 1);
+  assert.is(left.vm, 'running');
+  assert.is(left.socat.length, 2);
+  const state = JSON.parse(readFileSync(join(f.stateDir, 'state.json'), 'utf8'));
+  assert.is(state.complete, true);
+  assert.is(state.iface, 'bridge100');
+  assert.is(state.vmAddress, '192.168.64.5');
+  assert.ok(!f.calls().some((c) => /pfctl.* -d\b/.test(c)), 'never pfctl -d');
+  f.clearCalls();
+  const down = await f.enforce([f.policy, ...PF, '--down']);
+  assert.is(down.code, 0, down.stderr);
+  golden('pf-down.calls', callsInOrder(f), f);
+});
+
+t('a second enforce changes nothing and says so', async () => {
+  assert.is((await f.enforce([f.policy, ...PF])).code, 0);
+  f.clearCalls();
+  const again = await f.enforce([f.policy, ...PF]);
+  assert.is(again.code, 0, again.stderr);
+  assert.match(again.stdout, /already in force .*nothing changed/);
+  assert.equal(f.calls().filter((c) => MUTATING.test(c)), []);
+  await f.enforce([f.policy, ...PF, '--down']);
+});
+
+t('a state that no longer holds is refused, not half-repaired', async () => {
+  assert.is((await f.enforce([f.policy, ...PF])).code, 0);
+  for (const pid of f.leftovers().socat) process.kill(pid, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 100));
+  const again = await f.enforce([f.policy, ...PF]);
+  assert.is(again.code, 3);
+  assert.match(again.stderr, /no longer holds: the bridge "alpha" .* is not running/);
+  assert.match(again.stderr, /--down/);
+  assert.is((await f.enforce([f.policy, ...PF, '--down'])).code, 0);
+  assert.equal(f.leftovers(), { anchors: [], tokens: [], vm: 'stopped', socat: [], state: false });
+});
+
+t('--down twice is fine, and --down with nothing applied still flushes the anchor', async () => {
+  assert.is((await f.enforce([f.policy, ...PF])).code, 0);
+  const one = await f.enforce([f.policy, ...PF, '--down']);
+  assert.is(one.code, 0, one.stderr);
+  const two = await f.enforce([f.policy, ...PF, '--down']);
+  assert.is(two.code, 0, two.stderr);
+  assert.match(two.stdout, /nothing was recorded/);
+  assert.equal(f.leftovers(), { anchors: [], tokens: [], vm: 'stopped', socat: [], state: false });
+});
+
+t('the lock stops a second enforce while one runs; a stale lock is taken over', async () => {
+  mkdirSync(f.stateDir, { recursive: true });
+  const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    writeFileSync(join(f.stateDir, 'lock'), `${holder.pid}\n`);
+    const r = await f.enforce([f.policy, ...PF]);
+    assert.is(r.code, 3);
+    assert.match(r.stderr, new RegExp(`another nanopolicy enforce \\(pid ${holder.pid}\\)`));
+    assert.equal(f.calls().filter((c) => MUTATING.test(c)), []);
+  } finally {
+    holder.kill('SIGKILL');
+  }
+  await new Promise((r) => holder.once('exit', r));
+  const r = await f.enforce([f.policy, ...PF]);
+  assert.is(r.code, 0, r.stderr);
+  assert.not.ok(existsSync(join(f.stateDir, 'lock')), 'lock released after the run');
+  await f.enforce([f.policy, ...PF, '--down']);
+});
+
+t('--dry-run prints every command with its undo and the anchor diff, and changes nothing', async () => {
+  const r = await f.enforce([f.policy, ...PF, '--dry-run']);
+  assert.is(r.code, 0, r.stderr);
+  golden('pf-dry-run.txt', r.stdout, f);
+  assert.equal(f.calls().filter((c) => MUTATING.test(c)), []);
+});
+
+t('preflight: a main ruleset without com.apple/* fails with the fix, nothing changed', async () => {
+  writeFileSync(join(f.fakeState, 'main-rules'), 'scrub-anchor "com.apple/*" all fragment reassemble\n');
+  const r = await f.enforce([f.policy, ...PF]);
+  assert.is(r.code, 3);
+  assert.match(r.stderr, /no `anchor "com.apple\/\*"` line/);
+  assert.match(r.stderr, /fix: Reload the stock rules: sudo pfctl -f \/etc\/pf.conf/);
+  assert.equal(f.calls().filter((c) => MUTATING.test(c)), []);
+  assert.not.ok(existsSync(join(f.stateDir, 'state.json')));
+});
+
+t('preflight: a running VM, a missing share and a missing socat are all reported at once', async () => {
+  writeFileSync(join(f.fakeState, 'vm'), 'running');
+  const r = await f.enforce([f.policy, ...PF], { PATH: `${join(f.root, 'nobin')}:${f.env.PATH!.split(':').filter((p) => !/socat/.test(p)).join(':')}` });
+  assert.is(r.code, 3);
+  assert.match(r.stderr, /already running/);
+  writeFileSync(join(f.fakeState, 'vm'), 'stopped');
+  const missing = fakeMac((root) => `vm t-vm\nmount gone ${root}/gone rw\n`);
+  try {
+    const m = await missing.enforce([missing.policy, ...PF]);
+    assert.is(m.code, 3);
+    assert.match(m.stderr, /The share "gone" folder ".*\/gone" does not exist/);
+  } finally {
+    missing.cleanup();
+  }
+});
+
+// Each step of the plan, and a fake failure that makes exactly it fail.
+const FAILURES: Array<[step: string, fail: string]> = [
+  ['load-anchor', 'pfctl:-f -@1'],
+  ['kill-states', 'pfctl:-k@1'],
+  ['enable-pf', 'pfctl:-E'],
+  ['check-anchor', 'pfctl:-a com.apple/100.nanopolicy.t-vm -sr@1'],
+  ['start-vm', 'tart:run'],
+  ['find-interface', 'ifconfig:'],
+  ['vm-address', 'tart:ip --wait'],
+  ['reload-anchor', 'pfctl:-D vm_if'],
+  ['bridge:alpha', 'socat:LISTEN:18080'],
+  ['bridge:beta', 'socat:LISTEN:18443'],
+  ['recheck-pf', 'pfctl:-s info@3'],
+];
+
+for (const [step, spec] of FAILURES) {
+  t(`a failure in "${step}" undoes everything: no anchor, token, VM, bridge or state; exit 3`, async () => {
+    const r = await f.enforce([f.policy, ...PF], { NANOPOLICY_FAKE_FAIL: spec });
+    assert.is(r.code, 3, r.stderr);
+    assert.match(r.stderr, new RegExp(`step "${step}" failed`));
+    assert.match(r.stderr, /nothing is left changed/);
+    const left = f.leftovers();
+    assert.equal(left.anchors, []);
+    assert.equal(left.tokens, []);
+    assert.not.equal(left.vm, 'running');
+    assert.equal(left.socat, []);
+    assert.is(left.state, false);
+    assert.not.ok(existsSync(join(f.stateDir, 'lock')));
+  });
+}
+
+t('an undo that fails too gives exit 4, the exact manual commands, and a state --down can finish', async () => {
+  const r = await f.enforce([f.policy, ...PF], { NANOPOLICY_FAKE_FAIL: 'socat:LISTEN:18443,pfctl:-F all' });
+  assert.is(r.code, 4, r.stderr);
+  assert.match(r.stderr, /could not undo everything\. Run these commands yourself:/);
+  assert.match(r.stderr, /\n {2}sudo -n \/sbin\/pfctl -a com\.apple\/100\.nanopolicy\.t-vm -F all\n/);
+  const left = f.leftovers();
+  assert.equal(left.tokens, [], 'the other undos still ran');
+  assert.equal(left.socat, []);
+  assert.is(left.state, true);
+  const down = await f.enforce([f.policy, ...PF, '--down']);
+  assert.is(down.code, 0, down.stderr);
+  assert.equal(f.leftovers(), { anchors: [], tokens: [], vm: 'stopped', socat: [], state: false });
+});
+
+t.run();

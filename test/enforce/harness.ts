@@ -1,0 +1,116 @@
+// A fake macOS for enforce tests: temp policy, shares, state dir, and PATH pointing at the fake
+// pfctl/tart/ifconfig/sudo/softnet/socat in test/fixtures/bin, which record every call.
+
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.ts';
+
+export const BIN = join(import.meta.dirname, '..', 'fixtures', 'bin');
+
+export interface FakeMac {
+  root: string;
+  policy: string;
+  stateDir: string;
+  fakeState: string;
+  log: string;
+  env: NodeJS.ProcessEnv;
+  /** Runs `nanopolicy enforce …` in-process. */
+  enforce(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Every recorded call as "tool arg arg …". */
+  calls(): string[];
+  clearCalls(): void;
+  /** What is still applied on the fake host; all empty means nothing left behind. */
+  leftovers(): { anchors: string[]; tokens: string[]; vm: string; socat: number[]; state: boolean };
+  cleanup(): void;
+}
+
+export const POLICY = (root: string) => `vm t-vm
+allow alpha 198.51.100.10:8080 via 18080
+allow beta  svc.lab.example:443 via 18443 tls
+mount work ${root}/work rw
+mount docs ${root}/docs ro
+`;
+
+// Builds a fresh fake host in a temp dir.
+export function fakeMac(policyText?: (root: string) => string): FakeMac {
+  const root = mkdtempSync(join(tmpdir(), 'np-enforce-'));
+  mkdirSync(join(root, 'work'));
+  mkdirSync(join(root, 'docs'));
+  const policy = join(root, 't.policy');
+  writeFileSync(policy, (policyText ?? POLICY)(root));
+  const stateDir = join(root, 'state');
+  const fakeState = join(root, 'fake');
+  mkdirSync(fakeState);
+  const log = join(root, 'calls.jsonl');
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    HOME: root,
+    NANOPOLICY_FAKE_STATE: fakeState,
+    NANOPOLICY_FAKE_LOG: log,
+    NO_COLOR: '1',
+  };
+  const fake: FakeMac = {
+    root, policy, stateDir, fakeState, log, env,
+    async enforce(args, extraEnv = {}) {
+      let stdout = '';
+      let stderr = '';
+      const io = {
+        stdout: { write: (s: string) => { stdout += s; } },
+        stderr: { write: (s: string) => { stderr += s; } },
+        env: { ...env, ...extraEnv },
+      };
+      const code = await main(['node', 'nanopolicy', 'enforce', ...args, '--state-dir', stateDir, '--home', root], io);
+      return { code, stdout, stderr };
+    },
+    calls() {
+      if (!existsSync(log)) return [];
+      return readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
+        const { tool, argv } = JSON.parse(l) as { tool: string; argv: string[] };
+        return [tool, ...argv].join(' ');
+      });
+    },
+    clearCalls() {
+      rmSync(log, { force: true });
+    },
+    leftovers() {
+      const anchorsDir = join(fakeState, 'anchors');
+      const pidsDir = join(fakeState, 'socat-pids');
+      const tokensFile = join(fakeState, 'tokens');
+      const vmFile = join(fakeState, 'vm');
+      return {
+        anchors: existsSync(anchorsDir) ? readdirSync(anchorsDir) : [],
+        tokens: existsSync(tokensFile) ? readFileSync(tokensFile, 'utf8').split('\n').filter(Boolean) : [],
+        vm: existsSync(vmFile) ? readFileSync(vmFile, 'utf8') : 'never',
+        socat: (existsSync(pidsDir) ? readdirSync(pidsDir) : []).map(Number).filter(alive),
+        state: existsSync(join(stateDir, 'state.json')),
+      };
+    },
+    cleanup() {
+      // Never leave a fake bridge or VM running, whatever the test did.
+      const pidsDir = join(fakeState, 'socat-pids');
+      for (const pid of existsSync(pidsDir) ? readdirSync(pidsDir).map(Number) : []) kill(pid);
+      const vmPid = join(fakeState, 'vm.pid');
+      if (existsSync(vmPid)) kill(Number(readFileSync(vmPid, 'utf8')));
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  return fake;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
