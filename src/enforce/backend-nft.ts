@@ -4,7 +4,7 @@ import type { Policy } from '../compiler/policy.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
 import type { BackendPlan } from './backend.ts';
 import { interfaceFromIpJson } from './find-interface.ts';
-import { nftFor, nftProblem, nftRulesHash, planNft } from './plan-nft.ts';
+import { nftFor, nftProblem, nftRulesHash, nftText, planNft } from './plan-nft.ts';
 import { preflightNft } from './preflight-nft.ts';
 import { StepError } from './step.ts';
 
@@ -30,13 +30,13 @@ export function nftBackend(input: NftBackendInput): BackendPlan {
     artifacts,
     preflight: preflightNft({ policy, home: input.home, stateDir: input.stateDir, nft }),
     steps: planNft({ policy, artifacts, waitSeconds: input.waitSeconds, useSudo, ...(input.vmAddress ? { vmAddress: input.vmAddress } : {}) }),
-    rulesText: artifacts.nftRuleset('<vm_if>'),
-    expectedRulesHash: (state) => nftRulesHash(artifacts.nftRuleset(state.iface ?? '<vm_if>')),
+    rulesText: nftText(artifacts, undefined),
+    expectedRulesHash: (state) => nftRulesHash(nftText(artifacts, state.iface)),
     bridgeRange: (state) => (state.vmAddress ? `${state.vmAddress}/32` : policy.network.subnet),
     rulesProblem: (ctx) => nftProblem(ctx, nft, artifacts),
     async repairRules(ctx) {
       if ((await nftProblem(ctx, nft, artifacts)) === undefined) return [];
-      const r = await ctx.runner.run(nft.load(artifacts.nftRuleset(ctx.state.iface ?? '<vm_if>')));
+      const r = await ctx.runner.run(nft.load(nftText(artifacts, ctx.state.iface)));
       if (r.exitCode !== 0) throw new StepError(`reloading the nft table failed: ${r.stderr.trim()}`);
       const problem = await nftProblem(ctx, nft, artifacts);
       if (problem) throw new StepError(`The nft table does not hold after a reload: ${problem}.`);

@@ -2,6 +2,7 @@
 // point the runner at fake executables through PATH and read back exactly what would have run.
 
 import { closeSync, openSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import type { Cmd } from './command.ts';
 
@@ -50,28 +51,28 @@ export function createRunner(env: NodeJS.ProcessEnv): CommandRunner {
       };
     },
     spawn(c, logFile) {
-      closeSync(openSync(logFile, 'a', 0o600));
-        // detached: own process group, so a bridge survives a non-supervised enforce exiting and
-        // can be stopped as a group later; cleanup:false for the same reason.
-        const child = execa(c.file, [...c.args], {
-          env,
-          extendEnv: false,
-          reject: false,
-          detached: true,
-          cleanup: false,
-          stdin: 'ignore',
-          stdout: { file: logFile, append: true },
-          stderr: { file: logFile, append: true },
-        });
+      // node's spawn, not execa: an execa subprocess keeps the event loop alive even after
+      // unref(), so a plain `enforce` would never exit while its bridges run.
+      const fd = openSync(logFile, 'a', 0o600);
+      try {
+        // detached: its own process group, so a bridge outlives a non-supervised enforce and is
+        // stopped as a group later (socat's forked children too).
+        const child = spawn(c.file, [...c.args], { env, detached: true, stdio: ['ignore', fd, fd] });
         const pid = child.pid;
         if (pid === undefined) throw new Error(`could not start ${c.file}`);
         const entry = { exited: false };
         children.set(pid, entry);
-        void child.then(() => {
+        child.once('exit', () => {
+          entry.exited = true;
+        });
+        child.once('error', () => {
           entry.exited = true;
         });
         child.unref();
         return pid;
+      } finally {
+        closeSync(fd);
+      }
     },
     async which(file) {
       const r = await runner.run({ file: 'sh', args: ['-c', 'command -v "$1"', 'sh', file] });

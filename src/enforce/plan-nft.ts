@@ -52,6 +52,13 @@ export function planNft(input: NftPlanInput): Step[] {
   ];
 }
 
+// The ruleset for an interface; before it is known (--dry-run) with a stand-in the emitter takes,
+// shown as <vm_if>.
+export function nftText(artifacts: EnforceArtifacts, iface: string | undefined): string {
+  if (iface !== undefined && iface !== PLACEHOLDER.iface) return artifacts.nftRuleset(iface);
+  return artifacts.nftRuleset('vm-if-unknown').replace('"vm-if-unknown"', `"${PLACEHOLDER.iface}"`);
+}
+
 // The hash recorded for a loaded ruleset.
 export function nftRulesHash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -89,7 +96,7 @@ function findInterface(nft: Nft, policy: Policy, waitSeconds: number, vmAddress:
 
 // Loads the whole table in one transaction (the file deletes and recreates it).
 function loadTable(nft: Nft, artifacts: EnforceArtifacts): Step {
-  const text = (ctx: StepContext) => artifacts.nftRuleset(ctx.state.iface ?? PLACEHOLDER.iface);
+  const text = (ctx: StepContext) => nftText(artifacts, ctx.state.iface);
   return {
     id: 'load-table',
     describe: `Load the nft table "inet ${artifacts.nftTable}"`,
@@ -119,7 +126,7 @@ export async function removeTable(ctx: StepContext, nft: Nft): Promise<void> {
 export async function nftProblem(ctx: StepContext, nft: Nft, artifacts: EnforceArtifacts): Promise<string | undefined> {
   const r = await ctx.runner.run(nft.list());
   if (r.exitCode !== 0) return `the table "inet ${artifacts.nftTable}" is not loaded`;
-  return tableProblem(artifacts.nftRuleset(ctx.state.iface ?? PLACEHOLDER.iface), artifacts.nftTable, r.stdout);
+  return tableProblem(nftText(artifacts, ctx.state.iface), artifacts.nftTable, r.stdout);
 }
 
 function checkTable(nft: Nft, artifacts: EnforceArtifacts, id: string): Step {

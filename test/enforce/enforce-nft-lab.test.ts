@@ -1,0 +1,132 @@
+// enforce --backend nft for real, as root, in the lab's namespaces (test/lab): the VM reaches each
+// bridge's target through socat and nothing else; --down removes the table and the socat
+// processes; a port already taken, or a bridge failing after the table is loaded, leaves nothing.
+
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PLAN, createLab, requireLab, type Lab } from '../lab/index.ts';
+import { alive } from './harness.ts';
+
+const available = requireLab('enforce --backend nft');
+const ROOT = join(import.meta.dirname, '..', '..');
+const ENTRY = join(import.meta.dirname, 'cli-entry.ts');
+const TABLE = 'nanopolicy_lab_vm';
+const [ALPHA, BETA] = [PLAN.lan.services[0]!, PLAN.lan.services[1]!];
+
+const t = suite('enforce --backend nft (lab)');
+let lab: Lab;
+let dir: string;
+let policy: string;
+let stateDir: string;
+
+t.before(async () => {
+  lab = await createLab();
+  await lab.startTcpService('lan', ALPHA, 8080, { name: 'alpha-svc' });
+  await lab.startTcpService('lan', BETA, 9090, { name: 'beta-svc' });
+  await lab.startTcpService('host', lab.gateway, 22, { name: 'host-ssh', banner: 'SSH-2.0-lab\r\n' });
+  await lab.startTcpService('wan', PLAN.wan.web, 80, { name: 'wan-web' });
+  dir = mkdtempSync(join(tmpdir(), 'np-nft-'));
+  policy = join(dir, 'lab.policy');
+  // beta's target is a name: socat resolves it per connection in the host namespace (hosts file).
+  writeFileSync(policy, `vm lab-vm\nallow alpha ${ALPHA}:8080 via 18080\nallow beta ha.lab.test:9090 via 18090\n`);
+});
+t.after(() => {
+  lab?.teardown();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+t.before.each(() => {
+  stateDir = join(dir, `state-${Math.random().toString(36).slice(2, 8)}`);
+});
+
+async function enforce(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return lab.exec('host', ['node', '--import', 'tsx', ENTRY, 'enforce', policy, '--backend', 'nft', '--state-dir', stateDir, '--wait', '3', '--home', dir, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: dir, NO_COLOR: '1', ...env },
+    timeoutMs: 30_000,
+  });
+}
+
+function bridgePids(): number[] {
+  const state = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { bridges: Array<{ pid: number }> };
+  return state.bridges.map((b) => b.pid);
+}
+
+async function tableLoaded(): Promise<boolean> {
+  return (await lab.exec('host', ['nft', 'list', 'table', 'inet', TABLE])).exitCode === 0;
+}
+
+t('after enforce the VM reaches each bridge target through socat and nothing else; --down removes it all', async () => {
+  const r = await enforce(['--vm-address', lab.vmAddress]);
+  assert.is(r.exitCode, 0, r.stderr);
+  assert.ok(await tableLoaded());
+  const pids = bridgePids();
+  assert.is(pids.length, 2);
+  try {
+    const alpha = await lab.probeTcp('vm', lab.gateway, 18080, { timeoutMs: 2000 });
+    assert.ok(alpha.ok, JSON.stringify(alpha));
+    assert.match(String((alpha as { banner?: string }).banner), /alpha-svc/);
+    const beta = await lab.probeTcp('vm', lab.gateway, 18090, { timeoutMs: 2000 });
+    assert.ok(beta.ok, JSON.stringify(beta));
+    assert.match(String((beta as { banner?: string }).banner), /beta-svc/);
+    // The services saw the host's lan address: the VM got there only through socat.
+    assert.ok(lab.connections('alpha-svc').length > 0 && lab.connections('alpha-svc').every((c) => c.from === PLAN.lan.host));
+
+    for (const [host, port, what] of [[ALPHA, 8080, 'lan directly'], [PLAN.wan.web, 80, 'wan'], [lab.gateway, 22, 'host ssh'], [lab.gateway, 18081, 'another gateway port']] as const) {
+      const p = await lab.probeTcp('vm', host, port, { timeoutMs: 1500 });
+      assert.is(p.ok, false, `${what} must be blocked`);
+      assert.is((p as { error?: string }).error, 'ECONNREFUSED', `${what}: refused at once (RST), not dropped`);
+      assert.ok(p.ms < 1000, `${what}: fast (${p.ms} ms)`);
+    }
+    assert.equal(lab.connections('host-ssh'), []);
+    assert.equal(lab.connections('wan-web'), []);
+
+    const again = await enforce(['--vm-address', lab.vmAddress]);
+    assert.is(again.exitCode, 0, again.stderr);
+    assert.match(again.stdout, /nothing changed/);
+    assert.equal(bridgePids(), pids);
+  } finally {
+    const down = await enforce(['--down']);
+    assert.is(down.exitCode, 0, down.stderr);
+  }
+  assert.not.ok(await tableLoaded(), 'table gone');
+  await new Promise((res) => setTimeout(res, 100));
+  assert.equal(pids.filter(alive), [], 'no socat survives --down');
+  const twice = await enforce(['--down']);
+  assert.is(twice.exitCode, 0, twice.stderr);
+});
+
+t('a port already taken fails the preflight: exit 3, no table, no bridge', async () => {
+  const holder = await lab.startTcpService('host', lab.gateway, 18090, { name: 'squatter' });
+  try {
+    const r = await enforce([]);
+    assert.is(r.exitCode, 3, r.stderr);
+    assert.match(r.stderr, /Port 18090 \(bridge "beta"\) is already taken/);
+    assert.not.ok(await tableLoaded());
+    assert.not.ok(existsSync(join(stateDir, 'state.json')));
+  } finally {
+    await lab.stopService(holder.name);
+  }
+});
+
+t('a bridge failing after the table is loaded rolls the table and the first bridge back', async () => {
+  // A socat that fails for beta's port only, first on PATH: the failure comes after the table and
+  // the alpha bridge are in place, so the rollback is what is tested.
+  const shim = join(dir, 'shim');
+  mkdirSync(shim, { recursive: true });
+  writeFileSync(join(shim, 'socat'), `#!/bin/sh\ncase "$1" in *LISTEN:18090,*) echo "socat: Address already in use" >&2; exit 1;; esac\nexec /usr/bin/socat "$@"\n`);
+  chmodSync(join(shim, 'socat'), 0o755);
+  const before = await lab.exec('host', ['sh', '-c', 'pgrep -x socat || true']);
+  const r = await enforce([], { PATH: `${shim}:${process.env.PATH}` });
+  assert.is(r.exitCode, 3, r.stderr);
+  assert.match(r.stderr, /step "bridge:beta" failed/);
+  assert.match(r.stderr, /nothing is left changed/);
+  assert.not.ok(await tableLoaded(), 'table rolled back');
+  const after = await lab.exec('host', ['sh', '-c', 'pgrep -x socat || true']);
+  assert.is(after.stdout.trim(), before.stdout.trim(), 'no socat left');
+  assert.not.ok(existsSync(join(stateDir, 'state.json')));
+});
+
+if (available) t.run();
