@@ -316,6 +316,9 @@ export async function ensurePfHolds(ctx: StepContext, pf: Pfctl, artifacts: Enfo
   const vmIf = ctx.state.iface;
   const info = await mustRun(ctx, pf.info());
   if (!pfEnabled(info.stdout)) {
+    // pf off while we held a reference: someone ran `pfctl -d`, which drops every reference. Our
+    // old tokens are gone with it; releasing them later would only fail.
+    ctx.state.tokens = [];
     await enableAndRecord(ctx, pf);
     repaired.push('pf was disabled; enabled it again');
   }
