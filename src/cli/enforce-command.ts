@@ -4,7 +4,7 @@
 import { Option, type Command } from 'commander';
 import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
-import { UsageError } from './main.ts';
+import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { openSession, type Session } from '../enforce/session.ts';
 import { applyLocked, lockSession } from '../enforce/apply.ts';

@@ -77,26 +77,29 @@ export async function createVerifyLab(): Promise<CagedLab> {
   return { lab, policy, policyFile, table: `inet ${nftTableName(policy)}`, verifyArgs };
 }
 
-// Cages the lab VM: `enforce --backend nft` when that exists, else the compiled nft.conf and
-// bridges.sh applied directly (what enforce does on Linux), so verify is tested either way. Under
-// CI, `requireEnforce` makes a broken enforce fail the test instead of falling back.
-export async function cage(c: CagedLab, opts: { requireEnforce?: boolean } = {}): Promise<'enforce' | 'artifacts'> {
-  const { lab, policy } = c;
+// Cages the lab VM the way a Linux owner would: `nanopolicy enforce --backend nft`.
+export async function cage(c: CagedLab): Promise<void> {
+  const { lab } = c;
   const enforce = await lab.exec(
     'host',
     ['node', '--import', 'tsx', join(ROOT, 'test/verify/run-cli.ts'), 'enforce', c.policyFile, '--backend', 'nft', '--vm-address', lab.vmAddress, '--state-dir', join(lab.dir, 'state'), '--home', lab.dir],
     { cwd: ROOT, timeoutMs: 60_000 },
   );
-  if (enforce.exitCode === 0 && policy.bridges.length > 0) {
-    await waitForBridges(c);
-    return 'enforce';
-  }
-  if (opts.requireEnforce && process.env.CI === 'true') throw new Error(`enforce --backend nft failed (exit ${enforce.exitCode}): ${enforce.stdout}\n${enforce.stderr}`);
-  const nft = emitNftConf(policy, { vmIf: lab.vmInterface });
-  const load = await lab.exec('host', ['nft', '-f', '-'], { input: nft });
-  if (load.exitCode !== 0) throw new Error(`nft -f failed: ${load.stderr}`);
-  await startBridges(c, emitBridgesScript(policy));
-  return 'artifacts';
+  if (enforce.exitCode !== 0) throw new Error(`enforce --backend nft failed (exit ${enforce.exitCode}): ${enforce.stdout}\n${enforce.stderr}`);
+  await waitForBridges(c);
+}
+
+// Stops the socat processes of this lab's host namespace only (pkill would reach every socat
+// on the machine: a network namespace is not a process namespace).
+// With a port, only the bridge listening there.
+export async function killLabBridges(c: CagedLab, port?: number): Promise<void> {
+  const match = port === undefined ? '*socat\\ *' : `*socat\\ *TCP4-LISTEN:${port},*`;
+  await c.lab.run(
+    'host',
+    `for p in $(ip netns pids ${c.lab.ns.host}); do
+       case "$(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null)" in ${match}) kill "$p" ;; esac
+     done; sleep 0.3`,
+  );
 }
 
 // Runs bridges.sh in the host namespace with range= narrowed to the VM; waits until all listen.

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PLAN, requireLab } from '../lab/index.ts';
 import { emitBridgesScript } from '../../src/compiler/emit/bridges-sh.ts';
-import { buildProbe, cage, createVerifyLab, failures, runVerify, startBridges, type CagedLab } from './lab-setup.ts';
+import { buildProbe, cage, createVerifyLab, failures, killLabBridges, runVerify, startBridges, type CagedLab } from './lab-setup.ts';
 
 const available = requireLab('verify end-to-end tests');
 const t = suite('verify: lab end to end');
@@ -41,7 +41,7 @@ t('1. no enforcement: verify fails and names the holes', async () => {
 
 t('2. compile → enforce --backend nft → verify passes, every probe as expected', async () => {
   current = await createVerifyLab();
-  await cage(current, { requireEnforce: true });
+  await cage(current);
   const run = await runVerify(current);
   assert.equal(failures(run), []);
   assert.is(run.exitCode, 0);
@@ -64,7 +64,7 @@ t('3a. fault: an extra accept rule to wan', async () => {
 t('3b. fault: socat bound to all addresses', async () => {
   current = await createVerifyLab();
   await cage(current);
-  await current.lab.run('host', 'pkill -x socat; sleep 0.2');
+  await killLabBridges(current);
   await startBridges(current, emitBridgesScript(current.policy).replaceAll(`bind=${current.lab.gateway}`, 'bind=0.0.0.0'));
   const run = await runVerify(current);
   assertNamed(run, /bridge "ha" listens on 0\.0\.0\.0:18123, not only on the gateway/);
@@ -106,7 +106,7 @@ t('3f. fault: an undeclared share', async () => {
 t('3g. fault: a bridge process killed', async () => {
   current = await createVerifyLab();
   await cage(current);
-  await current.lab.run('host', "pkill -f '^socat TCP4-LISTEN:18123'; sleep 0.3");
+  await killLabBridges(current, 18123);
   const run = await runVerify(current);
   assertNamed(run, /bridge "ha" is down: nothing listens on port 18123/);
   assertNamed(run, /bridge "ha" at 192\.168\.64\.1:18123 is not reachable from the VM/);
