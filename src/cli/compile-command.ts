@@ -1,6 +1,6 @@
 // `nanopolicy check` and `nanopolicy compile`: the CLI face of src/compiler.
 
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { compilePolicyFile } from '../compiler/compile.ts';
 import { hasErrors } from '../compiler/diagnostic.ts';
@@ -56,6 +56,7 @@ export function registerCompileCommand(program: Command, io: Io, setExit: SetExi
     .option('-o, --out <dir>', 'write the artifacts into this folder (all or nothing); without it, print a summary')
     .option('--json', 'print diagnostics and the artifact list as JSON on stdout')
     .option('--home <dir>', HOME_HELP)
+    .option('--user <name>', 'host user who owns the VM and runs the launchd job (default: you)')
     .option('--sudo-user <user>', 'who the sudoers lines are for: a user or %group (default %admin)')
     .option('--program <path>', 'absolute path of nanopolicy for the launchd plist (default /usr/local/bin/nanopolicy)')
     .addHelpText(
@@ -73,15 +74,21 @@ Examples:
   $ nanopolicy compile policy/nanoclaw.policy -o ~/.config/nanopolicy/out
   $ nanopolicy compile policy/nanoclaw.policy -o out --json`,
     )
-    .action(async (file: string, options: CommonOptions & { out?: string; sudoUser?: string; program?: string }) => {
+    .action(async (file: string, options: CommonOptions & { out?: string; sudoUser?: string; program?: string; user?: string }) => {
+      if (options.user !== undefined && !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(options.user)) {
+        throw new UsageError(`--user takes a user name, not "${options.user}".`);
+      }
       if (options.program !== undefined && !options.program.startsWith('/')) {
         throw new UsageError(`--program must be an absolute path (launchd has no useful PATH), not "${options.program}".`);
       }
       if (options.sudoUser !== undefined && !/^%?[A-Za-z_][A-Za-z0-9_.-]*$/.test(options.sudoUser)) {
         throw new UsageError(`--sudo-user takes a user name or %group, not "${options.sudoUser}".`);
       }
+      // Without --home, the user is whoever runs this; with it, the home folder's last segment.
+      const user = options.user ?? (options.home === undefined ? userInfo().username : undefined);
       const outcome = await compilePolicyFile(file, {
         home: options.home ?? homedir(),
+        ...(user !== undefined ? { user } : {}),
         cwd: process.cwd(),
         ...(options.out !== undefined ? { outputDir: options.out } : {}),
       });

@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parsePolicy } from '../grammar/parse-policy.ts';
 import { errorAt, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostic.ts';
 import { CHECK_PASSES } from './passes/index.ts';
@@ -17,6 +17,8 @@ export interface CompileInput {
   source: string;
   /** Home folder "~" expands to. */
   home: string;
+  /** The host user who owns the VM; default: the home folder's last segment (/Users/NAME). */
+  user?: string;
   /** Directory relative paths are resolved against. */
   cwd: string;
   /** `compile -o DIR`: checked to lie outside every read-write mount. */
@@ -45,12 +47,14 @@ export function compilePolicy(input: CompileInput): CompileOutcome {
   if (hasErrors(diagnostics)) return { diagnostics };
 
   const sha256 = createHash('sha256').update(input.source, 'utf8').digest('hex');
-  const policy = lowerPolicy(ast, { file, absolutePath: policyPath, sha256 }, input.home);
+  const user = input.user ?? basename(input.home);
+  const policy = lowerPolicy(ast, { file, absolutePath: policyPath, sha256 }, { user, home: input.home });
   return { diagnostics, policy };
 }
 
 export interface CompileFileOptions {
   home: string;
+  user?: string;
   cwd: string;
   outputDir?: string;
 }

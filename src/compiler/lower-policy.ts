@@ -7,9 +7,10 @@ import { effectiveNetwork } from './effective-network.ts';
 import { classifyTarget } from './net/classify-target.ts';
 import { formatCidr, formatIpv4 } from './net/ipv4.ts';
 import { expandHome } from './paths/expand-home.ts';
-import { DEFAULT_MAX_CONNECTIONS, type Bridge, type Mount, type Policy, type PolicySource } from './policy.ts';
+import { DEFAULT_MAX_CONNECTIONS, type Bridge, type Mount, type Owner, type Policy, type PolicySource } from './policy.ts';
 
-export function lowerPolicy(ast: PolicyAst, source: PolicySource, home: string): Policy {
+export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner): Policy {
+  const home = owner.home;
   const network = effectiveNetwork(ast);
   const vm = statementsOf(ast, 'vm')[0];
   if (!network || !vm) throw new Error('lowerPolicy called on a policy that did not pass its checks');
@@ -44,6 +45,7 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, home: string):
 
   return Object.freeze({
     source: Object.freeze({ ...source }),
+    owner: Object.freeze({ ...owner }),
     vm: vm.name.value,
     network: Object.freeze({
       mode: 'softnet' as const,

@@ -57,8 +57,15 @@ export interface Mount {
   span: Span;
 }
 
+/** The host user the policy was compiled for: "~" meant their home, and they own the VM. */
+export interface Owner {
+  user: string;
+  home: string;
+}
+
 export interface Policy {
   source: PolicySource;
+  owner: Owner;
   vm: string;
   network: Network;
   /** In policy order. */

@@ -17,9 +17,9 @@ export function launchdLabel(policy: Pick<Policy, 'vm'>): string {
   return `dev.nanopolicy.${policy.vm}`;
 }
 
-// Where the daemon's output goes.
-export function launchdLogPath(policy: Pick<Policy, 'vm'>): string {
-  return `/var/log/nanopolicy-${policy.vm}.log`;
+// Where the daemon's output goes: the owner's own logs, since the daemon runs as the owner.
+export function launchdLogPath(policy: Pick<Policy, 'vm' | 'owner'>): string {
+  return `${policy.owner.home}/Library/Logs/nanopolicy-${policy.vm}.log`;
 }
 
 // The argv launchd runs.
@@ -59,6 +59,8 @@ export function emitLaunchdPlist(policy: Policy, options: LaunchdOptions = {}): 
     'while the supervisor is down, so a crash leaves the VM caged, not open.',
     'PATH: launchd starts daemons with a minimal PATH; nanopolicy needs node, which Homebrew puts',
     'in /opt/homebrew/bin or /usr/local/bin.',
+    `UserName ${policy.owner.user}, HOME ${policy.owner.home}: tart finds the VM in its owner's ~/.tart, and`,
+    'enforce reaches pfctl through the sudoers lines compiled beside this file, not as root.',
   ];
   const args = launchdProgramArguments(policy, options).map((a) => `\t\t<string>${xml(a)}</string>`);
   return [
@@ -75,8 +77,12 @@ export function emitLaunchdPlist(policy: Policy, options: LaunchdOptions = {}): 
     '\t<array>',
     ...args,
     '\t</array>',
+    '\t<key>UserName</key>',
+    `\t<string>${xml(policy.owner.user)}</string>`,
     '\t<key>EnvironmentVariables</key>',
     '\t<dict>',
+    '\t\t<key>HOME</key>',
+    `\t\t<string>${xml(policy.owner.home)}</string>`,
     '\t\t<key>PATH</key>',
     '\t\t<string>/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin</string>',
     '\t</dict>',

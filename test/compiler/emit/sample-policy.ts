@@ -29,6 +29,7 @@ export function samplePolicy(parts: {
   const file = parts.file ?? `policy/${parts.vm}.policy`;
   return {
     source: { file, absolutePath: `/Users/owner/nanoclaw/${file}`, sha256: 'ab'.repeat(32) },
+    owner: { user: 'owner', home: '/Users/owner' },
     vm: parts.vm,
     network: { mode: 'softnet', subnetAddress, prefix: Number(prefix), subnet, gateway: parts.gateway ?? DEFAULT_GATEWAY },
     bridges: parts.bridges ?? [],
