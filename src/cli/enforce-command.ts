@@ -11,7 +11,7 @@ import { applyLocked, lockSession } from '../enforce/apply.ts';
 import { downLocked, type DownResult } from '../enforce/down.ts';
 import { dryRun } from '../enforce/dry-run.ts';
 import { superviseLocked } from '../enforce/supervise.ts';
-import { ipv4ToNumber } from '../enforce/ipv4.ts';
+import { parseIpv4 } from '../compiler/net/ipv4.ts';
 import type { Backend } from '../enforce/state.ts';
 import type { UndoFailure } from '../enforce/run-plan.ts';
 
@@ -74,7 +74,7 @@ async function runEnforce(file: string, flags: EnforceFlags, io: Io): Promise<nu
   if ([flags.dryRun, flags.down, flags.supervise].filter(Boolean).length > 1) {
     throw new UsageError('--dry-run, --down and --supervise cannot be combined.');
   }
-  if (flags.vmAddress !== undefined && (backend !== 'nft' || ipv4ToNumber(flags.vmAddress) === undefined)) {
+  if (flags.vmAddress !== undefined && (backend !== 'nft' || !parseIpv4(flags.vmAddress).ok)) {
     throw new UsageError('--vm-address takes an IPv4 address and goes with --backend nft (pf asks tart for it).');
   }
   const log = (message: string) => io.stderr.write(`enforce: ${message}\n`);

@@ -28,7 +28,7 @@ export function nftBackend(input: NftBackendInput): BackendPlan {
     backend: 'nft',
     rulesName: `inet ${artifacts.nftTable}`,
     artifacts,
-    preflight: preflightNft({ policy, home: input.home, stateDir: input.stateDir, nft }),
+    preflight: preflightNft({ policy, home: input.home, stateDir: input.stateDir, nft, ...(input.vmAddress ? { vmAddress: input.vmAddress } : {}) }),
     steps: planNft({ policy, artifacts, waitSeconds: input.waitSeconds, useSudo, ...(input.vmAddress ? { vmAddress: input.vmAddress } : {}) }),
     rulesText: nftText(artifacts, undefined),
     expectedRulesHash: (state) => nftRulesHash(nftText(artifacts, state.iface)),

@@ -10,7 +10,7 @@ import { cmd, formatCommand, sudo, type Cmd } from './command.ts';
 import { PFCTL, PF_VM_IF, pfctlCommands } from '../compiler/emit/pfctl-commands.ts';
 import { compareAnchor } from './compare-anchor.ts';
 import { interfaceFromIfconfig } from './find-interface.ts';
-import { isVmAddress } from './ipv4.ts';
+import { isVmAddress } from './is-vm-address.ts';
 import { parseEnableToken, pfEnabled } from './parse-pf-output.ts';
 import { bridgeStep } from './bridge-step.ts';
 import { loadedRulesPath } from './state.ts';

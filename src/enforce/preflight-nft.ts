@@ -5,12 +5,15 @@ import type { Policy } from '../compiler/policy.ts';
 import type { Nft } from './plan-nft.ts';
 import type { PreflightCheck } from './preflight.ts';
 import { cageCheck, mountsCheck, portsCheck, toolsCheck } from './preflight-common.ts';
+import { isVmAddress } from './is-vm-address.ts';
 
 export interface NftPreflightInput {
   policy: Policy;
   home: string;
   stateDir: string;
   nft: Nft;
+  /** --vm-address: narrows every bridge's range=, so it must be a host of the VM subnet. */
+  vmAddress?: string;
 }
 
 // Every nft preflight check, in the order they are reported.
@@ -31,5 +34,24 @@ export function preflightNft(input: NftPreflightInput): PreflightCheck[] {
       },
     },
     portsCheck(policy, policy.network.gateway),
+    vmAddressCheck(policy, input.vmAddress),
   ];
+}
+
+// A --vm-address outside the subnet would let no one through the bridges, or the wrong host.
+function vmAddressCheck(policy: Policy, vmAddress: string | undefined): PreflightCheck {
+  return {
+    id: 'vm-address',
+    describe: 'Check --vm-address is a host of the VM subnet',
+    commands: [],
+    async check() {
+      if (vmAddress === undefined || isVmAddress(vmAddress, policy.network.subnet, policy.network.gateway)) return [];
+      return [
+        {
+          message: `--vm-address ${vmAddress} is not a host address of the VM subnet ${policy.network.subnet} (other than the gateway ${policy.network.gateway}).`,
+          fix: 'Pass the address the VM really has on the VM network.',
+        },
+      ];
+    },
+  };
 }

@@ -111,6 +111,13 @@ t('a port already taken fails the preflight: exit 3, no table, no bridge', async
   }
 });
 
+t('a --vm-address outside the VM subnet fails the preflight: exit 3, no table', async () => {
+  const r = await enforce(['--vm-address', '198.51.100.77']);
+  assert.is(r.exitCode, 3, r.stderr);
+  assert.match(r.stderr, /--vm-address 198\.51\.100\.77 is not a host address of the VM subnet 192\.168\.64\.0\/24/);
+  assert.not.ok(await tableLoaded());
+});
+
 t('a bridge failing after the table is loaded rolls the table and the first bridge back', async () => {
   // A socat that fails for beta's port only, first on PATH: the failure comes after the table and
   // the alpha bridge are in place, so the rollback is what is tested.

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { compareAnchor } from '../../src/enforce/compare-anchor.ts';
 import { formatCommand } from '../../src/enforce/command.ts';
 import { interfaceFromIfconfig, interfaceFromIpJson } from '../../src/enforce/find-interface.ts';
-import { isVmAddress } from '../../src/enforce/ipv4.ts';
+import { isVmAddress } from '../../src/enforce/is-vm-address.ts';
 import { tableProblem } from '../../src/enforce/nft-readback.ts';
 import { mainRulesetHasAppleAnchor, parseEnableToken, pfEnabled } from '../../src/enforce/parse-pf-output.ts';
 
