@@ -93,6 +93,8 @@ Examples:
           backend: backendOf(options.backend),
           exec: options.exec ? splitPrefix(options.exec) : ['tart', 'exec', '-i', loaded.policy.vm],
           inside,
+          // pfctl through `sudo -n` (the compiled sudoers lines) unless verify already runs as root.
+          pf: { asRoot: process.getuid?.() === 0 },
           onProgress: progress.update,
         });
         progress.done();

@@ -71,7 +71,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
 
 async function hostChecks(o: VerifyHostOptions, run: RunCommand): Promise<ProbeResult[]> {
   const firewall =
-    o.backend === 'nft' ? checkNftTable(o.policy, run) : o.backend === 'pf' ? checkPf(o.manifest, run, o.pf) : Promise.resolve<ProbeResult[]>([]);
+    o.backend === 'nft' ? checkNftTable(o.policy, run) : o.backend === 'pf' ? checkPf(o.policy, run, o.pf) : Promise.resolve<ProbeResult[]>([]);
   const [fw, bridges] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run)]);
   return [...fw, ...bridges];
 }

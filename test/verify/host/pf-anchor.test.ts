@@ -1,0 +1,80 @@
+// verify's pf check on a fake Mac: pfctl through sudo -n as the sudoers lines allow, the anchor
+// compared rule by rule with the compiled one for the interface holding the gateway.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compilePolicy } from '../../../src/compiler/compile.ts';
+import { checkPf } from '../../../src/verify/host/pf-anchor.ts';
+import type { RunCommand } from '../../../src/verify/host/run-command.ts';
+
+const root = join(import.meta.dirname, '../../..');
+const source = readFileSync(join(root, 'policy/nanoclaw.policy'), 'utf8');
+const policy = compilePolicy({ file: 'policy/nanoclaw.policy', source, home: '/Users/owner', cwd: '/Users/owner/cfg' }).policy!;
+
+// How pfctl -sr prints the bundled anchor loaded with -D vm_if=bridge101.
+const PRINTED = `pass out quick inet from 192.168.64.1 to 192.168.64.0/24 flags S/SA keep state
+pass in quick inet proto tcp from 192.168.64.0/24 to 192.168.64.1 port = 16443 flags S/SA keep state
+pass in quick inet proto tcp from 192.168.64.0/24 to 192.168.64.1 port = 18123 flags S/SA keep state
+pass in quick inet proto tcp from 192.168.64.0/24 to 192.168.64.1 port = 18443 flags S/SA keep state
+pass in quick inet proto udp from 192.168.64.0/24 port = bootpc to 192.168.64.1 port = bootps keep state
+pass in quick inet proto udp from 192.168.64.0/24 port = bootpc to 255.255.255.255 port = bootps keep state
+pass in quick inet proto udp from 0.0.0.0 port = bootpc to 192.168.64.1 port = bootps keep state
+pass in quick inet proto udp from 0.0.0.0 port = bootpc to 255.255.255.255 port = bootps keep state
+block return in log quick on bridge101 inet6 all
+block return in log quick inet from 192.168.64.0/24 to any
+`;
+const IFCONFIG = `lo0: flags=8049<UP,LOOPBACK,RUNNING,MULTICAST> mtu 16384
+\tinet 127.0.0.1 netmask 0xff000000
+bridge100: flags=8863<UP,BROADCAST,SMART,RUNNING,SIMPLEX,MULTICAST> mtu 1500
+\tinet 10.37.129.2 netmask 0xffffff00 broadcast 10.37.129.255
+bridge101: flags=8863<UP,BROADCAST,SMART,RUNNING,SIMPLEX,MULTICAST> mtu 1500
+\tinet 192.168.64.1 netmask 0xffffff00 broadcast 192.168.64.255
+`;
+
+// A fake Mac: no `ip`, ifconfig as above, pfctl answers as given.
+function fakeMac(anchor: string, info = 'Status: Enabled for 0 days 00:10:00'): { run: RunCommand; calls: string[] } {
+  const calls: string[] = [];
+  const run: RunCommand = async (argv) => {
+    calls.push(argv.join(' '));
+    const cmd = argv.join(' ');
+    if (argv[0] === 'ip') return { exitCode: 127, stdout: '', stderr: 'ip: not found' };
+    if (argv[0] === 'ifconfig') return { exitCode: 0, stdout: IFCONFIG, stderr: '' };
+    if (cmd.endsWith('-s info')) return { exitCode: 0, stdout: info, stderr: '' };
+    if (cmd.endsWith('/sbin/pfctl -sr')) return { exitCode: 0, stdout: 'anchor "com.apple/*" all\n', stderr: '' };
+    if (cmd.endsWith('-a com.apple/100.nanopolicy.nanoclaw-vm -sr')) return { exitCode: 0, stdout: anchor, stderr: '' };
+    return { exitCode: 1, stdout: '', stderr: `unexpected ${cmd}` };
+  };
+  return { run, calls };
+}
+
+test('the anchor as loaded for bridge101 (found by the gateway address) passes; pfctl goes through sudo -n', async () => {
+  const mac = fakeMac(PRINTED);
+  const rows = await checkPf(policy, mac.run);
+  assert.equal(rows.map((r) => [r.probe, r.ok]), [
+    ['pf status', true],
+    ['pf main ruleset: anchor "com.apple/*"', true],
+    ['pf anchor com.apple/100.nanopolicy.nanoclaw-vm', true],
+  ]);
+  assert.ok(mac.calls.includes('sudo -n /sbin/pfctl -s info'));
+  assert.ok(mac.calls.includes('sudo -n /sbin/pfctl -a com.apple/100.nanopolicy.nanoclaw-vm -sr'));
+});
+
+test('an extra pass rule is named', async () => {
+  const rows = await checkPf(policy, fakeMac(`${PRINTED}pass in quick inet proto tcp from 192.168.64.0/24 to 192.168.64.1 port = ssh flags S/SA keep state\n`).run);
+  const anchor = rows.at(-1)!;
+  assert.is(anchor.ok, false);
+  assert.match(anchor.detail ?? '', /extra "pass in quick proto tcp from 192\.168\.64\.0\/24 to 192\.168\.64\.1 port 22"/);
+});
+
+test('an empty anchor, a disabled pf, and pfctl refused by sudo all fail', async () => {
+  assert.is((await checkPf(policy, fakeMac('').run)).at(-1)!.measured, 'EMPTY');
+  assert.is((await checkPf(policy, fakeMac(PRINTED, 'Status: Disabled').run))[0]!.ok, false);
+  const refused: RunCommand = async () => ({ exitCode: 1, stdout: '', stderr: 'sudo: a password is required' });
+  const rows = await checkPf(policy, refused);
+  assert.equal(rows.map((r) => [r.measured, r.ok]), [['UNKNOWN', false]]);
+  assert.match(rows[0]!.detail ?? '', /sudoers/);
+});
+
+test.run();
