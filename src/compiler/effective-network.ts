@@ -1,7 +1,8 @@
-// The VM network a policy means: its `network` line, or softnet's defaults (domain.md §4).
+// The VM network a policy means: its `network` line, or softnet's defaults (domain.md §4):
+// 192.168.64.0/24 with the gateway at its first address.
 
 import type { PolicyAst } from '../grammar/ast.ts';
-import { DEFAULT_GATEWAY, DEFAULT_SUBNET } from './policy.ts';
+import { DEFAULT_SUBNET } from './policy.ts';
 import { findOption, statementsOf } from './check-context.ts';
 import { parseIpv4, prefixMask, type Cidr4 } from './net/ipv4.ts';
 
@@ -15,11 +16,15 @@ export interface EffectiveNetwork {
 export function effectiveNetwork(ast: PolicyAst): EffectiveNetwork | undefined {
   const line = statementsOf(ast, 'network')[0];
   const subnetText = (line && findOption(line, 'subnet')?.value?.value) ?? DEFAULT_SUBNET;
-  const gatewayText = (line && findOption(line, 'gateway')?.value?.value) ?? DEFAULT_GATEWAY;
+  const gatewayText = line && findOption(line, 'gateway')?.value?.value;
   const subnet = parseCidr4(subnetText);
+  if (!subnet.ok) return undefined;
+  // vmnet gives the host the subnet's first address, so a subnet alone implies its gateway.
+  if (gatewayText === undefined) {
+    return { subnet: subnet.value, gateway: subnet.value.network + 1 };
+  }
   const gateway = parseIpv4(gatewayText);
-  if (!subnet.ok || !gateway.ok) return undefined;
-  return { subnet: subnet.value, gateway: gateway.value };
+  return gateway.ok ? { subnet: subnet.value, gateway: gateway.value } : undefined;
 }
 
 export type CidrParse = { ok: true; value: Cidr4 } | { ok: false; reason: string };
@@ -37,3 +42,4 @@ export function parseCidr4(text: string): CidrParse {
   }
   return { ok: true, value: { network: address.value, prefix } };
 }
+
