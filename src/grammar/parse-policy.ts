@@ -14,7 +14,8 @@ export interface ParseResult {
 export function parsePolicy(source: string, file: string): ParseResult {
   const statements: Statement[] = [];
   const diagnostics: Diagnostic[] = [];
-  const lines = source.split(/\r?\n/);
+  // A byte-order mark some editors write is not part of the first statement.
+  const lines = source.replace(/^\uFEFF/, '').split(/\r?\n/);
   lines.forEach((text, index) => {
     const line = index + 1;
     try {

@@ -22,6 +22,7 @@ const HINTS: Record<string, string> = {
   '"tls"': 'Bridge options are "tls", "max-conn N" and "pin sha256/BASE64", as in "via 18443 tls max-conn 8".',
   '"subnet"': 'Network options are "subnet A.B.C.D/N" and "gateway A.B.C.D".',
   '"allow-sensitive"': 'The only mount option is "allow-sensitive", for a folder the owner knowingly shares although it looks secret.',
+  '":"': 'A target is HOST:PORT with no space, as in "bitwarden.example.org:443" or "10.0.30.5:8123".',
   '"via"': 'A bridge reads "allow NAME HOST:PORT via LISTEN-PORT", as in "allow ha 10.0.30.5:8123 via 18123".',
 };
 

@@ -54,4 +54,11 @@ test('the mount mode is required', () => {
   assert.match(diagnostics[0]!.message, /mount mode/);
 });
 
+
+
+test('a byte-order mark before the first line is ignored', () => {
+  const { ast, diagnostics } = parsePolicy('\uFEFFvm bom-vm\n', 'p');
+  assert.equal(diagnostics, []);
+  assert.is(ast.statements[0]!.kind, 'vm');
+});
 test.run();
