@@ -3,6 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { printedAnchor } from '../helpers/pf-printed.ts';
 import { compareAnchor } from '../../src/enforce/compare-anchor.ts';
 import { formatCommand } from '../../src/enforce/command.ts';
 import { interfaceFromIfconfig, interfaceFromIpJson } from '../../src/enforce/find-interface.ts';
@@ -22,16 +23,7 @@ block return in log quick inet from $vm_net to any
 `;
 
 // How pf prints that anchor (expanded lists, service names, state options), with vm_if=bridge101.
-const PRINTED = `pass out quick inet from 192.168.64.1 to 192.168.64.0/24 flags S/SA keep state
-pass in quick inet proto tcp from 192.168.64.0/24 to 192.168.64.1 port = 18080 flags S/SA keep state
-pass in quick inet proto tcp from 192.168.64.0/24 to 192.168.64.1 port = 18443 flags S/SA keep state
-pass in quick inet proto udp from 192.168.64.0/24 port = bootpc to 192.168.64.1 port = bootps keep state
-pass in quick inet proto udp from 192.168.64.0/24 port = bootpc to 255.255.255.255 port = bootps keep state
-pass in quick inet proto udp from 0.0.0.0 port = bootpc to 192.168.64.1 port = bootps keep state
-pass in quick inet proto udp from 0.0.0.0 port = bootpc to 255.255.255.255 port = bootps keep state
-block return in log quick on bridge101 inet6 all
-block return in log quick inet from 192.168.64.0/24 to any
-`;
+const PRINTED = printedAnchor({ subnet: '192.168.64.0/24', gateway: '192.168.64.1', ports: [18080, 18443], vmIf: 'bridge101' });
 
 test('the anchor as pf prints it matches the compiled one (with -D vm_if)', () => {
   assert.equal(compareAnchor(ANCHOR, { vm_if: 'bridge101' }, PRINTED), { same: true, missing: [], extra: [] });

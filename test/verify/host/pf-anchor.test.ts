@@ -8,23 +8,14 @@ import { join } from 'node:path';
 import { compilePolicy } from '../../../src/compiler/compile.ts';
 import { checkPf } from '../../../src/verify/host/pf-anchor.ts';
 import type { RunCommand } from '../../../src/verify/host/run-command.ts';
+import { printedAnchor } from '../../helpers/pf-printed.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const source = readFileSync(join(root, 'policy/nanoclaw.policy'), 'utf8');
 const policy = compilePolicy({ file: 'policy/nanoclaw.policy', source, home: '/Users/owner', cwd: '/Users/owner/cfg' }).policy!;
 
 // How pfctl -sr prints the bundled anchor loaded with -D vm_if=bridge101.
-const PRINTED = `pass out quick inet from 192.168.64.1 to 192.168.64.0/24 flags S/SA keep state
-pass in quick inet proto tcp from 192.168.64.0/24 to 192.168.64.1 port = 16443 flags S/SA keep state
-pass in quick inet proto tcp from 192.168.64.0/24 to 192.168.64.1 port = 18123 flags S/SA keep state
-pass in quick inet proto tcp from 192.168.64.0/24 to 192.168.64.1 port = 18443 flags S/SA keep state
-pass in quick inet proto udp from 192.168.64.0/24 port = bootpc to 192.168.64.1 port = bootps keep state
-pass in quick inet proto udp from 192.168.64.0/24 port = bootpc to 255.255.255.255 port = bootps keep state
-pass in quick inet proto udp from 0.0.0.0 port = bootpc to 192.168.64.1 port = bootps keep state
-pass in quick inet proto udp from 0.0.0.0 port = bootpc to 255.255.255.255 port = bootps keep state
-block return in log quick on bridge101 inet6 all
-block return in log quick inet from 192.168.64.0/24 to any
-`;
+const PRINTED = printedAnchor({ subnet: '192.168.64.0/24', gateway: '192.168.64.1', ports: [16443, 18123, 18443], vmIf: 'bridge101' });
 const IFCONFIG = `lo0: flags=8049<UP,LOOPBACK,RUNNING,MULTICAST> mtu 16384
 \tinet 127.0.0.1 netmask 0xff000000
 bridge100: flags=8863<UP,BROADCAST,SMART,RUNNING,SIMPLEX,MULTICAST> mtu 1500
