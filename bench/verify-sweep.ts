@@ -13,7 +13,7 @@ const runs = Number(process.argv[2] ?? 5);
 await buildProbe();
 const c = await createVerifyLab();
 try {
-  const how = await cage(c);
+  await cage(c);
   const nmapMs: number[] = [];
   const sweepMs: number[] = [];
   const verifyMs: number[] = [];
@@ -40,7 +40,7 @@ try {
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const n = med(nmapMs);
   const lines = [
-    `lab caged by: ${how}; ${runs} runs, medians; target ${c.lab.gateway} (65,533 ports swept)`,
+    `lab caged by enforce --backend nft; ${runs} runs, medians; target ${c.lab.gateway} (65,533 ports swept)`,
     `nmap -sT -p- -n -Pn (wall, from the vm namespace): ${n.toFixed(0)} ms`,
     `verify gateway sweep (inside the probe):          ${med(sweepMs).toFixed(0)} ms  ratio ${(med(sweepMs) / n).toFixed(2)}x`,
     `full verify (host checks, canaries, all probes):  ${med(verifyMs).toFixed(0)} ms  ratio ${(med(verifyMs) / n).toFixed(2)}x (includes tsx start-up of the CLI)`,
