@@ -1,7 +1,7 @@
 // Benchmark: a full `nanopolicy verify` in the lab (gateway sweep included) against
 // `nmap -sT -p- -n -Pn <gateway>` from the same VM namespace. Lab addresses only (domain.md §7).
 //
-//   node --import tsx bench/verify-sweep.ts [RUNS]      (root; ip, nft, socat, nmap)
+//   npm run bench [-- RUNS]      (builds first; root; ip, nft, socat, nmap)
 //
 // Prints nmap's time, the probe's sweep time and whole verify time, their ratios, the probe's peak
 // RSS and the most sockets it had open against its limit. Medians over RUNS (default 5).
@@ -27,7 +27,7 @@ try {
     nmapMs.push(performance.now() - t0);
     if (nmap.exitCode !== 0) throw new Error(`nmap failed: ${nmap.stderr}`);
     const t1 = performance.now();
-    const run = await runVerify(c);
+    const run = await runVerify(c, [], { built: true });
     verifyMs.push(performance.now() - t1);
     if (!run.json.ok) throw new Error(`verify did not pass in the caged lab: ${JSON.stringify(run.json.results.filter((r) => !r.ok))}`);
     const s = run.json.inside as unknown as { sweepMs: number; peakRssBytes: number; maxSocketsOpen: number; socketLimit: number; engine: string };
@@ -43,7 +43,7 @@ try {
     `lab caged by enforce --backend nft; ${runs} runs, medians; target ${c.lab.gateway} (65,533 ports swept)`,
     `nmap -sT -p- -n -Pn (wall, from the vm namespace): ${n.toFixed(0)} ms`,
     `verify gateway sweep (inside the probe):          ${med(sweepMs).toFixed(0)} ms  ratio ${(med(sweepMs) / n).toFixed(2)}x`,
-    `full verify (host checks, canaries, all probes):  ${med(verifyMs).toFixed(0)} ms  ratio ${(med(verifyMs) / n).toFixed(2)}x (includes tsx start-up of the CLI)`,
+    `full verify (host checks, canaries, all probes):  ${med(verifyMs).toFixed(0)} ms  ratio ${(med(verifyMs) / n).toFixed(2)}x (node bin/nanopolicy.js, start-up included)`,
     `probe peak RSS: ${(rss / 1048576).toFixed(1)} MB; max sockets open: ${maxOpen} of a limit of ${limit}; engine: ${engine}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

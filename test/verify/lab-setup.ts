@@ -128,8 +128,10 @@ export interface VerifyRun {
 }
 
 // `nanopolicy verify … --json` in the host namespace (where the Mac's checks belong).
-export async function runVerify(c: CagedLab, extra: string[] = []): Promise<VerifyRun> {
-  const r = await c.lab.exec('host', ['node', '--import', 'tsx', join(ROOT, 'test/verify/run-cli.ts'), ...c.verifyArgs, '--json', ...extra], { cwd: ROOT, timeoutMs: 90_000 });
+// `built` runs bin/nanopolicy.js (the bundle users run; needs a build) instead of the sources.
+export async function runVerify(c: CagedLab, extra: string[] = [], opts: { built?: boolean } = {}): Promise<VerifyRun> {
+  const cli = opts.built ? [join(ROOT, 'bin/nanopolicy.js')] : ['--import', 'tsx', join(ROOT, 'test/verify/run-cli.ts')];
+  const r = await c.lab.exec('host', ['node', ...cli, ...c.verifyArgs, '--json', ...extra], { cwd: ROOT, timeoutMs: 90_000 });
   let json: VerifyRun['json'];
   try {
     json = JSON.parse(r.stdout);
