@@ -26,6 +26,7 @@ interface EnforceFlags {
   down?: boolean;
   supervise?: boolean;
   home?: string;
+  json?: boolean;
 }
 
 export function registerEnforceCommand(program: Command, io: Io, setExit: SetExit): void {
@@ -43,6 +44,7 @@ export function registerEnforceCommand(program: Command, io: Io, setExit: SetExi
     .option('--supervise', 'stay in the foreground: restart dead bridges, re-check the rules, tear down on VM exit or SIGINT/SIGTERM')
     .option('--interval <seconds>', 'with --supervise: seconds between checks', '10')
     .option('--home <dir>', 'folder "~" in mount paths stands for (default: your home)')
+    .option('--json', 'print the outcome as one JSON line on stdout (with --supervise, one more when it ends); progress stays on stderr')
     .addHelpText(
       'after',
       `
@@ -67,7 +69,34 @@ function seconds(text: string, flag: string): number {
   return n;
 }
 
+// What an enforce run came to: printed for a person, or as one JSON record with --json.
+interface EnforceRecord {
+  ok: boolean;
+  result: 'applied' | 'unchanged' | 'down' | 'dry-run' | 'policy-errors' | 'locked' | 'stale' | 'preflight' | 'failed' | 'undo-failed' | 'supervision-ended';
+  vm?: string;
+  rules?: string;
+  stateDir?: string;
+  applied?: { iface?: string; vmAddress?: string; tokens: string[]; bridges: Array<{ name: string; pid: number; listen: number; range: string }> };
+  problems?: Array<{ check: string; message: string; fix: string }>;
+  failedStep?: string;
+  error?: string;
+  fix?: string;
+  undone?: string[];
+  /** Commands a person must still run after a failed undo. */
+  manual?: Array<{ step: string; error: string; commands: string[] }>;
+  plan?: string;
+}
+
 async function runEnforce(file: string, flags: EnforceFlags, io: Io): Promise<number> {
+  const { code, record, text } = await enforceOutcome(file, flags, io);
+  if (flags.json) io.stdout.write(`${JSON.stringify(record)}\n`);
+  else text(io);
+  return code;
+}
+
+type Outcome = { code: number; record: EnforceRecord; text: (io: Io) => void };
+
+async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promise<Outcome> {
   const backend: Backend = flags.backend ?? (process.platform === 'darwin' ? 'pf' : 'nft');
   const waitSeconds = seconds(flags.wait, '--wait');
   const intervalSeconds = seconds(flags.interval, '--interval');
@@ -92,64 +121,114 @@ async function runEnforce(file: string, flags: EnforceFlags, io: Io): Promise<nu
     log,
   });
   if (!('session' in opened)) {
-    reportDiagnostics(io, opened.diagnostics, file, opened.source);
-    io.stderr.write('enforce: the policy has errors; nothing was changed.\n');
-    return EXIT.enforceFailed;
+    return {
+      code: EXIT.enforceFailed,
+      record: { ok: false, result: 'policy-errors' },
+      text: (out) => {
+        reportDiagnostics(out, opened.diagnostics, file, opened.source);
+        out.stderr.write('enforce: the policy has errors; nothing was changed.\n');
+      },
+    };
   }
   const { session } = opened;
   reportDiagnostics(io, session.diagnostics, file, undefined);
+  const base = { vm: session.policy.vm, rules: session.plan.rulesName, stateDir: session.stateDir };
   if (flags.dryRun) {
-    io.stdout.write((await dryRun(session)).text);
-    return EXIT.ok;
+    const plan = (await dryRun(session)).text;
+    return { code: EXIT.ok, record: { ok: true, result: 'dry-run', ...base, plan }, text: (out) => out.stdout.write(plan) };
   }
 
   const lock = lockSession(session);
   if ('kind' in lock) {
-    io.stderr.write(`enforce: ${lock.message}; wait for it to finish, or stop it.\n`);
-    return EXIT.enforceFailed;
+    return {
+      code: EXIT.enforceFailed,
+      record: { ok: false, result: 'locked', ...base, error: lock.message },
+      text: (out) => out.stderr.write(`enforce: ${lock.message}; wait for it to finish, or stop it.\n`),
+    };
   }
   // Tear down on SIGINT/SIGTERM only while supervising; a plain enforce finishes its plan (or its
   // rollback) first, since stopping half-way is exactly what all-or-nothing forbids.
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   try {
-    if (flags.down) return reportDown(io, session, await downLocked(session));
+    if (flags.down) return downOutcome(session, base, await downLocked(session));
     const result = await applyLocked(session);
     switch (result.kind) {
       case 'locked':
-        io.stderr.write(`enforce: ${result.message}\n`);
-        return EXIT.enforceFailed;
-      case 'stale':
-        io.stderr.write(
-          `enforce: an earlier enforce of "${session.policy.vm}" is recorded in ${session.stateDir} but no longer holds: ${result.reason}.\n` +
-            `  fix: run "nanopolicy enforce --down ${file}${flags.stateDir ? ` --state-dir ${flags.stateDir}` : ''}" first; nothing was changed.\n`,
-        );
-        return EXIT.enforceFailed;
+        return { code: EXIT.enforceFailed, record: { ok: false, result: 'locked', ...base, error: result.message }, text: (out) => out.stderr.write(`enforce: ${result.message}\n`) };
+      case 'stale': {
+        const fix = `run "nanopolicy enforce --down ${file}${flags.stateDir ? ` --state-dir ${flags.stateDir}` : ''}" first`;
+        return {
+          code: EXIT.enforceFailed,
+          record: { ok: false, result: 'stale', ...base, error: result.reason, fix },
+          text: (out) =>
+            out.stderr.write(
+              `enforce: an earlier enforce of "${session.policy.vm}" is recorded in ${session.stateDir} but no longer holds: ${result.reason}.\n` +
+                `  fix: ${fix}; nothing was changed.\n`,
+            ),
+        };
+      }
       case 'preflight':
-        for (const p of result.problems) io.stderr.write(`enforce: preflight "${p.check}": ${p.message}\n  fix: ${p.fix}\n`);
-        io.stderr.write(`enforce: ${result.problems.length} preflight problem${result.problems.length === 1 ? '' : 's'}; nothing was changed.\n`);
-        return EXIT.enforceFailed;
+        return {
+          code: EXIT.enforceFailed,
+          record: { ok: false, result: 'preflight', ...base, problems: result.problems },
+          text: (out) => {
+            for (const p of result.problems) out.stderr.write(`enforce: preflight "${p.check}": ${p.message}\n  fix: ${p.fix}\n`);
+            out.stderr.write(`enforce: ${result.problems.length} preflight problem${result.problems.length === 1 ? '' : 's'}; nothing was changed.\n`);
+          },
+        };
       case 'failed': {
         const o = result.outcome;
-        io.stderr.write(`enforce: step "${o.failedStep}" failed: ${o.error}\n${o.fix ? `  fix: ${o.fix}\n` : ''}`);
-        if (o.undoFailures.length > 0) return reportUndoFailures(io, o.undoFailures);
-        io.stderr.write(`enforce: rolled back ${o.undone.length} step${o.undone.length === 1 ? '' : 's'}; nothing is left changed.\n`);
-        return EXIT.enforceFailed;
+        const failed = { ...base, failedStep: o.failedStep, error: o.error, ...(o.fix ? { fix: o.fix } : {}), undone: o.undone };
+        const head = (out: Io) => out.stderr.write(`enforce: step "${o.failedStep}" failed: ${o.error}\n${o.fix ? `  fix: ${o.fix}\n` : ''}`);
+        if (o.undoFailures.length > 0) {
+          return {
+            code: EXIT.undoFailed,
+            record: { ok: false, result: 'undo-failed', ...failed, manual: manualOf(o.undoFailures) },
+            text: (out) => {
+              head(out);
+              writeUndoFailures(out, o.undoFailures);
+            },
+          };
+        }
+        return {
+          code: EXIT.enforceFailed,
+          record: { ok: false, result: 'failed', ...failed },
+          text: (out) => {
+            head(out);
+            out.stderr.write(`enforce: rolled back ${o.undone.length} step${o.undone.length === 1 ? '' : 's'}; nothing is left changed.\n`);
+          },
+        };
       }
       case 'unchanged':
       case 'applied': {
         const s = result.state;
-        if (result.kind === 'unchanged') io.stdout.write(`enforce: the policy is already in force for "${s.vm}"; nothing changed.\n`);
-        else io.stdout.write(`enforce: the policy is in force for "${s.vm}" (${session.plan.rulesName}).\n`);
-        io.stdout.write(summary(session, s));
-        if (!flags.supervise) return EXIT.ok;
+        const applied = { ...(s.iface ? { iface: s.iface } : {}), ...(s.vmAddress ? { vmAddress: s.vmAddress } : {}), tokens: s.tokens, bridges: s.bridges.map((b) => ({ name: b.name, pid: b.pid, listen: b.listen, range: b.range })) };
+        const head =
+          result.kind === 'unchanged'
+            ? `enforce: the policy is already in force for "${s.vm}"; nothing changed.\n`
+            : `enforce: the policy is in force for "${s.vm}" (${session.plan.rulesName}).\n`;
+        const done: Outcome = {
+          code: EXIT.ok,
+          record: { ok: true, result: result.kind, ...base, applied },
+          text: (out) => out.stdout.write(head + summary(session, s)),
+        };
+        if (!flags.supervise) return done;
+        // Supervising: say it is in force now (with --json, a first JSON line), then stay.
+        if (flags.json) io.stdout.write(`${JSON.stringify(done.record)}\n`);
+        else done.text(io);
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
         const sup = await superviseLocked(session, s, { intervalMs: intervalSeconds * 1000, signal: abort.signal });
         const why = { stopped: 'told to stop', 'vm-exited': 'the VM exited', 'rules-lost': `the rules could not be restored (${sup.detail ?? ''})` }[sup.why];
         io.stderr.write(`enforce: supervision ended: ${why}; tearing down.\n`);
-        const code = reportDown(io, session, sup.down);
-        return code === EXIT.ok && sup.why === 'rules-lost' ? EXIT.enforceFailed : code;
+        const down = downOutcome(session, base, sup.down);
+        const failedClosed = down.code === EXIT.ok && sup.why === 'rules-lost';
+        return {
+          code: failedClosed ? EXIT.enforceFailed : down.code,
+          record: { ...down.record, ok: down.record.ok && !failedClosed, result: down.code === EXIT.ok ? 'supervision-ended' : down.record.result, error: why },
+          text: down.text,
+        };
       }
     }
   } finally {
@@ -170,21 +249,28 @@ function summary(session: Session, s: { iface?: string; vmAddress?: string; toke
   return `${lines.join('\n')}\n`;
 }
 
-function reportDown(io: Io, session: Session, down: DownResult): number {
-  if (down.failures.length > 0) return reportUndoFailures(io, down.failures);
-  io.stdout.write(
-    down.hadState
-      ? `enforce: removed everything applied for "${session.policy.vm}".\n`
-      : `enforce: nothing was recorded for "${session.policy.vm}"; made sure ${session.plan.rulesName} is gone.\n`,
-  );
-  return EXIT.ok;
+function downOutcome(session: Session, base: Pick<EnforceRecord, 'vm' | 'rules' | 'stateDir'>, down: DownResult): Outcome {
+  if (down.failures.length > 0) {
+    return {
+      code: EXIT.undoFailed,
+      record: { ok: false, result: 'undo-failed', ...base, manual: manualOf(down.failures) },
+      text: (out) => writeUndoFailures(out, down.failures),
+    };
+  }
+  const message = down.hadState
+    ? `enforce: removed everything applied for "${session.policy.vm}".\n`
+    : `enforce: nothing was recorded for "${session.policy.vm}"; made sure ${session.plan.rulesName} is gone.\n`;
+  return { code: EXIT.ok, record: { ok: true, result: 'down', ...base }, text: (out) => out.stdout.write(message) };
 }
 
-function reportUndoFailures(io: Io, failures: readonly UndoFailure[]): number {
+function manualOf(failures: readonly UndoFailure[]): NonNullable<EnforceRecord['manual']> {
+  return failures.map((f) => ({ step: f.step, error: f.error, commands: f.manual }));
+}
+
+function writeUndoFailures(io: Io, failures: readonly UndoFailure[]): void {
   io.stderr.write('enforce: could not undo everything. Run these commands yourself:\n');
   for (const f of failures) {
     io.stderr.write(`  # ${f.step}: ${f.error}\n`);
     for (const m of f.manual) io.stderr.write(`  ${m}\n`);
   }
-  return EXIT.undoFailed;
 }

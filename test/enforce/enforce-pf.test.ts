@@ -194,4 +194,28 @@ t('an undo that fails too gives exit 4, the exact manual commands, and a state -
   assert.equal(f.leftovers(), { anchors: [], tokens: [], vm: 'stopped', socat: [], state: false });
 });
 
+t('--json prints one record per outcome: applied, unchanged, preflight problems, a failed undo, down', async () => {
+  const applied = await f.enforce([f.policy, ...PF, '--json']);
+  assert.is(applied.code, 0, applied.stderr);
+  const a = JSON.parse(applied.stdout);
+  assert.equal([a.ok, a.result, a.vm, a.rules], [true, 'applied', 't-vm', 'com.apple/100.nanopolicy.t-vm']);
+  assert.equal(a.applied.bridges.map((b: { name: string }) => b.name), ['alpha', 'beta']);
+  assert.is(JSON.parse((await f.enforce([f.policy, ...PF, '--json'])).stdout).result, 'unchanged');
+  const down = JSON.parse((await f.enforce([f.policy, ...PF, '--down', '--json'])).stdout);
+  assert.equal([down.ok, down.result], [true, 'down']);
+
+  const undo = await f.enforce([f.policy, ...PF, '--json'], { NANOPOLICY_FAKE_FAIL: 'socat:LISTEN:18443,pfctl:-F all' });
+  assert.is(undo.code, 4);
+  const u = JSON.parse(undo.stdout);
+  assert.equal([u.ok, u.result, u.failedStep], [false, 'undo-failed', 'bridge:beta']);
+  assert.ok(u.manual.some((m: { commands: string[] }) => m.commands.includes('sudo -n /sbin/pfctl -a com.apple/100.nanopolicy.t-vm -F all')));
+  await f.enforce([f.policy, ...PF, '--down']);
+
+  writeFileSync(join(f.fakeState, 'main-rules'), 'scrub-anchor "com.apple/*" all fragment reassemble\n');
+  const pre = await f.enforce([f.policy, ...PF, '--json']);
+  const p = JSON.parse(pre.stdout);
+  assert.is(pre.code, 3);
+  assert.equal([p.ok, p.result], [false, 'preflight']);
+});
+
 t.run();
