@@ -48,7 +48,8 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
     hostChecks(o, run),
     (async () => {
       try {
-        const resolvedTargets = await resolveTargets(o.manifest);
+        // Only the direct-target probe needs the names resolved: no lookup when it is skipped.
+        const resolvedTargets = o.inside.skip?.includes('direct') ? {} : await resolveTargets(o.manifest);
         const budgetMs = o.inside.budgetMs ?? DEFAULT_BUDGET_MS;
         return await runInside(
           { manifest: o.manifest, options: { ...o.inside, resolvedTargets: { ...resolvedTargets, ...o.inside.resolvedTargets } } },
