@@ -10,10 +10,17 @@ const golden = suite('emit golden files');
 
 const NAMES = ['anchor.pf', 'bridges.sh', 'hosts', 'launchd.plist', 'manifest.json', 'nft.conf', 'sudoers', 'tart-run.sh', 'verify.json'];
 
-for (const [name, build] of Object.entries(CASES)) {
+// The bundled policy's goldens live with the compiled fixtures (test/fixtures/valid/bundled), made
+// from the real policy file; here only the hand-built cases the parser would not give.
+const GOLDEN_CASES = Object.entries(CASES).filter(([name]) => name !== 'bundled');
+
+for (const [name, build] of GOLDEN_CASES) {
   golden(`${name}: every artifact matches its golden file`, () => {
     for (const artifact of emitArtifacts(build())) expectGolden(join(fixtures, name, artifact.name), artifact.content);
   });
+}
+
+for (const [name, build] of Object.entries(CASES)) {
   golden(`${name}: the same policy gives the same bytes`, () => {
     assert.equal(emitArtifacts(build()), emitArtifacts(build()));
   });
