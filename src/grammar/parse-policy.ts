@@ -4,6 +4,7 @@ import { parse, SyntaxError as PeggySyntaxError } from './generated/parser.js';
 import type { PolicyAst, Statement } from './ast.ts';
 import type { Diagnostic } from '../compiler/diagnostic.ts';
 import { rewordSyntaxError } from './reword-syntax-error.ts';
+import { splitLines } from './split-lines.ts';
 
 export interface ParseResult {
   ast: PolicyAst;
@@ -15,7 +16,7 @@ export function parsePolicy(source: string, file: string): ParseResult {
   const statements: Statement[] = [];
   const diagnostics: Diagnostic[] = [];
   // A byte-order mark some editors write is not part of the first statement.
-  const lines = source.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = splitLines(source.replace(/^\uFEFF/, ''));
   lines.forEach((text, index) => {
     const line = index + 1;
     try {
