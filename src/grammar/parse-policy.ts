@@ -17,10 +17,11 @@ export function parsePolicy(source: string, file: string): ParseResult {
   const diagnostics: Diagnostic[] = [];
   // A byte-order mark some editors write is not part of the first statement.
   const lines = splitLines(source.replace(/^\uFEFF/, ''));
+  const options = { startRule: 'Line' as const, grammarSource: file };
   lines.forEach((text, index) => {
     const line = index + 1;
     try {
-      const statement = parse(text, { startRule: 'Line', grammarSource: file }) as Statement | null;
+      const statement = parse(text, options) as Statement | null;
       if (statement) statements.push(withLine(statement, line));
     } catch (error) {
       if (!(error instanceof PeggySyntaxError)) throw error;
@@ -30,13 +31,22 @@ export function parsePolicy(source: string, file: string): ParseResult {
   return { ast: { file, source, statements }, diagnostics };
 }
 
-// The parser sees one line, so it reports line 1: stamp the real line onto every span.
+// The parser sees one line, so it reports line 1: stamp the real line onto every span. The nodes
+// are fresh from the parser, so they are stamped in place rather than copied.
 function withLine<T>(node: T, line: number): T {
-  if (Array.isArray(node)) return node.map((item) => withLine(item, line)) as T;
-  if (node === null || typeof node !== 'object') return node;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(node)) {
-    out[key] = key === 'span' ? { line, ...(value as object) } : withLine(value, line);
+  stamp(node, line);
+  return node;
+}
+
+function stamp(node: unknown, line: number): void {
+  if (node === null || typeof node !== 'object') return;
+  if (Array.isArray(node)) {
+    for (const item of node) stamp(item, line);
+    return;
   }
-  return out as T;
+  for (const key in node) {
+    const value = (node as Record<string, unknown>)[key];
+    if (key === 'span') (value as { line: number }).line = line;
+    else stamp(value, line);
+  }
 }
