@@ -85,6 +85,8 @@ interface EnforceRecord {
   /** Commands a person must still run after a failed undo. */
   manual?: Array<{ step: string; error: string; commands: string[] }>;
   plan?: string;
+  /** The policy's problems, for result "policy-errors". */
+  diagnostics?: readonly import('../compiler/diagnostic.ts').Diagnostic[];
 }
 
 async function runEnforce(file: string, flags: EnforceFlags, io: Io): Promise<number> {
@@ -123,7 +125,7 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
   if (!('session' in opened)) {
     return {
       code: EXIT.enforceFailed,
-      record: { ok: false, result: 'policy-errors' },
+      record: { ok: false, result: 'policy-errors', diagnostics: opened.diagnostics },
       text: (out) => {
         reportDiagnostics(out, opened.diagnostics, file, opened.source);
         out.stderr.write('enforce: the policy has errors; nothing was changed.\n');
