@@ -19,8 +19,8 @@ export function formatDiagnostic(d: Diagnostic, options: FormatOptions): string 
 function formatOne(d: Diagnostic, color: boolean, sourceText: string | undefined): string {
   const c = createColors(color);
   const paint = d.severity === 'error' ? c.red : c.yellow;
-  const out: string[] = [`${c.bold(paint(`${d.severity}[${d.code}]`))}${c.bold(`: ${d.message}`)}`];
-  const lineText = sourceText?.replace(/\s+$/, '');
+  const out: string[] = [`${c.bold(paint(`${d.severity}[${d.code}]`))}${c.bold(`: ${inert(d.message)}`)}`];
+  const lineText = sourceText === undefined ? undefined : inert(sourceText.replace(/\s+$/, ''));
   const gutter = ' '.repeat(String(d.line).length);
   out.push(`${gutter}${c.blue('-->')} ${d.file}:${d.line}:${d.column}`);
   if (lineText !== undefined) {
@@ -31,8 +31,8 @@ function formatOne(d: Diagnostic, color: boolean, sourceText: string | undefined
     out.push(`${c.blue(String(d.line))} ${c.blue('|')} ${lineText.replace(/\t/g, ' ')}`);
     out.push(`${gutter} ${c.blue('|')} ${pad}${paint('^'.repeat(width))}`);
   }
-  if (d.hint) out.push(`${gutter} ${c.blue('=')} ${c.bold('hint')}: ${d.hint}`);
-  for (const note of d.notes ?? []) out.push(`${gutter} ${c.blue('=')} ${c.bold('note')}: ${note}`);
+  if (d.hint) out.push(`${gutter} ${c.blue('=')} ${c.bold('hint')}: ${inert(d.hint)}`);
+  for (const note of d.notes ?? []) out.push(`${gutter} ${c.blue('=')} ${c.bold('note')}: ${inert(note)}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -47,6 +47,12 @@ export function formatDiagnostics(list: readonly Diagnostic[], options: FormatOp
   // Each source is split once, however many diagnostics point into it.
   const index = indexSources(options.sources);
   return `${list.map((d) => formatOne(d, options.color, lineOf(index, d))).join('\n')}\n${parts.join(', ')}\n`;
+}
+
+// Text from the policy reaches a terminal: control characters (an escape sequence could rewrite
+// or hide lines) and bidirectional overrides become U+FFFD, one character each so carets still line up.
+function inert(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '\ufffd');
 }
 
 // The lines of each source, split the way the parser split them.
