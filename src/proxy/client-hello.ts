@@ -32,17 +32,20 @@ export function readClientHello(bytes: Buffer, maxBytes: number): HelloRead {
     const length = bytes.readUInt16BE(offset + 3);
     if (length === 0 || length > MAX_RECORD) return { status: 'refused', reason: `bad TLS record length ${length}` };
     if (offset + 5 + length > maxBytes) return tooLarge(maxBytes);
-    if (offset + 5 + length > bytes.length) return { status: 'incomplete' };
-    fragments.push(bytes.subarray(offset + 5, offset + 5 + length));
-    handshakeLength += length;
-    offset += 5 + length;
-    if (needed === undefined && handshakeLength >= 4) {
-      const head = Buffer.concat(fragments, 4);
+    // Judge the handshake header as soon as its 4 bytes are here, even before its record is
+    // complete, so an impossible length is refused without waiting for (or buffering) the rest.
+    const available = Math.min(length, bytes.length - offset - 5);
+    if (needed === undefined && handshakeLength + available >= 4) {
+      const head = Buffer.concat([...fragments, bytes.subarray(offset + 5, offset + 5 + available)]).subarray(0, 4);
       if (head[0] !== HANDSHAKE_CLIENT_HELLO) return { status: 'refused', reason: 'first TLS handshake message is not a ClientHello' };
       needed = 4 + head.readUIntBE(1, 3);
       // Records of the hello plus their 5-byte headers must fit the cap.
       if (needed + 5 * Math.ceil(needed / MAX_RECORD) > maxBytes) return tooLarge(maxBytes);
     }
+    if (offset + 5 + length > bytes.length) return { status: 'incomplete' };
+    fragments.push(bytes.subarray(offset + 5, offset + 5 + length));
+    handshakeLength += length;
+    offset += 5 + length;
   }
   const handshake = Buffer.concat(fragments, handshakeLength);
   // Another handshake message packed after the ClientHello in the same flight is not TLS 1.x.

@@ -71,8 +71,6 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     open.add(connection);
     connection.start();
   });
-  server.on('error', (error) => log(`server error: ${error.message}`));
-
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error): void => {
       auditLog.close();
@@ -81,6 +79,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     server.once('error', onError);
     server.listen({ host: config.listen.host, port: config.listen.port, exclusive: true }, () => {
       server.off('error', onError);
+      server.on('error', (error) => log(`server error: ${error.message}`));
       resolve();
     });
   });
