@@ -41,13 +41,20 @@ export class ClientConnection {
   private timer: NodeJS.Timeout | undefined;
   private finished = false;
   private relaying = false;
+  private said200 = false;
 
-  constructor(private readonly socket: Socket, private readonly client: string, private readonly ctx: ClientContext,
-    private readonly onDone: (c: ClientConnection) => void) {
+  constructor(private readonly socket: Socket, private readonly client: string, private readonly ctx: ClientContext) {
     this.started = ctx.now();
     socket.on('error', (error: NodeJS.ErrnoException) =>
       this.end(this.relaying ? 'allowed' : 'refused', `client connection error (${error.code ?? error.message})`));
     socket.on('close', () => this.end(this.relaying ? 'allowed' : 'refused', this.relaying ? 'tunnel closed' : 'client closed before the tunnel was set up'));
+    // A client that stops sending (FIN) before the tunnel exists will never finish its request:
+    // answer now rather than hold its slot until a timeout.
+    socket.on('end', () => {
+      if (this.relaying || this.finished) return;
+      if (this.said200) this.close('client closed before sending a complete ClientHello', false);
+      else this.refuse('client closed before sending a complete request');
+    });
   }
 
   // Starts reading the request head.
@@ -100,6 +107,7 @@ export class ClientConnection {
       this.disarm();
       if (this.finished) return;
       this.socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+      this.said200 = true;
       this.readHello(rest);
     });
   }
@@ -194,7 +202,6 @@ export class ClientConnection {
       durationMs: Math.max(0, this.ctx.now() - this.started),
     };
     this.ctx.audit(record);
-    this.onDone(this);
   }
 
   // Destroys both sockets now (proxy shutting down).

@@ -42,14 +42,12 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     }
   };
   const ctx: ClientContext = { config, deny, lookup: deps.lookup ?? systemLookup, connect: deps.connect ?? defaultConnect, now, audit };
-  const open = new Set<ClientConnection>();
-  // Every accepted socket, including refused ones still draining their answer, so close() is prompt.
-  const sockets = new Set<Socket>();
+  // Every accepted client, until its socket is closed: a refused one still draining its answer
+  // holds its slot too, so a flood of refused requests cannot pile up sockets past the cap.
+  const open = new Map<Socket, ClientConnection>();
 
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
     socket.on('error', () => {}); // errors before a ClientConnection owns the socket
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
     const client = clientAddress(socket.remoteAddress);
     const refusedRecord = (reason: string): AuditRecord => ({
       time: new Date(now()).toISOString(), client: client?.text ?? String(socket.remoteAddress), name: '', port: 0,
@@ -63,12 +61,14 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     if (open.size >= config.maxConnections) {
       audit(refusedRecord(`too many connections (max ${config.maxConnections})`));
       const body = 'too many connections\n';
+      // Written and closed at once: a client past the cap gets no lingering socket of its own.
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
-      setTimeout(() => socket.destroy(), 1000).unref();
+      socket.destroySoon();
       return;
     }
-    const connection = new ClientConnection(socket, client.text, ctx, (c) => open.delete(c));
-    open.add(connection);
+    const connection = new ClientConnection(socket, client.text, ctx);
+    open.set(socket, connection);
+    socket.once('close', () => open.delete(socket));
     connection.start();
   });
   await new Promise<void>((resolve, reject) => {
@@ -93,8 +93,10 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
-        for (const connection of [...open]) connection.abort('proxy stopped');
-        for (const socket of sockets) socket.destroy();
+        for (const [socket, connection] of [...open]) {
+          connection.abort('proxy stopped');
+          socket.destroy();
+        }
       }).finally(() => auditLog.close());
       return closing;
     },

@@ -204,6 +204,21 @@ t('slow clients: a head not done within headerMs gets 403; a hello not done with
   assert.is(record.decision, 'refused');
 });
 
+t('a client that half-closes mid-request is answered at once, not after the timeout', async () => {
+  const started = Date.now();
+  const answer = await new Promise<string>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port: h.proxy.address.port });
+    let got = '';
+    s.on('data', (d) => (got += d));
+    s.on('close', () => resolve(got));
+    s.end('CONNECT api.example.test:443 HTTP/1.1\r\nHost: a');
+  });
+  assert.ok(Date.now() - started < 1000, 'well before headerMs (10 s)');
+  assert.match(answer, /^HTTP\/1\.1 403 Forbidden\r\n[^]*\r\n\r\nclient closed before sending a complete request\n$/);
+  const record = await eventually(() => h.audit()[0]);
+  assert.is(record.reason, 'client closed before sending a complete request');
+});
+
 t('an idle tunnel is closed after idleMs and logged as such', async () => {
   await h.close();
   h = await startHarness({ hosts: HOSTS, upstreamPort: up.port, config: { timeouts: { headerMs: 1000, helloMs: 1000, connectMs: 1000, idleMs: 200 } } });
