@@ -9,7 +9,7 @@
 // the set-up time (TCP connect to TLS handshake done, 20 per run), with the ratios the issue
 // sets as goals: throughput >= 0.8x socat, set-up within +2 ms.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab } from '../test/lab/index.ts';
 
@@ -39,7 +39,8 @@ try {
     format: 1, vm: 'bench', listen: { host: lab.gateway, port: PROXY_PORT }, allowClients: [`${vm}/32`],
     rules: [{ name: 'bench', host: NAME, port: 443 }], denyNetworks: ['192.168.64.0/24'], auditLog: join(certs, 'audit.jsonl'),
   }));
-  lab.spawn('host', [process.execPath, join(root, 'dist/proxy.js'), '--config', config]);
+  // `ip netns exec` execs node in place, so this pid is the proxy's own (for its peak memory).
+  const proxy = lab.spawn('host', [process.execPath, join(root, 'dist/proxy.js'), '--config', config]);
   lab.spawn('host', ['socat', `TCP4-LISTEN:${SOCAT_PORT},bind=${lab.gateway},reuseaddr,fork,max-children=64,range=${vm}/32`, `TCP:${NAME}:443`]);
   await lab.waitListening('host', lab.gateway, PROXY_PORT);
   await lab.waitListening('host', lab.gateway, SOCAT_PORT);
@@ -65,11 +66,13 @@ try {
   const thr = { proxy: med(results.proxy.map(mbps)), socat: med(results.socat.map(mbps)) };
   const setup = { proxy: med(results.proxy.flatMap((r) => r.setupMs)), socat: med(results.socat.flatMap((r) => r.setupMs)) };
   const audit = await lab.exec('host', ['sh', '-c', `wc -l < ${join(certs, 'audit.jsonl')}`]);
+  const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proxy.pid}/status`, 'utf8'))?.[1];
   const lines = [
     `lab: vm ${vm} -> gateway ${lab.gateway} -> ${NAME} (${FAR}, TLS); ${runs} runs after a warm-up, medians`,
     `throughput, ${mib} MiB download:  proxy ${thr.proxy.toFixed(0)} MB/s   socat ${thr.socat.toFixed(0)} MB/s   ratio ${(thr.proxy / thr.socat).toFixed(2)}x (goal >= 0.80x)`,
     `set-up, connect to TLS done (${SETUPS * runs} each): proxy ${setup.proxy.toFixed(2)} ms   socat ${setup.socat.toFixed(2)} ms   difference ${(setup.proxy - setup.socat >= 0 ? '+' : '')}${(setup.proxy - setup.socat).toFixed(2)} ms (goal <= +2 ms)`,
-    `audit log lines written by the proxy: ${audit.stdout.trim()}`,
+    `proxy peak RSS over all ${runs + 1} transfers: ${(Number(peak) / 1024).toFixed(1)} MiB`,
+    `audit log lines written by the proxy: ${audit.stdout.trim()} (one per connection)`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 } finally {
