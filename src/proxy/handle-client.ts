@@ -10,7 +10,7 @@ import { matchRule } from './match-rule.ts';
 import { resolveChecked, type Lookup } from './resolve-checked.ts';
 import { readClientHello } from './client-hello.ts';
 import { normaliseName, printable } from './host-name.ts';
-import type { Cidr } from './ip-address.ts';
+import type { Cidr, IpBytes } from './ip-address.ts';
 
 // Opens the upstream TCP connection to a checked address (net.connect; tests map lab addresses).
 export type Connect = (options: { host: string; port: number; family: 4 | 6 }) => Socket;
@@ -18,6 +18,8 @@ export type Connect = (options: { host: string; port: number; family: 4 | 6 }) =
 export interface ClientContext {
   config: ProxyConfig;
   deny: readonly Cidr[];
+  /** The host's own addresses now. */
+  hostAddresses: () => IpBytes[];
   lookup: Lookup;
   connect: Connect;
   now: () => number;
@@ -87,7 +89,8 @@ export class ClientConnection {
     const match = matchRule(this.ctx.config.rules, parsed.name, parsed.port);
     if (!match.ok) return this.refuse(match.reason);
     this.rule = match.rule;
-    const resolved = await resolveChecked(parsed.name, this.ctx.lookup, this.ctx.deny, this.ctx.config.timeouts.connectMs);
+    const { lookup, deny, config } = this.ctx;
+    const resolved = await resolveChecked(parsed.name, lookup, deny, config.timeouts.connectMs, this.ctx.hostAddresses());
     if (this.finished) return;
     this.address = resolved.address;
     if (!resolved.ok) return this.refuse(resolved.reason, resolved.reason.startsWith('name did not') ? 502 : 403);

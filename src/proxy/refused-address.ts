@@ -42,8 +42,9 @@ const EMBEDDING: ReadonlyArray<[Cidr, number, string]> = [
   [cidr('2002::/16'), 2, '6to4'],
 ];
 
-// Why the proxy must not connect to this address, or undefined when it may.
-export function whyRefused(ip: IpBytes, denyNetworks: readonly Cidr[]): string | undefined {
+// Why the proxy must not connect to this address, or undefined when it may. `own` are the host's
+// own addresses (any of them, public ones included).
+export function whyRefused(ip: IpBytes, denyNetworks: readonly Cidr[], own: readonly IpBytes[] = []): string | undefined {
   for (const block of denyNetworks) if (cidrContains(block, ip)) return `in a denied network (${block.text})`;
   const blocks = ip.family === 4 ? IPV4_BLOCKS : IPV6_BLOCKS;
   for (const [block, what] of blocks) if (cidrContains(block, ip)) return what;
@@ -51,9 +52,11 @@ export function whyRefused(ip: IpBytes, denyNetworks: readonly Cidr[]): string |
     for (const [block, offset, kind] of EMBEDDING) {
       if (!cidrContains(block, ip)) continue;
       const inner: IpBytes = { family: 4, bytes: ip.bytes.slice(offset, offset + 4) };
-      const why = whyRefused(inner, denyNetworks);
+      const why = whyRefused(inner, denyNetworks, own);
       if (why) return `${kind} IPv6 form of ${inner.bytes.join('.')}, ${why}`;
     }
   }
+  // Last, so that 127.0.0.1 is reported as loopback rather than as the host's own.
+  if (own.some((o) => o.family === ip.family && o.bytes.every((b, i) => b === ip.bytes[i]))) return 'one of this host\'s own addresses';
   return undefined;
 }

@@ -3,7 +3,7 @@
 // (DNS rebinding) cannot slip in between the check and the connect.
 
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { parseIp, type Cidr } from './ip-address.ts';
+import { parseIp, type Cidr, type IpBytes } from './ip-address.ts';
 import { whyRefused } from './refused-address.ts';
 
 export interface LookupAddress { address: string; family: number }
@@ -16,7 +16,8 @@ export type Resolved = { ok: true; address: string; family: 4 | 6 } | { ok: fals
 
 // One refused address refuses the name: an answer that mixes a public address with 127.0.0.1
 // is a rebinding attempt, and which of them a client would get is not ours to guess.
-export async function resolveChecked(name: string, lookup: Lookup, deny: readonly Cidr[], timeoutMs: number): Promise<Resolved> {
+export async function resolveChecked(name: string, lookup: Lookup, deny: readonly Cidr[], timeoutMs: number,
+  own: readonly IpBytes[] = []): Promise<Resolved> {
   let answers: LookupAddress[];
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -35,7 +36,7 @@ export async function resolveChecked(name: string, lookup: Lookup, deny: readonl
   for (const answer of answers) {
     const ip = parseIp(String(answer?.address));
     if (!ip) return { ok: false, reason: `name resolved to something that is not an address` };
-    const why = whyRefused(ip, deny);
+    const why = whyRefused(ip, deny, own);
     if (why) return { ok: false, reason: `name resolves to ${answer.address}: ${why}`, address: answer.address };
     first ??= { address: answer.address, family: ip.family };
   }

@@ -7,12 +7,15 @@ import { openAuditLog } from './audit-log.ts';
 import { ClientConnection, type ClientContext, type Connect } from './handle-client.ts';
 import { cidrContains, parseCidr, parseIp, type Cidr, type IpBytes } from './ip-address.ts';
 import { systemLookup, type Lookup } from './resolve-checked.ts';
+import { liveHostAddresses } from './host-addresses.ts';
 
 export interface ProxyDeps {
   /** Resolves a name to all its addresses; default getaddrinfo (reads /etc/hosts). */
   lookup?: Lookup;
   /** Opens the upstream connection to a checked address; default net.connect (half-open allowed). */
   connect?: Connect;
+  /** The host's own addresses, always refused; default read live from the interfaces. */
+  hostAddresses?: () => string[];
   /** Milliseconds since the epoch, for audit times and durations; default Date.now. */
   now?: () => number;
   /** Diagnostics for the operator (not decisions: those go to the audit log); default none. */
@@ -41,7 +44,9 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
       log(`audit log write failed: ${(error as Error).message}`);
     }
   };
-  const ctx: ClientContext = { config, deny, lookup: deps.lookup ?? systemLookup, connect: deps.connect ?? defaultConnect, now, audit };
+  const given = deps.hostAddresses;
+  const hostAddresses = given ? () => given().flatMap((a) => parseIp(a) ?? []) : liveHostAddresses(now);
+  const ctx: ClientContext = { config, deny, hostAddresses, lookup: deps.lookup ?? systemLookup, connect: deps.connect ?? defaultConnect, now, audit };
   // Every accepted client, until its socket is closed: a refused one still draining its answer
   // holds its slot too, so a flood of refused requests cannot pile up sockets past the cap.
   const open = new Map<Socket, ClientConnection>();

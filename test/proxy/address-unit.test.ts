@@ -7,6 +7,7 @@ import { cidrContains, parseCidr, parseIp, type Cidr } from '../../src/proxy/ip-
 import { whyRefused } from '../../src/proxy/refused-address.ts';
 import { matchRule, nameMatches } from '../../src/proxy/match-rule.ts';
 import { resolveChecked } from '../../src/proxy/resolve-checked.ts';
+import { liveHostAddresses } from '../../src/proxy/host-addresses.ts';
 
 const FUZZ = { seed: 7, numRuns: 2000, interruptAfterTimeLimit: 3000 };
 
@@ -106,6 +107,23 @@ test('resolve: every answer checked, the first one used, lookup errors and timeo
   assert.is(zoned.ok, false);
   const hang = await resolveChecked('a.test', () => new Promise(() => {}), [], 50);
   assert.equal(hang, { ok: false, reason: 'name did not resolve (ETIMEOUT)' });
+});
+
+test('host addresses: read from the interfaces, zone ids dropped, re-read only after the cache time', () => {
+  let clock = 0;
+  let reads = 0;
+  let list = [{ address: '203.0.113.1' }, { address: 'fe80::1%eth0' }, { address: '::1' }];
+  const addresses = liveHostAddresses(() => clock, (() => { reads++; return { eth0: list }; }) as never);
+  assert.equal(addresses().map((a) => [...a.bytes].length), [4, 16, 16]);
+  assert.match(whyRefused(parseIp('203.0.113.1')!, [], addresses())!, /this host's own/);
+  assert.match(whyRefused(parseIp('::ffff:203.0.113.1')!, [], addresses())!, /mapped.*this host's own/);
+  list = [{ address: '198.51.100.9' }];
+  clock += 1000;
+  addresses();
+  assert.is(reads, 1, 'cached');
+  clock += 1500;
+  assert.is(addresses().length, 1);
+  assert.is(reads, 2);
 });
 
 test.run();

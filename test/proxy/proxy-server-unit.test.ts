@@ -10,6 +10,8 @@ import {
   type Harness, type Upstream,
 } from './proxy-harness.ts';
 import { clientHello } from './hello-builder.ts';
+import fc from 'fast-check';
+import { readClientHello } from '../../src/proxy/client-hello.ts';
 
 const HOSTS: Record<string, string[]> = {
   'api.example.test': [UPSTREAM_ADDRESS],
@@ -121,6 +123,33 @@ t('denyNetworks refuses the VM subnet and the host\'s own addresses on top of th
   assert.is(r.status, 403);
   assert.match(r.body, /denied network \(203\.0\.113\.0\/24\)/);
   assert.equal(h.connects, []);
+});
+
+t('a name resolving to one of the host\'s own addresses (read live, any form) is refused', async () => {
+  let own = ['198.51.100.77'];
+  for (const answer of [[UPSTREAM_ADDRESS], ['::ffff:203.0.113.10']]) {
+    await h.close();
+    h = await startHarness({ hosts: { 'api.example.test': answer }, upstreamPort: up.port, deps: { hostAddresses: () => own } });
+    const before = await request(h.proxy.address.port, 'CONNECT api.example.test:443 HTTP/1.1\r\n\r\n');
+    assert.is(before.status, 200, 'not the host\'s address yet');
+    before.socket.destroy();
+    own = ['198.51.100.77', UPSTREAM_ADDRESS]; // the host gains the address while the proxy runs
+    const r = await request(h.proxy.address.port, 'CONNECT api.example.test:443 HTTP/1.1\r\n\r\n');
+    assert.is(r.status, 403);
+    assert.match(r.body, /one of this host's own addresses/);
+    assert.is(h.connects.length, 1, 'only the first request connected');
+    own = ['198.51.100.77'];
+  }
+});
+
+t('audit times and durations come from the injected clock', async () => {
+  await h.close();
+  let clock = Date.UTC(2030, 0, 2, 3, 4, 5);
+  h = await startHarness({ hosts: HOSTS, upstreamPort: up.port, deps: { now: () => (clock += 250) } });
+  await request(h.proxy.address.port, 'CONNECT evil.example.test:443 HTTP/1.1\r\n\r\n');
+  const record = await eventually(() => h.audit()[0]);
+  assert.is(record.time, '2030-01-02T03:04:05.250Z');
+  assert.is(record.durationMs, 250);
 });
 
 t('a name that does not resolve gets 502 and is logged', async () => {
@@ -308,6 +337,49 @@ t('garbage from many clients at once never takes the server down', async () => {
   assert.ok(ok.tls, 'still serving');
   ok.tls!.destroy();
   await eventually(() => h.proxy.connections() === 0);
+});
+
+t('fuzz: whatever follows a CONNECT, not a byte reaches the upstream unless it is a hello for that name', async () => {
+  const raw = await startRawUpstream();
+  await h.close();
+  h = await startHarness({ hosts: HOSTS, upstreamPort: raw.port, config: { timeouts: { headerMs: 500, helloMs: 300, connectMs: 1000, idleMs: 1000 } } });
+  const good = clientHello({ sni: ['api.example.test'] });
+  const arb = fc.oneof(
+    fc.uint8Array({ maxLength: 400 }).map((b) => Buffer.from(b)),
+    fc.tuple(fc.nat(good.length), fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }))
+      .map(([cut, flips]) => { const b = Buffer.from(good); for (const [at, v] of flips) b[at] = v; return b.subarray(0, cut); }),
+  );
+  await fc.assert(fc.asyncProperty(arb, async (bytes) => {
+    const before = raw.received.length;
+    const answer = await request(h.proxy.address.port, 'CONNECT api.example.test:443 HTTP/1.1\r\n\r\n');
+    assert.is(answer.status, 200);
+    answer.socket.resume();
+    answer.socket.on('error', () => {});
+    answer.socket.end(bytes);
+    await closed(answer.socket, 2000).catch(() => {});
+    await sleep(5);
+    const hello = readClientHello(bytes, 65536);
+    const passes = hello.status === 'hello' && hello.sni === 'api.example.test' && !hello.ech;
+    const relayed = raw.received.slice(before).reduce((n, b) => n + b.length, 0);
+    if (!passes) assert.is(relayed, 0, `relayed ${relayed} bytes of ${bytes.toString('hex').slice(0, 40)}`);
+  }), { seed: 11, numRuns: 60, interruptAfterTimeLimit: 15_000 });
+  const ok = await request(h.proxy.address.port, 'CONNECT api.example.test:443 HTTP/1.1\r\n\r\n');
+  assert.is(ok.status, 200, 'still serving');
+  ok.socket.destroy();
+  await raw.close();
+});
+
+t('fuzz: random request heads get a status line or a close, and the server keeps serving', async () => {
+  const piece = fc.constantFrom('CONNECT', ' ', 'api.example.test', ':443', ':', 'HTTP/1.1', '\r\n', '\n', '\r', 'Host: x', '[::1]',
+    '0x7f.1', '\u0000', 'é', 'GET', '.', '*', '%2e', '@');
+  await fc.assert(fc.asyncProperty(fc.array(piece, { maxLength: 20 }), async (pieces) => {
+    const text = pieces.join('');
+    const answer = await request(h.proxy.address.port, Buffer.from(text, 'utf8')).catch(() => undefined);
+    answer?.socket.destroy();
+  }), { seed: 5, numRuns: 80, interruptAfterTimeLimit: 15_000 });
+  const ok = await tlsThrough(h.proxy.address.port, 'api.example.test:443', 'api.example.test');
+  assert.ok(ok.tls, 'still serving');
+  ok.tls!.destroy();
 });
 
 t.run();
