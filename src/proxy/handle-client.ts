@@ -7,7 +7,7 @@ import type { AuditRecord, ProxyConfig, ProxyRule } from './config.ts';
 import { readRequestHead } from './request-head.ts';
 import { parseConnectTarget } from './connect-target.ts';
 import { matchRule } from './match-rule.ts';
-import { resolveChecked, type Lookup } from './resolve-checked.ts';
+import { resolveChecked, type CheckedAddress, type Lookup } from './resolve-checked.ts';
 import { readClientHello } from './client-hello.ts';
 import { normaliseName, printable } from './host-name.ts';
 import type { Cidr, IpBytes } from './ip-address.ts';
@@ -92,20 +92,35 @@ export class ClientConnection {
     const { lookup, deny, config } = this.ctx;
     const resolved = await resolveChecked(parsed.name, lookup, deny, config.timeouts.connectMs, this.ctx.hostAddresses());
     if (this.finished) return;
-    this.address = resolved.address;
-    if (!resolved.ok) return this.refuse(resolved.reason, resolved.reason.startsWith('name did not') ? 502 : 403);
-    this.connectUpstream(resolved.address, resolved.family, rest);
+    if (!resolved.ok) {
+      this.address = resolved.address;
+      return this.refuse(resolved.reason, resolved.reason.startsWith('name did not') ? 502 : 403);
+    }
+    this.connectUpstream(resolved.addresses, rest);
   }
 
-  // Connects to exactly the address that was checked; then answers 200 and reads the hello.
-  private connectUpstream(address: string, family: 4 | 6, rest: Buffer): void {
+  // Connects to the checked addresses in order until one answers (an unreachable IPv6 address
+  // falls back to the IPv4 one, as getaddrinfo callers do); then answers 200 and reads the hello.
+  private connectUpstream(addresses: CheckedAddress[], rest: Buffer, failures: string[] = []): void {
+    const [next, ...others] = addresses;
+    if (!next) return this.refuse(`could not connect: ${failures.join('; ')}`, 502);
+    const { address, family } = next;
+    const { connectMs } = this.ctx.config.timeouts;
+    this.address = address;
     const upstream = this.ctx.connect({ host: address, port: this.port, family });
     this.upstream = upstream;
+    const failed = (why: string): void => {
+      upstream.destroy();
+      if (!this.finished) this.connectUpstream(others, rest, [...failures, `${address} port ${this.port} ${why}`]);
+    };
     upstream.on('error', (error: NodeJS.ErrnoException) => {
-      if (this.relaying) this.end('allowed', `upstream error (${error.code ?? error.message})`);
-      else this.refuse(`could not connect to ${address} port ${this.port} (${error.code ?? error.message})`, 502);
+      if (this.upstream !== upstream) return; // an attempt already given up
+      const code = error.code ?? error.message;
+      if (this.relaying) this.end('allowed', `upstream error (${code})`);
+      else if (!this.said200) failed(`(${code})`);
+      else this.close(`upstream error before the ClientHello was relayed (${code})`, false);
     });
-    this.arm(this.ctx.config.timeouts.connectMs, () => this.refuse(`no connection to ${address} port ${this.port} within ${this.ctx.config.timeouts.connectMs} ms`, 504));
+    this.arm(connectMs, () => failed(`(no answer within ${connectMs} ms)`));
     upstream.once('connect', () => {
       this.disarm();
       if (this.finished) return;

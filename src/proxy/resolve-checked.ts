@@ -1,6 +1,6 @@
 // Resolves an allowed name on the host and checks every address the answer holds; the caller
-// connects to the address returned here and never looks the name up again, so a second answer
-// (DNS rebinding) cannot slip in between the check and the connect.
+// connects only to the addresses returned here (in the resolver's order) and never looks the name
+// up again, so a second answer (DNS rebinding) cannot slip in between the check and the connect.
 
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { parseIp, type Cidr, type IpBytes } from './ip-address.ts';
@@ -12,7 +12,8 @@ export type Lookup = (name: string) => Promise<LookupAddress[]>;
 // getaddrinfo, as every program on the host resolves: /etc/hosts first, then DNS.
 export const systemLookup: Lookup = (name) => dnsLookup(name, { all: true, verbatim: true });
 
-export type Resolved = { ok: true; address: string; family: 4 | 6 } | { ok: false; reason: string; address?: string };
+export interface CheckedAddress { address: string; family: 4 | 6 }
+export type Resolved = { ok: true; addresses: CheckedAddress[] } | { ok: false; reason: string; address?: string };
 
 // One refused address refuses the name: an answer that mixes a public address with 127.0.0.1
 // is a rebinding attempt, and which of them a client would get is not ours to guess.
@@ -32,13 +33,13 @@ export async function resolveChecked(name: string, lookup: Lookup, deny: readonl
     clearTimeout(timer);
   }
   if (!Array.isArray(answers) || answers.length === 0) return { ok: false, reason: 'name resolved to no address' };
-  let first: { address: string; family: 4 | 6 } | undefined;
+  const addresses: CheckedAddress[] = [];
   for (const answer of answers) {
     const ip = parseIp(String(answer?.address));
     if (!ip) return { ok: false, reason: `name resolved to something that is not an address` };
     const why = whyRefused(ip, deny, own);
     if (why) return { ok: false, reason: `name resolves to ${answer.address}: ${why}`, address: answer.address };
-    first ??= { address: answer.address, family: ip.family };
+    if (!addresses.some((a) => a.address === answer.address)) addresses.push({ address: answer.address, family: ip.family });
   }
-  return { ok: true, ...first! };
+  return { ok: true, addresses };
 }

@@ -99,7 +99,7 @@ test('rules: exact names, wildcards strictly below on a label boundary, ports', 
 
 test('resolve: every answer checked, the first one used, lookup errors and timeouts reported', async () => {
   const lookup = (answer: string[]) => async () => answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
-  assert.equal(await resolveChecked('a.test', lookup(['203.0.113.5', '2001:db8::5']), [], 1000), { ok: true, address: '203.0.113.5', family: 4 });
+  assert.equal(await resolveChecked('a.test', lookup(['203.0.113.5', '2001:db8::5']), [], 1000), { ok: true, addresses: [{ address: '203.0.113.5', family: 4 }, { address: '2001:db8::5', family: 6 }] });
   const mixed = await resolveChecked('a.test', lookup(['203.0.113.5', '127.0.0.1']), [], 1000);
   assert.is(mixed.ok, false);
   assert.equal(await resolveChecked('a.test', lookup([]), [], 1000), { ok: false, reason: 'name resolved to no address' });

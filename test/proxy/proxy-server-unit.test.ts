@@ -152,6 +152,31 @@ t('audit times and durations come from the injected clock', async () => {
   assert.is(record.durationMs, 250);
 });
 
+t('an address that does not answer falls back to the next checked one, never to a new lookup', async () => {
+  await h.close();
+  const tried: string[] = [];
+  h = await startHarness({ hosts: { 'api.example.test': ['2001:db8::10', '198.51.100.10', UPSTREAM_ADDRESS] }, upstreamPort: up.port, deps: {
+    connect: ({ host }) => {
+      tried.push(host);
+      // The first two are "unreachable": a refused port on loopback stands in for them.
+      return connect({ host: '127.0.0.1', port: host === UPSTREAM_ADDRESS ? up.port : 1, allowHalfOpen: true });
+    },
+  } });
+  const ok = await tlsThrough(h.proxy.address.port, 'api.example.test:443', 'api.example.test');
+  assert.ok(ok.tls, String(ok.error));
+  ok.tls!.destroy();
+  assert.equal(tried, ['2001:db8::10', '198.51.100.10', UPSTREAM_ADDRESS]);
+  assert.equal(h.lookups, ['api.example.test']);
+  const record = await eventually(() => h.audit()[0]);
+  assert.is(record.address, UPSTREAM_ADDRESS);
+  // None answering: 502 naming each attempt.
+  await h.close();
+  h = await startHarness({ hosts: { 'api.example.test': ['198.51.100.10'] }, upstreamPort: 1 });
+  const none = await request(h.proxy.address.port, 'CONNECT api.example.test:443 HTTP/1.1\r\n\r\n');
+  assert.is(none.status, 502);
+  assert.match(none.body, /^could not connect: 198\.51\.100\.10 port 443 \(ECONNREFUSED\)\n$/);
+});
+
 t('a name that does not resolve gets 502 and is logged', async () => {
   await h.close();
   h = await startHarness({ hosts: {}, upstreamPort: up.port });
