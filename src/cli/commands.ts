@@ -5,10 +5,12 @@ import type { Io } from './io.ts';
 import { registerCheckCommand, registerCompileCommand } from './compile-command.ts';
 import { registerEnforceCommand } from './enforce-command.ts';
 import { registerVerifyCommand } from './verify-command.ts';
+import { registerInitCommand } from './init-command.ts';
 
 export type SetExit = (code: number) => void;
 
 export function registerCommands(program: Command, io: Io, setExit: SetExit): void {
+  registerInitCommand(program, io, setExit);
   registerCheckCommand(program, io, setExit);
   registerCompileCommand(program, io, setExit);
   registerEnforceCommand(program, io, setExit);
