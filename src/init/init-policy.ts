@@ -47,7 +47,7 @@ export function initPolicy(input: InitInput): InitResult {
   const statements = settled.text.split('\n');
   return {
     policy: settled.text,
-    warnings: [...findings.warnings, ...rendered.warnings, ...settled.warnings],
+    warnings: [...new Set([...findings.warnings, ...rendered.warnings, ...settled.warnings])],
     found: {
       bridges: statements.filter((l) => l.startsWith('allow ')).length,
       mounts: statements.filter((l) => l.startsWith('mount ')).length,
