@@ -6,6 +6,7 @@ import { registerCheckCommand, registerCompileCommand } from './compile-command.
 import { registerEnforceCommand } from './enforce-command.ts';
 import { registerVerifyCommand } from './verify-command.ts';
 import { registerInitCommand } from './init-command.ts';
+import { registerExplainCommand } from './explain-command.ts';
 
 export type SetExit = (code: number) => void;
 
@@ -15,4 +16,5 @@ export function registerCommands(program: Command, io: Io, setExit: SetExit): vo
   registerCompileCommand(program, io, setExit);
   registerEnforceCommand(program, io, setExit);
   registerVerifyCommand(program, io, setExit);
+  registerExplainCommand(program, io, setExit);
 }
