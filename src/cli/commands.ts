@@ -7,6 +7,9 @@ import { registerEnforceCommand } from './enforce-command.ts';
 import { registerVerifyCommand } from './verify-command.ts';
 import { registerInitCommand } from './init-command.ts';
 import { registerExplainCommand } from './explain-command.ts';
+import { registerSnapshotsCommand } from './snapshots-command.ts';
+import { registerRollbackCommand } from './rollback-command.ts';
+import { registerStatusCommand } from './status-command.ts';
 
 export type SetExit = (code: number) => void;
 
@@ -17,4 +20,7 @@ export function registerCommands(program: Command, io: Io, setExit: SetExit): vo
   registerEnforceCommand(program, io, setExit);
   registerVerifyCommand(program, io, setExit);
   registerExplainCommand(program, io, setExit);
+  registerStatusCommand(program, io, setExit);
+  registerSnapshotsCommand(program, io, setExit);
+  registerRollbackCommand(program, io, setExit);
 }
