@@ -11,7 +11,7 @@ export function targetText(b: Bridge): string {
 export function bridgeLayer(policy: Policy, port: number | undefined, bridgesSh: string): LayerResult {
   const bridge = port === undefined ? undefined : policy.bridges.find((b) => b.listen === port);
   if (!bridge) {
-    return { layer: 'bridge', verdict: 'block', reason: `no bridge listens on ${policy.network.gateway}${port === undefined ? '' : `:${port}`}; a host service there is not a bridge` };
+    return { layer: 'bridge', verdict: 'block', brief: `no bridge listens on ${port === undefined ? 'it' : `port ${port}`}`, reason: `no bridge listens on ${policy.network.gateway}${port === undefined ? '' : `:${port}`}; a host service there is not a bridge` };
   }
   const line = findArtifactLine('bridges.sh', bridgesSh, (l) => new RegExp(`-LISTEN:${bridge.listen},`).test(l));
   return {

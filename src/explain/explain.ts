@@ -84,7 +84,10 @@ export function explain(ctx: ExplainContext, target: string): Explanation {
 function blockedBy(r: Route): string {
   return r.layers
     .filter((l) => l.verdict === 'block')
-    .map((l) => `${l.layer}${l.artifactLine ? ` (${l.artifactLine.artifact}:${l.artifactLine.line})` : ''}`)
+    .map((l) => {
+      const detail = [l.brief, l.artifactLine ? `${l.artifactLine.artifact}:${l.artifactLine.line}` : undefined].filter(Boolean).join(', ');
+      return l.layer === 'bridge' ? (l.brief ?? 'no bridge') : `${l.layer}${detail ? ` (${detail})` : ''}`;
+    })
     .join(' and ');
 }
 

@@ -15,6 +15,8 @@ export interface LayerResult {
   layer: string;
   verdict: Verdict;
   reason: string;
+  /** A few words for the one-sentence answer ("block 0.0.0.0/0", "no bridge on port 22"). */
+  brief?: string;
   policyLine?: number;
   artifactLine?: ArtifactLine;
 }

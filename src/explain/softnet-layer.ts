@@ -31,13 +31,13 @@ export function softnetLayer(packet: Packet, tartRun: string, gateway: string): 
   const rules = softnetRules(tartRun);
   const cite = (rule: Rule) => findArtifactLine('tart-run.sh', tartRun, (l) => l.includes(`--net-softnet-${rule.action}=`) && l.includes(rule.text));
   const base = { layer: 'softnet' };
-  if (packet.dst.kind === 'ipv6') return { ...base, verdict: 'block', reason: 'softnet passes only ARP and IPv4 from the VM: every IPv6 packet is dropped' };
+  if (packet.dst.kind === 'ipv6') return { ...base, verdict: 'block', brief: 'IPv6 is dropped', reason: 'softnet passes only ARP and IPv4 from the VM: every IPv6 packet is dropped' };
   if (packet.dst.kind === 'name') {
     const allows = rules.filter((r) => r.action === 'allow').map((r) => r.text);
     const all = rules.find((r) => r.action === 'block' && r.cidr.prefix === 0);
     if (all) {
       const line = cite(all);
-      return { ...base, verdict: 'block', reason: `softnet sees addresses, not names: whatever "${packet.dst.text}" resolves to is blocked by block ${all.text}${allows.length ? ` unless it is in ${allows.join(', ')}` : ''} (explain resolves nothing)`, ...(line ? { artifactLine: line } : {}) };
+      return { ...base, verdict: 'block', brief: `block ${all.text}`, reason: `softnet sees addresses, not names: whatever "${packet.dst.text}" resolves to is blocked by block ${all.text}${allows.length ? ` unless it is in ${allows.join(', ')}` : ''} (explain resolves nothing)`, ...(line ? { artifactLine: line } : {}) };
     }
     return { ...base, verdict: 'pass', reason: 'no softnet rule covers every address: a name that resolves to a public address passes' };
   }
@@ -50,6 +50,7 @@ export function softnetLayer(packet: Packet, tartRun: string, gateway: string): 
     return {
       ...base,
       verdict: winner.action === 'allow' ? 'pass' : 'block',
+      brief: `${winner.action} ${winner.text}`,
       reason: `${winner.action} ${winner.text} is the longest matching prefix (/${winner.cidr.prefix})${others.length ? `, over ${others.join(', ')}` : ''}`,
       ...(line ? { artifactLine: line } : {}),
     };
