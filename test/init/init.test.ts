@@ -119,6 +119,23 @@ test('a hostile install: weird quoting, injected newlines and "#", links out, a 
   }
 });
 
+test('an install path with spaces, quotes, "#" and ":" is quoted exactly, or refused by check with its reason', async () => {
+  const install = buildInstall({ '~/we ird "x" #1/groups/a': '', '~/we ird "x" #1/scripts/b.sh': '', '~/co:lon/groups/a': '' });
+  try {
+    const allowlistFile = join(install.home, 'none.json');
+    const weird = initPolicy({ from: join(install.home, 'we ird "x" #1'), home: install.home, vm: 'nanoclaw-vm', allowlistFile });
+    assert.match(weird.policy, '\nmount groups "~/we ird \\"x\\" #1/groups" rw\n');
+    const outcome = compilePolicy({ file: 'p.policy', source: weird.policy, home: install.home, cwd: join(install.home, '.config') });
+    assert.is(outcome.policy?.mounts[0]?.path, join(install.home, 'we ird "x" #1/groups'), 'the path read back is the path found');
+    const colon = initPolicy({ from: join(install.home, 'co:lon'), home: install.home, vm: 'nanoclaw-vm', allowlistFile });
+    assert.match(colon.policy, /^# mount groups "~\/co:lon\/groups" rw {3}<- refused by check, NP303/m);
+    assert.ok(colon.warnings.some((w) => w.includes('is left as a comment')));
+    mustPassCheck(colon.policy, install.home);
+  } finally {
+    install.cleanup();
+  }
+});
+
 test('unreadable files are warnings, not crashes (and a mode-000 file when not root)', async () => {
   const install = buildInstall({ 'groups/a': '', 'scripts/bridges.sh': SEED_BRIDGES, 'scripts/locked.sh': 'socat TCP-LISTEN:18111 TCP:locked.test:1\n', '.env': 'A=1\n' });
   try {
