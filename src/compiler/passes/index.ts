@@ -14,6 +14,7 @@ import { checkMountPaths } from './check-mount-paths.ts';
 import { checkSensitiveMounts } from './check-sensitive-mounts.ts';
 import { checkNestedMounts } from './check-nested-mounts.ts';
 import { checkCageOutsideWritableMounts } from './check-cage-outside-writable-mounts.ts';
+import { checkSnapshots } from './check-snapshots.ts';
 
 export const CHECK_PASSES: readonly CheckPass[] = [
   reportStatementCounts,
@@ -29,4 +30,5 @@ export const CHECK_PASSES: readonly CheckPass[] = [
   checkSensitiveMounts,
   checkNestedMounts,
   checkCageOutsideWritableMounts,
+  checkSnapshots,
 ];
