@@ -84,7 +84,8 @@ const statement = fc.oneof(
   fc.tuple(fc.option(ipv4), fc.nat(33), fc.option(ipv4)).map(([s, p, g]) => `network softnet${s ? ` subnet ${s}/${p}` : ''}${g ? ` gateway ${g}` : ''}`),
   fc.tuple(name, host, port, port, fc.array(allowOption, { maxLength: 3 })).map(([n, h, tp, lp, o]) => `allow ${n} ${h}:${tp} via ${lp} ${o.join(' ')}`.trim()),
   fc.tuple(name, path, fc.constantFrom('ro', 'rw', 'rx', ''), fc.option(fc.constant('allow-sensitive'))).map(([n, p, m, a]) => `mount ${n} ${p} ${m}${a ? ` ${a}` : ''}`),
-  fc.constantFrom('', '# comment', '\t  ', '\uFEFFvm x', 'vm', 'allow', 'mount a', 'network', 'network softnet subnet'),
+  fc.oneof(fc.integer({ min: -1, max: 1000 }), fc.constant('x')).map((n) => `snapshot keep ${n}`),
+  fc.constantFrom('', '# comment', '\t  ', '\uFEFFvm x', 'vm', 'allow', 'mount a', 'network', 'network softnet subnet', 'snapshot', 'snapshot keep'),
   fc.string({ maxLength: 40 }),
 );
 const lineEnd = fc.constantFrom('\n', '\r\n', '\r');

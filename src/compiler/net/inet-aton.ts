@@ -26,12 +26,12 @@ export function isIpv4Spelling(text: string): boolean {
   return inetAton(text) !== undefined || (text.endsWith('.') && inetAton(text.slice(0, -1)) !== undefined);
 }
 
-// One part: "0x1F" hex (also "0x" alone, which inet_aton reads as 0), "017" octal, "15" decimal.
+// One part: "0x1F" hex (at least one digit, as the C library wants), "017" octal, "15" decimal.
 function atonPart(part: string): number | undefined {
   let digits: string;
   let radix: number;
-  if (/^0x[0-9a-f]*$/i.test(part)) {
-    digits = part.slice(2) || '0';
+  if (/^0x[0-9a-f]+$/i.test(part)) {
+    digits = part.slice(2);
     radix = 16;
   } else if (/^0[0-7]*$/.test(part)) {
     digits = part;
