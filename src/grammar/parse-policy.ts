@@ -11,12 +11,21 @@ export interface ParseResult {
   diagnostics: Diagnostic[];
 }
 
-// Each line is parsed alone: statements never span lines, and a bad line must not hide the rest.
+// Statements never span lines, and a bad line must not hide the rest: a file that parses whole is
+// read in one pass (one parser call, linear and cheap); otherwise each line is parsed alone, so every
+// line's syntax error is reported.
 export function parsePolicy(source: string, file: string): ParseResult {
   const statements: Statement[] = [];
   const diagnostics: Diagnostic[] = [];
   // A byte-order mark some editors write is not part of the first statement.
   const lines = splitLines(source.replace(/^\uFEFF/, ''));
+  try {
+    // Line ends made "\n", so the parser's own line numbers are the lines splitLines counts.
+    const all = parse(lines.join('\n'), { startRule: 'Lines', grammarSource: file }) as Array<Statement | null>;
+    return { ast: { file, source, statements: all.filter((s): s is Statement => s !== null) }, diagnostics };
+  } catch (error) {
+    if (!(error instanceof PeggySyntaxError)) throw error;
+  }
   const options = { startRule: 'Line' as const, grammarSource: file };
   lines.forEach((text, index) => {
     const line = index + 1;

@@ -143,4 +143,22 @@ t('the O(n log n) nesting check reports exactly what the quadratic one does', ()
   );
 });
 
+t('the one-pass parse reads every file exactly as the line-by-line parse does', () => {
+  const word = fc.constantFrom('vm', 'a', 'allow', 'mount', 'network', 'softnet', 'subnet', '10.0.0.0/8', 'gateway', '10.0.0.1', 'x', '1.2.3.4:80',
+    'via', '2000', 'tls', 'max-conn', '8', 'ro', 'rw', '~/a', '"~/b c"', '#', '# c', '[::1]:1', 'snapshot', 'keep', '3', 'allow-sensitive');
+  const line = fc.array(word, { maxLength: 7 }).map((w) => w.join(' '));
+  const end = fc.constantFrom('\n', '\r\n', '\r');
+  fc.assert(
+    fc.property(fc.array(fc.tuple(line, end), { maxLength: 8 }), (pairs) => {
+      const text = pairs.map(([l, e]) => l + e).join('');
+      const whole = parsePolicy(text, 'f');
+      // A last line that cannot parse sends the same text down the line-by-line path.
+      const byLine = parsePolicy(`${text}\n@@@`, 'f');
+      if (whole.diagnostics.length === 0) assert.equal(whole.ast.statements, byLine.ast.statements);
+      else assert.equal(whole.diagnostics, byLine.diagnostics.slice(0, -1));
+    }),
+    { seed, numRuns: 1500 },
+  );
+});
+
 t.run();
