@@ -202,3 +202,22 @@ pipe('output into a closed pipe ends quietly, without a trace', () => {
   }
 });
 pipe.run();
+
+const links = suite('symlinked shares');
+links('a share that is a symlink to a sensitive folder or to the home folder is refused', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'np-links-'));
+  try {
+    mkdirSync(join(dir, 'home', '.ssh'), { recursive: true });
+    symlinkSync(join(dir, 'home', '.ssh'), join(dir, 'home', 'notes'));
+    symlinkSync(join(dir, 'home'), join(dir, 'everything'));
+    const policy = join(dir, 'p.policy');
+    writeFileSync(policy, `vm v\nmount notes ~/notes ro\nmount all ${dir}/everything ro\n`);
+    const r = await runCli(['check', policy, '--home', join(dir, 'home')]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, `error[NP247]: The mount "notes" shares ".ssh" (it leads to "${join(dir, 'home', '.ssh')}")`);
+    assert.match(r.stderr, 'error[NP246]: The mount "all" shares');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+links.run();
