@@ -231,11 +231,13 @@ export class ClientConnection {
     this.socket.destroy();
   }
 
+  // One timer per phase: arming a new one cancels the last.
   private arm(ms: number, fire: () => void): void {
     this.disarm();
     this.timer = setTimeout(fire, ms);
   }
 
+  // Cancels the phase timer.
   private disarm(): void {
     clearTimeout(this.timer);
     this.timer = undefined;

@@ -124,6 +124,7 @@ function clientAddress(remote: string | undefined): { text: string; ip: IpBytes 
   return ip ? { text, ip } : undefined;
 }
 
+// A CIDR from a validated config (a bad one here is a caller's bug: parseProxyConfig checks them).
 function toCidr(text: string): Cidr {
   const parsed = parseCidr(text);
   if (typeof parsed === 'string') throw new Error(`proxy config: ${parsed}`);
