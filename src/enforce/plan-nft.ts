@@ -9,6 +9,7 @@ import type { EnforceArtifacts } from './artifacts.ts';
 import { bridgeStep } from './bridge-step.ts';
 import { cmd, sudo, type Cmd } from './command.ts';
 import { interfaceFromIpJson, safeInterfaceName } from './find-interface.ts';
+import { netmaskMatches, prefixFromIpJson } from './interface-prefix.ts';
 import { tableProblem } from './nft-readback.ts';
 import { PLACEHOLDER } from './plan-pf.ts';
 import { loadedRulesPath } from './state.ts';
@@ -47,7 +48,7 @@ export function planNft(input: NftPlanInput): Step[] {
     loadTable(nft, artifacts),
     checkTable(nft, artifacts, 'check-table'),
     killStates(nft, policy),
-    ...policy.bridges.map((b) => bridgeStep(b, () => range, artifacts)),
+    ...policy.bridges.map((b) => bridgeStep(b, () => range, artifacts, policy.network)),
     checkTable(nft, artifacts, 'recheck-table'),
   ];
 }
@@ -78,6 +79,7 @@ function findInterface(nft: Nft, policy: Policy, waitSeconds: number, vmAddress:
         const iface = interfaceFromIpJson(r.stdout, policy.network.gateway);
         if (iface !== undefined) {
           if (!safeInterfaceName(iface)) throw new StepError(`The interface name "${iface}" is not a plain interface name.`);
+          netmaskMatches(iface, prefixFromIpJson(r.stdout, policy.network.gateway), policy.network.subnet);
           ctx.state.iface = iface;
           if (vmAddress !== undefined) ctx.state.vmAddress = vmAddress;
           return;
