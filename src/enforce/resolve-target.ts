@@ -52,21 +52,21 @@ export function hostAddresses(): Set<string> {
 export function forbiddenTarget(address: string, policy: Pick<Policy, 'network'>, own: ReadonlySet<string>): string | undefined {
   const text = canonical(address);
   if (text === undefined) return 'not an IP address';
-  if (own.has(text)) return "one of this host's own addresses";
   const v4 = isIPv4(text) ? text : mappedIpv4(text);
   if (v4 !== undefined) {
     const parsed = parseIpv4(v4);
     if (!parsed.ok) return 'not an IP address';
-    if (own.has(v4)) return "one of this host's own addresses";
     const range = UNROUTABLE_IPV4.find((r) => inCidr(parsed.value, r.cidr));
     if (range) return short(range.what);
     if (parsed.value === 0xffffffff) return 'the broadcast address';
     const subnet = parseCidr4(policy.network.subnet);
     if (subnet.ok && inCidr(parsed.value, subnet.value)) return `inside the VM subnet ${policy.network.subnet}`;
-    return undefined;
+  } else {
+    const why = unroutableIpv6(text);
+    if (why !== undefined) return short(why);
   }
-  const why = unroutableIpv6(text);
-  return why === undefined ? undefined : short(why);
+  if (own.has(text) || (v4 !== undefined && own.has(v4))) return "one of this host's own addresses";
+  return undefined;
 }
 
 // "loopback (::1): the host itself, …" → "loopback (::1)".
