@@ -3,6 +3,7 @@
 // check it came up (socat exits at once when its port is taken), and on undo stop exactly that
 // process.
 
+import { readFileSync } from 'node:fs';
 import type { Bridge, Network } from '../compiler/policy.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
 import { cmd, type Cmd } from './command.ts';
@@ -76,11 +77,20 @@ export async function startBridge(ctx: StepContext, bridge: Bridge, c: Cmd, rang
   return entry;
 }
 
-// Whether a pid still runs the bridge we started, so a recycled pid is never signalled.
+// Whether a pid still runs the bridge we started, so a recycled pid is never signalled. Reads
+// /proc/<pid>/cmdline where there is one (Linux: no `ps` per bridge), else asks `ps`.
 export async function isOurBridge(runner: CommandRunner, entry: BridgeState): Promise<boolean> {
   if (processGone(runner, entry.pid)) return false;
-  const line = await runner.commandLine(entry.pid);
+  const line = procCommandLine(entry.pid) ?? (await runner.commandLine(entry.pid));
   return line !== undefined && line.includes('socat') && line.includes(`-LISTEN:${entry.listen},`);
+}
+
+function procCommandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return undefined;
+  }
 }
 
 // Stops a bridge: TERM to its process group (socat's forked children too), then KILL; polls for

@@ -117,8 +117,11 @@ function loadTable(nft: Nft, artifacts: EnforceArtifacts): Step {
   };
 }
 
-// Deletes the table if it exists: safe to run twice.
+// Deletes the table if it exists: safe to run twice. One command when it exists; only a failed
+// delete asks whether the table was there at all.
 export async function removeTable(ctx: StepContext, nft: Nft): Promise<void> {
+  const removed = await ctx.runner.run(nft.remove());
+  if (removed.exitCode === 0) return;
   const listed = await ctx.runner.run(nft.list());
   if (listed.exitCode !== 0) return;
   await mustRun(ctx, nft.remove());
@@ -153,11 +156,12 @@ function killStates(nft: Nft, policy: Policy): Step {
     commands: () => [nft.killStates(policy.network.subnet)],
     ...noUndo,
     async run(ctx) {
-      if ((await ctx.runner.which('conntrack')) === undefined) {
+      // Run it straight away: "not installed" is the runner's exit 127 (one command, not two).
+      const r = await ctx.runner.run(nft.killStates(policy.network.subnet));
+      if (r.exitCode === 127 || (r.exitCode !== 0 && (await ctx.runner.which('conntrack')) === undefined)) {
         ctx.log('conntrack is not installed: connections opened before enforce are not killed');
         return;
       }
-      const r = await ctx.runner.run(nft.killStates(policy.network.subnet));
       // conntrack -D exits 1 when there was nothing to delete.
       if (r.exitCode !== 0 && r.exitCode !== 1) throw new StepError(`"conntrack -D -s ${policy.network.subnet}" failed: ${r.stderr.trim()}`);
     },

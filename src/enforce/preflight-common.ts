@@ -107,13 +107,10 @@ export function toolsCheck(tools: readonly string[]): PreflightCheck {
     describe: `Check ${tools.join(', ')} are installed`,
     commands: tools.map((t) => cmd('command', '-v', t)),
     async check(ctx) {
-      const problems = [];
-      for (const t of tools) {
-        if ((await ctx.runner.which(t)) === undefined) {
-          problems.push({ message: `"${t}" is not installed (not found on PATH).`, fix: INSTALL[t] ?? `Install ${t}.` });
-        }
-      }
-      return problems;
+      const found = await Promise.all(tools.map((t) => ctx.runner.which(t)));
+      return tools
+        .filter((_, i) => found[i] === undefined)
+        .map((t) => ({ message: `"${t}" is not installed (not found on PATH).`, fix: INSTALL[t] ?? `Install ${t}.` }));
     },
   };
 }
