@@ -41,8 +41,8 @@ export function registerEnforceCommand(program: Command, io: Io, setExit: SetExi
     .option('--vm-address <ip>', "nft: the VM's address, to narrow the bridges' range= from the subnet to it")
     .option('--wait <seconds>', "how long to wait for the VM's interface and address", '120')
     .option('--dry-run', 'print every command in order with its undo, and the rules diff; change nothing')
-    .option('--down', 'remove everything enforce applied for this VM (safe to run twice)')
-    .option('--supervise', 'stay in the foreground: restart dead bridges, re-check the rules, tear down on VM exit or SIGINT/SIGTERM')
+    .option('--down', 'stop the VM, then remove everything enforce applied for it (safe to run twice; a VM that cannot be stopped keeps its rules)')
+    .option('--supervise', 'stay in the foreground: restart dead bridges, re-check the rules, re-resolve bridge names, tear down on VM exit or SIGINT/SIGTERM')
     .option('--interval <seconds>', 'with --supervise: seconds between checks', '10')
     .option('--home <dir>', 'folder "~" in mount paths stands for (default: your home)')
     .option('--json', 'print the outcome as one JSON line on stdout (with --supervise, one more when it ends); progress stays on stderr')
@@ -50,8 +50,9 @@ export function registerEnforceCommand(program: Command, io: Io, setExit: SetExi
       'after',
       `
 Exit codes: 0 applied (or already in force: nothing changed), 3 a preflight check or a step failed
-and everything was undone, 4 an undo failed too (the manual commands left are printed), 64 bad
-command line.
+and everything was undone, or an earlier enforce is partly standing next to a running VM (the
+commands that fix it are printed), 4 an undo failed too (the manual commands left are printed),
+64 bad command line. An earlier enforce that left nothing standing (a reboot) is a fresh start.
 
 Examples:
   $ nanopolicy enforce policy/nanoclaw.policy --dry-run
