@@ -13,6 +13,7 @@ import { interfaceFromIfconfig } from './find-interface.ts';
 import { isVmAddress } from './is-vm-address.ts';
 import { parseEnableToken, pfEnabled } from './parse-pf-output.ts';
 import { bridgeStep } from './bridge-step.ts';
+import { pruneSnapshotsStep, snapshotStep } from './snapshot-step.ts';
 import { loadedRulesPath } from './state.ts';
 import { ensureVmStopped, tartStop } from './stop-vm.ts';
 import { netmaskMatches, prefixFromIfconfig } from './interface-prefix.ts';
@@ -25,6 +26,8 @@ export interface PfPlanInput {
   start: boolean;
   /** How long to wait for the VM's interface and address, in seconds. */
   waitSeconds: number;
+  /** The clock snapshot names are taken from (tests fix it). */
+  now?: () => Date;
 }
 
 export const PLACEHOLDER = { iface: '<vm_if>', vmAddress: '<vm-ip>', token: '<token>', pid: '<pid>' } as const;
@@ -72,12 +75,15 @@ export function planPf(input: PfPlanInput): Step[] {
     killStates(pf, policy, 'kill-states'),
     enablePf(pf),
     checkAnchor(pf, artifacts),
+    // The snapshot is of the stopped VM, taken under the loaded anchor and before it starts.
+    ...(input.start && policy.snapshots ? [snapshotStep(policy, input.now)] : []),
     input.start ? startVm(policy, artifacts) : announceVm(policy, artifacts),
     findInterface(policy, input.waitSeconds),
     vmAddress(policy, input.waitSeconds),
     reloadAnchor(pf, artifacts),
     ...policy.bridges.map((b) => bridgeStep(b, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts, policy.network)),
     recheckPf(pf, artifacts),
+    ...(input.start && policy.snapshots ? [pruneSnapshotsStep(policy, policy.snapshots.keep)] : []),
   ];
 }
 
