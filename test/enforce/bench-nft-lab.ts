@@ -2,16 +2,18 @@
 // same namespace — a first enforce, a second one (nothing to do) and `enforce --down` — medians of
 // N runs with min and max, as ratios. Uses the built CLI (bin/nanopolicy.js → dist/): run
 // `node scripts/build.js` first.
-//   node --import tsx test/enforce/bench-nft-lab.ts [runs=7]
+//   node --import tsx test/enforce/bench-nft-lab.ts [runs=7] [--bin path/to/bin/nanopolicy.js] [--json]
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PLAN, createLab } from '../lab/index.ts';
 
-const RUNS = Math.max(5, Number(process.argv[2] ?? 7));
+const args = process.argv.slice(2);
+const RUNS = Math.max(5, Number(args.find((a) => /^\d+$/.test(a)) ?? 7));
 const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'nanopolicy.js');
+// --bin: another build of the CLI (e.g. an older commit's), to compare before and after.
+const BIN = args.includes('--bin') ? args[args.indexOf('--bin') + 1]! : join(ROOT, 'bin', 'nanopolicy.js');
 
 const lab = await createLab();
 const dir = mkdtempSync(join(tmpdir(), 'np-bench-'));

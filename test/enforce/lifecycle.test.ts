@@ -24,7 +24,7 @@ t.before.each(() => {
 t.after.each(() => f.cleanup());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const until = async (what: () => boolean, ms = 8000) => {
+const until = async (what: () => boolean, ms = 30_000) => {
   const end = Date.now() + ms;
   while (!what() && Date.now() < end) await sleep(50);
   return what();
@@ -114,7 +114,7 @@ t('parts standing next to a running VM are refused with the exact commands, noth
 // enforce --no-start while "the owner" starts the VM once the anchor is loaded.
 async function applyNoStart(): Promise<void> {
   const running = f.enforce([f.policy, ...PF, '--no-start']);
-  assert.ok(await until(() => existsSync(join(f.fakeState, 'anchors')) && readdirSync(join(f.fakeState, 'anchors')).length > 0));
+  assert.ok(await until(() => existsSync(join(f.fakeState, 'anchors')) && readdirSync(join(f.fakeState, 'anchors')).length > 0), 'the anchor was loaded');
   writeFileSync(join(f.fakeState, 'vm'), 'running');
   const r = await running;
   assert.is(r.code, 0, r.stderr);
@@ -140,7 +140,7 @@ t('a failed tart stop halts --down before the anchor is flushed: exit 4, the rul
   assert.is(first.step, 'start-vm', '--down stops the VM whoever started it');
   assert.match(first.error, /"tart stop t-vm" failed .* still runs, so its rules stay loaded\. Nothing after it was undone \(.*enable-pf, load-anchor\)/);
   assert.is(first.commands[0], 'tart stop t-vm');
-  assert.ok(first.commands.indexOf('sudo -n /sbin/pfctl -a com.apple/100.nanopolicy.t-vm -F all') > 0);
+  assert.ok(first.commands.indexOf('sudo -n /sbin/pfctl -a com.apple/100.nanopolicy.t-vm -F all') > 0, first.commands.join('\n'));
   const left = f.leftovers();
   assert.equal([left.anchors.length, left.tokens.length, left.vm], [1, 1, 'running'], 'the anchor and pf stay while the VM runs');
   assert.equal(left.socat, [], 'the bridges were stopped before the VM');
