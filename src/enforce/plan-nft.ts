@@ -74,7 +74,8 @@ function findInterface(nft: Nft, policy: Policy, waitSeconds: number, vmAddress:
     ...noUndo,
     async run(ctx) {
       const deadline = Date.now() + waitSeconds * 1000;
-      for (;;) {
+      // The interface appears once the VM's network is up: look again soon, then less often.
+      for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
         const r = await mustRun(ctx, nft.addresses());
         const iface = interfaceFromIpJson(r.stdout, policy.network.gateway);
         if (iface !== undefined) {
@@ -90,7 +91,7 @@ function findInterface(nft: Nft, policy: Policy, waitSeconds: number, vmAddress:
             'Start the VM (or bring up its bridge/tap with the gateway address) first; enforce --backend nft never starts it.',
           );
         }
-        await ctx.runner.sleep(1000);
+        await ctx.runner.sleep(delay);
       }
     },
   };
