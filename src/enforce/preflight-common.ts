@@ -1,7 +1,7 @@
 // Preflight checks both backends share: the shares as they really are on disk (symlinks resolved),
 // the cage (policy, state) outside anything the VM may write, the tools, and the listen ports.
 
-import { realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { Policy } from '../compiler/policy.ts';
@@ -107,12 +107,28 @@ export function toolsCheck(tools: readonly string[]): PreflightCheck {
     describe: `Check ${tools.join(', ')} are installed`,
     commands: tools.map((t) => cmd('command', '-v', t)),
     async check(ctx) {
-      const found = await Promise.all(tools.map((t) => ctx.runner.which(t)));
+      // Looked up on the runner's PATH in-process (no shell per tool); the runner's own `which`
+      // only when that finds nothing, so a runner with its own idea of PATH still decides.
+      const found = await Promise.all(tools.map(async (t) => onPath(t, ctx.env.PATH) ?? (await ctx.runner.which(t))));
       return tools
         .filter((_, i) => found[i] === undefined)
         .map((t) => ({ message: `"${t}" is not installed (not found on PATH).`, fix: INSTALL[t] ?? `Install ${t}.` }));
     },
   };
+}
+
+// The first executable `file` in the PATH directories, or undefined.
+function onPath(file: string, path: string | undefined): string | undefined {
+  for (const dir of (path ?? '').split(':').filter(Boolean)) {
+    const candidate = join(dir, file);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }
 
 const INSTALL: Record<string, string> = {
