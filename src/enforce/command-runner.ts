@@ -13,6 +13,8 @@ export interface CmdResult {
 }
 
 export interface CommandRunner {
+  /** The environment commands run with (PATH included); also says which services file pf reads. */
+  readonly env?: NodeJS.ProcessEnv;
   /** Runs to completion; a non-zero exit is a result, not an exception. */
   run(c: Cmd, options?: { timeoutMs?: number }): Promise<CmdResult>;
   /** Starts a long-lived process in its own process group, output appended to `logFile`. */
@@ -33,6 +35,7 @@ export interface CommandRunner {
 export function createRunner(env: NodeJS.ProcessEnv): CommandRunner {
   const children = new Map<number, { exited: boolean }>();
   const runner: CommandRunner = {
+    env,
     async run(c, options) {
       const r = await execa(c.file, [...c.args], {
         env,

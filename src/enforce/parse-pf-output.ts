@@ -25,3 +25,9 @@ export function skippedInterfaces(interfacesVerbose: string): string[] {
   }
   return out;
 }
+
+// Whether `pfctl -a X -sr` failed because the anchor does not exist: xnu's DIOCGETRULES returns
+// EINVAL for an unknown anchor and pfctl prints "pfctl: DIOCGETRULES: Invalid argument".
+export function anchorMissing(stderr: string): boolean {
+  return /DIOCGETRULES: Invalid argument/.test(stderr);
+}

@@ -11,7 +11,8 @@ import { PFCTL, PF_VM_IF, pfctlCommands } from '../compiler/emit/pfctl-commands.
 import { compareAnchor } from './compare-anchor.ts';
 import { interfaceFromIfconfig } from './find-interface.ts';
 import { isVmAddress } from './is-vm-address.ts';
-import { parseEnableToken, pfEnabled } from './parse-pf-output.ts';
+import { anchorMissing, parseEnableToken, pfEnabled } from './parse-pf-output.ts';
+import { loadServices, servicesFileFrom } from './services-db.ts';
 import { bridgeStep } from './bridge-step.ts';
 import { loadedRulesPath } from './state.ts';
 import { mustRun, noUndo, StepError, type Step, type StepContext } from './step.ts';
@@ -153,8 +154,13 @@ async function enableAndRecord(ctx: StepContext, pf: Pfctl): Promise<void> {
 
 // Reads the anchor back and compares its essential rules with the compiled ones.
 export async function anchorProblem(ctx: StepContext, pf: Pfctl, artifacts: EnforceArtifacts, vmIf: string | undefined): Promise<string | undefined> {
-  const r = await mustRun(ctx, pf.show());
-  const cmp = compareAnchor(artifacts.anchor, definesFor(vmIf), r.stdout);
+  const r = await ctx.runner.run(pf.show());
+  // An anchor that does not exist (flushed: pf drops an emptied anchor) is not an error to pfctl
+  // -sr's caller here but a missing anchor: DIOCGETRULES fails with EINVAL.
+  if (r.exitCode !== 0 && anchorMissing(r.stderr)) return 'the anchor is not loaded';
+  if (r.exitCode !== 0) throw new StepError(`"${formatCommand(pf.show())}" failed (exit ${r.exitCode}): ${r.stderr.trim() || r.stdout.trim()}`);
+  // Ports come back by name from the services file pfctl read (domain.md §9).
+  const cmp = compareAnchor(artifacts.anchor, definesFor(vmIf), r.stdout, loadServices(servicesFileFrom(ctx.runner.env ?? {})));
   if (cmp.same) return undefined;
   const lines = [...cmp.missing.map((k) => `missing "${k}"`), ...cmp.extra.map((k) => `unexpected "${k}"`)];
   return lines.length ? lines.slice(0, 6).join('; ') : 'the anchor is empty';
