@@ -39,7 +39,7 @@ export function registerEnforceCommand(program: Command, io: Io, setExit: SetExi
     .option('--state-dir <dir>', 'where pids, pf tokens and the lock live (default /var/run/nanopolicy/<vm> as root, else $XDG_RUNTIME_DIR/nanopolicy/<vm> or ~/.nanopolicy/run/<vm>)')
     .option('--no-start', 'pf: do not start the VM; print the tart command and wait for it')
     .option('--vm-address <ip>', "nft: the VM's address, to narrow the bridges' range= from the subnet to it")
-    .option('--wait <seconds>', "how long to wait for the VM's interface and address", '120')
+    .option('--wait <seconds>', "how long to wait for the VM's interface and address (0 to 65535, as tart ip --wait)", '120')
     .option('--dry-run', 'print every command in order with its undo, and the rules diff; change nothing')
     .option('--down', 'stop the VM, then remove everything enforce applied for it (safe to run twice; a VM that cannot be stopped keeps its rules)')
     .option('--supervise', 'stay in the foreground: restart dead bridges, re-check the rules, re-resolve bridge names, tear down on VM exit or SIGINT/SIGTERM')
@@ -63,6 +63,12 @@ Examples:
     .action(async (file: string, flags: EnforceFlags) => {
       setExit(await runEnforce(file, flags, io));
     });
+}
+
+// --wait is handed to `tart ip --wait`, a UInt16 in tart (IP.swift): refuse what tart would.
+function waitSecondsFrom(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65_535) throw new UsageError(`--wait takes a whole number of seconds from 0 to 65535 (as "tart ip --wait" does), not "${text}".`);
+  return Number(text);
 }
 
 function seconds(text: string, flag: string): number {
@@ -107,7 +113,7 @@ type Outcome = { code: number; record: EnforceRecord; text: (io: Io) => void };
 
 async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promise<Outcome> {
   const backend: Backend = flags.backend ?? (process.platform === 'darwin' ? 'pf' : 'nft');
-  const waitSeconds = seconds(flags.wait, '--wait');
+  const waitSeconds = waitSecondsFrom(flags.wait);
   const intervalSeconds = seconds(flags.interval, '--interval');
   if ([flags.dryRun, flags.down, flags.supervise].filter(Boolean).length > 1) {
     throw new UsageError('--dry-run, --down and --supervise cannot be combined.');

@@ -7,11 +7,13 @@ import { join } from 'node:path';
 import type { Policy } from '../compiler/policy.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
 import { cmd, formatCommand, sudo, type Cmd } from './command.ts';
+import type { CmdResult } from './command-runner.ts';
 import { PFCTL, PF_VM_IF, pfctlCommands } from '../compiler/emit/pfctl-commands.ts';
 import { compareAnchor } from './compare-anchor.ts';
 import { interfaceFromIfconfig } from './find-interface.ts';
 import { isVmAddress } from './is-vm-address.ts';
-import { parseEnableToken, pfEnabled } from './parse-pf-output.ts';
+import { anchorMissing, parseEnableToken, pfEnabled, tokenAlreadyReleased } from './parse-pf-output.ts';
+import { loadServices, servicesFileFrom } from './services-db.ts';
 import { bridgeStep } from './bridge-step.ts';
 import { pruneSnapshotsStep, snapshotStep } from './snapshot-step.ts';
 import { loadedRulesPath } from './state.ts';
@@ -51,6 +53,8 @@ export function pfctlFor(policy: Policy) {
     release: (token: string): Cmd => run(token === PLACEHOLDER.token ? ['-X', token] : pf.release(token)),
     info: (): Cmd => run(pf.info),
     mainRules: (): Cmd => run(pf.showMainRules),
+    appleAnchors: (): Cmd => run(pf.listAppleAnchors),
+    rulesOf: (anchor: string): Cmd => run(pf.showRulesOf(anchor)),
   };
 }
 export type Pfctl = ReturnType<typeof pfctlFor>;
@@ -59,6 +63,12 @@ export type Pfctl = ReturnType<typeof pfctlFor>;
 function withDefine(load: readonly string[], vmIf: string): string[] {
   const at = load.indexOf('-f');
   return [...load.slice(0, at), '-D', `vm_if=${vmIf}`, ...load.slice(at)];
+}
+
+// The error mustRun would throw, for a result already in hand.
+function commandFailed(c: Cmd, r: CmdResult): StepError {
+  const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(0, 3).join(' / ');
+  return new StepError(`"${formatCommand(c)}" failed (exit ${r.exitCode})${detail ? `: ${detail}` : ''}`);
 }
 
 // The macros the anchor is compared with: the interface once known, else the file's default.
@@ -140,7 +150,13 @@ function enablePf(pf: Pfctl): Step {
     },
     async undo(ctx) {
       for (const token of [...ctx.state.tokens]) {
-        await mustRun(ctx, pf.release(token));
+        const r = await ctx.runner.run(pf.release(token));
+        if (r.exitCode !== 0 && tokenAlreadyReleased(r.stderr)) {
+          // Someone ran `pfctl -d` (or the Mac rebooted) since: pf dropped every reference, ours too.
+          ctx.log(`pf reference ${token} was already released (${r.stderr.trim().replace(/^pfctl: /, '')}): pf was disabled since, which drops every reference; nothing to give back`);
+        } else if (r.exitCode !== 0) {
+          throw commandFailed(pf.release(token), r);
+        }
         ctx.state.tokens = ctx.state.tokens.filter((t) => t !== token);
       }
     },
@@ -161,8 +177,13 @@ async function enableAndRecord(ctx: StepContext, pf: Pfctl): Promise<void> {
 
 // Reads the anchor back and compares its essential rules with the compiled ones.
 export async function anchorProblem(ctx: StepContext, pf: Pfctl, artifacts: EnforceArtifacts, vmIf: string | undefined): Promise<string | undefined> {
-  const r = await mustRun(ctx, pf.show());
-  const cmp = compareAnchor(artifacts.anchor, definesFor(vmIf), r.stdout);
+  const r = await ctx.runner.run(pf.show());
+  // An anchor that does not exist (flushed: pf drops an emptied anchor) is not an error to pfctl
+  // -sr's caller here but a missing anchor: DIOCGETRULES fails with EINVAL.
+  if (r.exitCode !== 0 && anchorMissing(r.stderr)) return 'the anchor is not loaded';
+  if (r.exitCode !== 0) throw commandFailed(pf.show(), r);
+  // Ports come back by name from the services file pfctl read (domain.md §9).
+  const cmp = compareAnchor(artifacts.anchor, definesFor(vmIf), r.stdout, loadServices(servicesFileFrom(ctx.runner.env ?? {})));
   if (cmp.same) return undefined;
   const lines = [...cmp.missing.map((k) => `missing "${k}"`), ...cmp.extra.map((k) => `unexpected "${k}"`)];
   return lines.length ? lines.slice(0, 6).join('; ') : 'the anchor is empty';
@@ -259,8 +280,12 @@ function findInterface(policy: Policy, waitSeconds: number): Step {
   };
 }
 
+/** Beyond `tart ip --wait N`'s own N seconds: its start-up and last lease poll. */
+export const TART_IP_MARGIN_S = 30;
+
 function vmAddress(policy: Policy, waitSeconds: number): Step {
-  const ip = cmd('tart', 'ip', '--wait', String(waitSeconds), policy.vm);
+  // tart polls the leases for up to waitSeconds itself (IP.swift): the runner must not cut it short.
+  const ip: Cmd = { ...cmd('tart', 'ip', '--wait', String(waitSeconds), policy.vm), timeoutMs: (waitSeconds + TART_IP_MARGIN_S) * 1000 };
   return {
     id: 'vm-address',
     describe: "Ask tart for the VM's address",

@@ -7,7 +7,10 @@ import { pollUntil, processGone } from './process-gone.ts';
 import { StepError, type StepContext } from './step.ts';
 import { tartVmState } from './tart-vm-state.ts';
 
-export const tartStop = (vm: string): Cmd => cmd('tart', 'stop', vm);
+/** `tart stop`: Stop.swift waits 30 s (its --timeout default) before SIGKILL; then a margin. */
+export const TART_STOP_TIMEOUT_MS = (30 + 30) * 1000;
+
+export const tartStop = (vm: string): Cmd => ({ ...cmd('tart', 'stop', vm), timeoutMs: TART_STOP_TIMEOUT_MS });
 
 /** How long a VM may take to shut down after `tart stop`. */
 const STOP_LIMIT_MS = 30_000;

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 
 export const BIN = join(import.meta.dirname, '..', 'fixtures', 'bin');
+/** An excerpt of macOS's /etc/services: what the fake pfctl prints ports with, and enforce reads. */
+export const MACOS_SERVICES = join(import.meta.dirname, '..', 'fixtures', 'macos', 'services');
 
 export interface FakeMac {
   root: string;
@@ -51,6 +53,7 @@ export function fakeMac(policyText?: (root: string) => string): FakeMac {
     HOME: root,
     NANOPOLICY_FAKE_STATE: fakeState,
     NANOPOLICY_FAKE_LOG: log,
+    NANOPOLICY_SERVICES_FILE: MACOS_SERVICES,
     NO_COLOR: '1',
   };
   const fake: FakeMac = {

@@ -79,6 +79,8 @@ export function emitSudoers(policy: Policy, options: SudoersOptions = {}): strin
     rule(command(pf.showAnchorRules)),
     '# Show the main ruleset, to check it still holds anchor "com.apple/*".',
     rule(command(pf.showMainRules)),
+    '# List the anchors under com.apple/, to find another VM\'s nanopolicy cage on the same subnet.',
+    rule(command(pf.listAppleAnchors)),
     '# pf status, to check pf is enabled.',
     rule(command(pf.info)),
     '# Take a reference on pf being enabled (prints a token).',
