@@ -21,6 +21,7 @@ import { checkReport } from './check-report.ts';
 import { readCounters, type FirewallCounters } from './firewall-counters.ts';
 import { claimsOf, counterEvidence } from './counter-evidence.ts';
 import { checkVmProcesses } from './vm-processes.ts';
+import { checkPfPrecedence } from './pf-precedence.ts';
 
 export type Backend = 'pf' | 'nft' | 'none';
 
@@ -91,7 +92,11 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
 
 async function hostChecks(o: VerifyHostOptions, run: RunCommand): Promise<ProbeResult[]> {
   const firewall =
-    o.backend === 'nft' ? checkNftTable(o.policy, run) : o.backend === 'pf' ? checkPf(o.policy, run, o.pf) : Promise.resolve<ProbeResult[]>([]);
+    o.backend === 'nft'
+      ? checkNftTable(o.policy, run)
+      : o.backend === 'pf'
+        ? Promise.all([checkPf(o.policy, run, o.pf), checkPfPrecedence(o.policy, run, o.pf?.asRoot)]).then((r) => r.flat())
+        : Promise.resolve<ProbeResult[]>([]);
   const [fw, bridges, vm] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run), o.processes === false ? [] : checkVmProcesses(o.policy, run)]);
   return [...fw, ...vm, ...bridges];
 }
