@@ -99,6 +99,8 @@ Examples:
           inside,
           // pfctl through `sudo -n` (the compiled sudoers lines) unless verify already runs as root.
           pf: { asRoot: process.getuid?.() === 0 },
+          // The tart and softnet processes exist only for a tart VM (not behind a custom --exec).
+          processes: options.exec === undefined,
           onProgress: progress.update,
         });
         progress.done();

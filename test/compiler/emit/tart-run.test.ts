@@ -14,6 +14,7 @@ tart('the argv closes softnet, turns the clipboard off and lists the shares', ()
     'run',
     '--no-graphics',
     '--no-clipboard',
+    '--no-audio',
     '--net-softnet-block=0.0.0.0/0',
     '--net-softnet-allow=192.168.64.1/32',
     '--dir=groups:/Users/owner/nanoclaw/groups',
