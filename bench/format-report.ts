@@ -5,6 +5,8 @@ import type { Row, Stats } from './summarize.ts';
 export interface Report {
   machine: { cpus: number; loadavg: number[]; node: string; when: string };
   rows: Row[];
+  /** Groups whose commands failed (their rows are missing). */
+  failures: string[];
 }
 
 // Readable text: each row's commands with median [min … max] and peak memory, then the figure.
@@ -21,6 +23,7 @@ export function formatText(report: Report): string {
     out.push(`  => ${figureText(row)}${goalText(row)}${row.note ? `  (${row.note})` : ''}`);
   }
   out.push('', 'Summary', table(report.rows));
+  for (const f of report.failures) out.push('', `FAILED ${f}`);
   return `${out.join('\n')}\n`;
 }
 

@@ -45,7 +45,7 @@ export function runOnce(cmd: Cmd): Promise<Sample> {
     let tail = '';
     let stdout = '';
     const keep = (chunk: Buffer) => {
-      tail = (tail + chunk.toString()).slice(-2000);
+      tail = (tail + chunk.toString()).slice(-6000);
     };
     const started = performance.now();
     const child = spawn(file!, args, { cwd: cmd.cwd, env: cmd.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });

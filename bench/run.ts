@@ -64,6 +64,23 @@ function insideFigures(samples: readonly Sample[]): string {
   return `probe: sweep ≤ ${max((x) => x.sweepMs)} ms, all probes ≤ ${max((x) => x.totalMs)} ms, RSS ≤ ${(max((x) => x.peakRssBytes) / 1048576).toFixed(1)} MB, ≤ ${max((x) => x.maxSocketsOpen)} of ${ok[0]!.socketLimit} sockets, ${ok[0]!.engine}`;
 }
 
+const failures: string[] = [];
+
+// argv without the given flags and their values.
+function dropFlags(argv: readonly string[], names: readonly string[]): string[] {
+  return argv.filter((_, i) => !names.includes(argv[i]!) && !names.includes(argv[i - 1]!));
+}
+
+// Runs one group of rows; a command failing there is reported and the other groups still run.
+async function attempt(group: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    failures.push(`${group}: ${(e as Error).message}`);
+    log(`${group} FAILED: ${(e as Error).message}`);
+  }
+}
+
 const work = mkdtempSync(join(tmpdir(), 'np-bench-inputs-'));
 process.once('exit', () => rmSync(work, { recursive: true, force: true }));
 
@@ -84,16 +101,18 @@ if (only.has('startup') || only.has('scale')) {
     steps['check 30k'] = check(file('30k-statements.policy', policyWithStatements(bundled, 30_000)));
     steps['10k syntax errors'] = check(file('10k-syntax-errors.policy', policyWithSyntaxErrors(10_000)), [1]);
   }
-  await series('compile', steps);
-  specs.push({ id: 'startup', title: '`check policy/nanoclaw.policy` vs `node -e 0`', subject: 'check bundled', reference: 'node -e 0', figure: { kind: 'ratio' }, goal: 1.3 });
-  if (only.has('scale')) {
-    specs.push(
-      { id: 'check-10k', title: '`check` of 10,000 statements over the bundled policy (added time)', subject: 'check 10k', reference: 'check bundled', figure: { kind: 'delta' }, goal: 200 },
-      { id: 'check-30k', title: '`check` of 30,000 statements (added time; ×3 input)', subject: 'check 30k', reference: 'check bundled', figure: { kind: 'delta' } },
-      { id: 'check-linear', title: '`check` growth from 10,000 to 30,000 statements (3 = linear)', subject: 'check 30k', reference: 'check bundled', figure: { kind: 'growth', small: 'check 10k' }, goal: 3.6, note: 'added time of 30k ÷ added time of 10k' },
-      { id: 'syntax-errors', title: '10,000 syntax errors, text mode', subject: '10k syntax errors', reference: 'node -e 0', figure: { kind: 'absolute' }, goal: 2000 },
-    );
-  }
+  await attempt('compile', async () => {
+    await series('compile', steps);
+    specs.push({ id: 'startup', title: '`check policy/nanoclaw.policy` vs `node -e 0`', subject: 'check bundled', reference: 'node -e 0', figure: { kind: 'ratio' }, goal: 1.3 });
+    if (only.has('scale')) {
+      specs.push(
+        { id: 'check-10k', title: '`check` of 10,000 statements over the bundled policy (added time)', subject: 'check 10k', reference: 'check bundled', figure: { kind: 'delta' }, goal: 200 },
+        { id: 'check-30k', title: '`check` of 30,000 statements (added time; ×3 input)', subject: 'check 30k', reference: 'check bundled', figure: { kind: 'delta' } },
+        { id: 'check-linear', title: '`check` growth from 10,000 to 30,000 statements (3 = linear)', subject: 'check 30k', reference: 'check bundled', figure: { kind: 'growth', small: 'check 10k' }, goal: 3.6, note: 'added time of 30k ÷ added time of 10k' },
+        { id: 'syntax-errors', title: '10,000 syntax errors, text mode', subject: '10k syntax errors', reference: 'node -e 0', figure: { kind: 'absolute' }, goal: 2000 },
+      );
+    }
+  });
 }
 
 if (only.has('enforce') || only.has('verify')) {
@@ -110,7 +129,7 @@ if (only.has('enforce') || only.has('verify')) {
       env,
       timeoutMs: 60_000,
     });
-    if (only.has('enforce')) {
+    if (only.has('enforce')) await attempt('enforce', async () => {
       const steps: Record<string, Step> = {
         'node -e 0 (host ns)': { cmd: { argv: node('-e', '0'), ns: c.lab.ns.host, env } },
         enforce: { cmd: enforce() },
@@ -123,17 +142,19 @@ if (only.has('enforce') || only.has('verify')) {
         { id: 'enforce-again', title: 'a second `enforce` (nothing to do)', subject: 'enforce again', reference: 'node -e 0 (host ns)', figure: { kind: 'ratio' }, goal: 3 },
         { id: 'enforce-down', title: '`enforce --down`', subject: 'enforce --down', reference: 'node -e 0 (host ns)', figure: { kind: 'ratio' }, goal: 3 },
       );
-    }
-    if (only.has('verify')) {
+    });
+    if (only.has('verify')) await attempt('verify', async () => {
       await runOnce(enforce());
       const manifest = join(c.lab.dir, 'verify.json');
       writeFileSync(manifest, `${JSON.stringify(buildVerifyManifest(c.policy))}\n`);
+      // The user's defaults for timeout and budget, not the lab tests' short ones.
+      const hostArgs = dropFlags(c.verifyArgs, ['--timeout', '--budget']);
       // The host-only flags (firewall, exec prefix, home) do not apply inside the VM.
-      const insideArgs = c.verifyArgs.slice(2).filter((_, i, a) => !['--backend', '--exec', '--home'].includes(a[i]!) && !['--backend', '--exec', '--home'].includes(a[i - 1]!));
+      const insideArgs = dropFlags(hostArgs.slice(2), ['--backend', '--exec', '--home']);
       const steps: Record<string, Step> = {
         'nmap -sT -p-': { cmd: { argv: ['nmap', '-sT', '-p-', '-n', '-Pn', c.lab.gateway], ns: c.lab.ns.vm, env, timeoutMs: 120_000 } },
         'verify --inside': { cmd: { argv: node(CLI, 'verify', '--inside', manifest, ...insideArgs, '--json'), ns: c.lab.ns.vm, cwd: ROOT, env, timeoutMs: 120_000, keepStdout: true } },
-        'verify (host)': { cmd: { argv: node(CLI, ...c.verifyArgs, '--json'), ns: c.lab.ns.host, cwd: ROOT, env, timeoutMs: 120_000 } },
+        'verify (host)': { cmd: { argv: node(CLI, ...hostArgs, '--json'), ns: c.lab.ns.host, cwd: ROOT, env, timeoutMs: 120_000 } },
       };
       const samples = await series('verify', steps);
       await runOnce(enforce('--down'));
@@ -141,7 +162,7 @@ if (only.has('enforce') || only.has('verify')) {
         { id: 'verify-inside', title: 'full `verify --inside` vs `nmap -sT -p- -n -Pn` of the gateway', subject: 'verify --inside', reference: 'nmap -sT -p-', figure: { kind: 'ratio' }, goal: 1.0, note: insideFigures(samples['verify --inside']!) },
         { id: 'verify-host', title: 'full `verify` from the host (probes via ip netns exec) vs the same nmap', subject: 'verify (host)', reference: 'nmap -sT -p-', figure: { kind: 'ratio' }, note: 'no goal in the issue; for reference' },
       );
-    }
+    });
   } finally {
     await c.lab.teardown();
   }
@@ -151,10 +172,11 @@ if (flags.tests) {
   const n = Number(flags['test-runs']);
   const steps: Record<string, Step> = { 'npm test': { cmd: { argv: node('--import', 'tsx', 'test/run.ts'), cwd: ROOT, env: { ...env, CI: 'true' }, timeoutMs: 900_000 } } };
   log(`npm test: ${n} run(s), ~2-3 min each`);
-  keep(await runSeries(steps, n, 0), steps);
-  specs.push({ id: 'npm-test', title: '`npm test` wall time (build excluded)', subject: 'npm test', figure: { kind: 'absolute' }, goal: 120_000 });
+  await attempt('npm test', async () => keep(await runSeries(steps, n, 0), steps));
+  if (all['npm test']) specs.push({ id: 'npm-test', title: '`npm test` wall time (build excluded)', subject: 'npm test', figure: { kind: 'absolute' }, goal: 120_000 });
 }
 
 const rows: Row[] = specs.map((s) => makeRow(s, all));
-const report = { machine: { cpus: cpus().length, loadavg: loadavg(), node: process.version, when: new Date().toISOString() }, rows };
+const report = { machine: { cpus: cpus().length, loadavg: loadavg(), node: process.version, when: new Date().toISOString() }, rows, failures };
 process.stdout.write(flags.json ? formatJson(report) : formatText(report));
+process.exitCode = failures.length > 0 ? 1 : 0;

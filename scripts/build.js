@@ -1,6 +1,6 @@
 // Builds nanopolicy: the peggy grammar into its parser, then one bundle for the CLI and one
 // self-contained bundle for the probe that `verify` sends into the VM (Node built-ins only).
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import peggy from 'peggy';
@@ -36,7 +36,7 @@ const common = {
   define: { __NANOPOLICY_VERSION__: JSON.stringify(version) },
   bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', legalComments: 'none' };
 // The CLI is split: dist/cli.js holds what every command needs (the compiler, commander), and what
-// only enforce or verify use (child_process, tls, dns, execa …) sits in dist/chunks/, loaded by the
+// only enforce or verify use (child_process, tls, dns, execa …) sits in chunks beside it, loaded by the
 // `await import()` in those commands. So `check` starts nearly as fast as bare Node (issue 9).
 // commander and picocolors are bundled in (resolving and loading a CommonJS package from ESM costs
 // more than parsing it); the other dependencies stay external and load only where they are used.
@@ -54,12 +54,17 @@ const lazyChildProcess = {
     }));
   },
 };
+// Chunks sit in dist/ itself: run-inside.ts finds the probe as `./probe.cjs` beside its own module.
+// Old chunks (named <name>-<HASH>.js) go first, so dist/ holds only this build's.
+const CHUNK = /^[\w-]+-[A-Z0-9]{8}\.js$/;
+mkdirSync(join(root, 'dist'), { recursive: true });
+for (const name of readdirSync(join(root, 'dist'))) if (CHUNK.test(name)) rmSync(join(root, 'dist', name));
 rmSync(join(root, 'dist/chunks'), { recursive: true, force: true });
 await build({
   ...common,
   entryPoints: { cli: join(root, 'src/cli/main.ts') },
   outdir: join(root, 'dist'),
-  chunkNames: 'chunks/[name]-[hash]',
+  chunkNames: '[name]-[hash]',
   splitting: true,
   format: 'esm',
   external: ['execa', 'diff', 'node-forge', 'peggy'],

@@ -63,12 +63,13 @@ t('figures: ratio, delta, absolute and growth from medians; goals met or missed'
   assert.is(makeRow({ id: 'g', title: 'growth', subject: 'sub', reference: 'ref', figure: { kind: 'growth', small: 'small' } }, all).figure, 2.5);
   assert.throws(() => makeRow({ id: 'x', title: 'x', subject: 'missing', figure: { kind: 'absolute' } }, all), /no measurements for "missing"/);
 
-  const report = { machine: { cpus: 2, loadavg: [1, 1, 1], node: 'v20', when: 'now' }, rows: [ratio, delta] };
+  const report = { machine: { cpus: 2, loadavg: [1, 1, 1], node: 'v20', when: 'now' }, rows: [ratio, delta], failures: ['verify: it broke'] };
   const text = formatText(report);
   assert.match(text, /ratio row\n {2}subject +150\.0 ms {2}\[140\.0 ms … 400\.0 ms\] {2}peak 2\.0 MB {2}3 runs {2}sub\n {2}vs +100\.0 ms/);
   assert.match(text, /=> 1\.50× {3}goal ≤ 1\.3×: MISSED/);
   assert.match(text, /=> \+50\.0 ms {3}goal ≤ 60\.0 ms: met/);
   assert.match(text, /Summary\n {2}row +figure +goal\n {2}ratio row +1\.50× +≤ 1\.3× +MISSED/);
+  assert.match(text, /FAILED verify: it broke/);
   const json = JSON.parse(formatJson(report)) as typeof report;
   assert.is(json.rows[0]!.figure, 1.5);
   assert.is(json.rows[0]!.subject.peakKb, 2048);
