@@ -1,20 +1,32 @@
 // Every TCP port of the gateway but the bridges must be closed: the host's own services (SSH, SMB,
 // AirPlay, screen sharing) listen on the gateway address too, and Softnet passes the gateway by default.
 
+import { availableParallelism } from 'node:os';
 import type { VerifyManifest } from '../manifest.ts';
 import type { ProbeResult } from './result.ts';
-import type { TcpScanner, PortState } from './tcp-scanner.ts';
+import { sweepInWorker, type TcpScanner, type PortState, type ShardResult } from './tcp-scanner.ts';
 import { describePort } from './port-names.ts';
 
 export interface SweepProgress {
   (done: number, total: number): void;
 }
 
+export interface SweepOptions {
+  /** Threads sweeping at once, this one included (default: one per core, at most 4; 1 under 4,096 ports). */
+  threads?: number;
+}
+
+/** Below this many ports a worker thread costs more to start than it saves. */
+const MIN_PORTS_FOR_THREADS = 4096;
+
 // Connects to each port in the sweep range; one summary row plus one row per open port.
-export function gatewaySweep(
+// The range is cut into one contiguous slice per thread: this thread's scanner (shared with the
+// other probes) takes the first, worker threads the rest, each under its share of the socket cap.
+export async function gatewaySweep(
   manifest: Pick<VerifyManifest, 'gateway' | 'gatewaySweep'>,
   scanner: TcpScanner,
   onProgress?: SweepProgress,
+  options: SweepOptions = {},
 ): Promise<{ results: ProbeResult[]; ms: number }> {
   const { from, to, except } = manifest.gatewaySweep;
   const skip = new Set(except);
@@ -22,24 +34,45 @@ export function gatewaySweep(
   const counts: Record<PortState, number> = { open: 0, closed: 0, filtered: 0 };
   const openPorts: number[] = [];
   const started = performance.now();
-  let port = from;
-  let done = 0;
-  return new Promise((resolve) => {
-    if (total === 0) return resolve({ results: [summary()], ms: 0 });
-    scanner.scan(
-      () => {
-        while (port <= to && skip.has(port)) port++;
-        return port <= to ? ([manifest.gateway, port++] as const) : undefined;
-      },
-      (_host, p, state) => {
-        counts[state]++;
-        if (state === 'open') openPorts.push(p);
-        done++;
-        onProgress?.(done, total);
-        if (done === total) resolve({ results: [summary(), ...openPorts.sort((a, b) => a - b).map(openRow)], ms: elapsed() });
-      },
-    );
-  });
+  if (total === 0) return { results: [summary()], ms: 0 };
+
+  const threads = Math.max(1, Math.min(options.threads ?? (total < MIN_PORTS_FOR_THREADS ? 1 : Math.min(4, availableParallelism())), scanner.stats.cap));
+  const size = Math.ceil((to - from + 1) / threads);
+  const slices = Array.from({ length: threads }, (_, i) => [from + i * size, Math.min(to, from + (i + 1) * size - 1)] as const).filter(([a, b]) => a <= b);
+  const share = Math.max(1, Math.floor(scanner.stats.cap / slices.length));
+  const doneBy = new Array<number>(slices.length).fill(0);
+  const report = (i: number, done: number) => {
+    doneBy[i] = done;
+    onProgress?.(doneBy.reduce((a, b) => a + b, 0), total);
+  };
+  const add = (r: ShardResult) => {
+    for (const k of ['open', 'closed', 'filtered'] as const) counts[k] += r.counts[k];
+    openPorts.push(...r.openPorts);
+  };
+
+  // The workers' sockets are set aside before this thread starts connecting.
+  const lent = slices.map((_, i) => (i > 0 ? scanner.lend(share) : () => undefined));
+  await Promise.all(
+    slices.map(async ([a, b], i) => {
+      if (i > 0) {
+        try {
+          const r = await sweepInWorker({ host: manifest.gateway, from: a, to: b, skip: except, cap: share, timeoutMs: scanner.timeoutMs }, (done) => report(i, done), scanner);
+          // Sockets the workers held count toward the figures this thread reports.
+          scanner.stats.attempts += r.attempts;
+          scanner.stats.maxOpen += r.maxOpen;
+          add(r);
+          report(i, r.counts.open + r.counts.closed + r.counts.filtered);
+          return;
+        } catch {
+          // No worker here (no tcp_wrap in it, no threads): this thread sweeps the slice instead.
+        } finally {
+          lent[i]!();
+        }
+      }
+      add(await sweepHere(scanner, manifest.gateway, a, b, skip, (done) => report(i, done)));
+    }),
+  );
+  return { results: [summary(), ...openPorts.sort((x, y) => x - y).map(openRow)], ms: elapsed() };
 
   function elapsed(): number {
     return Math.round(performance.now() - started);
@@ -70,3 +103,27 @@ export function gatewaySweep(
     };
   }
 }
+
+// One slice on this thread's scanner.
+function sweepHere(scanner: TcpScanner, host: string, from: number, to: number, skip: ReadonlySet<number>, onDone: (done: number) => void): Promise<ShardResult> {
+  const r: ShardResult = { counts: { open: 0, closed: 0, filtered: 0 }, openPorts: [], attempts: 0, maxOpen: 0 };
+  const total = to - from + 1 - [...skip].filter((p) => p >= from && p <= to).length;
+  let port = from;
+  let done = 0;
+  return new Promise((resolve) => {
+    if (total === 0) return resolve(r);
+    scanner.scan(
+      () => {
+        while (port <= to && skip.has(port)) port++;
+        return port <= to ? ([host, port++] as const) : undefined;
+      },
+      (_host, p, state) => {
+        r.counts[state]++;
+        if (state === 'open') r.openPorts.push(p);
+        onDone(++done);
+        if (done === total) resolve(r);
+      },
+    );
+  });
+}
+
