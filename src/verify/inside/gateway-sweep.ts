@@ -12,16 +12,15 @@ export interface SweepProgress {
 }
 
 export interface SweepOptions {
-  /** Threads sweeping at once, this one included (default: one per core, at most 4; 1 under 4,096 ports). */
-  threads?: number;
+  /** Worker threads that sweep (default: one per core, at most 4; none under 4,096 ports: then this thread sweeps). */
+  workers?: number;
 }
 
 /** Below this many ports a worker thread costs more to start than it saves. */
 const MIN_PORTS_FOR_THREADS = 4096;
 
 // Connects to each port in the sweep range; one summary row plus one row per open port.
-// The range is cut into one contiguous slice per thread: this thread's scanner (shared with the
-// other probes) takes the first, worker threads the rest, each under its share of the socket cap.
+// The range is cut into one contiguous slice per worker thread, each under its share of the cap.
 export async function gatewaySweep(
   manifest: Pick<VerifyManifest, 'gateway' | 'gatewaySweep'>,
   scanner: TcpScanner,
@@ -36,10 +35,14 @@ export async function gatewaySweep(
   const started = performance.now();
   if (total === 0) return { results: [summary()], ms: 0 };
 
-  const threads = Math.max(1, Math.min(options.threads ?? (total < MIN_PORTS_FOR_THREADS ? 1 : Math.min(4, availableParallelism())), scanner.stats.cap));
-  const size = Math.ceil((to - from + 1) / threads);
-  const slices = Array.from({ length: threads }, (_, i) => [from + i * size, Math.min(to, from + (i + 1) * size - 1)] as const).filter(([a, b]) => a <= b);
-  const share = Math.max(1, Math.floor(scanner.stats.cap / slices.length));
+  // Worker threads take the sweep (this thread keeps its event loop for the other probes' timers);
+  // with none, or when one cannot start, this thread's scanner sweeps.
+  const workers = Math.max(0, Math.min(options.workers ?? (total < MIN_PORTS_FOR_THREADS ? 0 : Math.min(4, availableParallelism())), scanner.stats.cap - 1));
+  const parts = Math.max(1, workers);
+  const size = Math.ceil((to - from + 1) / parts);
+  const slices = Array.from({ length: parts }, (_, i) => [from + i * size, Math.min(to, from + (i + 1) * size - 1)] as const).filter(([a, b]) => a <= b);
+  // Each worker gets an equal share of the cap; one share stays with this thread's other probes.
+  const share = Math.max(1, Math.floor(scanner.stats.cap / (workers + 1)));
   const doneBy = new Array<number>(slices.length).fill(0);
   const report = (i: number, done: number) => {
     doneBy[i] = done;
@@ -50,11 +53,10 @@ export async function gatewaySweep(
     openPorts.push(...r.openPorts);
   };
 
-  // The workers' sockets are set aside before this thread starts connecting.
-  const lent = slices.map((_, i) => (i > 0 ? scanner.lend(share) : () => undefined));
   await Promise.all(
     slices.map(async ([a, b], i) => {
-      if (i > 0) {
+      if (workers > 0) {
+        const giveBack = scanner.lend(share);
         try {
           const r = await sweepInWorker({ host: manifest.gateway, from: a, to: b, skip: except, cap: share, timeoutMs: scanner.timeoutMs }, (done) => report(i, done), scanner);
           // Sockets the workers held count toward the figures this thread reports.
@@ -66,7 +68,7 @@ export async function gatewaySweep(
         } catch {
           // No worker here (no tcp_wrap in it, no threads): this thread sweeps the slice instead.
         } finally {
-          lent[i]!();
+          giveBack();
         }
       }
       add(await sweepHere(scanner, manifest.gateway, a, b, skip, (done) => report(i, done)));
