@@ -43,6 +43,8 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner):
     });
   });
 
+  const snapshot = statementsOf(ast, 'snapshot')[0];
+
   return Object.freeze({
     source: Object.freeze({ ...source }),
     owner: Object.freeze({ ...owner }),
@@ -56,5 +58,6 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner):
     }),
     bridges: Object.freeze(loweredBridges),
     mounts: Object.freeze(loweredMounts),
+    ...(snapshot ? { snapshots: Object.freeze({ keep: Number(snapshot.count.value), span: snapshot.span }) } : {}),
   });
 }

@@ -57,6 +57,12 @@ export interface Mount {
   span: Span;
 }
 
+/** `snapshot keep N`: enforce clones the stopped VM before each start and keeps the newest N. */
+export interface Snapshots {
+  keep: number;
+  span: Span;
+}
+
 /** The host user the policy was compiled for: "~" meant their home, and they own the VM. */
 export interface Owner {
   user: string;
@@ -72,6 +78,8 @@ export interface Policy {
   bridges: readonly Bridge[];
   /** In policy order. */
   mounts: readonly Mount[];
+  /** Absent: enforce takes no snapshots. */
+  snapshots?: Snapshots;
 }
 
 export const DEFAULT_SUBNET = '192.168.64.0/24';

@@ -13,6 +13,7 @@ import { interfaceFromIfconfig } from './find-interface.ts';
 import { isVmAddress } from './is-vm-address.ts';
 import { parseEnableToken, pfEnabled } from './parse-pf-output.ts';
 import { bridgeStep } from './bridge-step.ts';
+import { pruneSnapshotsStep, snapshotStep } from './snapshot-step.ts';
 import { loadedRulesPath } from './state.ts';
 import { mustRun, noUndo, StepError, type Step, type StepContext } from './step.ts';
 
@@ -23,6 +24,8 @@ export interface PfPlanInput {
   start: boolean;
   /** How long to wait for the VM's interface and address, in seconds. */
   waitSeconds: number;
+  /** The clock snapshot names are taken from (tests fix it). */
+  now?: () => Date;
 }
 
 export const PLACEHOLDER = { iface: '<vm_if>', vmAddress: '<vm-ip>', token: '<token>', pid: '<pid>' } as const;
@@ -70,12 +73,15 @@ export function planPf(input: PfPlanInput): Step[] {
     killStates(pf, policy, 'kill-states'),
     enablePf(pf),
     checkAnchor(pf, artifacts),
+    // The snapshot is of the stopped VM, taken under the loaded anchor and before it starts.
+    ...(input.start && policy.snapshots ? [snapshotStep(policy, input.now)] : []),
     input.start ? startVm(policy, artifacts) : announceVm(artifacts),
     findInterface(policy, input.waitSeconds),
     vmAddress(policy, input.waitSeconds),
     reloadAnchor(pf, artifacts),
     ...policy.bridges.map((b) => bridgeStep(b, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts)),
     recheckPf(pf, artifacts),
+    ...(input.start && policy.snapshots ? [pruneSnapshotsStep(policy, policy.snapshots.keep)] : []),
   ];
 }
 

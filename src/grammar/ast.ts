@@ -60,7 +60,15 @@ export interface MountStatement {
   options: OptionNode[];
 }
 
-export type Statement = VmStatement | NetworkStatement | AllowStatement | MountStatement;
+/** `snapshot keep N`: how many of enforce's own VM snapshots to keep. */
+export interface SnapshotStatement {
+  kind: 'snapshot';
+  span: Span;
+  keep: Located;
+  count: Located;
+}
+
+export type Statement = VmStatement | NetworkStatement | AllowStatement | MountStatement | SnapshotStatement;
 
 export interface PolicyAst {
   file: string;

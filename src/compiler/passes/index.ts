@@ -13,6 +13,7 @@ import { checkMountPaths } from './check-mount-paths.ts';
 import { checkSensitiveMounts } from './check-sensitive-mounts.ts';
 import { checkNestedMounts } from './check-nested-mounts.ts';
 import { checkCageOutsideWritableMounts } from './check-cage-outside-writable-mounts.ts';
+import { checkSnapshots } from './check-snapshots.ts';
 
 export const CHECK_PASSES: readonly CheckPass[] = [
   reportStatementCounts,
@@ -27,4 +28,5 @@ export const CHECK_PASSES: readonly CheckPass[] = [
   checkSensitiveMounts,
   checkNestedMounts,
   checkCageOutsideWritableMounts,
+  checkSnapshots,
 ];

@@ -1,0 +1,189 @@
+// The proxy's configuration: the JSON file `enforce` writes and `node dist/proxy.js --config FILE`
+// reads. Everything is validated here, so the running proxy never meets a value it did not expect.
+
+import { isAbsolute } from 'node:path';
+import { isIPv4 } from 'node:net';
+import { invalidHostName, normaliseName } from './host-name.ts';
+import { parseCidr } from './ip-address.ts';
+
+export interface ProxyRule {
+  /** The policy's egress name (e.g. "claude"), for the audit log. */
+  name: string;
+  /** A lowercase exact DNS name, or "*.suffix": any name strictly below suffix, never suffix itself. */
+  host: string;
+  port: number;
+}
+
+export interface ProxyConfig {
+  format: 1;
+  vm: string;
+  /** The gateway address, IPv4. */
+  listen: { host: string; port: number };
+  /** CIDRs allowed to connect, e.g. ["192.168.64.2/32"]; anyone else is closed without a byte. */
+  allowClients: string[];
+  rules: ProxyRule[];
+  /** Concurrent connections (tunnels and requests still being read). */
+  maxConnections: number;
+  /** CIDRs refused in addition to the built-in set: the VM subnet, the host's own addresses. */
+  denyNetworks: string[];
+  /** Absolute path of the JSON-lines audit log. */
+  auditLog: string;
+  /** Rotate (log -> log.1) once the log passes this size. */
+  auditRotateBytes: number;
+  timeouts: {
+    /** Whole CONNECT head must arrive within this. */
+    headerMs: number;
+    /** Whole TLS ClientHello must arrive within this after "200". */
+    helloMs: number;
+    /** TCP connect to the checked address. */
+    connectMs: number;
+    /** A tunnel with no byte either way for this long is closed. */
+    idleMs: number;
+  };
+  maxHeaderBytes: number;
+  /** Largest ClientHello (all its records, with headers) read before relaying. */
+  maxHelloBytes: number;
+}
+
+export const PROXY_DEFAULTS = Object.freeze({
+  port: 13128,
+  maxConnections: 64,
+  auditRotateBytes: 10 * 1024 * 1024,
+  timeouts: Object.freeze({ headerMs: 10_000, helloMs: 10_000, connectMs: 10_000, idleMs: 300_000 }),
+  maxHeaderBytes: 8192,
+  // A ClientHello with post-quantum key shares is ~2 KiB; 64 KiB leaves room for any real one.
+  maxHelloBytes: 65536,
+});
+
+export interface AuditRecord {
+  time: string;
+  /** The client's address. */
+  client: string;
+  /** The name asked for (normalised), or what the request held when it named none. */
+  name: string;
+  port: number;
+  /** The address connected to (or refused). */
+  address?: string;
+  decision: 'allowed' | 'refused';
+  reason: string;
+  /** The egress rule that matched. */
+  rule?: string;
+  /** The SNI the client sent, when one was read. */
+  sni?: string;
+  bytesUp: number;
+  bytesDown: number;
+  durationMs: number;
+}
+
+const KEYS = ['format', 'vm', 'listen', 'allowClients', 'rules', 'maxConnections', 'denyNetworks', 'auditLog',
+  'auditRotateBytes', 'timeouts', 'maxHeaderBytes', 'maxHelloBytes'];
+const TIMEOUT_KEYS = ['headerMs', 'helloMs', 'connectMs', 'idleMs'] as const;
+
+// Parses and validates the JSON text of a proxy configuration; throws an Error naming the first
+// problem. Optional fields (maxConnections, denyNetworks, auditRotateBytes, timeouts and each of
+// its members, maxHeaderBytes, maxHelloBytes) take PROXY_DEFAULTS.
+export function parseProxyConfig(text: string): ProxyConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`proxy config is not valid JSON: ${(error as Error).message}`);
+  }
+  const o = object(raw, 'proxy config');
+  for (const key of Object.keys(o)) if (!KEYS.includes(key)) fail(`unknown key "${key}"`);
+  if (o.format !== 1) fail('"format" must be 1');
+  const vm = string(o.vm, 'vm');
+  if (vm.length === 0) fail('"vm" must not be empty');
+
+  const listenObj = object(o.listen, 'listen');
+  const listenHost = string(listenObj.host, 'listen.host');
+  if (!isIPv4(listenHost)) fail(`"listen.host" must be an IPv4 address, not "${listenHost}"`);
+  // A proxy on every address would also face the LAN; it belongs on the gateway address only.
+  if (listenHost === '0.0.0.0') fail('"listen.host" must be the gateway address, not 0.0.0.0');
+  const listen = { host: listenHost, port: int(listenObj.port, 'listen.port', 1, 65535) };
+
+  const allowClients = cidrList(o.allowClients, 'allowClients');
+  if (allowClients.length === 0) fail('"allowClients" must name at least one client network');
+  const denyNetworks = o.denyNetworks === undefined ? [] : cidrList(o.denyNetworks, 'denyNetworks');
+
+  if (!Array.isArray(o.rules)) fail('"rules" must be an array');
+  const seen = new Set<string>();
+  const rules = (o.rules as unknown[]).map((r, i) => {
+    const rule = rulePart(r, `rules[${i}]`);
+    const key = `${rule.host}:${rule.port}`;
+    if (seen.has(key)) fail(`rules[${i}]: "${key}" is listed twice`);
+    seen.add(key);
+    return rule;
+  });
+
+  const auditLog = string(o.auditLog, 'auditLog');
+  if (!isAbsolute(auditLog)) fail(`"auditLog" must be an absolute path, not "${auditLog}"`);
+
+  const t = o.timeouts === undefined ? {} : object(o.timeouts, 'timeouts');
+  for (const key of Object.keys(t)) if (!(TIMEOUT_KEYS as readonly string[]).includes(key)) fail(`unknown key "timeouts.${key}"`);
+  const timeouts = Object.fromEntries(TIMEOUT_KEYS.map((k) => [k,
+    t[k] === undefined ? PROXY_DEFAULTS.timeouts[k] : int(t[k], `timeouts.${k}`, 1, 86_400_000)])) as ProxyConfig['timeouts'];
+
+  return {
+    format: 1,
+    vm,
+    listen,
+    allowClients,
+    rules,
+    maxConnections: optionalInt(o.maxConnections, 'maxConnections', 1, 100_000, PROXY_DEFAULTS.maxConnections),
+    denyNetworks,
+    auditLog,
+    auditRotateBytes: optionalInt(o.auditRotateBytes, 'auditRotateBytes', 4096, 2 ** 40, PROXY_DEFAULTS.auditRotateBytes),
+    timeouts,
+    maxHeaderBytes: optionalInt(o.maxHeaderBytes, 'maxHeaderBytes', 256, 1 << 20, PROXY_DEFAULTS.maxHeaderBytes),
+    maxHelloBytes: optionalInt(o.maxHelloBytes, 'maxHelloBytes', 512, 1 << 20, PROXY_DEFAULTS.maxHelloBytes),
+  };
+}
+
+// One rule: a valid lowercase DNS name or "*.suffix", and a port.
+function rulePart(value: unknown, where: string): ProxyRule {
+  const r = object(value, where);
+  for (const key of Object.keys(r)) if (!['name', 'host', 'port'].includes(key)) fail(`unknown key "${where}.${key}"`);
+  const name = string(r.name, `${where}.name`);
+  if (name.length === 0) fail(`"${where}.name" must not be empty`);
+  const host = string(r.host, `${where}.host`);
+  if (host !== normaliseName(host) || host.endsWith('.')) fail(`"${where}.host" must be lowercase without a trailing dot, not "${host}"`);
+  const bare = host.startsWith('*.') ? host.slice(2) : host;
+  const problem = invalidHostName(bare);
+  if (problem) fail(`"${where}.host" "${host}" is not a valid name: ${problem}`);
+  return { name, host, port: int(r.port, `${where}.port`, 1, 65535) };
+}
+
+function cidrList(value: unknown, where: string): string[] {
+  if (!Array.isArray(value)) fail(`"${where}" must be an array of CIDRs`);
+  return (value as unknown[]).map((c, i) => {
+    const parsed = parseCidr(string(c, `${where}[${i}]`));
+    if (typeof parsed === 'string') fail(`"${where}[${i}]": ${parsed}`);
+    return c as string;
+  });
+}
+
+function object(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`"${where}" must be an object`);
+  return value as Record<string, unknown>;
+}
+
+function string(value: unknown, where: string): string {
+  if (typeof value !== 'string') fail(`"${where}" must be a string`);
+  return value as string;
+}
+
+function int(value: unknown, where: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(`"${where}" must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`);
+  }
+  return value as number;
+}
+
+function optionalInt(value: unknown, where: string, min: number, max: number, fallback: number): number {
+  return value === undefined ? fallback : int(value, where, min, max);
+}
+
+function fail(message: string): never {
+  throw new Error(`proxy config: ${message}`);
+}
