@@ -4,6 +4,8 @@ import type { Mount, Policy } from '../policy.ts';
 import { assertShareExpressible, assertVmName } from './expressible.ts';
 import { hashHeader } from './header.ts';
 import { shellQuote } from './shell-quote.ts';
+import { PFCTL, pfctlCommands } from './pfctl-commands.ts';
+import { anchorName } from '../policy.ts';
 
 // One `--dir` value: `name:path`, plus `:ro` for read-only shares (default tag, domain.md §2).
 export function tartDirValue(mount: Pick<Mount, 'name' | 'path' | 'mode'>): string {
@@ -22,6 +24,20 @@ export function tartRunArgv(policy: Policy): string[] {
     `--net-softnet-allow=${policy.network.gateway}/32`,
     ...policy.mounts.map((m) => `--dir=${tartDirValue(m)}`),
     policy.vm,
+  ];
+}
+
+// Refuses to start the VM while its pf anchor is empty: a VM started without it would be caged by
+// softnet alone from its first packet. The check is the `pfctl -a … -sr` the sudoers file allows.
+function anchorGuard(policy: Policy): string[] {
+  const show = ['sudo', '-n', PFCTL, ...pfctlCommands(policy).showAnchorRules].map(shellQuote).join(' ');
+  return [
+    '# The pf anchor first: enforce loads it before the VM starts (see nanopolicy enforce --no-start).',
+    `if ! ${show} 2>/dev/null | grep -q .; then`,
+    `  echo ${shellQuote(`tart-run.sh: the pf anchor ${anchorName(policy)} is not loaded; run "nanopolicy enforce --no-start <policy>" first.`)} >&2`,
+    '  exit 3',
+    'fi',
+    '',
   ];
 }
 
@@ -50,6 +66,7 @@ export function emitTartRun(policy: Policy): string {
     '  exit 2',
     'fi',
     '',
+    ...anchorGuard(policy),
     `exec tart ${lines.join(' \\\n').trimStart()}`,
     '',
   ].join('\n');
