@@ -6,11 +6,8 @@ import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
 import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
-import { openSession, type Session } from '../enforce/session.ts';
-import { applyLocked, lockSession } from '../enforce/apply.ts';
-import { downLocked, type DownResult } from '../enforce/down.ts';
-import { dryRun } from '../enforce/dry-run.ts';
-import { superviseLocked } from '../enforce/supervise.ts';
+import type { Session } from '../enforce/session.ts';
+import type { DownResult } from '../enforce/down.ts';
 import { parseIpv4 } from '../compiler/net/ipv4.ts';
 import type { Backend } from '../enforce/state.ts';
 import type { UndoFailure } from '../enforce/run-plan.ts';
@@ -112,6 +109,14 @@ async function runEnforce(file: string, flags: EnforceFlags, io: Io): Promise<nu
 type Outcome = { code: number; record: EnforceRecord; text: (io: Io) => void };
 
 async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promise<Outcome> {
+  // Loaded when enforce runs, not at start-up: these pull in child_process, net and execa (issue 9).
+  const [{ openSession }, { applyLocked, lockSession }, { downLocked }, { dryRun }, { superviseLocked }] = await Promise.all([
+    import('../enforce/session.ts'),
+    import('../enforce/apply.ts'),
+    import('../enforce/down.ts'),
+    import('../enforce/dry-run.ts'),
+    import('../enforce/supervise.ts'),
+  ]);
   const backend: Backend = flags.backend ?? (process.platform === 'darwin' ? 'pf' : 'nft');
   const waitSeconds = waitSecondsFrom(flags.wait);
   const intervalSeconds = seconds(flags.interval, '--interval');
