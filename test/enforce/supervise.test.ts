@@ -41,7 +41,7 @@ t('restarts a dead bridge, restores the anchor and pf, and tears down when the V
   let running: ReturnType<typeof superviseLocked> | undefined;
   try {
     const applied = await applyLocked(s);
-    assert.is(applied.kind, 'applied');
+    assert.is(applied.kind, 'applied', JSON.stringify(applied));
     if (applied.kind !== 'applied') return;
     running = superviseLocked(s, applied.state, { intervalMs: 100, signal: abort.signal, maxBackoffMs: 400 });
     const alphaPid = applied.state.bridges.find((b) => b.name === 'alpha')!.pid;

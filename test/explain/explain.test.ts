@@ -36,7 +36,7 @@ function citedLinesAreReal(e: Explanation): void {
 test("the issue's example: 10.0.30.5:8123 only through the homeassistant bridge", () => {
   const e = explain(ctx(), '10.0.30.5:8123');
   const haLine = policy.bridges.find((b) => b.name === 'homeassistant')!.span.line;
-  assert.is(e.summary, `10.0.30.5:8123 is reachable only as 192.168.64.1:18123 through the bridge "homeassistant" (policy line ${haLine}); directly it is blocked by softnet (block 0.0.0.0/0, tart-run.sh:26) and pf (anchor.pf:36).`);
+  assert.is(e.summary, `10.0.30.5:8123 is reachable only as 192.168.64.1:18123 through the bridge "homeassistant" (policy line ${haLine}); directly it is blocked by softnet (block 0.0.0.0/0, tart-run.sh:32) and pf (anchor.pf:36).`);
   const [direct, bridge] = e.routes;
   assert.equal(direct!.layers.map((l) => [l.layer, l.verdict]), [['softnet', 'block'], ['pf', 'block']]);
   assert.is(direct!.layers[0]!.artifactLine!.text, '--net-softnet-block=0.0.0.0/0 \\');
