@@ -3,7 +3,6 @@
 
 import { closeSync, openSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { execa } from 'execa';
 import type { Cmd } from './command.ts';
 
 export interface CmdResult {
@@ -40,6 +39,8 @@ export function createRunner(env: NodeJS.ProcessEnv): CommandRunner {
   const runner: CommandRunner = {
     env,
     async run(c, options) {
+      // Loaded on first use: execa costs more start-up than all of `check` (issue 9).
+      const { execa } = await import('execa');
       const r = await execa(c.file, [...c.args], {
         env,
         extendEnv: false,

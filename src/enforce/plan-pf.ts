@@ -17,6 +17,8 @@ import { loadServices, servicesFileFrom } from './services-db.ts';
 import { bridgeStep } from './bridge-step.ts';
 import { pruneSnapshotsStep, snapshotStep } from './snapshot-step.ts';
 import { loadedRulesPath } from './state.ts';
+import { ensureVmStopped, tartStop } from './stop-vm.ts';
+import { netmaskMatches, prefixFromIfconfig } from './interface-prefix.ts';
 import { mustRun, noUndo, StepError, type Step, type StepContext } from './step.ts';
 
 export interface PfPlanInput {
@@ -85,11 +87,11 @@ export function planPf(input: PfPlanInput): Step[] {
     checkAnchor(pf, artifacts),
     // The snapshot is of the stopped VM, taken under the loaded anchor and before it starts.
     ...(input.start && policy.snapshots ? [snapshotStep(policy, input.now)] : []),
-    input.start ? startVm(policy, artifacts) : announceVm(artifacts),
+    input.start ? startVm(policy, artifacts) : announceVm(policy, artifacts),
     findInterface(policy, input.waitSeconds),
     vmAddress(policy, input.waitSeconds),
     reloadAnchor(pf, artifacts),
-    ...policy.bridges.map((b) => bridgeStep(b, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts)),
+    ...policy.bridges.map((b) => bridgeStep(b, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts, policy.network)),
     recheckPf(pf, artifacts),
     ...(input.start && policy.snapshots ? [pruneSnapshotsStep(policy, policy.snapshots.keep)] : []),
   ];
@@ -207,14 +209,15 @@ function tartRun(artifacts: EnforceArtifacts): Cmd {
 /** How long `tart run` must stay up to count as started (it fails at once on a bad argument). */
 const VM_SETTLE_MS = 500;
 
-// Starts the VM in the background; only a VM enforce started is stopped by its undo.
+// Starts the VM in the background. Its undo stops the VM — or confirms it is stopped — before the
+// rules go, and halts the undo if it cannot: a running VM never loses its anchor.
 function startVm(policy: Policy, artifacts: EnforceArtifacts): Step {
-  const stop: Cmd = { ...cmd('tart', 'stop', policy.vm), timeoutMs: TART_STOP_TIMEOUT_MS };
   return {
     id: 'start-vm',
     describe: `Start the VM "${policy.vm}" with the compiled tart arguments`,
     commands: () => [tartRun(artifacts)],
-    undoCommands: () => [stop],
+    undoCommands: () => [tartStop(policy.vm)],
+    haltUndoOnFailure: true,
     async run(ctx) {
       const pid = ctx.runner.spawn(tartRun(artifacts), join(ctx.stateDir, 'vm.log'));
       ctx.state.vmPid = pid;
@@ -222,34 +225,23 @@ function startVm(policy: Policy, artifacts: EnforceArtifacts): Step {
       await ctx.runner.sleep(VM_SETTLE_MS);
       if (!ctx.runner.alive(pid)) throw new StepError('"tart run" exited at once.', `See ${join(ctx.stateDir, 'vm.log')}.`);
     },
-    async undo(ctx) {
-      if (!ctx.state.vmStarted) return;
-      const pid = ctx.state.vmPid;
-      const r = await ctx.runner.run(stop);
-      if (pid !== undefined) {
-        for (let i = 0; i < 40 && ctx.runner.alive(pid); i++) await ctx.runner.sleep(250);
-        if (ctx.runner.alive(pid)) ctx.runner.signal(pid, 'SIGTERM');
-        for (let i = 0; i < 20 && ctx.runner.alive(pid); i++) await ctx.runner.sleep(250);
-      }
-      if (pid !== undefined && ctx.runner.alive(pid)) {
-        throw new StepError(`"tart stop ${policy.vm}" ${r.exitCode === 0 ? 'returned' : 'failed'} and the VM (pid ${pid}) still runs.`);
-      }
-      ctx.state.vmStarted = false;
-      ctx.state.vmPid = undefined;
-    },
+    undo: (ctx) => ensureVmStopped(ctx, policy.vm),
   };
 }
 
-// --no-start: the owner starts the VM; enforce prints exactly how, then waits for it.
-function announceVm(artifacts: EnforceArtifacts): Step {
+// --no-start: the owner starts the VM; enforce prints exactly how, then waits for it. The owner's
+// VM is still stopped before the rules go (--down, a rollback, a stopping supervisor).
+function announceVm(policy: Policy, artifacts: EnforceArtifacts): Step {
   return {
     id: 'await-vm',
     describe: 'Print the tart command for the owner to start the VM with',
     commands: () => [],
-    ...noUndo,
+    undoCommands: () => [tartStop(policy.vm)],
+    haltUndoOnFailure: true,
     async run(ctx) {
       ctx.log(`start the VM now with: ${formatCommand(tartRun(artifacts))}`);
     },
+    undo: (ctx) => ensureVmStopped(ctx, policy.vm),
   };
 }
 
@@ -269,6 +261,7 @@ function findInterface(policy: Policy, waitSeconds: number): Step {
         if (iface !== undefined) {
           // Only vmnet bridges: the sudoers lines allow -D vm_if=bridgeN and nothing else.
           if (!PF_VM_IF.test(iface)) throw new StepError(`The gateway ${policy.network.gateway} is on "${iface}", not on a vmnet bridge (bridgeN).`, 'Another interface holds the gateway address: change the policy\'s network line or that interface.');
+          netmaskMatches(iface, prefixFromIfconfig(r.stdout, policy.network.gateway), policy.network.subnet);
           ctx.state.iface = iface;
           return;
         }
@@ -289,8 +282,6 @@ function findInterface(policy: Policy, waitSeconds: number): Step {
 
 /** Beyond `tart ip --wait N`'s own N seconds: its start-up and last lease poll. */
 export const TART_IP_MARGIN_S = 30;
-/** `tart stop`: Stop.swift waits 30 s (its --timeout default) before SIGKILL; then a margin. */
-export const TART_STOP_TIMEOUT_MS = (30 + 30) * 1000;
 
 function vmAddress(policy: Policy, waitSeconds: number): Step {
   // tart polls the leases for up to waitSeconds itself (IP.swift): the runner must not cut it short.

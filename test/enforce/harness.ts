@@ -45,7 +45,10 @@ export function fakeMac(policyText?: (root: string) => string): FakeMac {
   const fakeState = join(root, 'fake');
   mkdirSync(fakeState);
   const log = join(root, 'calls.jsonl');
+  // Bridge target names resolve from this file alone: a test never asks the real resolver.
+  writeFileSync(join(root, 'hosts'), '198.51.100.20 svc.lab.example\n');
   const env: NodeJS.ProcessEnv = {
+    NANOPOLICY_HOSTS_FILE: join(root, 'hosts'),
     PATH: `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     HOME: root,
     NANOPOLICY_FAKE_STATE: fakeState,

@@ -30,6 +30,7 @@ pass in quick inet proto tcp from $vm_net to $gw port $bridge_ports flags S/SA k
 pass in quick inet proto udp from { $vm_net, 0.0.0.0 } port 68 to { $gw, 255.255.255.255 } port 67 keep state
 block return in log quick on $vm_if inet6 all
 block return in log quick inet from $vm_net to any
+block return in log quick on $vm_if all
 `;
 
 // How pf prints that anchor (expanded lists, service names, state options), with vm_if=bridge101.

@@ -4,10 +4,12 @@
 
 import dns from 'node:dns';
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import type { Policy } from '../../compiler/policy.ts';
 import type { VerifyManifest } from '../manifest.ts';
 import type { InsideOptions, InsideStats, ProbeResult } from '../inside/result.ts';
 import { DEFAULT_BUDGET_MS, PROBE_GROUPS } from '../inside/run-probes.ts';
+import { sanitizeText } from '../sanitize-text.ts';
 import { runCommand, type RunCommand } from './run-command.ts';
 import { checkNftTable } from './nft-table.ts';
 import { checkPf, type PfCheckOptions } from './pf-anchor.ts';
@@ -15,6 +17,11 @@ import { checkBridgeProcesses } from './bridge-processes.ts';
 import { openCanaries } from './canaries.ts';
 import { runInside } from './run-inside.ts';
 import { hostRow } from './host-result.ts';
+import { checkReport } from './check-report.ts';
+import { readCounters, type FirewallCounters } from './firewall-counters.ts';
+import { claimsOf, counterEvidence } from './counter-evidence.ts';
+import { checkVmProcesses } from './vm-processes.ts';
+import { checkPfPrecedence } from './pf-precedence.ts';
 
 export type Backend = 'pf' | 'nft' | 'none';
 
@@ -28,6 +35,8 @@ export interface VerifyHostOptions {
   pf?: PfCheckOptions;
   run?: RunCommand;
   probeCode?: string;
+  /** Compare the running tart and softnet with the compiled arguments (default true; the lab has no tart). */
+  processes?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -37,11 +46,16 @@ export interface VerifyReport {
   totalMs: number;
 }
 
-// Everything, in report order: host checks, the VM's rows, then the canaries (the host's evidence).
+// Everything, in report order: host checks, the checks of the VM's report, the VM's rows, then the
+// host's evidence (firewall counters, canaries).
 export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
   const started = performance.now();
   const run = o.run ?? runCommand;
+  // Fresh per run: a report replayed from an earlier run answers an old challenge.
+  const challenge = randomBytes(16).toString('hex');
   const canaries = await openCanaries(o.manifest.gateway, o.manifest.gatewaySweep.except);
+  const counted = o.backend === 'pf' || o.backend === 'nft' ? o.backend : undefined;
+  const before: FirewallCounters | string | undefined = counted ? await readCounters(o.policy, counted, run, o.pf?.asRoot) : undefined;
   let insideRows: ProbeResult[];
   let insideStats: InsideStats | undefined;
   const [hostRows, inside] = await Promise.all([
@@ -52,7 +66,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
         const resolvedTargets = o.inside.skip?.includes('direct') ? {} : await resolveTargets(o.manifest);
         const budgetMs = o.inside.budgetMs ?? DEFAULT_BUDGET_MS;
         return await runInside(
-          { manifest: o.manifest, options: { ...o.inside, resolvedTargets: { ...resolvedTargets, ...o.inside.resolvedTargets } } },
+          { manifest: o.manifest, options: { ...o.inside, resolvedTargets: { ...resolvedTargets, ...o.inside.resolvedTargets } }, challenge },
           { prefix: o.exec, timeoutMs: budgetMs + 30_000, ...(o.probeCode ? { probeCode: o.probeCode } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) },
         );
       } catch (e) {
@@ -60,21 +74,31 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
       }
     })(),
   ]);
+  const after = counted ? await readCounters(o.policy, counted, run, o.pf?.asRoot) : undefined;
   const canaryRows = await canaries.close();
+  const evidence: ProbeResult[] = [];
   if (inside instanceof Error) {
-    insideRows = [hostRow('probes inside the VM', 'ran', 'FAILED', false, 0, `could not run the probes inside the VM: ${inside.message}`)];
+    insideRows = [hostRow('probes inside the VM', 'ran', 'FAILED', false, 0, `could not run the probes inside the VM: ${sanitizeText(inside.message)}`)];
   } else {
-    insideRows = [...inside.results, ...completeness(inside.results, o.inside.skip ?? [])];
-    insideStats = inside.stats;
+    const checked = checkReport(inside, challenge);
+    insideRows = [...checked.problems, ...checked.rows, ...completeness(checked.rows, o.inside.skip ?? [])];
+    insideStats = checked.stats;
+    if (counted && before !== undefined && after !== undefined) {
+      evidence.push({ ...counterEvidence(before, after, claimsOf(checked.rows, o.manifest), counted === 'pf' ? 'pf anchor' : 'nft table'), group: 'canary' });
+    }
   }
-  return { results: [...hostRows, ...insideRows, ...canaryRows], ...(insideStats ? { inside: insideStats } : {}), totalMs: Math.round(performance.now() - started) };
+  return { results: [...hostRows, ...insideRows, ...evidence, ...canaryRows], ...(insideStats ? { inside: insideStats } : {}), totalMs: Math.round(performance.now() - started) };
 }
 
 async function hostChecks(o: VerifyHostOptions, run: RunCommand): Promise<ProbeResult[]> {
   const firewall =
-    o.backend === 'nft' ? checkNftTable(o.policy, run) : o.backend === 'pf' ? checkPf(o.policy, run, o.pf) : Promise.resolve<ProbeResult[]>([]);
-  const [fw, bridges] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run)]);
-  return [...fw, ...bridges];
+    o.backend === 'nft'
+      ? checkNftTable(o.policy, run)
+      : o.backend === 'pf'
+        ? Promise.all([checkPf(o.policy, run, o.pf), checkPfPrecedence(o.policy, run, o.pf?.asRoot)]).then((r) => r.flat())
+        : Promise.resolve<ProbeResult[]>([]);
+  const [fw, bridges, vm] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run), o.processes === false ? [] : checkVmProcesses(o.policy, run)]);
+  return [...fw, ...vm, ...bridges];
 }
 
 // A report missing a probe group is no proof: a forged or truncated report fails here.
