@@ -133,7 +133,7 @@ test('status: in force with bridges, address and verify; after --down, not in fo
     const r = await cli(m, ['status']);
     assert.is(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, 't-vm: in force');
-    assert.match(r.stdout, /rules {6}com\.apple\/100\.nanopolicy\.t-vm: loaded as compiled, interface bridge\d+/);
+    assert.match(r.stdout, 'rules      com.apple/100.nanopolicy.t-vm: loaded as compiled, interface bridge101'); // the fake vmnet bridge (bridge100 is another hypervisor's)
     assert.match(r.stdout, 'vm         192.168.64.5');
     assert.match(r.stdout, /bridges\s+alpha\s+:18080\s+pid \d+ running/);
     assert.match(r.stdout, 'verify     FAILED (3 wrong)');
