@@ -27,11 +27,15 @@ export async function checkBridgeProcesses(policy: Policy, run: RunCommand): Pro
       }
       const prefix = socatListenPrefix(policy, b);
       const target = socatTarget(b);
+      // enforce resolves a name target itself and hands socat the checked address (socat would
+      // re-resolve per connection): for a name, an address target on the same port is the bridge.
+      const resolved = new RegExp(`^(TCP4:\\d{1,3}(\\.\\d{1,3}){3}|TCP6:\\[[0-9a-f:.]+\\]):${b.target.port}$`);
+      const targetOk = (args: string[]) => args.includes(target) || (b.target.kind === 'dns' && args.some((a) => resolved.test(a)));
       for (const l of mine) {
         const args = await processArgs(l.pid, run);
         const listen = args?.find((a) => a.startsWith(prefix));
         const rangeOk = listen !== undefined && /^[0-9.]+\/\d+$/.test(listen.slice(prefix.length));
-        if (!/^socat/.test(l.command) || !args || !rangeOk || !args.includes(target)) {
+        if (!/^socat/.test(l.command) || !args || !rangeOk || !targetOk(args)) {
           return hostRow(probe, expected, `${l.command}[${l.pid}] ${args?.join(' ') ?? '(gone)'}`, false, ms(),
             `the process on ${gateway}:${b.listen} is not the compiled bridge "${b.name}" (expected socat ${prefix}<CIDR> ${target})`);
         }
