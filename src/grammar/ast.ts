@@ -60,7 +60,24 @@ export interface MountStatement {
   options: OptionNode[];
 }
 
-export type Statement = VmStatement | NetworkStatement | AllowStatement | MountStatement;
+/** `proxy via PORT [max-conn N]`. */
+export interface ProxyStatement {
+  kind: 'proxy';
+  span: Span;
+  via: Located;
+  port: Located;
+  options: OptionNode[];
+}
+
+/** `egress NAME HOST[:PORT] …`: each host as written (judged by check-egress-hosts). */
+export interface EgressStatement {
+  kind: 'egress';
+  span: Span;
+  name: Located;
+  hosts: Located[];
+}
+
+export type Statement = VmStatement | NetworkStatement | AllowStatement | MountStatement | ProxyStatement | EgressStatement;
 
 export interface PolicyAst {
   file: string;
