@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import type { Policy } from '../compiler/policy.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
 import { bridgeStep } from './bridge-step.ts';
+import { proxyStep } from './proxy-step.ts';
 import { cmd, sudo, type Cmd } from './command.ts';
 import { interfaceFromIpJson, safeInterfaceName } from './find-interface.ts';
 import { tableProblem } from './nft-readback.ts';
@@ -48,6 +49,7 @@ export function planNft(input: NftPlanInput): Step[] {
     checkTable(nft, artifacts, 'check-table'),
     killStates(nft, policy),
     ...policy.bridges.map((b) => bridgeStep(b, () => range, artifacts)),
+    ...(policy.proxy ? [proxyStep(policy, () => range, artifacts)] : []),
     checkTable(nft, artifacts, 'recheck-table'),
   ];
 }

@@ -13,6 +13,7 @@ import { interfaceFromIfconfig } from './find-interface.ts';
 import { isVmAddress } from './is-vm-address.ts';
 import { parseEnableToken, pfEnabled } from './parse-pf-output.ts';
 import { bridgeStep } from './bridge-step.ts';
+import { proxyStep } from './proxy-step.ts';
 import { loadedRulesPath } from './state.ts';
 import { mustRun, noUndo, StepError, type Step, type StepContext } from './step.ts';
 
@@ -75,6 +76,7 @@ export function planPf(input: PfPlanInput): Step[] {
     vmAddress(policy, input.waitSeconds),
     reloadAnchor(pf, artifacts),
     ...policy.bridges.map((b) => bridgeStep(b, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts)),
+    ...(policy.proxy ? [proxyStep(policy, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts)] : []),
     recheckPf(pf, artifacts),
   ];
 }
