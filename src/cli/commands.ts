@@ -5,6 +5,7 @@ import type { Io } from './io.ts';
 import { registerCheckCommand, registerCompileCommand } from './compile-command.ts';
 import { registerEnforceCommand } from './enforce-command.ts';
 import { registerVerifyCommand } from './verify-command.ts';
+import { registerLogCommand } from './log-command.ts';
 
 export type SetExit = (code: number) => void;
 
@@ -13,4 +14,5 @@ export function registerCommands(program: Command, io: Io, setExit: SetExit): vo
   registerCompileCommand(program, io, setExit);
   registerEnforceCommand(program, io, setExit);
   registerVerifyCommand(program, io, setExit);
+  registerLogCommand(program, io, setExit);
 }
