@@ -1,5 +1,6 @@
-// Builds nanopolicy: the peggy grammar into its parser, then one bundle for the CLI and one
-// self-contained bundle for the probe that `verify` sends into the VM (Node built-ins only).
+// Builds nanopolicy: the peggy grammar into its parser, then one bundle for the CLI, one
+// self-contained bundle for the probe that `verify` sends into the VM, and one for the egress
+// proxy that `enforce` runs on the host (both Node built-ins only).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,4 +48,10 @@ await build({
   entryPoints: [join(root, 'src/verify/inside/main.ts')],
   outfile: join(root, 'dist/probe.cjs'),
   format: 'cjs',
+});
+await build({
+  ...common,
+  entryPoints: [join(root, 'src/proxy/main.ts')],
+  outfile: join(root, 'dist/proxy.js'),
+  format: 'esm',
 });

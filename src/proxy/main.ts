@@ -1,0 +1,47 @@
+// The proxy process: `node dist/proxy.js --config FILE`. Prints "listening HOST:PORT" on stdout
+// once bound (enforce waits for that line), diagnostics on stderr, and exits non-zero with one
+// line on a bad config or a failed bind. SIGTERM and SIGINT close every tunnel and the log.
+
+import { readFileSync } from 'node:fs';
+import { parseProxyConfig } from './config.ts';
+import { startProxy } from './server.ts';
+
+// Reads the one option this process takes.
+function configPath(argv: string[]): string {
+  const i = argv.indexOf('--config');
+  const path = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--config='))?.slice('--config='.length);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write('usage: node dist/proxy.js --config FILE\nThe egress proxy nanopolicy enforce starts; see docs/egress.md.\n');
+    process.exit(0);
+  }
+  if (!path) throw new Error('usage: node dist/proxy.js --config FILE');
+  return path;
+}
+
+async function main(): Promise<void> {
+  const path = configPath(process.argv.slice(2));
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read proxy config ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const config = parseProxyConfig(text);
+  const proxy = await startProxy(config, { log: (line) => process.stderr.write(`nanopolicy-proxy: ${line}\n`) });
+  process.stdout.write(`listening ${proxy.address.host}:${proxy.address.port}\n`);
+  const stop = (signal: string): void => {
+    process.stderr.write(`nanopolicy-proxy: ${signal}, closing ${proxy.connections()} connection(s)\n`);
+    void proxy.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+// A stray exception in one connection must not take the proxy down silently: log it and go on
+// (each socket's state is already torn down by its own handlers).
+process.on('uncaughtException', (error) => process.stderr.write(`nanopolicy-proxy: unexpected error: ${error.stack ?? error}\n`));
+
+main().catch((error: Error) => {
+  process.stderr.write(`nanopolicy-proxy: ${error.message}\n`);
+  process.exit(1);
+});
