@@ -1,7 +1,7 @@
 // `nanopolicy log POLICY`: the egress proxy's audit log for a person — what did my agent try to
 // reach, what got through, what was refused and why. --follow keeps printing new decisions.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -12,6 +12,7 @@ import { defaultStateDir, proxyAuditPath } from '../enforce/state.ts';
 import { EXIT, useColor, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
+import { readRecords } from '../verify/host/read-audit-log.ts';
 
 interface LogFlags {
   refused?: boolean;
@@ -95,23 +96,6 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
     process.off('SIGTERM', onSignal);
   }
   return EXIT.ok;
-}
-
-// The complete lines from `offset` on, as records; a half-written last line waits for the next read.
-export function readRecords(path: string, offset: number): { records: AuditRecord[]; offset: number } {
-  if (!existsSync(path)) return { records: [], offset: 0 };
-  const text = readFileSync(path).subarray(offset).toString('utf8');
-  const end = text.lastIndexOf('\n') + 1;
-  const records: AuditRecord[] = [];
-  for (const line of text.slice(0, end).split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      records.push(JSON.parse(line) as AuditRecord);
-    } catch {
-      // A line that is not JSON is skipped, not fatal: the log is for reading, whatever happened.
-    }
-  }
-  return { records, offset: offset + Buffer.byteLength(text.slice(0, end)) };
 }
 
 type Colors = ReturnType<typeof createColors>;

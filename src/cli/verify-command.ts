@@ -2,6 +2,8 @@
 // the probes in the VM; `--inside` runs the probes here (in the VM). Prints the table or JSON.
 
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { defaultStateDir } from '../enforce/state.ts';
 import { homedir } from 'node:os';
 import type { Command } from 'commander';
 import pc from 'picocolors';
@@ -35,6 +37,7 @@ interface VerifyCliOptions {
   skip?: string;
   json?: boolean;
   home?: string;
+  stateDir?: string;
 }
 
 export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit): void {
@@ -53,9 +56,10 @@ export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit
     .option('--timeout <ms>', 'per connection attempt (default 1500)')
     .option('--budget <ms>', 'for all probes together (default 180000)')
     .option('--max-sockets <n>', 'sockets open at once, at most (default: 4096, or half the open-files limit)')
-    .option('--skip <groups>', 'probe groups to leave out: bridges,hosts,gateway,direct,egress,dns,icmp,mounts')
+    .option('--skip <groups>', 'probe groups to leave out: bridges,hosts,gateway,direct,proxy,egress,dns,icmp,mounts')
     .option('--json', 'print the rows and figures as JSON on stdout')
     .option('--home <dir>', 'folder "~" in mount paths stands for (default: your home)')
+    .option('--state-dir <dir>', "enforce's state directory: the egress proxy's pid and audit log (default: the same as enforce)")
     .addHelpText(
       'after',
       `
@@ -93,6 +97,7 @@ Examples:
           backend: backendOf(options.backend),
           exec: options.exec ? splitPrefix(options.exec) : ['tart', 'exec', '-i', loaded.policy.vm],
           inside,
+          stateDir: resolve(options.stateDir ?? defaultStateDir(loaded.policy.vm, io.env, process.getuid?.())),
           // pfctl through `sudo -n` (the compiled sudoers lines) unless verify already runs as root.
           pf: { asRoot: process.getuid?.() === 0 },
           onProgress: progress.update,
