@@ -107,8 +107,14 @@ async function throughProxy(proxy: Egress['proxy'], n: Egress['names'][number], 
     t.once('close', () => end('closed before the handshake'));
     function end(error: string | undefined): void {
       clearTimeout(timer);
-      t.destroy();
-      opened.socket!.destroy();
+      if (error === undefined) {
+        // A clean close, so the server sees our Finished (TLS 1.3) and the proxy logs a whole tunnel.
+        t.end();
+        setTimeout(() => t.destroy(), 500).unref();
+      } else {
+        t.destroy();
+        opened.socket!.destroy();
+      }
       resolve(error);
     }
   });
