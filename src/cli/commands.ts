@@ -6,13 +6,23 @@ import { registerCheckCommand, registerCompileCommand } from './compile-command.
 import { registerEnforceCommand } from './enforce-command.ts';
 import { registerVerifyCommand } from './verify-command.ts';
 import { registerLogCommand } from './log-command.ts';
+import { registerInitCommand } from './init-command.ts';
+import { registerExplainCommand } from './explain-command.ts';
+import { registerSnapshotsCommand } from './snapshots-command.ts';
+import { registerRollbackCommand } from './rollback-command.ts';
+import { registerStatusCommand } from './status-command.ts';
 
 export type SetExit = (code: number) => void;
 
 export function registerCommands(program: Command, io: Io, setExit: SetExit): void {
+  registerInitCommand(program, io, setExit);
   registerCheckCommand(program, io, setExit);
   registerCompileCommand(program, io, setExit);
   registerEnforceCommand(program, io, setExit);
   registerVerifyCommand(program, io, setExit);
   registerLogCommand(program, io, setExit);
+  registerExplainCommand(program, io, setExit);
+  registerStatusCommand(program, io, setExit);
+  registerSnapshotsCommand(program, io, setExit);
+  registerRollbackCommand(program, io, setExit);
 }

@@ -3,7 +3,6 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { defaultStateDir } from '../enforce/state.ts';
 import { homedir } from 'node:os';
 import type { Command } from 'commander';
 import pc from 'picocolors';
@@ -21,6 +20,8 @@ import { EXIT, useColor, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
 import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
+import { defaultStateDir } from '../enforce/state.ts';
+import { recordVerify } from '../workflow/record-verify.ts';
 
 interface VerifyCliOptions {
   inside?: boolean;
@@ -59,7 +60,7 @@ export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit
     .option('--skip <groups>', 'probe groups to leave out: bridges,hosts,gateway,direct,proxy,egress,dns,icmp,mounts')
     .option('--json', 'print the rows and figures as JSON on stdout')
     .option('--home <dir>', 'folder "~" in mount paths stands for (default: your home)')
-    .option('--state-dir <dir>', "enforce's state directory: the egress proxy's pid and audit log (default: the same as enforce)")
+    .option('--state-dir <dir>', "enforce's state directory: the egress proxy's pid and audit log, and where the result is recorded for status and snapshots (default as for enforce)")
     .addHelpText(
       'after',
       `
@@ -105,6 +106,8 @@ Examples:
         progress.done();
         results = report.results;
         figures = { inside: report.inside, totalMs: report.totalMs };
+        const stateDir = options.stateDir ?? defaultStateDir(loaded.policy.vm, io.env, process.getuid?.());
+        rememberVerify(stateDir, results, io);
       }
       const ok = results.every((r) => r.ok);
       if (options.json) io.stdout.write(`${JSON.stringify({ ok, wrong: results.filter((r) => !r.ok).length, results, ...(figures as object) }, null, 2)}\n`);
@@ -182,4 +185,14 @@ function progressPrinter(io: Io): { update?: (done: number, total: number) => vo
       if (shown) io.stderr.write('\r\x1b[K');
     },
   };
+}
+
+// Keeps the result for `status` and `snapshots`; a record that cannot be written costs a note,
+// never the verify.
+function rememberVerify(stateDir: string, results: readonly ProbeResult[], io: Io): void {
+  try {
+    recordVerify(stateDir, { ok: results.every((r) => r.ok), wrong: results.filter((r) => !r.ok).length, at: new Date().toISOString() });
+  } catch (error) {
+    io.stderr.write(`verify: could not record the result in ${stateDir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+  }
 }

@@ -60,6 +60,7 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner):
           listen: Number(proxyLine?.port.value ?? DEFAULT_PROXY_PORT),
           maxConnections: Number((proxyLine && findOption(proxyLine, 'max-conn')?.value?.value) ?? DEFAULT_PROXY_MAX_CONNECTIONS),
         });
+  const snapshot = statementsOf(ast, 'snapshot')[0];
 
   return Object.freeze({
     source: Object.freeze({ ...source }),
@@ -76,5 +77,6 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner):
     mounts: Object.freeze(loweredMounts),
     ...(proxy ? { proxy } : {}),
     egress: Object.freeze(loweredEgress),
+    ...(snapshot ? { snapshots: Object.freeze({ keep: Number(snapshot.count.value), span: snapshot.span }) } : {}),
   });
 }

@@ -80,6 +80,12 @@ export interface ProxyListen {
   maxConnections: number;
 }
 
+/** `snapshot keep N`: enforce clones the stopped VM before each start and keeps the newest N. */
+export interface Snapshots {
+  keep: number;
+  span: Span;
+}
+
 /** The host user the policy was compiled for: "~" meant their home, and they own the VM. */
 export interface Owner {
   user: string;
@@ -99,6 +105,8 @@ export interface Policy {
   proxy?: ProxyListen;
   /** In policy order. */
   egress: readonly EgressRule[];
+  /** Absent: enforce takes no snapshots. */
+  snapshots?: Snapshots;
 }
 
 export const DEFAULT_SUBNET = '192.168.64.0/24';

@@ -14,6 +14,7 @@ import { isVmAddress } from './is-vm-address.ts';
 import { parseEnableToken, pfEnabled } from './parse-pf-output.ts';
 import { bridgeStep } from './bridge-step.ts';
 import { proxyStep } from './proxy-step.ts';
+import { pruneSnapshotsStep, snapshotStep } from './snapshot-step.ts';
 import { loadedRulesPath } from './state.ts';
 import { mustRun, noUndo, StepError, type Step, type StepContext } from './step.ts';
 
@@ -24,6 +25,8 @@ export interface PfPlanInput {
   start: boolean;
   /** How long to wait for the VM's interface and address, in seconds. */
   waitSeconds: number;
+  /** The clock snapshot names are taken from (tests fix it). */
+  now?: () => Date;
 }
 
 export const PLACEHOLDER = { iface: '<vm_if>', vmAddress: '<vm-ip>', token: '<token>', pid: '<pid>' } as const;
@@ -71,6 +74,8 @@ export function planPf(input: PfPlanInput): Step[] {
     killStates(pf, policy, 'kill-states'),
     enablePf(pf),
     checkAnchor(pf, artifacts),
+    // The snapshot is of the stopped VM, taken under the loaded anchor and before it starts.
+    ...(input.start && policy.snapshots ? [snapshotStep(policy, input.now)] : []),
     input.start ? startVm(policy, artifacts) : announceVm(artifacts),
     findInterface(policy, input.waitSeconds),
     vmAddress(policy, input.waitSeconds),
@@ -78,6 +83,7 @@ export function planPf(input: PfPlanInput): Step[] {
     ...policy.bridges.map((b) => bridgeStep(b, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts)),
     ...(policy.proxy ? [proxyStep(policy, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts)] : []),
     recheckPf(pf, artifacts),
+    ...(input.start && policy.snapshots ? [pruneSnapshotsStep(policy, policy.snapshots.keep)] : []),
   ];
 }
 

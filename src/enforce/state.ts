@@ -45,6 +45,8 @@ export interface EnforceState {
   /** Set only when enforce started the VM itself: only then may it stop it. */
   vmPid?: number;
   vmStarted: boolean;
+  /** The snapshot this run took before starting the VM (`snapshot keep N`). */
+  snapshot?: string;
   bridges: BridgeState[];
   /** The egress proxy, when the policy lists egress and it was started. */
   proxy?: ProxyState;

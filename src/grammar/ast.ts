@@ -77,7 +77,15 @@ export interface EgressStatement {
   hosts: Located[];
 }
 
-export type Statement = VmStatement | NetworkStatement | AllowStatement | MountStatement | ProxyStatement | EgressStatement;
+/** `snapshot keep N`: how many of enforce's own VM snapshots to keep. */
+export interface SnapshotStatement {
+  kind: 'snapshot';
+  span: Span;
+  keep: Located;
+  count: Located;
+}
+
+export type Statement = VmStatement | NetworkStatement | AllowStatement | MountStatement | SnapshotStatement | ProxyStatement | EgressStatement;
 
 export interface PolicyAst {
   file: string;

@@ -5,7 +5,7 @@ import type { Diagnostic } from '../compiler/diagnostic.ts';
 
 type Expectation = NonNullable<PeggySyntaxError['expected']>[number];
 
-const STATEMENTS = ['allow', 'egress', 'mount', 'network', 'proxy', 'vm'];
+const STATEMENTS = ['allow', 'egress', 'mount', 'network', 'proxy', 'snapshot', 'vm'];
 const END = 'the end of the line';
 
 // What to write instead, by what was expected.

@@ -17,6 +17,7 @@ import { reportProxyLines } from './report-proxy-lines.ts';
 import { checkProxyPort } from './check-proxy-port.ts';
 import { checkEgressHosts } from './check-egress-hosts.ts';
 import { reportDuplicateEgressHosts } from './report-duplicate-egress-hosts.ts';
+import { checkSnapshots } from './check-snapshots.ts';
 
 export const CHECK_PASSES: readonly CheckPass[] = [
   reportStatementCounts,
@@ -35,4 +36,5 @@ export const CHECK_PASSES: readonly CheckPass[] = [
   checkProxyPort,
   checkEgressHosts,
   reportDuplicateEgressHosts,
+  checkSnapshots,
 ];

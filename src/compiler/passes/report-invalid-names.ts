@@ -14,7 +14,7 @@ const MAX_NAME = 63;
 export function reportInvalidNames({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const statement of ast.statements) {
-    if (statement.kind === 'network' || statement.kind === 'proxy') continue;
+    if (statement.kind === 'network' || statement.kind === 'proxy' || statement.kind === 'snapshot') continue;
     const what = { vm: 'VM', allow: 'bridge', mount: 'mount', egress: 'egress' }[statement.kind];
     const problem = nameProblem(statement.name, statement.kind);
     if (problem) out.push(errorAt(ast.file, statement.name.span, { ...problem, message: `The ${what} name ${problem.message}` }));

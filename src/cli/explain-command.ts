@@ -1,0 +1,56 @@
+// `nanopolicy explain`: why the VM can or cannot reach an endpoint or see a host path.
+
+import { homedir } from 'node:os';
+import { Option, type Command } from 'commander';
+import { compilePolicyFile } from '../compiler/compile.ts';
+import { emitArtifacts } from '../compiler/emit/index.ts';
+import { explain, ExplainTargetError, type FirewallBackend } from '../explain/explain.ts';
+import { formatExplanation } from '../explain/format-explanation.ts';
+import { EXIT, type Io } from './io.ts';
+import type { SetExit } from './commands.ts';
+import { UsageError } from './usage-error.ts';
+import { reportDiagnostics } from './report-diagnostics.ts';
+
+export function registerExplainCommand(program: Command, io: Io, setExit: SetExit): void {
+  program
+    .command('explain')
+    .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+    .argument('<target>', 'HOST:PORT, a host name or address, or a host path (~/.ssh)')
+    .description('Say why the VM can or cannot reach an endpoint or see a path: every layer in order, with the policy line and artifact line that decide.')
+    .addOption(new Option('--backend <name>', 'the host firewall to walk: pf (macOS) or nft (Linux)').choices(['pf', 'nft']).default('pf'))
+    .option('--home <dir>', 'folder "~" stands for (default: your home)')
+    .option('--json', 'print the explanation as JSON on stdout')
+    .addHelpText(
+      'after',
+      `
+A packet from the VM meets softnet (tart's flags), then the host firewall (the pf anchor, or
+the nft table), then, on the gateway, a socat bridge. A path is visible only inside a share.
+explain works offline on the compiled artifacts and never resolves a name.
+
+Exit codes: 0 explained (reachable or not), 1 the policy has errors, 64 bad command line.
+
+Examples:
+  $ nanopolicy explain policy/nanoclaw.policy 10.0.30.5:8123
+  $ nanopolicy explain policy/nanoclaw.policy 192.168.64.1:22
+  $ nanopolicy explain policy/nanoclaw.policy bitwarden.cstrube.de
+  $ nanopolicy explain policy/nanoclaw.policy ~/.ssh
+  $ nanopolicy explain policy/nanoclaw.policy 1.1.1.1:443 --backend nft --json`,
+    )
+    .action(async (file: string, target: string, options: { backend: FirewallBackend; home?: string; json?: boolean }) => {
+      const outcome = await compilePolicyFile(file, { home: options.home ?? io.env.HOME ?? homedir(), cwd: process.cwd() });
+      if (!outcome.policy) {
+        reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
+        return setExit(EXIT.policy);
+      }
+      let explanation;
+      try {
+        explanation = explain({ policy: outcome.policy, artifacts: emitArtifacts(outcome.policy), backend: options.backend, cwd: process.cwd() }, target);
+      } catch (error) {
+        if (error instanceof ExplainTargetError) throw new UsageError(`explain: ${error.message}.`);
+        throw error;
+      }
+      if (options.json) io.stdout.write(`${JSON.stringify({ policy: file, backend: options.backend, ...explanation }, null, 2)}\n`);
+      else io.stdout.write(formatExplanation(explanation, file));
+      setExit(EXIT.ok);
+    });
+}

@@ -1,0 +1,58 @@
+// `nanopolicy status`: what is in force now, on one screen.
+
+import type { Command } from 'commander';
+import { cageStatus, type CageStatus, type ProcessStatus } from '../workflow/cage-status.ts';
+import { EXIT, type Io } from './io.ts';
+import type { SetExit } from './commands.ts';
+import { addSessionOptions, openWorkflowSession, type WorkflowFlags } from './workflow-session.ts';
+
+export function registerStatusCommand(program: Command, io: Io, setExit: SetExit): void {
+  addSessionOptions(
+    program
+      .command('status')
+      .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+      .description("Show what is in force now: backend, rules, bridges with pids and connections, the VM's address, the last verify, the newest snapshots."),
+  )
+    .option('--json', 'print the status as JSON on stdout')
+    .addHelpText(
+      'after',
+      `
+status reads what enforce recorded and checks it against the host (rules loaded as compiled,
+each bridge process alive); it changes nothing. It is not a proof: run "nanopolicy verify".
+
+Exit codes: 0 in force and holding, 2 not in force or something does not hold (each is named),
+1 the policy has errors, 64 bad command line.
+
+Examples:
+  $ nanopolicy status policy/nanoclaw.policy
+  $ nanopolicy status policy/nanoclaw.policy --json | jq '.bridges'`,
+    )
+    .action(async (file: string, flags: WorkflowFlags) => {
+      const session = await openWorkflowSession(file, flags, io, 'status');
+      if (!session) return setExit(EXIT.policy);
+      const status = await cageStatus(session);
+      if (flags.json) io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      else io.stdout.write(formatStatus(status));
+      setExit(status.inForce ? EXIT.ok : EXIT.verifyFailed);
+    });
+}
+
+function proc(p: ProcessStatus): string {
+  const conns = p.connections === undefined ? '' : `, ${p.connections} connection${p.connections === 1 ? '' : 's'}`;
+  return `${p.name.padEnd(14)} :${String(p.listen).padEnd(6)} pid ${p.pid} ${p.alive ? 'running' : 'NOT RUNNING'}${conns}`;
+}
+
+export function formatStatus(s: CageStatus): string {
+  const out = [`${s.vm}: ${s.inForce ? 'in force' : 'NOT in force'}   (state ${s.stateDir})`];
+  if (s.backend) out.push(`  backend    ${s.backend}`);
+  if (s.rules) out.push(`  rules      ${s.rules.name}: ${s.rules.loaded ? 'loaded as compiled' : `NOT as compiled (${s.rules.problem})`}${s.iface ? `, interface ${s.iface}` : ''}`);
+  if (s.vmAddress) out.push(`  vm         ${s.vmAddress}`);
+  s.bridges.forEach((b, i) => out.push(`  ${i === 0 ? 'bridges   ' : '          '} ${proc(b)}`));
+  if (s.proxy) out.push(`  proxy      ${proc(s.proxy)}`);
+  out.push(`  verify     ${s.lastVerify ? `${s.lastVerify.ok ? 'ok' : `FAILED (${s.lastVerify.wrong} wrong)`} at ${s.lastVerify.at}` : 'none recorded: run nanopolicy verify'}`);
+  if (s.snapshotsProblem) out.push(`  snapshots  unknown (${s.snapshotsProblem})`);
+  else if (s.snapshots.length === 0) out.push('  snapshots  none');
+  s.snapshots.forEach((r, i) => out.push(`  ${i === 0 ? 'snapshots ' : '          '} ${r.name}  verify ${r.verify ? (r.verify.ok ? 'ok' : 'FAILED') : '-'}`));
+  for (const p of s.problems) out.push(`  problem:   ${p}`);
+  return `${out.join('\n')}\n`;
+}

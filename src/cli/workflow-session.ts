@@ -1,0 +1,42 @@
+// The enforce session the workflow commands (snapshots, rollback, status) open: the same policy,
+// backend, state directory and runner enforce uses, so they read and change exactly its state.
+
+import { Option, type Command } from 'commander';
+import { openSession, type Session } from '../enforce/session.ts';
+import type { Backend } from '../enforce/state.ts';
+import type { Io } from './io.ts';
+import { reportDiagnostics } from './report-diagnostics.ts';
+
+export interface WorkflowFlags {
+  backend?: Backend;
+  stateDir?: string;
+  home?: string;
+  json?: boolean;
+}
+
+// The options every workflow command shares with enforce.
+export function addSessionOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--backend <name>', 'pf (macOS, default there) or nft (Linux, default elsewhere)').choices(['pf', 'nft']))
+    .option('--state-dir <dir>', 'the state directory enforce used (default as for enforce)')
+    .option('--home <dir>', 'folder "~" in mount paths stands for (default: your home)');
+}
+
+// Opens the session, or prints the policy's errors and returns undefined.
+export async function openWorkflowSession(file: string, flags: WorkflowFlags, io: Io, name: string): Promise<Session | undefined> {
+  const backend: Backend = flags.backend ?? (process.platform === 'darwin' ? 'pf' : 'nft');
+  const opened = await openSession({
+    policyFile: file,
+    backend,
+    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+    start: backend === 'pf',
+    ...(flags.home ? { home: flags.home } : {}),
+    waitSeconds: 60,
+    env: io.env,
+    cwd: process.cwd(),
+    log: (message) => io.stderr.write(`${name}: ${message}\n`),
+  });
+  if ('session' in opened) return opened.session;
+  reportDiagnostics(io, opened.diagnostics, file, opened.source);
+  return undefined;
+}

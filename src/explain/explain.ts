@@ -1,0 +1,106 @@
+// `explain`: walks a target through every layer of the compiled policy, offline (no name is ever
+// resolved), in the order a packet or a file access meets them. Modelled on Capirca's aclcheck,
+// across all the layers instead of one filter.
+
+import { resolve } from 'node:path';
+import type { Artifact } from '../compiler/artifact.ts';
+import type { Policy } from '../compiler/policy.ts';
+import { bridgeLayer, targetText } from './bridge-layer.ts';
+import type { Explanation, LayerResult, Packet, Route } from './layer.ts';
+import { nftLayer } from './nft-layer.ts';
+import { parseExplainTarget } from './parse-target.ts';
+import { pfLayer } from './pf-layer.ts';
+import { explainPath } from './share-layer.ts';
+import { softnetLayer } from './softnet-layer.ts';
+import { parseIpv4 } from '../compiler/net/ipv4.ts';
+
+export type FirewallBackend = 'pf' | 'nft';
+
+export interface ExplainContext {
+  policy: Policy;
+  artifacts: readonly Artifact[];
+  backend: FirewallBackend;
+  cwd: string;
+}
+
+export class ExplainTargetError extends Error {}
+
+/** One network layer: its verdict on a packet from the VM, or undefined where it is not on the way. */
+export type NetworkLayer = (ctx: ExplainContext, packet: Packet) => LayerResult | undefined;
+
+// The layers, in the order a packet from the VM meets them. An egress proxy joins the forwarders
+// (after the firewall) when the policy has one.
+export const NETWORK_LAYERS: readonly NetworkLayer[] = [
+  (ctx, p) => softnetLayer(p, text(ctx, 'tart-run.sh'), ctx.policy.network.gateway),
+  (ctx, p) =>
+    ctx.backend === 'pf'
+      ? pfLayer(p, text(ctx, 'anchor.pf'), ctx.policy.network.subnet, ctx.policy.bridges)
+      : nftLayer(p, text(ctx, 'nft.conf'), ctx.policy.network.gateway, ctx.policy.network.subnet, ctx.policy.bridges),
+  (ctx, p) => (isGateway(ctx, p) ? bridgeLayer(ctx.policy, p.port, text(ctx, 'bridges.sh')) : undefined),
+];
+
+function text(ctx: ExplainContext, name: string): string {
+  const a = ctx.artifacts.find((x) => x.name === name);
+  if (!a) throw new Error(`explain needs the artifact ${name}`);
+  return a.content;
+}
+
+function isGateway(ctx: ExplainContext, p: Packet): boolean {
+  return p.dst.kind === 'ipv4' && p.dst.text === ctx.policy.network.gateway;
+}
+
+// The route a packet takes through every layer.
+function route(ctx: ExplainContext, name: string, packet: Packet): Route {
+  const layers = NETWORK_LAYERS.map((l) => l(ctx, packet)).filter((l): l is LayerResult => l !== undefined);
+  const as = packet.port === undefined ? packet.dst.text : packet.dst.kind === 'ipv6' ? `[${packet.dst.text}]:${packet.port}` : `${packet.dst.text}:${packet.port}`;
+  return { name, as, reaches: layers.every((l) => l.verdict === 'pass'), layers };
+}
+
+// Explains TARGET; throws ExplainTargetError when it is not a target at all.
+export function explain(ctx: ExplainContext, target: string): Explanation {
+  const parsed = parseExplainTarget(target);
+  if (typeof parsed === 'string') throw new ExplainTargetError(parsed);
+  if (parsed.kind === 'path') {
+    const home = ctx.policy.owner.home;
+    const abs = parsed.path === '~' ? home : parsed.path.startsWith('~/') ? home + parsed.path.slice(1) : resolve(ctx.cwd, parsed.path);
+    return explainPath(ctx.policy, target, abs, text(ctx, 'tart-run.sh'));
+  }
+  const { policy } = ctx;
+  const port = parsed.kind === 'endpoint' ? parsed.port : undefined;
+  const packet: Packet = { dst: parsed.host, proto: 'tcp', ...(port !== undefined ? { port } : {}) };
+  const direct = route(ctx, 'direct', packet);
+  const host = parsed.host.text;
+  const viaBridges = policy.bridges.filter((b) => b.target.host === host && (port === undefined || b.target.port === port));
+  const gatewayV4 = parseIpv4(policy.network.gateway);
+  const bridgeRoutes = viaBridges.map((b) =>
+    route(ctx, `bridge ${b.name}`, { dst: { kind: 'ipv4', value: gatewayV4.ok ? gatewayV4.value : 0, text: policy.network.gateway }, port: b.listen, proto: 'tcp' }),
+  );
+  const notes: string[] = [];
+  if (parsed.host.kind === 'name') notes.push('explain resolves no name: softnet and pf see only the address a name resolves to, in the VM or on the host.');
+  if (port === undefined && isGateway(ctx, packet) && policy.bridges.length) notes.push(`On the gateway, only the bridge ports ${policy.bridges.map((b) => b.listen).join(', ')} (and DHCP, UDP 67) are open to the VM.`);
+  return { target, kind: parsed.kind, summary: summarize(ctx, target, direct, bridgeRoutes, viaBridges.map((b) => b.span.line)), routes: [direct, ...bridgeRoutes], notes };
+}
+
+function blockedBy(r: Route): string {
+  return r.layers
+    .filter((l) => l.verdict === 'block')
+    .map((l) => {
+      const detail = [l.brief, l.artifactLine ? `${l.artifactLine.artifact}:${l.artifactLine.line}` : undefined].filter(Boolean).join(', ');
+      return l.layer === 'bridge' ? (l.brief ?? 'no bridge') : `${l.layer}${detail ? ` (${detail})` : ''}`;
+    })
+    .join(' and ');
+}
+
+function summarize(ctx: ExplainContext, target: string, direct: Route, bridges: Route[], lines: number[]): string {
+  const open = bridges.filter((r) => r.reaches);
+  const through = open.map((r, i) => `as ${r.as} through the bridge "${r.name.slice('bridge '.length)}" (policy line ${lines[bridges.indexOf(r)] ?? lines[i]})`).join(', or ');
+  if (direct.reaches) {
+    const fwd = direct.layers.find((l) => l.layer === 'bridge' && l.verdict === 'pass');
+    const b = fwd ? ctx.policy.bridges.find((x) => x.span.line === fwd.policyLine) : undefined;
+    return b
+      ? `${target} is open to the VM: the bridge "${b.name}" (policy line ${b.span.line}) forwards it to ${targetText(b)}.`
+      : `${target} is reachable from the VM directly.`;
+  }
+  if (open.length > 0) return `${target} is reachable only ${through}; directly it is blocked by ${blockedBy(direct)}.`;
+  return `${target} is not reachable from the VM: blocked by ${blockedBy(direct)}.`;
+}

@@ -1,0 +1,91 @@
+// The nft table (Linux backend) for a packet from the VM: the input chain when it is for the
+// gateway (the host), the forward chain otherwise; rules in order, the first verdict wins, the
+// chain policy (accept) when none matches. Reads the rule shapes the nft emitter writes.
+
+import { inCidr, parseIpv4 } from '../compiler/net/ipv4.ts';
+import type { Bridge } from '../compiler/policy.ts';
+import type { LayerResult, Packet } from './layer.ts';
+
+interface NftRule {
+  chain: string;
+  line: number;
+  text: string;
+  conds: Array<[string, string[]]>;
+  verdict: 'accept' | 'reject' | 'drop';
+}
+
+export function parseNftRules(text: string): NftRule[] {
+  const rules: NftRule[] = [];
+  let chain = '';
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    const c = /^chain (\w+)/.exec(line);
+    if (c) chain = c[1]!;
+    if (!chain || line === '' || /^(type|chain|table|define|delete|\})/.test(line)) return;
+    const verdict = /\b(accept|reject|drop)\b/.exec(line)?.[1] as NftRule['verdict'] | undefined;
+    if (!verdict) return;
+    const body = line.slice(0, line.search(/\b(accept|reject|drop)\b/)).replace(/([{},])/g, ' $1 ');
+    const tokens = body.split(/\s+/).filter(Boolean);
+    const conds: NftRule['conds'] = [];
+    for (let j = 0; j < tokens.length; ) {
+      const key = `${tokens[j]} ${tokens[j + 1]}`;
+      j += 2;
+      const values: string[] = [];
+      if (tokens[j] === '{') {
+        for (j++; j < tokens.length && tokens[j] !== '}'; j++) if (tokens[j] !== ',') values.push(tokens[j]!);
+        j++;
+      } else values.push(tokens[j++]!);
+      conds.push([key, values]);
+    }
+    rules.push({ chain, line: i + 1, text: raw.trim(), conds, verdict });
+  });
+  return rules;
+}
+
+export function nftLayer(packet: Packet, nft: string, gateway: string, vmSubnet: string, bridges: readonly Bridge[]): LayerResult {
+  const toHost = packet.dst.kind === 'ipv4' && packet.dst.text === gateway;
+  const chain = toHost ? 'input' : 'forward';
+  const v6 = packet.dst.kind === 'ipv6';
+  const matches = (key: string, values: string[]): boolean | undefined => {
+    switch (key) {
+      case 'ip saddr':
+        return !v6 && values.includes(vmSubnet);
+      case 'ip daddr': {
+        if (v6) return false;
+        if (packet.dst.kind === 'name') return undefined;
+        const dst = packet.dst.kind === 'ipv4' ? packet.dst.value : 0;
+        return values.some((a) => {
+          const [addr, prefix] = a.split('/');
+          const v = parseIpv4(addr ?? '');
+          return v.ok && inCidr(dst, { network: v.value, prefix: Number(prefix ?? 32) });
+        });
+      }
+      case 'tcp dport':
+        return packet.port !== undefined && values.map(Number).includes(packet.port);
+      case 'meta l4proto':
+        return values.includes(packet.proto);
+      case 'meta nfproto':
+        return values.includes(v6 ? 'ipv6' : 'ipv4');
+      case 'iifname':
+        return true;
+      default:
+        // ct (replies only), udp ports: never a new TCP connection from the VM.
+        return false;
+    }
+  };
+  const base = { layer: 'nft' };
+  for (const r of parseNftRules(nft).filter((x) => x.chain === chain)) {
+    const results = r.conds.map(([k, v]) => matches(k, v));
+    if (results.some((x) => x === false)) continue;
+    if (results.some((x) => x === undefined)) continue;
+    const bridge = r.verdict === 'accept' && packet.port !== undefined ? bridges.find((b) => b.listen === packet.port) : undefined;
+    return {
+      ...base,
+      verdict: r.verdict === 'accept' ? 'pass' : 'block',
+      reason: `the first rule of the ${chain} chain that matches`,
+      ...(bridge ? { policyLine: bridge.span.line } : {}),
+      artifactLine: { artifact: 'nft.conf', line: r.line, text: r.text },
+    };
+  }
+  return { ...base, verdict: 'pass', reason: `no rule of the ${chain} chain matches: its policy accepts it` };
+}

@@ -1,0 +1,103 @@
+// What is in force now, read from enforce's state and checked against the host: the rules, each
+// bridge process (and the proxy, when the state has one) with its connections, the VM's address,
+// the last verify and the newest snapshots. Read-only: it runs only listing commands.
+
+import { isOurBridge } from '../enforce/bridge-step.ts';
+import { cmd } from '../enforce/command.ts';
+import type { Session } from '../enforce/session.ts';
+import { readState, type EnforceState } from '../enforce/state.ts';
+import { listSnapshots, type SnapshotRow } from './list-snapshots.ts';
+import { readRecords, type VerifyOutcome } from './snapshot-records.ts';
+
+export interface ProcessStatus {
+  name: string;
+  listen: number;
+  pid: number;
+  alive: boolean;
+  /** Established connections on the listen port; undefined when they cannot be counted. */
+  connections?: number;
+}
+
+export interface CageStatus {
+  vm: string;
+  stateDir: string;
+  inForce: boolean;
+  /** Why what is recorded does not hold (or nothing is recorded). */
+  problems: string[];
+  backend?: string;
+  rules?: { name: string; loaded: boolean; problem?: string };
+  policyChanged?: boolean;
+  vmAddress?: string;
+  iface?: string;
+  bridges: ProcessStatus[];
+  proxy?: ProcessStatus;
+  lastVerify?: VerifyOutcome;
+  snapshots: SnapshotRow[];
+  snapshotsProblem?: string;
+}
+
+/** The proxy another part of nanopolicy may record in the state; shown when present. */
+interface ProxyState {
+  proxy?: { pid: number; listen: number };
+}
+
+export async function cageStatus(session: Session): Promise<CageStatus> {
+  const { policy, stateDir, runner } = session;
+  const state = readState(stateDir);
+  const records = readRecords(stateDir);
+  const snaps = await listSnapshots(runner, policy.vm, stateDir);
+  const base: CageStatus = {
+    vm: policy.vm,
+    stateDir,
+    inForce: false,
+    problems: [],
+    bridges: [],
+    ...(records.lastVerify ? { lastVerify: records.lastVerify } : {}),
+    snapshots: typeof snaps === 'string' ? [] : snaps.slice(0, 3),
+    ...(typeof snaps === 'string' ? { snapshotsProblem: snaps } : {}),
+  };
+  if (state === undefined) return { ...base, problems: [`nothing is recorded in ${stateDir}: the policy is not in force`] };
+  const ctx = session.context(state);
+  const rulesProblem = await session.plan.rulesProblem(ctx);
+  const count = await connectionCounter(session, state);
+  const bridges: ProcessStatus[] = [];
+  for (const b of state.bridges) {
+    const alive = await isOurBridge(runner, b);
+    bridges.push({ name: b.name, listen: b.listen, pid: b.pid, alive, ...(alive ? await count(b.listen) : {}) });
+  }
+  const recordedProxy = (state as EnforceState & ProxyState).proxy;
+  const proxy = recordedProxy ? { name: 'proxy', listen: recordedProxy.listen, pid: recordedProxy.pid, alive: runner.alive(recordedProxy.pid), ...(await count(recordedProxy.listen)) } : undefined;
+  const problems: string[] = [];
+  if (!state.complete) problems.push('the last enforce did not finish');
+  if (state.policySha256 !== policy.source.sha256) problems.push('the policy changed since it was enforced');
+  if (rulesProblem) problems.push(`rules: ${rulesProblem}`);
+  for (const b of bridges) if (!b.alive) problems.push(`the bridge "${b.name}" (pid ${b.pid}) is not running`);
+  if (proxy && !proxy.alive) problems.push(`the proxy (pid ${proxy.pid}) is not running`);
+  return {
+    ...base,
+    inForce: problems.length === 0,
+    problems,
+    backend: state.backend,
+    rules: { name: state.rulesName, loaded: rulesProblem === undefined, ...(rulesProblem ? { problem: rulesProblem } : {}) },
+    policyChanged: state.policySha256 !== policy.source.sha256,
+    ...(state.vmAddress ? { vmAddress: state.vmAddress } : {}),
+    ...(state.iface ? { iface: state.iface } : {}),
+    bridges,
+    ...(proxy ? { proxy } : {}),
+  };
+}
+
+// Counts established TCP connections to the gateway port with lsof, when it is there.
+async function connectionCounter(session: Session, state: EnforceState): Promise<(port: number) => Promise<{ connections?: number }>> {
+  const lsof = await session.runner.which('lsof');
+  const gw = session.policy.network.gateway;
+  return async (port) => {
+    if (lsof === undefined || state.vmAddress === undefined) return {};
+    const r = await session.runner.run(cmd('lsof', '-nP', `-iTCP@${gw}:${port}`, '-sTCP:ESTABLISHED'));
+    // lsof exits 1 when nothing matches.
+    if (r.exitCode !== 0 && r.stdout.trim() !== '') return {};
+    const lines = r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('COMMAND'));
+    // Each connection shows twice when both ends are on this host; socat's side is the listener's.
+    return { connections: lines.filter((l) => l.includes(`${gw}:${port}->`)).length };
+  };
+}

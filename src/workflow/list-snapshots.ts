@@ -1,0 +1,34 @@
+// The VM's snapshots as tart has them, newest first, with what nanopolicy recorded about each.
+
+import type { CommandRunner } from '../enforce/command-runner.ts';
+import { ownSnapshots, snapshotTime } from './snapshot-names.ts';
+import { readRecords, type VerifyOutcome } from './snapshot-records.ts';
+import { listVms } from './tart-vms.ts';
+
+export interface SnapshotRow {
+  name: string;
+  /** ISO UTC time, from the name. */
+  takenAt: string;
+  /** The policy sha256 of the enforce run that took it, when recorded here. */
+  policySha256?: string;
+  /** The verify result of the run that followed, when there was one. */
+  verify?: VerifyOutcome;
+}
+
+// Lists the snapshots of `vm`; a string says why tart could not be asked.
+export async function listSnapshots(runner: CommandRunner, vm: string, stateDir: string): Promise<SnapshotRow[] | string> {
+  const vms = await listVms(runner);
+  if (typeof vms === 'string') return vms;
+  const records = readRecords(stateDir);
+  return ownSnapshots(vm, vms.map((v) => v.name))
+    .reverse()
+    .map((name) => {
+      const rec = records.snapshots.find((s) => s.name === name);
+      return {
+        name,
+        takenAt: snapshotTime(vm, name)!,
+        ...(rec ? { policySha256: rec.policySha256 } : {}),
+        ...(rec?.verify ? { verify: rec.verify } : {}),
+      };
+    });
+}

@@ -1,0 +1,141 @@
+// explain: the owner's questions against the bundled policy, every cited artifact line checked
+// against the artifact's real text, and a property test that explain's answer is the policy's.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import dns from 'node:dns';
+import { readFileSync } from 'node:fs';
+import { compilePolicy } from '../../src/compiler/compile.ts';
+import { emitArtifacts } from '../../src/compiler/emit/index.ts';
+import type { Policy } from '../../src/compiler/policy.ts';
+import { explain, type ExplainContext, type FirewallBackend } from '../../src/explain/explain.ts';
+import type { Explanation } from '../../src/explain/layer.ts';
+import { parseAnchor } from '../../src/explain/pf-layer.ts';
+import { runCli } from '../helpers/run-cli.ts';
+
+const HOME = '/Users/owner';
+const FILE = 'policy/nanoclaw.policy';
+const policy = compilePolicy({ file: FILE, source: readFileSync(FILE, 'utf8'), home: HOME, cwd: '/Users/owner/.config/nanopolicy' }).policy as Policy;
+const artifacts = emitArtifacts(policy);
+const ctx = (backend: FirewallBackend = 'pf'): ExplainContext => ({ policy, artifacts, backend, cwd: '/tmp' });
+const test = suite('explain');
+
+// Every artifact line an explanation cites is that line of the emitted artifact, word for word.
+function citedLinesAreReal(e: Explanation): void {
+  for (const r of e.routes) {
+    for (const l of r.layers) {
+      if (!l.artifactLine) continue;
+      const a = artifacts.find((x) => x.name === l.artifactLine!.artifact);
+      assert.ok(a, l.artifactLine.artifact);
+      assert.is(a!.content.split('\n')[l.artifactLine.line - 1]!.trim(), l.artifactLine.text);
+    }
+  }
+}
+
+test("the issue's example: 10.0.30.5:8123 only through the homeassistant bridge", () => {
+  const e = explain(ctx(), '10.0.30.5:8123');
+  const haLine = policy.bridges.find((b) => b.name === 'homeassistant')!.span.line;
+  assert.is(e.summary, `10.0.30.5:8123 is reachable only as 192.168.64.1:18123 through the bridge "homeassistant" (policy line ${haLine}); directly it is blocked by softnet (block 0.0.0.0/0, tart-run.sh:24) and pf (anchor.pf:36).`);
+  const [direct, bridge] = e.routes;
+  assert.equal(direct!.layers.map((l) => [l.layer, l.verdict]), [['softnet', 'block'], ['pf', 'block']]);
+  assert.is(direct!.layers[0]!.artifactLine!.text, '--net-softnet-block=0.0.0.0/0 \\');
+  assert.match(direct!.layers[1]!.artifactLine!.text, /^block return in log quick inet from \$vm_net to any/);
+  assert.equal(bridge!.layers.map((l) => [l.layer, l.verdict, l.policyLine]), [['softnet', 'pass', undefined], ['pf', 'pass', haLine], ['bridge', 'pass', haLine]]);
+  citedLinesAreReal(e);
+});
+
+test('host services on the gateway are refused: ssh, DNS, SMB, screen sharing', () => {
+  for (const port of [22, 53, 445, 548, 5900, 7000]) {
+    const e = explain(ctx(), `192.168.64.1:${port}`);
+    assert.is(e.routes[0]!.reaches, false, `port ${port}`);
+    assert.is(e.routes[0]!.layers.find((l) => l.layer === 'pf')!.verdict, 'block');
+    citedLinesAreReal(e);
+  }
+});
+
+test('a name is never resolved, and is blocked directly whatever it resolves to', () => {
+  const saved = { lookup: dns.lookup, resolve: dns.resolve, plookup: dns.promises.lookup };
+  const refuse = () => {
+    throw new Error('explain resolved a name');
+  };
+  Object.assign(dns, { lookup: refuse, resolve: refuse });
+  Object.assign(dns.promises, { lookup: refuse });
+  try {
+    const e = explain(ctx(), 'bitwarden.cstrube.de');
+    assert.is(e.routes[0]!.reaches, false);
+    assert.is(e.routes[1]!.name, 'bridge vaultwarden');
+    assert.is(e.routes[1]!.as, '192.168.64.1:18443');
+    const other = explain(ctx(), 'api.anthropic.com:443');
+    assert.is(other.routes.length, 1);
+    assert.match(other.summary, 'is not reachable from the VM');
+    citedLinesAreReal(e);
+  } finally {
+    Object.assign(dns, { lookup: saved.lookup, resolve: saved.resolve });
+    Object.assign(dns.promises, { lookup: saved.plookup });
+  }
+});
+
+test('IPv6 is dropped by softnet and refused by the anchor', () => {
+  const e = explain(ctx(), '[2001:db8::1]:443');
+  assert.equal(e.routes[0]!.layers.map((l) => l.verdict), ['block', 'block']);
+  assert.match(e.routes[0]!.layers[1]!.artifactLine!.text, 'inet6');
+});
+
+test('paths: ~/.ssh is not visible and the nearest share is named; inside a share, its mode', () => {
+  const ssh = explain(ctx(), '~/.ssh');
+  assert.match(ssh.summary, /^~\/\.ssh is not visible to the VM: no share holds it; the nearest is "groups"/);
+  assert.ok(ssh.notes.some((n) => n.includes('looks secret')));
+  const script = explain(ctx(), '~/nanoclaw/scripts/bridges.sh');
+  assert.is(script.summary, '~/nanoclaw/scripts/bridges.sh is visible to the VM as "/Volumes/My Shared Files/scripts/bridges.sh", read-only (share "scripts", policy line 15).');
+  citedLinesAreReal(script);
+  const parent = explain(ctx(), '~/nanoclaw');
+  assert.is(parent.routes[0]!.reaches, false);
+  assert.is(parent.notes.filter((n) => n.startsWith('Inside it, the share')).length, 4);
+  // A path that only starts like a share is not in it.
+  assert.is(explain(ctx(), '~/nanoclaw/groups-old').routes[0]!.reaches, false);
+});
+
+test('property: explain says reachable exactly when the policy allows it (pf and nft)', () => {
+  const listens = new Set(policy.bridges.map((b) => b.listen));
+  const address = fc.oneof(
+    fc.constant('192.168.64.1'),
+    fc.nat(255).map((n) => `192.168.64.${n}`),
+    fc.ipV4(),
+  );
+  const port = fc.oneof(fc.constantFrom(...listens, 22, 53, 67, 443, 8123), fc.integer({ min: 1, max: 65535 }));
+  for (const backend of ['pf', 'nft'] as const) {
+    fc.assert(
+      fc.property(address, port, (a, p) => {
+        if (a.split('.').some((x) => x.length > 1 && x.startsWith('0'))) return;
+        const e = explain(ctx(backend), `${a}:${p}`);
+        assert.is(e.routes[0]!.reaches, a === '192.168.64.1' && listens.has(p), `${a}:${p} via ${backend}`);
+        citedLinesAreReal(e);
+      }),
+      { seed: 42, numRuns: 300, interruptAfterTimeLimit: 4000 },
+    );
+  }
+});
+
+test('an anchor line explain cannot read is an error, never skipped', () => {
+  assert.throws(() => parseAnchor('pass in quick inet from any to any rdr-to 1.2.3.4\n'), /cannot read/);
+});
+
+test('CLI: text, --json, bad targets exit 64, a broken policy exits 1', async () => {
+  const text = await runCli(['explain', FILE, '192.168.64.1:22', '--home', HOME]);
+  assert.is(text.code, 0);
+  assert.match(text.stdout, '192.168.64.1:22 is not reachable from the VM');
+  const json = await runCli(['explain', FILE, '10.0.40.100:6443', '--json', '--home', HOME, '--backend', 'nft']);
+  const out = JSON.parse(json.stdout);
+  assert.is(out.routes[1].name, 'bridge kubernetes');
+  assert.is(out.routes[0].layers[1].layer, 'nft');
+  for (const bad of ['10.0.30.5:0', '10.0.30.5:99999', '300.1.1.1:80', 'a b', '[zz]:1']) {
+    const r = await runCli(['explain', FILE, bad, '--home', HOME]);
+    assert.is(r.code, 64, bad);
+    assert.not.match(r.stderr, /\n\s+at /);
+  }
+  assert.is((await runCli(['explain', 'test/fixtures/invalid/duplicate-vm.policy', '1.1.1.1:1'])).code, 1);
+  assert.match((await runCli(['explain', '--help'])).stdout, 'Examples:');
+});
+
+test.run();

@@ -1,0 +1,238 @@
+// init: NanoClaw-shaped installs built here, the policy written compared with golden files, and
+// every policy run through the compiler.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compilePolicy } from '../../src/compiler/compile.ts';
+import { initPolicy } from '../../src/init/init-policy.ts';
+import { readBounded } from '../../src/init/scan-install.ts';
+import { expectGolden } from '../helpers/golden.ts';
+import { runCli } from '../helpers/run-cli.ts';
+import { buildInstall, SEED_BRIDGES, type Entry, type Install } from './build-install.ts';
+
+const GOLDEN = join(import.meta.dirname, '../fixtures/nanoclaw-installs');
+const test = suite('init');
+
+// Runs init on a built install; the golden holds the policy, then "----- stderr", the warnings.
+async function golden(name: string, entries: Record<string, Entry>, args: string[] = []): Promise<{ install: Install; policy: string; stderr: string }> {
+  const install = buildInstall(entries);
+  try {
+    const r = await runCli(['init', '--home', install.home, ...args]);
+    assert.is(r.code, 0, r.stderr);
+    const scrub = (s: string) => s.split(install.home).join('/HOME');
+    expectGolden(join(GOLDEN, `${name}.expected`), `${scrub(r.stdout)}----- stderr\n${scrub(r.stderr)}`);
+    mustPassCheck(r.stdout, install.home);
+    return { install, policy: r.stdout, stderr: r.stderr };
+  } catch (error) {
+    install.cleanup();
+    throw error;
+  }
+}
+
+function mustPassCheck(policy: string, home: string): void {
+  const outcome = compilePolicy({ file: 'init.policy', source: policy, home, cwd: join(home, '.config/nanopolicy') });
+  const errors = outcome.diagnostics.filter((d) => d.severity === 'error');
+  assert.equal(errors, [], 'the policy init wrote must pass check');
+  assert.ok(outcome.policy);
+}
+
+const SEED: Record<string, Entry> = {
+  'groups/main/CLAUDE.md': '# main\n',
+  'data/sessions/.keep': '',
+  'memory/notes.md': '',
+  'scripts/bridges.sh': SEED_BRIDGES,
+  'logs/app.log': '',
+  'node_modules/x/index.js': '',
+  '.env': 'DISCORD_TOKEN=discord-secret-value\nexport ANTHROPIC_API_KEY="sk-ant-secret"\n# OLD_KEY=x\nHA_TOKEN = ha-secret\n',
+  '~/.config/nanoclaw/mount-allowlist.json': JSON.stringify({
+    allowedRoots: [
+      { path: '~/projects', allowReadWrite: true, description: 'Development projects' },
+      { path: '~/Documents/work', allowReadWrite: false, description: 'Work documents (read-only)' },
+    ],
+    blockedPatterns: ['password'],
+    nonMainReadOnly: true,
+  }),
+  '~/projects': { dir: true },
+  '~/Documents/work': { dir: true },
+};
+
+test('the seed install: three bridges off the VM address, four shares, allowlist, .env keys', async () => {
+  const { install, policy, stderr } = await golden('seed', SEED);
+  try {
+    assert.match(policy, 'allow vaultwarden bitwarden.cstrube.de:443 via 18443 tls\n');
+    assert.match(policy, 'allow homeassistant 10.0.30.5:8123 via 18123\n');
+    assert.match(policy, 'mount scripts ~/nanoclaw/scripts ro\n');
+    assert.not.match(policy, '2222', 'a commented-out socat line is no bridge');
+    for (const secret of ['discord-secret-value', 'sk-ant-secret', 'ha-secret']) {
+      assert.not.match(policy + stderr, secret, 'no .env value may appear anywhere');
+    }
+    assert.match(policy, 'ANTHROPIC_API_KEY DISCORD_TOKEN HA_TOKEN');
+    assert.not.match(policy, 'OLD_KEY');
+  } finally {
+    install.cleanup();
+  }
+});
+
+test('a bare install: no scripts, no .env, no allowlist', async () => {
+  const { install } = await golden('bare', { 'groups/main/CLAUDE.md': '', 'data/x': '' }, ['--vm', 'assistant']);
+  install.cleanup();
+});
+
+test('a hostile install: weird quoting, injected newlines and "#", links out, a huge file, an open quote', async () => {
+  const entries: Record<string, Entry> = {
+    groups: { link: '$HOME/.ssh' },
+    '~/.ssh/id_ed25519': 'KEY',
+    'data/inbox/.netrc': 'machine x',
+    'data/escape': { link: '/etc' },
+    memory: { dir: true },
+    'scripts/quoting.sh': [
+      `socat 'TCP-LISTEN:18001,fork' "TCP:svc"'.example.test'":443" &`,
+      `socat TCP-LISTEN:18002,fork 'TCP:evil.test:443\nmount root / rw' &`,
+      `socat TCP-LISTEN:18003,fork "TCP:evil.test:80 # allow all 0.0.0.0:1 via 18004" &`,
+      `socat TCP-LISTEN:18005,bind=127.0.0.1 TCP:$UNSET_HOST:443 &`,
+      `socat TCP-LISTEN:80,fork TCP:web.example.test:80 &`,
+      `echo 'never closed`,
+      `socat TCP-LISTEN:18006 TCP:after-open-quote.test:1 &`,
+    ].join('\n'),
+    'scripts/huge.sh': `${'#'.repeat(1_100_000)}\nsocat TCP-LISTEN:18007 TCP:hidden.test:443\n`,
+    'scripts/linked.sh': { link: '/etc/hostname' },
+    'notes #1\nallow x 1.2.3.4:5 via 18009': { dir: true },
+  };
+  const { install, policy } = await golden('hostile', entries);
+  try {
+    const statements = policy.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    assert.equal(statements, [
+      'vm nanoclaw-vm',
+      'snapshot keep 3',
+      'allow svc svc.example.test:443 via 18001 tls',
+      'allow web web.example.test:80 via 18000',
+      'mount data ~/nanoclaw/data rw',
+      'mount memory ~/nanoclaw/memory rw',
+      'mount scripts ~/nanoclaw/scripts ro',
+    ]);
+    assert.not.match(policy, 'hidden.test', 'a file too large to read says nothing');
+    assert.not.match(policy, 'after-open-quote', 'nothing after an open quote is read');
+  } finally {
+    install.cleanup();
+  }
+});
+
+test('an install path with spaces, quotes, "#" and ":" is quoted exactly, or refused by check with its reason', async () => {
+  const install = buildInstall({ '~/we ird "x" #1/groups/a': '', '~/we ird "x" #1/scripts/b.sh': '', '~/co:lon/groups/a': '' });
+  try {
+    const allowlistFile = join(install.home, 'none.json');
+    const weird = initPolicy({ from: join(install.home, 'we ird "x" #1'), home: install.home, vm: 'nanoclaw-vm', allowlistFile });
+    assert.match(weird.policy, '\nmount groups "~/we ird \\"x\\" #1/groups" rw\n');
+    const outcome = compilePolicy({ file: 'p.policy', source: weird.policy, home: install.home, cwd: join(install.home, '.config') });
+    assert.is(outcome.policy?.mounts[0]?.path, join(install.home, 'we ird "x" #1/groups'), 'the path read back is the path found');
+    const colon = initPolicy({ from: join(install.home, 'co:lon'), home: install.home, vm: 'nanoclaw-vm', allowlistFile });
+    assert.match(colon.policy, /^# mount groups "~\/co:lon\/groups" rw {3}<- refused by check, NP303/m);
+    assert.ok(colon.warnings.some((w) => w.includes('is left as a comment')));
+    mustPassCheck(colon.policy, install.home);
+  } finally {
+    install.cleanup();
+  }
+});
+
+test('unreadable files are warnings, not crashes (and a mode-000 file when not root)', async () => {
+  const install = buildInstall({ 'groups/a': '', 'scripts/bridges.sh': SEED_BRIDGES, 'scripts/locked.sh': 'socat TCP-LISTEN:18111 TCP:locked.test:1\n', '.env': 'A=1\n' });
+  try {
+    const r = initPolicy({
+      from: install.root,
+      home: install.home,
+      vm: 'nanoclaw-vm',
+      allowlistFile: join(install.home, '.config/nanoclaw/mount-allowlist.json'),
+      read: (path, max) => {
+        if (path.endsWith('locked.sh') || path.endsWith('.env')) throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
+        return readBounded(path, max);
+      },
+    });
+    assert.ok(r.warnings.some((w) => w.startsWith('scripts/locked.sh could not be read (EACCES)')), r.warnings.join('\n'));
+    assert.ok(r.warnings.some((w) => w.startsWith('.env could not be read (EACCES)')));
+    assert.match(r.policy, 'It could not be read (EACCES); list its keys by hand.');
+    assert.match(r.policy, 'allow vaultwarden');
+    mustPassCheck(r.policy, install.home);
+    if (process.getuid?.() !== 0) {
+      chmodSync(join(install.root, 'scripts/locked.sh'), 0);
+      const real = await runCli(['init', '--home', install.home]);
+      assert.match(real.stderr, 'scripts/locked.sh could not be read (EACCES)');
+    }
+  } finally {
+    install.cleanup();
+  }
+});
+
+test('a broken allowlist is a warning; a blocked pattern keeps a root out', async () => {
+  const install = buildInstall({ 'groups/a': '', '~/.config/nanoclaw/mount-allowlist.json': '{"allowedRoots": [' });
+  try {
+    const r = await runCli(['init', '--home', install.home]);
+    assert.is(r.code, 0);
+    assert.match(r.stderr, 'mount-allowlist.json was not read: it is not JSON');
+    writeFileSync(join(install.home, '.config/nanoclaw/mount-allowlist.json'), JSON.stringify({ allowedRoots: [{ path: '~/password-store', allowReadWrite: true }], blockedPatterns: ['password'], nonMainReadOnly: false }));
+    const again = await runCli(['init', '--home', install.home]);
+    assert.match(again.stdout, 'Left out: it matches the allowlist\'s own blocked pattern "password".');
+    assert.not.match(again.stdout, /^mount password/m);
+  } finally {
+    install.cleanup();
+  }
+});
+
+test('-o never overwrites without --force; the file written passes check', async () => {
+  const install = buildInstall({ 'groups/a': '', 'scripts/b.sh': SEED_BRIDGES });
+  try {
+    const out = join(install.home, 'np.policy');
+    const first = await runCli(['init', '--home', install.home, '-o', out]);
+    assert.is(first.code, 0, first.stderr);
+    assert.match(first.stderr, 'init: wrote');
+    writeFileSync(out, 'mine\n');
+    const second = await runCli(['init', '--home', install.home, '-o', out]);
+    assert.is(second.code, 1);
+    assert.match(second.stderr, 'exists; nothing was written. Add --force');
+    assert.is(readFileSync(out, 'utf8'), 'mine\n');
+    const forced = await runCli(['init', '--home', install.home, '-o', out, '--force']);
+    assert.is(forced.code, 0);
+    const check = await runCli(['check', out, '--home', install.home]);
+    assert.is(check.code, 0, check.stderr);
+  } finally {
+    install.cleanup();
+  }
+});
+
+test('writing the policy into a read-write share is refused', async () => {
+  const install = buildInstall({ 'groups/a': '', 'data/x': '' });
+  try {
+    const out = join(install.root, 'data', 'np.policy');
+    const r = await runCli(['init', '--home', install.home, '-o', out]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, 'NP249');
+    assert.not.ok(existsSync(out));
+  } finally {
+    install.cleanup();
+  }
+});
+
+test('usage and missing installs: exit 64 and 1, no stack trace', async () => {
+  assert.is((await runCli(['init', '--vm', 'Bad Name'])).code, 64);
+  assert.is((await runCli(['init', '--force'])).code, 64);
+  const r = await runCli(['init', '--from', '/nonexistent/nanoclaw', '--home', '/nonexistent']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, 'There is no NanoClaw install at "/nonexistent/nanoclaw".');
+  assert.match((await runCli(['init', '--help'])).stdout, 'Examples:');
+});
+
+test('--json: the policy, warnings and what was found', async () => {
+  const install = buildInstall({ 'groups/a': '', 'scripts/b.sh': SEED_BRIDGES, '.env': 'K=v\n' });
+  try {
+    const r = await runCli(['init', '--home', install.home, '--json']);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.found.envKeys, ['K']);
+    assert.is(out.found.bridges, 3);
+    assert.match(out.policy, 'vm nanoclaw-vm');
+  } finally {
+    install.cleanup();
+  }
+});
+
+test.run();
