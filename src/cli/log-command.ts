@@ -108,7 +108,7 @@ export function formatRecord(r: AuditRecord, c: Colors): string {
     const traffic = `↑${bytes(r.bytesUp)} ↓${bytes(r.bytesDown)} in ${seconds(r.durationMs)}`;
     return `${c.dim(time)}  ${c.green('allowed')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)} → ${(r.address ?? '?').padEnd(15)}  ${c.dim(traffic)}`;
   }
-  const sni = r.sni && r.sni !== r.name ? ` (TLS name "${r.sni}")` : '';
+  const sni = r.sni && r.sni !== r.name && !r.reason.includes(r.sni) ? ` (TLS name "${r.sni}")` : '';
   return `${c.dim(time)}  ${c.red('REFUSED')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)}   ${r.reason}${sni}`;
 }
 
