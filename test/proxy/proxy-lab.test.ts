@@ -69,6 +69,22 @@ t('--dry-run shows the proxy step after the bridges and the rules, and changes n
   assert.equal(await proxyListeners(), []);
 });
 
+t('the proxy port taken: enforce fails at the proxy step and undoes everything (no table, no proxy, no state)', async () => {
+  await lab.startTcpService('host', lab.gateway, PORT, { name: 'squatter' });
+  try {
+    const r = await cli(enforceArgs());
+    assert.is(r.exitCode, 3, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout + r.stderr, /proxy/);
+    assert.is((await lab.exec('host', ['nft', 'list', 'table', 'inet', 'nanopolicy_lab_vm'])).exitCode !== 0, true, 'the table was removed');
+    assert.not.ok(existsSync(join(stateDir, 'state.json')));
+    const procs = await lab.run('host', `for p in $(ip netns pids ${lab.ns.host}); do tr '\\0' ' ' < /proc/$p/cmdline; echo; done`);
+    assert.match(procs.stdout, /tcp-server/, 'the process list was read');
+    assert.not.match(procs.stdout, /proxy\.js/);
+  } finally {
+    await lab.stopService('squatter');
+  }
+});
+
 t('enforce starts the proxy on the gateway only, narrowed to the VM, recorded in the state', async () => {
   const r = await cli(enforceArgs());
   assert.is(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
