@@ -169,7 +169,7 @@ t('a VM that forges "TLS ok" for every name fails on the audit log it cannot wri
   assert.ok(failed.some((d) => /unlisted\.invalid:443 refused/.test(d)));
 });
 
-t('a dead proxy makes a re-run of enforce stale, and --down leaves no proxy process', async () => {
+t('--down leaves no proxy process, no listener, no state; the audit log stays', async () => {
   const pid = state().proxy!.pid;
   const down = await cli(['enforce', '--down', policyFile, '--backend', 'nft', '--state-dir', stateDir, '--home', lab.dir]);
   assert.is(down.exitCode, 0, down.stderr);
@@ -178,6 +178,36 @@ t('a dead proxy makes a re-run of enforce stale, and --down leaves no proxy proc
   assert.not.ok(existsSync(join(stateDir, 'state.json')));
   assert.ok(existsSync(join(stateDir, 'proxy-audit.jsonl')), 'the audit log stays for the owner to read');
   assert.match(await connectFromVm('api.egress.test'), /^error ECONNREFUSED|^timeout/);
+});
+
+t('--supervise restarts a killed proxy, and SIGTERM tears everything down, proxy included', async () => {
+  const r = await cli(enforceArgs());
+  assert.is(r.exitCode, 0, r.stderr);
+  const first = state().proxy!.pid;
+  const supervisor = lab.spawn('host', ['node', ...CLI, ...enforceArgs(), '--supervise', '--interval', '1'], { cwd: ROOT, env: { NO_COLOR: '1', HOME: lab.dir } });
+  // Kill the proxy only once the supervisor found the policy in force (a dead proxy before that
+  // makes the state stale, and the supervisor rightly refuses to start).
+  let said = '';
+  supervisor.stdout?.on('data', (d: Buffer) => (said += d.toString()));
+  for (let i = 0; i < 300 && !said.includes('already in force'); i++) await new Promise((res) => setTimeout(res, 50));
+  assert.match(said, /already in force/);
+  process.kill(first, 'SIGKILL');
+  let restarted: number | undefined;
+  for (let i = 0; i < 100 && restarted === undefined; i++) {
+    await new Promise((res) => setTimeout(res, 100));
+    const pid = existsSync(join(stateDir, 'state.json')) ? state().proxy?.pid : undefined;
+    if (pid !== undefined && pid !== first && existsSync(`/proc/${pid}`)) restarted = pid;
+  }
+  if (restarted === undefined) {
+    supervisor.kill('SIGTERM');
+    const out = await supervisor;
+    assert.unreachable(`no new proxy; supervisor said: ${String(out.stdout)} ${String(out.stderr).slice(-1500)}`);
+  }
+  assert.equal(await proxyListeners(), [`${lab.gateway}:${PORT}`]);
+  supervisor.kill('SIGTERM');
+  await supervisor;
+  assert.not.ok(existsSync(`/proc/${restarted}`), 'the restarted proxy is stopped too');
+  assert.equal(await proxyListeners(), []);
 });
 
 if (available) t.run();
