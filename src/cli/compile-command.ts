@@ -5,7 +5,11 @@ import type { Command } from 'commander';
 import { compilePolicyFile } from '../compiler/compile.ts';
 import { hasErrors } from '../compiler/diagnostic.ts';
 import { emitArtifacts } from '../compiler/emit/index.ts';
-import { writeArtifacts } from '../compiler/write-artifacts.ts';
+import { OutputError, writeArtifacts } from '../compiler/write-artifacts.ts';
+import { isWithin } from '../compiler/paths/expand-home.ts';
+import { realPathOnHost } from '../compiler/paths/real-path.ts';
+import { basename, resolve } from 'node:path';
+import { checkAbsolutePath, checkDaemonUser, checkOutputOption, checkSudoUser } from './check-compile-options.ts';
 import { EXIT, useColor, type Io } from './io.ts';
 import { UsageError } from './usage-error.ts';
 import type { SetExit } from './commands.ts';
@@ -36,6 +40,7 @@ Examples:
   $ nanopolicy check policy/nanoclaw.policy --json | jq '.diagnostics[].message'`,
     )
     .action(async (file: string, options: CommonOptions) => {
+      if (options.home !== undefined) checkAbsolutePath('--home', options.home, '"~" must mean one folder');
       const outcome = await compilePolicyFile(file, { home: options.home ?? homedir(), cwd: process.cwd() });
       const ok = !hasErrors(outcome.diagnostics);
       if (options.json) {
@@ -78,14 +83,13 @@ Examples:
       if (options.user !== undefined && !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(options.user)) {
         throw new UsageError(`--user takes a user name, not "${options.user}".`);
       }
-      if (options.program !== undefined && !options.program.startsWith('/')) {
-        throw new UsageError(`--program must be an absolute path (launchd has no useful PATH), not "${options.program}".`);
-      }
-      if (options.sudoUser !== undefined && !/^%?[A-Za-z_][A-Za-z0-9_.-]*$/.test(options.sudoUser)) {
-        throw new UsageError(`--sudo-user takes a user name or %group, not "${options.sudoUser}".`);
-      }
+      if (options.program !== undefined) checkAbsolutePath('--program', options.program, 'launchd has no useful PATH');
+      if (options.home !== undefined) checkAbsolutePath('--home', options.home, '"~" must mean one folder');
+      if (options.sudoUser !== undefined) checkSudoUser(options.sudoUser);
+      if (options.out !== undefined) checkOutputOption(options.out);
       // Without --home, the user is whoever runs this; with it, the home folder's last segment.
       const user = options.user ?? (options.home === undefined ? userInfo().username : undefined);
+      checkDaemonUser(user ?? basename(options.home ?? homedir()));
       const outcome = await compilePolicyFile(file, {
         home: options.home ?? homedir(),
         ...(user !== undefined ? { user } : {}),
@@ -98,6 +102,13 @@ Examples:
         else reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
         setExit(EXIT.policy);
         return;
+      }
+      // The LaunchDaemon runs the program with the owner's sudo rights to pfctl: a program the VM
+      // can rewrite through a share would let it open its own cage at the next boot.
+      if (options.program !== undefined) {
+        const program = options.program;
+        const share = policy.mounts.find((m) => m.mode === 'rw' && [program, realPathOnHost(program)].some((p) => isWithin(p, m.path) || isWithin(p, realPathOnHost(m.path))));
+        if (share) throw new UsageError(`--program "${program}" lies inside the read-write mount "${share.name}": the VM could replace the program the boot job runs.`);
       }
       const artifacts = emitArtifacts(policy, {
         ...(options.program !== undefined ? { program: options.program } : {}),
@@ -114,7 +125,13 @@ Examples:
         setExit(EXIT.ok);
         return;
       }
-      const written = await writeArtifacts(options.out, artifacts);
+      let written;
+      try {
+        written = await writeArtifacts(options.out, artifacts, { policyPath: resolve(process.cwd(), file) });
+      } catch (error) {
+        if (error instanceof OutputError) throw new UsageError(`-o: ${error.message}`);
+        throw error;
+      }
       if (options.json) {
         io.stdout.write(`${JSON.stringify({ ok: true, file, sha256: policy.source.sha256, diagnostics: outcome.diagnostics, artifacts: written }, null, 2)}\n`);
       } else {

@@ -6,14 +6,12 @@ import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
 import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
-import { openSession, type Session } from '../enforce/session.ts';
-import { applyLocked, lockSession } from '../enforce/apply.ts';
-import { downLocked, type DownResult } from '../enforce/down.ts';
-import { dryRun } from '../enforce/dry-run.ts';
-import { superviseLocked } from '../enforce/supervise.ts';
+import type { Session } from '../enforce/session.ts';
+import type { DownResult } from '../enforce/down.ts';
 import { parseIpv4 } from '../compiler/net/ipv4.ts';
 import type { Backend, ProxyState } from '../enforce/state.ts';
 import type { UndoFailure } from '../enforce/run-plan.ts';
+import { shQuote } from '../enforce/command.ts';
 
 interface EnforceFlags {
   backend?: Backend;
@@ -38,10 +36,10 @@ export function registerEnforceCommand(program: Command, io: Io, setExit: SetExi
     .option('--state-dir <dir>', 'where pids, pf tokens and the lock live (default /var/run/nanopolicy/<vm> as root, else $XDG_RUNTIME_DIR/nanopolicy/<vm> or ~/.nanopolicy/run/<vm>)')
     .option('--no-start', 'pf: do not start the VM; print the tart command and wait for it')
     .option('--vm-address <ip>', "nft: the VM's address, to narrow the bridges' range= from the subnet to it")
-    .option('--wait <seconds>', "how long to wait for the VM's interface and address", '120')
+    .option('--wait <seconds>', "how long to wait for the VM's interface and address (0 to 65535, as tart ip --wait)", '120')
     .option('--dry-run', 'print every command in order with its undo, and the rules diff; change nothing')
-    .option('--down', 'remove everything enforce applied for this VM (safe to run twice)')
-    .option('--supervise', 'stay in the foreground: restart dead bridges, re-check the rules, tear down on VM exit or SIGINT/SIGTERM')
+    .option('--down', 'stop the VM, then remove everything enforce applied for it (safe to run twice; a VM that cannot be stopped keeps its rules)')
+    .option('--supervise', 'stay in the foreground: restart dead bridges, re-check the rules, re-resolve bridge names, tear down on VM exit or SIGINT/SIGTERM')
     .option('--interval <seconds>', 'with --supervise: seconds between checks', '10')
     .option('--home <dir>', 'folder "~" in mount paths stands for (default: your home)')
     .option('--json', 'print the outcome as one JSON line on stdout (with --supervise, one more when it ends); progress stays on stderr')
@@ -49,8 +47,9 @@ export function registerEnforceCommand(program: Command, io: Io, setExit: SetExi
       'after',
       `
 Exit codes: 0 applied (or already in force: nothing changed), 3 a preflight check or a step failed
-and everything was undone, 4 an undo failed too (the manual commands left are printed), 64 bad
-command line.
+and everything was undone, or an earlier enforce is partly standing next to a running VM (the
+commands that fix it are printed), 4 an undo failed too (the manual commands left are printed),
+64 bad command line. An earlier enforce that left nothing standing (a reboot) is a fresh start.
 
 Examples:
   $ nanopolicy enforce policy/nanoclaw.policy --dry-run
@@ -61,6 +60,12 @@ Examples:
     .action(async (file: string, flags: EnforceFlags) => {
       setExit(await runEnforce(file, flags, io));
     });
+}
+
+// --wait is handed to `tart ip --wait`, a UInt16 in tart (IP.swift): refuse what tart would.
+function waitSecondsFrom(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65_535) throw new UsageError(`--wait takes a whole number of seconds from 0 to 65535 (as "tart ip --wait" does), not "${text}".`);
+  return Number(text);
 }
 
 function seconds(text: string, flag: string): number {
@@ -90,7 +95,14 @@ interface EnforceRecord {
   undone?: string[];
   /** Commands a person must still run after a failed undo. */
   manual?: Array<{ step: string; error: string; commands: string[] }>;
+  /** stale: what of the earlier enforce still stands, and the commands that fix it, in order. */
+  standing?: string[];
+  commands?: string[];
+  /** applied: an earlier state that no longer held was a fresh start, or was removed first. */
+  earlier?: { how: 'fresh' | 'repaired'; reason: string; removed: string[] };
   plan?: string;
+  /** The policy's problems, for result "policy-errors". */
+  diagnostics?: readonly import('../compiler/diagnostic.ts').Diagnostic[];
 }
 
 async function runEnforce(file: string, flags: EnforceFlags, io: Io): Promise<number> {
@@ -103,8 +115,16 @@ async function runEnforce(file: string, flags: EnforceFlags, io: Io): Promise<nu
 type Outcome = { code: number; record: EnforceRecord; text: (io: Io) => void };
 
 async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promise<Outcome> {
+  // Loaded when enforce runs, not at start-up: these pull in child_process, net and execa (issue 9).
+  const [{ openSession }, { applyLocked, lockSession }, { downLocked }, { dryRun }, { superviseLocked }] = await Promise.all([
+    import('../enforce/session.ts'),
+    import('../enforce/apply.ts'),
+    import('../enforce/down.ts'),
+    import('../enforce/dry-run.ts'),
+    import('../enforce/supervise.ts'),
+  ]);
   const backend: Backend = flags.backend ?? (process.platform === 'darwin' ? 'pf' : 'nft');
-  const waitSeconds = seconds(flags.wait, '--wait');
+  const waitSeconds = waitSecondsFrom(flags.wait);
   const intervalSeconds = seconds(flags.interval, '--interval');
   if ([flags.dryRun, flags.down, flags.supervise].filter(Boolean).length > 1) {
     throw new UsageError('--dry-run, --down and --supervise cannot be combined.');
@@ -129,7 +149,7 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
   if (!('session' in opened)) {
     return {
       code: EXIT.enforceFailed,
-      record: { ok: false, result: 'policy-errors' },
+      record: { ok: false, result: 'policy-errors', diagnostics: opened.diagnostics },
       text: (out) => {
         reportDiagnostics(out, opened.diagnostics, file, opened.source);
         out.stderr.write('enforce: the policy has errors; nothing was changed.\n');
@@ -163,14 +183,16 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
       case 'locked':
         return { code: EXIT.enforceFailed, record: { ok: false, result: 'locked', ...base, error: result.message }, text: (out) => out.stderr.write(`enforce: ${result.message}\n`) };
       case 'stale': {
-        const fix = `run "nanopolicy enforce --down ${file}${flags.stateDir ? ` --state-dir ${flags.stateDir}` : ''}" first`;
+        const commands = [enforceLine(file, flags, ['--down']), enforceLine(file, flags, [])];
+        const fix = commands.join(' && ');
         return {
           code: EXIT.enforceFailed,
-          record: { ok: false, result: 'stale', ...base, error: result.reason, fix },
+          record: { ok: false, result: 'stale', ...base, error: result.reason, standing: result.standing, fix, commands },
           text: (out) =>
             out.stderr.write(
               `enforce: an earlier enforce of "${session.policy.vm}" is recorded in ${session.stateDir} but no longer holds: ${result.reason}.\n` +
-                `  fix: ${fix}; nothing was changed.\n`,
+                (result.standing.length ? `  still standing: ${result.standing.join('; ')}\n` : '') +
+                `  fix (--down stops the VM first, then removes the rules): ${commands.join('\n       ')}\n  nothing was changed.\n`,
             ),
         };
       }
@@ -210,13 +232,19 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
       case 'applied': {
         const s = result.state;
         const applied = { ...(s.iface ? { iface: s.iface } : {}), ...(s.vmAddress ? { vmAddress: s.vmAddress } : {}), tokens: s.tokens, bridges: s.bridges.map((b) => ({ name: b.name, pid: b.pid, listen: b.listen, range: b.range })), ...(s.proxy ? { proxy: { pid: s.proxy.pid, listen: s.proxy.listen, allowClients: s.proxy.allowClients, auditLog: s.proxy.auditLog } } : {}) };
+        const earlier = result.kind === 'applied' ? result.earlier : undefined;
         const head =
-          result.kind === 'unchanged'
+          (earlier === undefined
+            ? ''
+            : earlier.how === 'fresh'
+              ? `enforce: the earlier enforce left nothing standing (${earlier.reason}): this was a fresh start.\n`
+              : `enforce: the earlier enforce no longer held (${earlier.reason}); removed what was left of it (${earlier.removed.join('; ')}) first.\n`) +
+          (result.kind === 'unchanged'
             ? `enforce: the policy is already in force for "${s.vm}"; nothing changed.\n`
-            : `enforce: the policy is in force for "${s.vm}" (${session.plan.rulesName}).\n`;
+            : `enforce: the policy is in force for "${s.vm}" (${session.plan.rulesName}).\n`);
         const done: Outcome = {
           code: EXIT.ok,
-          record: { ok: true, result: result.kind, ...base, applied },
+          record: { ok: true, result: result.kind, ...base, applied, ...(earlier ? { earlier } : {}) },
           text: (out) => out.stdout.write(head + summary(session, s)),
         };
         if (!flags.supervise) return done;
@@ -242,6 +270,19 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
     process.off('SIGTERM', onSignal);
     lock.release();
   }
+}
+
+// The enforce command line a person re-runs, with the flags that pick the same VM, state and backend.
+function enforceLine(file: string, flags: EnforceFlags, extra: string[]): string {
+  const words = ['nanopolicy', 'enforce', ...extra, file];
+  if (flags.backend) words.push('--backend', flags.backend);
+  if (flags.stateDir) words.push('--state-dir', flags.stateDir);
+  if (flags.home) words.push('--home', flags.home);
+  if (extra.length === 0) {
+    if (!flags.start) words.push('--no-start');
+    if (flags.vmAddress) words.push('--vm-address', flags.vmAddress);
+  }
+  return words.map(shQuote).join(' ');
 }
 
 function summary(session: Session, s: { iface?: string; vmAddress?: string; tokens: string[]; bridges: Array<{ name: string; pid: number; listen: number; range: string }>; proxy?: ProxyState }): string {

@@ -9,6 +9,9 @@ import { UsageError } from './usage-error.ts';
 export { UsageError };
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
+  endQuietlyOnClosedPipe(io);
+  // --json promises JSON on stdout whatever happens, usage errors included.
+  const json = argv.slice(2).includes('--json');
   const program = new Command('nanopolicy');
   let exitCode: number = EXIT.ok;
   program
@@ -18,6 +21,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => {
+        if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: s.replace(/^error: /, '').trim(), usage: true })}\n`);
+        else write(s);
+      },
     })
     .exitOverride();
   registerCommands(program, io, (code) => {
@@ -31,9 +38,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof UsageError) {
-      io.stderr.write(`error: ${error.message}\n`);
+      if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: error.message, usage: true })}\n`);
+      else io.stderr.write(`error: ${error.message}\n`);
       return EXIT.usage;
     }
+    if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: `internal error: ${(error as Error)?.message ?? String(error)}`, internal: true })}\n`);
     io.stderr.write(`nanopolicy: internal error: ${(error as Error)?.message ?? String(error)}\n`);
     io.stderr.write('This is a bug in nanopolicy; set NANOPOLICY_DEBUG=1 for details.\n');
     if (io.env.NANOPOLICY_DEBUG) io.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
@@ -42,6 +51,18 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   return exitCode;
 }
 
+// Output into a closed pipe (`nanopolicy verify --help | head -1`) is the reader's choice, not an
+// error: without a listener, Node turns EPIPE into an uncaught exception with a stack trace.
+function endQuietlyOnClosedPipe(io: Io): void {
+  for (const stream of [io.stdout, io.stderr]) {
+    const emitter = stream as { on?: (event: string, listener: (error: NodeJS.ErrnoException) => void) => unknown; listenerCount?: (event: string) => number };
+    if (typeof emitter.on !== 'function' || (emitter.listenerCount?.('error') ?? 0) > 0) continue;
+    emitter.on('error', (error) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
+}
 
 declare const __NANOPOLICY_VERSION__: string | undefined;
 const VERSION = typeof __NANOPOLICY_VERSION__ === 'string' ? __NANOPOLICY_VERSION__ : '0.0.0-dev';

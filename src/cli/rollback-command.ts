@@ -1,9 +1,6 @@
 // `nanopolicy rollback`: put one of enforce's snapshots back in the VM's place, all or nothing.
 
 import type { Command } from 'commander';
-import { lockSession } from '../enforce/apply.ts';
-import { planRollback, renderRollbackPlan } from '../enforce/rollback-plan.ts';
-import { runPlan } from '../enforce/run-plan.ts';
 import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
 import { addSessionOptions, openWorkflowSession, type WorkflowFlags } from './workflow-session.ts';
@@ -48,6 +45,12 @@ Examples:
 }
 
 async function runRollback(file: string, flags: RollbackFlags, io: Io): Promise<number> {
+  // Loaded when rollback runs, not at start-up (issue 9).
+  const [{ lockSession }, { planRollback, renderRollbackPlan }, { runPlan }] = await Promise.all([
+    import('../enforce/apply.ts'),
+    import('../enforce/rollback-plan.ts'),
+    import('../enforce/run-plan.ts'),
+  ]);
   const session = await openWorkflowSession(file, flags, io, 'rollback');
   if (!session) return EXIT.policy;
   const { steps, progress } = planRollback({ session, stop: flags.stop === true, waitSeconds: 60, ...(flags.to ? { to: flags.to } : {}) });

@@ -11,9 +11,7 @@ import { buildVerifyManifest } from '../compiler/emit/verify-manifest.ts';
 import type { Policy } from '../compiler/policy.ts';
 import type { VerifyManifest } from '../verify/manifest.ts';
 import type { InsideOptions, ProbeResult } from '../verify/inside/result.ts';
-import { runProbes } from '../verify/inside/run-probes.ts';
-import { verifyHost, type Backend } from '../verify/host/verify-host.ts';
-import { splitPrefix } from '../verify/host/run-inside.ts';
+import type { Backend } from '../verify/host/verify-host.ts';
 import { formatReport, NO_PAINT, type Paint } from '../verify/format-report.ts';
 import { parseEndpoints } from '../verify/parse-endpoints.ts';
 import { EXIT, useColor, type Io } from './io.ts';
@@ -85,6 +83,7 @@ Examples:
       if (options.inside) {
         const manifest = file.endsWith('.json') ? readManifest(file) : (await loadPolicy(file, options, io))?.manifest;
         if (!manifest) return setExit(EXIT.policy);
+        const { runProbes } = await import('../verify/inside/run-probes.ts'); // loaded only when it runs (start-up, issue 9)
         const report = await runProbes({ manifest, options: inside }, progress.update);
         progress.done();
         results = report.results;
@@ -92,6 +91,7 @@ Examples:
       } else {
         const loaded = await loadPolicy(file, options, io);
         if (!loaded) return setExit(EXIT.policy);
+        const [{ verifyHost }, { splitPrefix }] = await Promise.all([import('../verify/host/verify-host.ts'), import('../verify/host/run-inside.ts')]);
         const report = await verifyHost({
           policy: loaded.policy,
           manifest: loaded.manifest,
@@ -101,6 +101,8 @@ Examples:
           stateDir: resolve(options.stateDir ?? defaultStateDir(loaded.policy.vm, io.env, process.getuid?.())),
           // pfctl through `sudo -n` (the compiled sudoers lines) unless verify already runs as root.
           pf: { asRoot: process.getuid?.() === 0 },
+          // The tart and softnet processes exist only for a tart VM (not behind a custom --exec).
+          processes: options.exec === undefined,
           onProgress: progress.update,
         });
         progress.done();

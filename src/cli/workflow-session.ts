@@ -2,7 +2,7 @@
 // backend, state directory and runner enforce uses, so they read and change exactly its state.
 
 import { Option, type Command } from 'commander';
-import { openSession, type Session } from '../enforce/session.ts';
+import type { Session } from '../enforce/session.ts';
 import type { Backend } from '../enforce/state.ts';
 import type { Io } from './io.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
@@ -25,6 +25,7 @@ export function addSessionOptions(command: Command): Command {
 // Opens the session, or prints the policy's errors and returns undefined.
 export async function openWorkflowSession(file: string, flags: WorkflowFlags, io: Io, name: string): Promise<Session | undefined> {
   const backend: Backend = flags.backend ?? (process.platform === 'darwin' ? 'pf' : 'nft');
+  const { openSession } = await import('../enforce/session.ts'); // loaded when used, not at start-up (issue 9)
   const opened = await openSession({
     policyFile: file,
     backend,

@@ -10,6 +10,8 @@ export interface CheckContext {
   policyPath: string;
   /** Absolute output directory of `compile -o`, when there is one: the same rule holds. */
   outputDir?: string;
+  /** Where a path really leads (symlinks resolved): the cage checks compare both forms. */
+  realPath: import('./paths/real-path.ts').RealPath;
 }
 
 /** A check pass: reports problems, never changes anything. */

@@ -3,18 +3,22 @@
 // problem of the file is reported.
 
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { parsePolicy } from '../grammar/parse-policy.ts';
-import { errorAt, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostic.ts';
+import { decodeUtf8 } from '../grammar/decode-utf8.ts';
+import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostic.ts';
 import { CHECK_PASSES } from './passes/index.ts';
 import { lowerPolicy } from './lower-policy.ts';
 import type { Policy } from './policy.ts';
+import { readPolicyFile } from './read-policy-file.ts';
+import { lexicalPath, realPathOnHost, type RealPath } from './paths/real-path.ts';
 
 export interface CompileInput {
   /** The policy path as the user gave it: printed in messages and artifact headers. */
   file: string;
   source: string;
+  /** The file's bytes, when it came from a file: the policy hash is of these. */
+  bytes?: Uint8Array;
   /** Home folder "~" expands to. */
   home: string;
   /** The host user who owns the VM; default: the home folder's last segment (/Users/NAME). */
@@ -23,6 +27,8 @@ export interface CompileInput {
   cwd: string;
   /** `compile -o DIR`: checked to lie outside every read-write mount. */
   outputDir?: string;
+  /** Resolves symlinks for the cage checks; default: paths as written (pure). */
+  realPath?: RealPath;
 }
 
 export interface CompileOutcome {
@@ -41,12 +47,14 @@ export function compilePolicy(input: CompileInput): CompileOutcome {
     ast,
     home: input.home,
     policyPath,
+    realPath: input.realPath ?? lexicalPath,
     ...(input.outputDir !== undefined ? { outputDir: resolve(input.cwd, input.outputDir) } : {}),
   };
   const diagnostics = sortDiagnostics(CHECK_PASSES.flatMap((pass) => pass(context)));
   if (hasErrors(diagnostics)) return { diagnostics };
 
-  const sha256 = createHash('sha256').update(input.source, 'utf8').digest('hex');
+  // The hash is of the bytes on disk, so two files that differ anywhere never share one.
+  const sha256 = createHash('sha256').update(input.bytes ?? Buffer.from(input.source, 'utf8')).digest('hex');
   const user = input.user ?? basename(input.home);
   const policy = lowerPolicy(ast, { file, absolutePath: policyPath, sha256 }, { user, home: input.home });
   return { diagnostics, policy };
@@ -57,24 +65,17 @@ export interface CompileFileOptions {
   user?: string;
   cwd: string;
   outputDir?: string;
+  /** Default: symlinks resolved on this host. */
+  realPath?: RealPath;
 }
 
-// Reads a policy file and compiles it; an unreadable file is a diagnostic, not an exception.
+// Reads a policy file and compiles it; an unreadable, odd or non-UTF-8 file is a diagnostic.
 export async function compilePolicyFile(file: string, options: CompileFileOptions): Promise<CompileOutcome & { source?: string }> {
-  let source: string;
-  try {
-    source = await readFile(resolve(options.cwd, file), 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (error as Error).message;
-    return {
-      diagnostics: [
-        errorAt(file, { line: 1, column: 1, endColumn: 1 }, {
-          code: 'NP401',
-          message: `Cannot read the policy file "${file}": ${reason}.`,
-          hint: 'Check the path; the bundled policy is policy/nanoclaw.policy.',
-        }),
-      ],
-    };
-  }
-  return { ...compilePolicy({ file, source, ...options }), source };
+  const read = await readPolicyFile(resolve(options.cwd, file), file.replace(/\\/g, '/'));
+  if (!read.ok) return { diagnostics: [read.diagnostic] };
+  const decoded = decodeUtf8(read.bytes, file.replace(/\\/g, '/'));
+  // Shown with U+FFFD where the bytes were bad, only for the snippet under each error.
+  if (decoded.source === undefined) return { diagnostics: decoded.diagnostics, source: read.bytes.toString('utf8') };
+  const source = decoded.source;
+  return { ...compilePolicy({ file, source, bytes: read.bytes, realPath: realPathOnHost, ...options }), source };
 }

@@ -2,6 +2,7 @@
 
 import { createColors } from 'picocolors';
 import type { Diagnostic } from './diagnostic.ts';
+import { splitLines } from '../grammar/split-lines.ts';
 
 export interface FormatOptions {
   /** Source text by file name, for the snippet; a file not given gets no snippet. */
@@ -11,10 +12,15 @@ export interface FormatOptions {
 
 // Renders one diagnostic as lines of text ending in a newline.
 export function formatDiagnostic(d: Diagnostic, options: FormatOptions): string {
-  const c = createColors(options.color);
+  return formatOne(d, options.color, lineOf(indexSources(options.sources), d));
+}
+
+// Renders one diagnostic whose source line (if any) is already looked up.
+function formatOne(d: Diagnostic, color: boolean, sourceText: string | undefined): string {
+  const c = createColors(color);
   const paint = d.severity === 'error' ? c.red : c.yellow;
-  const out: string[] = [`${c.bold(paint(`${d.severity}[${d.code}]`))}${c.bold(`: ${d.message}`)}`];
-  const lineText = sourceLine(options.sources.get(d.file), d.line);
+  const out: string[] = [`${c.bold(paint(`${d.severity}[${d.code}]`))}${c.bold(`: ${inert(d.message)}`)}`];
+  const lineText = sourceText === undefined ? undefined : inert(sourceText.replace(/\s+$/, ''));
   const gutter = ' '.repeat(String(d.line).length);
   out.push(`${gutter}${c.blue('-->')} ${d.file}:${d.line}:${d.column}`);
   if (lineText !== undefined) {
@@ -25,8 +31,8 @@ export function formatDiagnostic(d: Diagnostic, options: FormatOptions): string 
     out.push(`${c.blue(String(d.line))} ${c.blue('|')} ${lineText.replace(/\t/g, ' ')}`);
     out.push(`${gutter} ${c.blue('|')} ${pad}${paint('^'.repeat(width))}`);
   }
-  if (d.hint) out.push(`${gutter} ${c.blue('=')} ${c.bold('hint')}: ${d.hint}`);
-  for (const note of d.notes ?? []) out.push(`${gutter} ${c.blue('=')} ${c.bold('note')}: ${note}`);
+  if (d.hint) out.push(`${gutter} ${c.blue('=')} ${c.bold('hint')}: ${inert(d.hint)}`);
+  for (const note of d.notes ?? []) out.push(`${gutter} ${c.blue('=')} ${c.bold('note')}: ${inert(note)}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -38,12 +44,22 @@ export function formatDiagnostics(list: readonly Diagnostic[], options: FormatOp
   const parts = [];
   if (errors) parts.push(`${errors} error${errors === 1 ? '' : 's'}`);
   if (warnings) parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
-  return `${list.map((d) => formatDiagnostic(d, options)).join('\n')}\n${parts.join(', ')}\n`;
+  // Each source is split once, however many diagnostics point into it.
+  const index = indexSources(options.sources);
+  return `${list.map((d) => formatOne(d, options.color, lineOf(index, d))).join('\n')}\n${parts.join(', ')}\n`;
 }
 
-function sourceLine(source: string | undefined, line: number): string | undefined {
-  if (source === undefined) return undefined;
-  const text = source.split(/\r?\n/)[line - 1];
-  return text === undefined ? undefined : text.replace(/\s+$/, '');
+// Text from the policy reaches a terminal: control characters (an escape sequence could rewrite
+// or hide lines) and bidirectional overrides become U+FFFD, one character each so carets still line up.
+function inert(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '\ufffd');
 }
 
+// The lines of each source, split the way the parser split them.
+function indexSources(sources: ReadonlyMap<string, string>): Map<string, string[]> {
+  return new Map([...sources].map(([file, text]) => [file, splitLines(text)]));
+}
+
+function lineOf(index: ReadonlyMap<string, readonly string[]>, d: Diagnostic): string | undefined {
+  return index.get(d.file)?.[d.line - 1];
+}

@@ -1,8 +1,13 @@
 // `enforce`: under the VM's lock, either find the policy already in force (and change nothing), or
-// run the preflight and then the plan, all or nothing.
+// run the preflight and then the plan, all or nothing. A recorded state that no longer holds is
+// looked at part by part: nothing of it standing (a reboot, a crash and a VM shut down) is a fresh
+// start; parts standing with the VM stopped are removed first (safe: no VM to expose); parts
+// standing next to a running VM are refused with the exact commands that fix it.
 
 import { isOurBridge } from './bridge-step.ts';
 import { isOurProxy } from './proxy-step.ts';
+import { downLocked } from './down.ts';
+import { tartVmState } from './tart-vm-state.ts';
 import { acquireLock, LockedError, type Lock } from './lock.ts';
 import { runPlan, type PlanOutcome } from './run-plan.ts';
 import { runPreflight, type PreflightProblem } from './preflight.ts';
@@ -12,10 +17,18 @@ import { ensureStateDir, readState, removeState, writeState, type EnforceState }
 export type ApplyResult =
   | { kind: 'locked'; message: string }
   | { kind: 'unchanged'; state: EnforceState }
-  | { kind: 'stale'; reason: string }
+  | { kind: 'stale'; reason: string; standing: string[] }
   | { kind: 'preflight'; problems: PreflightProblem[] }
-  | { kind: 'applied'; state: EnforceState }
+  | { kind: 'applied'; state: EnforceState; earlier?: Earlier }
   | { kind: 'failed'; outcome: Extract<PlanOutcome, { ok: false }>; state: EnforceState };
+
+/** What became of an earlier enforce's state that no longer held. */
+export interface Earlier {
+  /** fresh: nothing of it stood; repaired: what stood was removed first (the VM was stopped). */
+  how: 'fresh' | 'repaired';
+  reason: string;
+  removed: string[];
+}
 
 // Takes the VM's lock, or reports who holds it.
 export function lockSession(session: Session): Lock | { kind: 'locked'; message: string } {
@@ -31,10 +44,26 @@ export function lockSession(session: Session): Lock | { kind: 'locked'; message:
 // Applies the policy; the caller releases `lock` (supervise keeps it).
 export async function applyLocked(session: Session): Promise<ApplyResult> {
   const existing = readState(session.stateDir);
+  let earlier: Earlier | undefined;
   if (existing !== undefined) {
     const reason = await whyNotCurrent(session, existing);
     if (reason === undefined) return { kind: 'unchanged', state: existing };
-    return { kind: 'stale', reason };
+    const standing = await whatStands(session, existing);
+    if (standing.parts.length === 0) {
+      session.options.log(`the earlier enforce recorded in ${session.stateDir} left nothing standing (${reason}; after a reboot or a crash): starting afresh`);
+      if (existing.tokens.length > 0) {
+        session.options.log(`its pf reference token(s) ${existing.tokens.join(' ')} are not released: a reboot voids them; after a crash without one, "sudo pfctl -X <token>" drops each`);
+      }
+      removeState(session.stateDir);
+      earlier = { how: 'fresh', reason, removed: [] };
+    } else if (standing.vmStopped) {
+      session.options.log(`the earlier enforce no longer holds (${reason}) and the VM is stopped: removing what is left of it (${standing.parts.join('; ')}) first`);
+      const down = await downLocked(session, existing);
+      if (down.failures.length > 0) return { kind: 'stale', reason: `${reason}; removing what was left failed: ${down.failures.map((f) => f.error).join('; ')}`, standing: standing.parts };
+      earlier = { how: 'repaired', reason, removed: standing.parts };
+    } else {
+      return { kind: 'stale', reason, standing: standing.parts };
+    }
   }
   const problems = await runPreflight(session.plan.preflight, { runner: session.runner, env: session.options.env });
   if (problems.length > 0) return { kind: 'preflight', problems };
@@ -47,7 +76,7 @@ export async function applyLocked(session: Session): Promise<ApplyResult> {
   if (outcome.ok) {
     ctx.state.complete = true;
     persist();
-    return { kind: 'applied', state: ctx.state };
+    return { kind: 'applied', state: ctx.state, ...(earlier ? { earlier } : {}) };
   }
   // Everything undone: no state is left behind. An undo failed: keep it, so --down can finish.
   if (outcome.undoFailures.length === 0) removeState(session.stateDir);
@@ -78,4 +107,28 @@ export async function whyNotCurrent(session: Session, state: EnforceState): Prom
   }
   if (state.vmStarted && state.vmPid !== undefined && !session.runner.alive(state.vmPid)) return 'the VM enforce started has exited';
   return undefined;
+}
+
+// What of a recorded state still stands: the rules loaded, a recorded bridge still our socat, the
+// VM running. `vmStopped` only when that is known for sure (the nft backend never runs the VM).
+export async function whatStands(session: Session, state: EnforceState): Promise<{ parts: string[]; vmStopped: boolean }> {
+  const parts: string[] = [];
+  const rules = await session.plan.loadedRules(session.runner);
+  if (rules !== undefined && rules.trim() !== '' && hasRules(session.plan.backend, rules)) parts.push(`${session.plan.rulesName} is loaded`);
+  for (const entry of state.bridges) {
+    if (await isOurBridge(session.runner, entry)) parts.push(`the bridge "${entry.name}" (pid ${entry.pid}) runs`);
+  }
+  let vmStopped = false;
+  if (session.plan.backend === 'pf') {
+    const vm = await tartVmState(session.runner, session.policy.vm);
+    if (vm === 'running') parts.push(`the VM "${session.policy.vm}" runs`);
+    if (vm === 'unknown') parts.push(`the VM "${session.policy.vm}" may run ("tart list" failed)`);
+    vmStopped = vm === 'not-running';
+  }
+  return { parts, vmStopped };
+}
+
+// pf prints nothing for an empty anchor; nft prints an empty table as its header alone.
+function hasRules(backend: EnforceState['backend'], text: string): boolean {
+  return backend === 'pf' ? /^\s*(pass|block|match|anchor|nat|rdr)\b/m.test(text) : /^\s*(table|chain)\b/m.test(text);
 }

@@ -25,7 +25,7 @@ export function pfBackend(input: PfBackendInput): BackendPlan {
     backend: 'pf',
     rulesName: anchorName(policy),
     artifacts,
-    preflight: preflightPf({ policy, home: input.home, stateDir: input.stateDir }),
+    preflight: preflightPf({ policy, artifacts, home: input.home, stateDir: input.stateDir }),
     steps: planPf({ policy, artifacts, start: input.start, waitSeconds: input.waitSeconds }),
     rulesText: artifacts.anchor,
     expectedRulesHash: (state) => rulesHash(artifacts.anchor, state.iface === undefined ? {} : { vm_if: state.iface }),

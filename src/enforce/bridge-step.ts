@@ -1,29 +1,35 @@
-// One socat bridge as a plan step: start it in its own process group, check it stayed up (socat
-// exits at once when its port is taken), and on undo stop exactly that process.
+// One socat bridge as a plan step: resolve its target once and check the address (a name is never
+// handed to socat, which would resolve it again per connection), start it in its own process group,
+// check it came up (socat exits at once when its port is taken), and on undo stop exactly that
+// process.
 
-import type { Bridge } from '../compiler/policy.ts';
+import { readFileSync } from 'node:fs';
+import type { Bridge, Network } from '../compiler/policy.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
 import { cmd, type Cmd } from './command.ts';
 import type { CommandRunner } from './command-runner.ts';
+import { portListening } from './port-listening.ts';
+import { pollUntil, processGone } from './process-gone.ts';
+import { hostAddresses, resolveTarget } from './resolve-target.ts';
 import { bridgeLogPath, type BridgeState } from './state.ts';
 import { StepError, type Step, type StepContext } from './step.ts';
 
-/** How long a fresh socat must stay alive to count as listening. */
+/** Longest wait for a fresh socat when its port cannot be seen listening (no /proc: macOS). */
 export const BRIDGE_SETTLE_MS = 300;
 
 // Builds the step for one bridge; `range` gives the socat range= once the VM's address is known.
-export function bridgeStep(bridge: Bridge, range: (ctx: StepContext) => string, artifacts: EnforceArtifacts): Step {
-  const start = (ctx: StepContext): Cmd => socatCmd(artifacts, bridge, range(ctx));
+export function bridgeStep(bridge: Bridge, range: (ctx: StepContext) => string, artifacts: EnforceArtifacts, network: Network): Step {
   return {
     id: `bridge:${bridge.name}`,
-    describe: `Start the socat bridge "${bridge.name}" on port ${bridge.listen}`,
-    commands: (ctx) => [start(ctx)],
+    describe: `Resolve the target of the socat bridge "${bridge.name}" and start it on port ${bridge.listen}`,
+    commands: (ctx) => [socatCmd(artifacts, bridge, range(ctx), ctx.state.bridges.find((b) => b.name === bridge.name)?.target)],
     undoCommands: (ctx) => {
       const pid = ctx.state.bridges.find((b) => b.name === bridge.name)?.pid;
       return [cmd('kill', pid === undefined ? '<pid>' : String(pid))];
     },
     async run(ctx) {
-      await startBridge(ctx, bridge, start(ctx), range(ctx));
+      const address = await checkedTarget(ctx, bridge, network);
+      await startBridge(ctx, bridge, socatCmd(artifacts, bridge, range(ctx), address), range(ctx), address, network);
     },
     async undo(ctx) {
       const entry = ctx.state.bridges.find((b) => b.name === bridge.name);
@@ -34,22 +40,35 @@ export function bridgeStep(bridge: Bridge, range: (ctx: StepContext) => string, 
   };
 }
 
-// The socat command for a bridge; for --dry-run a placeholder range (the emitter rightly refuses
+// The address the bridge may connect to now, or a StepError naming the bridge and the address.
+export async function checkedTarget(ctx: StepContext, bridge: Bridge, network: Network): Promise<string> {
+  const r = await resolveTarget(bridge, { network }, ctx.lookup, hostAddresses());
+  if (!r.ok) throw new StepError(r.message, 'Point the name at the service\'s LAN or internet address (its DNS, or the hosts file), or target the address itself.');
+  return r.address;
+}
+
+// The socat command for a bridge connecting to `address` (the resolved target; undefined before
+// it is known: --dry-run shows a placeholder). A placeholder range (the emitter rightly refuses
 // anything but a CIDR) is put in after the emitter built the command.
-export function socatCmd(artifacts: EnforceArtifacts, bridge: Bridge, range: string): Cmd {
-  if (!range.includes('<')) return cmd('socat', ...artifacts.socatArgs(bridge, range));
-  const args = artifacts.socatArgs(bridge, '0.0.0.0/32').map((a) => a.replace('range=0.0.0.0/32', `range=${range}`));
+export function socatCmd(artifacts: EnforceArtifacts, bridge: Bridge, range: string, address: string | undefined): Cmd {
+  const target = address ?? (bridge.target.kind === 'dns' ? `<address of ${bridge.target.host}>` : bridge.target.host);
+  const direct: Bridge = { ...bridge, target: { ...bridge.target, kind: target.includes(':') ? 'ipv6' : 'ipv4', host: target } };
+  if (!range.includes('<')) return cmd('socat', ...artifacts.socatArgs(direct, range));
+  const args = artifacts.socatArgs(direct, '0.0.0.0/32').map((a) => a.replace('range=0.0.0.0/32', `range=${range}`));
   return cmd('socat', ...args);
 }
 
-// Starts one bridge and records it; fails if it does not stay up.
-export async function startBridge(ctx: StepContext, bridge: Bridge, c: Cmd, range: string): Promise<BridgeState> {
+// Starts one bridge and records it; fails if it does not come up. Up means listening on the
+// gateway (seen in /proc/net/tcp, polled with a short back-off), or — where that cannot be seen —
+// still alive after BRIDGE_SETTLE_MS.
+export async function startBridge(ctx: StepContext, bridge: Bridge, c: Cmd, range: string, target: string, network: Network): Promise<BridgeState> {
   const log = bridgeLogPath(ctx.stateDir, bridge.name);
   const pid = ctx.runner.spawn(c, log);
-  const entry: BridgeState = { name: bridge.name, pid, listen: bridge.listen, range, argv: [...c.args] };
+  const entry: BridgeState = { name: bridge.name, pid, listen: bridge.listen, range, target, argv: [...c.args] };
   ctx.state.bridges = [...ctx.state.bridges.filter((b) => b.name !== bridge.name), entry];
-  await ctx.runner.sleep(BRIDGE_SETTLE_MS);
-  if (!ctx.runner.alive(pid)) {
+  let died = false;
+  await pollUntil(ctx.runner, () => (died = processGone(ctx.runner, pid)) || portListening(network.gateway, bridge.listen) === true, BRIDGE_SETTLE_MS);
+  if (died || processGone(ctx.runner, pid)) {
     throw new StepError(
       `The bridge "${bridge.name}" exited right after starting (port ${bridge.listen} taken, or the gateway address missing?).`,
       `See ${log}; find who holds the port with "lsof -nP -iTCP:${bridge.listen} -sTCP:LISTEN".`,
@@ -58,18 +77,30 @@ export async function startBridge(ctx: StepContext, bridge: Bridge, c: Cmd, rang
   return entry;
 }
 
-// Whether a pid still runs the bridge we started, so a recycled pid is never signalled.
+// Whether a pid still runs the bridge we started, so a recycled pid is never signalled. Reads
+// /proc/<pid>/cmdline where there is one (Linux: no `ps` per bridge), else asks `ps`.
 export async function isOurBridge(runner: CommandRunner, entry: BridgeState): Promise<boolean> {
-  const line = await runner.commandLine(entry.pid);
+  if (processGone(runner, entry.pid)) return false;
+  const line = procCommandLine(entry.pid) ?? (await runner.commandLine(entry.pid));
   return line !== undefined && line.includes('socat') && line.includes(`-LISTEN:${entry.listen},`);
 }
 
-// Stops a bridge: TERM to its process group (socat's forked children too), then KILL.
+function procCommandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+// Stops a bridge: TERM to its process group (socat's forked children too), then KILL; polls for
+// the exact condition (the pid gone, or a zombie) instead of sleeping.
 export async function stopBridge(runner: CommandRunner, entry: BridgeState): Promise<void> {
   if (!(await isOurBridge(runner, entry))) return;
+  const gone = () => processGone(runner, entry.pid);
   runner.signal(entry.pid, 'SIGTERM');
-  for (let i = 0; i < 20 && runner.alive(entry.pid); i++) await runner.sleep(100);
-  if (runner.alive(entry.pid)) runner.signal(entry.pid, 'SIGKILL');
-  for (let i = 0; i < 20 && runner.alive(entry.pid); i++) await runner.sleep(100);
-  if (runner.alive(entry.pid)) throw new StepError(`The bridge "${entry.name}" (pid ${entry.pid}) does not stop.`);
+  if (await pollUntil(runner, gone, 2000)) return;
+  runner.signal(entry.pid, 'SIGKILL');
+  if (await pollUntil(runner, gone, 2000)) return;
+  throw new StepError(`The bridge "${entry.name}" (pid ${entry.pid}) does not stop.`);
 }

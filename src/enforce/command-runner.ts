@@ -3,7 +3,6 @@
 
 import { closeSync, openSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { execa } from 'execa';
 import type { Cmd } from './command.ts';
 
 export interface CmdResult {
@@ -13,7 +12,9 @@ export interface CmdResult {
 }
 
 export interface CommandRunner {
-  /** Runs to completion; a non-zero exit is a result, not an exception. */
+  /** The environment commands run with (PATH included); also says which services file pf reads. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Runs to completion within `c.timeoutMs` (default 60 s); a non-zero exit is a result, not an exception. */
   run(c: Cmd, options?: { timeoutMs?: number }): Promise<CmdResult>;
   /** Starts a long-lived process in its own process group, output appended to `logFile`. */
   spawn(c: Cmd, logFile: string): number;
@@ -29,18 +30,26 @@ export interface CommandRunner {
   sleep(ms: number): Promise<void>;
 }
 
+/** For a command whose meaning sets no longer bound (pfctl, ifconfig, tart list). */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
 // Builds the real runner over execa, with the environment (PATH included) the caller passes in.
 export function createRunner(env: NodeJS.ProcessEnv): CommandRunner {
   const children = new Map<number, { exited: boolean }>();
   const runner: CommandRunner = {
+    env,
     async run(c, options) {
+      // Loaded on first use: execa costs more start-up than all of `check` (issue 9).
+      const { execa } = await import('execa');
       const r = await execa(c.file, [...c.args], {
         env,
         extendEnv: false,
         reject: false,
         input: c.input ?? '',
-        timeout: options?.timeoutMs ?? 60_000,
+        timeout: options?.timeoutMs ?? c.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         stripFinalNewline: false,
+        // setsid(): no controlling terminal, so a sudo ticket cached on the owner's terminal does not apply.
+        ...(c.noTerminal ? { detached: true } : {}),
       });
       const stderr = typeof r.stderr === 'string' ? r.stderr : '';
       const failed = r.exitCode === undefined ? `${r.shortMessage ?? 'could not run'}\n` : '';

@@ -7,6 +7,10 @@ export interface Cmd {
   input?: string;
   /** How to show `input` in a plan, e.g. "anchor.pf"; the bytes themselves are never printed. */
   inputName?: string;
+  /** How long it may take, from what it does (e.g. `tart ip --wait N`: N s and a margin). */
+  timeoutMs?: number;
+  /** Run it in a session of its own, without the caller's terminal (as tart starts softnet). */
+  noTerminal?: boolean;
 }
 
 // Builds a command from a program and its arguments.

@@ -1,28 +1,24 @@
 // Reading a loaded pf anchor back (`pfctl -a X -sr`) and checking it is the one we meant.
 //
 // pf does not print rules the way they were written: macros are substituted, `{ a, b }` lists are
-// expanded into one rule per element, `inet` is added, `port 67` becomes `port = bootps` (service
-// names from /etc/services), `flags S/SA keep state` is added to pass rules, `from any to any` is
-// printed as `all`. A text comparison would always fail, so both sides are reduced to each rule's
-// essentials — action (with `return`), direction, `log`, `quick`, interface, protocol, source and
-// destination addresses, ports — and compared as multisets. Anything pf dropped, added or changed
-// among those fails the check; formatting, state options and labels do not. Unknown service names
-// stay as written, so an unexpected spelling fails loudly (the safe direction).
+// expanded into one rule per element, `inet` is added, `port 67` becomes `port = bootps` and
+// `port 8080` `port = http-alt` (getservbyport() over the host's services file: on macOS about
+// 4,200 named ports, domain.md §9), `flags S/SA keep state` is added to pass rules, `from any to
+// any` is printed as `all`. A text comparison would always fail, so both sides are reduced to each
+// rule's essentials — action (with `return`), direction, `log`, `quick`, interface, protocol,
+// source and destination addresses, ports — and compared as multisets. Ports are compared through
+// the same services database pf printed with. Anything pf dropped, added or changed among those
+// fails the check; formatting, state options and labels do not. A name the database does not know
+// stays as written, so an unexpected spelling fails loudly (the safe direction).
 
-const SERVICES: Record<string, string> = {
-  ftp: '21', ssh: '22', telnet: '23', smtp: '25', domain: '53', bootps: '67', bootpc: '68', http: '80',
-  kerberos: '88', pop3: '110', sunrpc: '111', ntp: '123', 'netbios-ns': '137', 'netbios-ssn': '139',
-  imap: '143', snmp: '161', ldap: '389', https: '443', 'microsoft-ds': '445', kpasswd: '464',
-  afpovertcp: '548', submission: '587', ipp: '631', ldaps: '636', imaps: '993', pop3s: '995',
-  mdns: '5353', 'net-assistant': '3283', rfb: '5900',
-};
+import { loadServices, type PortProto, type ServicesDb } from './services-db.ts';
 
 const STOP = new Set(['flags', 'keep', 'modulate', 'synproxy', 'no', 'label', 'tag', 'tagged', 'user', 'group',
   'icmp-type', 'icmp6-type', 'queue', 'rtable', 'probability', 'allow-opts', 'fragment', 'os', 'max-src-conn',
   'route-to', 'reply-to', 'dup-to', 'tos', 'set', 'prio', 'state', 'divert-to', 'divert-reply']);
 
 // The essential rules an anchor source loads, given the `-D` macros passed to pfctl.
-export function expectedRuleKeys(source: string, defines: Readonly<Record<string, string>>): string[] {
+export function expectedRuleKeys(source: string, defines: Readonly<Record<string, string>>, services: ServicesDb = loadServices()): string[] {
   const macros = new Map<string, string>();
   const keys: string[] = [];
   const text = source.replace(/\\\n/g, ' ');
@@ -37,18 +33,18 @@ export function expectedRuleKeys(source: string, defines: Readonly<Record<string
       continue;
     }
     if (!/^(pass|block)\b/.test(line)) continue;
-    for (const rule of expandLists(tokenize(expand(line, macros, defines)))) keys.push(ruleKey(rule));
+    for (const rule of expandLists(tokenize(expand(line, macros, defines)))) keys.push(ruleKey(rule, services));
   }
   return keys.sort();
 }
 
 // The essential rules pfctl printed for an anchor.
-export function loadedRuleKeys(printed: string): string[] {
+export function loadedRuleKeys(printed: string, services: ServicesDb = loadServices()): string[] {
   const keys: string[] = [];
   for (const raw of printed.split('\n')) {
     const line = raw.trim();
     if (!/^(pass|block)\b/.test(line)) continue;
-    for (const rule of expandLists(tokenize(line))) keys.push(ruleKey(rule));
+    for (const rule of expandLists(tokenize(line))) keys.push(ruleKey(rule, services));
   }
   return keys.sort();
 }
@@ -61,10 +57,16 @@ export interface AnchorComparison {
   extra: string[];
 }
 
-// Compares the meant and the loaded essential rules as multisets.
-export function compareAnchor(source: string, defines: Readonly<Record<string, string>>, printed: string): AnchorComparison {
-  const expected = expectedRuleKeys(source, defines);
-  const loaded = loadedRuleKeys(printed);
+// Compares the meant and the loaded essential rules as multisets, ports through `services`
+// (default: this host's /etc/services, which is what pfctl printed with).
+export function compareAnchor(
+  source: string,
+  defines: Readonly<Record<string, string>>,
+  printed: string,
+  services: ServicesDb = loadServices(),
+): AnchorComparison {
+  const expected = expectedRuleKeys(source, defines, services);
+  const loaded = loadedRuleKeys(printed, services);
   const missing = multisetMinus(expected, loaded);
   const extra = multisetMinus(loaded, expected);
   return { same: missing.length === 0 && extra.length === 0 && expected.length > 0, missing, extra };
@@ -114,7 +116,7 @@ function expandLists(tokens: string[]): string[][] {
 }
 
 // Reduces one rule's tokens to its essentials, as one comparable string.
-function ruleKey(tokens: readonly string[]): string {
+function ruleKey(tokens: readonly string[], services: ServicesDb): string {
   const parts: Record<string, string[]> = { action: [], on: [], proto: [], from: [], to: [], fromPort: [], toPort: [] };
   let section: 'head' | 'from' | 'to' | 'stop' = 'head';
   let flags = '';
@@ -139,14 +141,36 @@ function ruleKey(tokens: readonly string[]): string {
     else if (t === 'to') section = 'to';
     else if (t === 'port') {
       let value = tokens[++i] ?? '';
-      if (/^(=|!=|<|>|<=|>=)$/.test(value)) value = (value === '=' ? '' : value) + (tokens[++i] ?? '');
-      value = SERVICES[value] ?? value;
-      (section === 'from' ? parts.fromPort! : parts.toPort!).push(value);
+      let op = '';
+      if (value === '!' && tokens[i + 1] === '=') {
+        // tokenize() split `!=` into `!` `=`.
+        value = '!=';
+        i++;
+      }
+      if (/^(=|!=|<|>|<=|>=)$/.test(value)) {
+        op = value === '=' ? '' : value;
+        value = tokens[++i] ?? '';
+      }
+      // An operator glued to the value (`<=80`) is split here.
+      const glued = /^(<=|>=|<|>|=)(.+)$/.exec(value);
+      if (glued) {
+        op = glued[1] === '=' ? '' : glued[1]!;
+        value = glued[2]!;
+      }
+      (section === 'from' ? parts.fromPort! : parts.toPort!).push(`${op}\u0000${value}`);
     } else if (section === 'from' || section === 'to') {
       if (t === 'any' || t === 'all') continue;
       parts[section]!.push(t === '!' ? '!' : t);
     }
     // `all`, `inet`, `inet6`, `drop` and the like carry no meaning the other parts do not.
+  }
+  // Ports last: the protocol names which half of the services database pf looked them up in.
+  const proto = parts.proto!.length === 1 && (parts.proto![0] === 'tcp' || parts.proto![0] === 'udp') ? (parts.proto![0] as PortProto) : undefined;
+  for (const list of [parts.fromPort!, parts.toPort!]) {
+    for (let k = 0; k < list.length; k++) {
+      const [op, value] = list[k]!.split('\u0000') as [string, string];
+      list[k] = op + portKey(value, proto, services);
+    }
   }
   return [
     parts.action!.join(''),
@@ -156,4 +180,18 @@ function ruleKey(tokens: readonly string[]): string {
     `from ${parts.from!.join('') || 'any'}${parts.fromPort!.length ? ` port ${parts.fromPort!.join(',')}` : ''}`,
     `to ${parts.to!.join('') || 'any'}${parts.toPort!.length ? ` port ${parts.toPort!.join(',')}` : ''}`,
   ].filter((p) => p !== '').join(' ');
+}
+
+// One port as a comparable value: its number, unless pf's printed name for it is shared by several
+// ports (then the name itself, since the printed rule cannot say which). A name is mapped back
+// through the port printed as it, else (written in a source) through getservbyname().
+function portKey(value: string, proto: PortProto | undefined, services: ServicesDb): string {
+  if (proto === undefined) return value;
+  let port: number | undefined;
+  if (/^\d{1,5}$/.test(value)) port = Number(value);
+  else port = services.portPrintedAs(value, proto) ?? services.portOf(value, proto);
+  if (port === undefined) return value;
+  const name = services.nameOf(port, proto);
+  if (name !== undefined && services.portPrintedAs(name, proto) === undefined) return name;
+  return String(port);
 }

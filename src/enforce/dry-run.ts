@@ -2,7 +2,6 @@
 // unified diff between the rules loaded now and the rules it would load. Runs read-only commands
 // only (reading the loaded rules).
 
-import { createTwoFilesPatch } from 'diff';
 import { readFileSync } from 'node:fs';
 import { formatCommand } from './command.ts';
 import type { Session } from './session.ts';
@@ -44,6 +43,7 @@ export async function rulesDiff(session: Session): Promise<string> {
     current = await session.plan.loadedRules(session.runner);
     label = `loaded (${session.plan.rulesName}, as the system prints it)`;
   }
+  const { createTwoFilesPatch } = await import('diff'); // loaded only for a dry run
   const patch = createTwoFilesPatch(label, 'to load', current ?? '', session.plan.rulesText, undefined, undefined, { context: 3 });
   return patch;
 }

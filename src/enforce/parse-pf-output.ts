@@ -25,3 +25,17 @@ export function skippedInterfaces(interfacesVerbose: string): string[] {
   }
   return out;
 }
+
+// Whether `pfctl -a X -sr` failed because the anchor does not exist: xnu's DIOCGETRULES returns
+// EINVAL for an unknown anchor and pfctl prints "pfctl: DIOCGETRULES: Invalid argument".
+export function anchorMissing(stderr: string): boolean {
+  return /DIOCGETRULES: Invalid argument/.test(stderr);
+}
+
+// Whether `pfctl -X TOKEN` failed because the reference is already gone: xnu's DIOCSTOPREF returns
+// ENOENT when pf is disabled ("pf not enabled") and EINVAL for a token it does not hold ("pf: token
+// invalid"); `pfctl -d` (or a reboot) drops every token, so after someone's `pfctl -d` and a
+// re-enable our saved token is one of these. Both exit 1.
+export function tokenAlreadyReleased(stderr: string): boolean {
+  return /\bpf not enabled\b|\btoken invalid\b/.test(stderr);
+}

@@ -10,6 +10,7 @@ import { bridgeStep } from './bridge-step.ts';
 import { proxyStep } from './proxy-step.ts';
 import { cmd, sudo, type Cmd } from './command.ts';
 import { interfaceFromIpJson, safeInterfaceName } from './find-interface.ts';
+import { netmaskMatches, prefixFromIpJson } from './interface-prefix.ts';
 import { tableProblem } from './nft-readback.ts';
 import { PLACEHOLDER } from './plan-pf.ts';
 import { loadedRulesPath } from './state.ts';
@@ -48,7 +49,7 @@ export function planNft(input: NftPlanInput): Step[] {
     loadTable(nft, artifacts),
     checkTable(nft, artifacts, 'check-table'),
     killStates(nft, policy),
-    ...policy.bridges.map((b) => bridgeStep(b, () => range, artifacts)),
+    ...policy.bridges.map((b) => bridgeStep(b, () => range, artifacts, policy.network)),
     ...(policy.proxy ? [proxyStep(policy, () => range, artifacts)] : []),
     checkTable(nft, artifacts, 'recheck-table'),
   ];
@@ -75,11 +76,13 @@ function findInterface(nft: Nft, policy: Policy, waitSeconds: number, vmAddress:
     ...noUndo,
     async run(ctx) {
       const deadline = Date.now() + waitSeconds * 1000;
-      for (;;) {
+      // The interface appears once the VM's network is up: look again soon, then less often.
+      for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
         const r = await mustRun(ctx, nft.addresses());
         const iface = interfaceFromIpJson(r.stdout, policy.network.gateway);
         if (iface !== undefined) {
           if (!safeInterfaceName(iface)) throw new StepError(`The interface name "${iface}" is not a plain interface name.`);
+          netmaskMatches(iface, prefixFromIpJson(r.stdout, policy.network.gateway), policy.network.subnet);
           ctx.state.iface = iface;
           if (vmAddress !== undefined) ctx.state.vmAddress = vmAddress;
           return;
@@ -90,7 +93,7 @@ function findInterface(nft: Nft, policy: Policy, waitSeconds: number, vmAddress:
             'Start the VM (or bring up its bridge/tap with the gateway address) first; enforce --backend nft never starts it.',
           );
         }
-        await ctx.runner.sleep(1000);
+        await ctx.runner.sleep(delay);
       }
     },
   };
@@ -117,8 +120,11 @@ function loadTable(nft: Nft, artifacts: EnforceArtifacts): Step {
   };
 }
 
-// Deletes the table if it exists: safe to run twice.
+// Deletes the table if it exists: safe to run twice. One command when it exists; only a failed
+// delete asks whether the table was there at all.
 export async function removeTable(ctx: StepContext, nft: Nft): Promise<void> {
+  const removed = await ctx.runner.run(nft.remove());
+  if (removed.exitCode === 0) return;
   const listed = await ctx.runner.run(nft.list());
   if (listed.exitCode !== 0) return;
   await mustRun(ctx, nft.remove());
@@ -153,11 +159,12 @@ function killStates(nft: Nft, policy: Policy): Step {
     commands: () => [nft.killStates(policy.network.subnet)],
     ...noUndo,
     async run(ctx) {
-      if ((await ctx.runner.which('conntrack')) === undefined) {
+      // Run it straight away: "not installed" is the runner's exit 127 (one command, not two).
+      const r = await ctx.runner.run(nft.killStates(policy.network.subnet));
+      if (r.exitCode === 127 || (r.exitCode !== 0 && (await ctx.runner.which('conntrack')) === undefined)) {
         ctx.log('conntrack is not installed: connections opened before enforce are not killed');
         return;
       }
-      const r = await ctx.runner.run(nft.killStates(policy.network.subnet));
       // conntrack -D exits 1 when there was nothing to delete.
       if (r.exitCode !== 0 && r.exitCode !== 1) throw new StepError(`"conntrack -D -s ${policy.network.subnet}" failed: ${r.stderr.trim()}`);
     },

@@ -7,15 +7,19 @@ import { join } from 'node:path';
 import type { Policy } from '../compiler/policy.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
 import { cmd, formatCommand, sudo, type Cmd } from './command.ts';
+import type { CmdResult } from './command-runner.ts';
 import { PFCTL, PF_VM_IF, pfctlCommands } from '../compiler/emit/pfctl-commands.ts';
 import { compareAnchor } from './compare-anchor.ts';
 import { interfaceFromIfconfig } from './find-interface.ts';
 import { isVmAddress } from './is-vm-address.ts';
-import { parseEnableToken, pfEnabled } from './parse-pf-output.ts';
+import { anchorMissing, parseEnableToken, pfEnabled, tokenAlreadyReleased } from './parse-pf-output.ts';
+import { loadServices, servicesFileFrom } from './services-db.ts';
 import { bridgeStep } from './bridge-step.ts';
 import { proxyStep } from './proxy-step.ts';
 import { pruneSnapshotsStep, snapshotStep } from './snapshot-step.ts';
 import { loadedRulesPath } from './state.ts';
+import { ensureVmStopped, tartStop } from './stop-vm.ts';
+import { netmaskMatches, prefixFromIfconfig } from './interface-prefix.ts';
 import { mustRun, noUndo, StepError, type Step, type StepContext } from './step.ts';
 
 export interface PfPlanInput {
@@ -50,6 +54,8 @@ export function pfctlFor(policy: Policy) {
     release: (token: string): Cmd => run(token === PLACEHOLDER.token ? ['-X', token] : pf.release(token)),
     info: (): Cmd => run(pf.info),
     mainRules: (): Cmd => run(pf.showMainRules),
+    appleAnchors: (): Cmd => run(pf.listAppleAnchors),
+    rulesOf: (anchor: string): Cmd => run(pf.showRulesOf(anchor)),
   };
 }
 export type Pfctl = ReturnType<typeof pfctlFor>;
@@ -58,6 +64,12 @@ export type Pfctl = ReturnType<typeof pfctlFor>;
 function withDefine(load: readonly string[], vmIf: string): string[] {
   const at = load.indexOf('-f');
   return [...load.slice(0, at), '-D', `vm_if=${vmIf}`, ...load.slice(at)];
+}
+
+// The error mustRun would throw, for a result already in hand.
+function commandFailed(c: Cmd, r: CmdResult): StepError {
+  const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(0, 3).join(' / ');
+  return new StepError(`"${formatCommand(c)}" failed (exit ${r.exitCode})${detail ? `: ${detail}` : ''}`);
 }
 
 // The macros the anchor is compared with: the interface once known, else the file's default.
@@ -76,11 +88,11 @@ export function planPf(input: PfPlanInput): Step[] {
     checkAnchor(pf, artifacts),
     // The snapshot is of the stopped VM, taken under the loaded anchor and before it starts.
     ...(input.start && policy.snapshots ? [snapshotStep(policy, input.now)] : []),
-    input.start ? startVm(policy, artifacts) : announceVm(artifacts),
+    input.start ? startVm(policy, artifacts) : announceVm(policy, artifacts),
     findInterface(policy, input.waitSeconds),
     vmAddress(policy, input.waitSeconds),
     reloadAnchor(pf, artifacts),
-    ...policy.bridges.map((b) => bridgeStep(b, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts)),
+    ...policy.bridges.map((b) => bridgeStep(b, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts, policy.network)),
     ...(policy.proxy ? [proxyStep(policy, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts)] : []),
     recheckPf(pf, artifacts),
     ...(input.start && policy.snapshots ? [pruneSnapshotsStep(policy, policy.snapshots.keep)] : []),
@@ -140,7 +152,13 @@ function enablePf(pf: Pfctl): Step {
     },
     async undo(ctx) {
       for (const token of [...ctx.state.tokens]) {
-        await mustRun(ctx, pf.release(token));
+        const r = await ctx.runner.run(pf.release(token));
+        if (r.exitCode !== 0 && tokenAlreadyReleased(r.stderr)) {
+          // Someone ran `pfctl -d` (or the Mac rebooted) since: pf dropped every reference, ours too.
+          ctx.log(`pf reference ${token} was already released (${r.stderr.trim().replace(/^pfctl: /, '')}): pf was disabled since, which drops every reference; nothing to give back`);
+        } else if (r.exitCode !== 0) {
+          throw commandFailed(pf.release(token), r);
+        }
         ctx.state.tokens = ctx.state.tokens.filter((t) => t !== token);
       }
     },
@@ -161,8 +179,13 @@ async function enableAndRecord(ctx: StepContext, pf: Pfctl): Promise<void> {
 
 // Reads the anchor back and compares its essential rules with the compiled ones.
 export async function anchorProblem(ctx: StepContext, pf: Pfctl, artifacts: EnforceArtifacts, vmIf: string | undefined): Promise<string | undefined> {
-  const r = await mustRun(ctx, pf.show());
-  const cmp = compareAnchor(artifacts.anchor, definesFor(vmIf), r.stdout);
+  const r = await ctx.runner.run(pf.show());
+  // An anchor that does not exist (flushed: pf drops an emptied anchor) is not an error to pfctl
+  // -sr's caller here but a missing anchor: DIOCGETRULES fails with EINVAL.
+  if (r.exitCode !== 0 && anchorMissing(r.stderr)) return 'the anchor is not loaded';
+  if (r.exitCode !== 0) throw commandFailed(pf.show(), r);
+  // Ports come back by name from the services file pfctl read (domain.md §9).
+  const cmp = compareAnchor(artifacts.anchor, definesFor(vmIf), r.stdout, loadServices(servicesFileFrom(ctx.runner.env ?? {})));
   if (cmp.same) return undefined;
   const lines = [...cmp.missing.map((k) => `missing "${k}"`), ...cmp.extra.map((k) => `unexpected "${k}"`)];
   return lines.length ? lines.slice(0, 6).join('; ') : 'the anchor is empty';
@@ -188,14 +211,15 @@ function tartRun(artifacts: EnforceArtifacts): Cmd {
 /** How long `tart run` must stay up to count as started (it fails at once on a bad argument). */
 const VM_SETTLE_MS = 500;
 
-// Starts the VM in the background; only a VM enforce started is stopped by its undo.
+// Starts the VM in the background. Its undo stops the VM — or confirms it is stopped — before the
+// rules go, and halts the undo if it cannot: a running VM never loses its anchor.
 function startVm(policy: Policy, artifacts: EnforceArtifacts): Step {
-  const stop = cmd('tart', 'stop', policy.vm);
   return {
     id: 'start-vm',
     describe: `Start the VM "${policy.vm}" with the compiled tart arguments`,
     commands: () => [tartRun(artifacts)],
-    undoCommands: () => [stop],
+    undoCommands: () => [tartStop(policy.vm)],
+    haltUndoOnFailure: true,
     async run(ctx) {
       const pid = ctx.runner.spawn(tartRun(artifacts), join(ctx.stateDir, 'vm.log'));
       ctx.state.vmPid = pid;
@@ -203,34 +227,23 @@ function startVm(policy: Policy, artifacts: EnforceArtifacts): Step {
       await ctx.runner.sleep(VM_SETTLE_MS);
       if (!ctx.runner.alive(pid)) throw new StepError('"tart run" exited at once.', `See ${join(ctx.stateDir, 'vm.log')}.`);
     },
-    async undo(ctx) {
-      if (!ctx.state.vmStarted) return;
-      const pid = ctx.state.vmPid;
-      const r = await ctx.runner.run(stop);
-      if (pid !== undefined) {
-        for (let i = 0; i < 40 && ctx.runner.alive(pid); i++) await ctx.runner.sleep(250);
-        if (ctx.runner.alive(pid)) ctx.runner.signal(pid, 'SIGTERM');
-        for (let i = 0; i < 20 && ctx.runner.alive(pid); i++) await ctx.runner.sleep(250);
-      }
-      if (pid !== undefined && ctx.runner.alive(pid)) {
-        throw new StepError(`"tart stop ${policy.vm}" ${r.exitCode === 0 ? 'returned' : 'failed'} and the VM (pid ${pid}) still runs.`);
-      }
-      ctx.state.vmStarted = false;
-      ctx.state.vmPid = undefined;
-    },
+    undo: (ctx) => ensureVmStopped(ctx, policy.vm),
   };
 }
 
-// --no-start: the owner starts the VM; enforce prints exactly how, then waits for it.
-function announceVm(artifacts: EnforceArtifacts): Step {
+// --no-start: the owner starts the VM; enforce prints exactly how, then waits for it. The owner's
+// VM is still stopped before the rules go (--down, a rollback, a stopping supervisor).
+function announceVm(policy: Policy, artifacts: EnforceArtifacts): Step {
   return {
     id: 'await-vm',
     describe: 'Print the tart command for the owner to start the VM with',
     commands: () => [],
-    ...noUndo,
+    undoCommands: () => [tartStop(policy.vm)],
+    haltUndoOnFailure: true,
     async run(ctx) {
       ctx.log(`start the VM now with: ${formatCommand(tartRun(artifacts))}`);
     },
+    undo: (ctx) => ensureVmStopped(ctx, policy.vm),
   };
 }
 
@@ -250,6 +263,7 @@ function findInterface(policy: Policy, waitSeconds: number): Step {
         if (iface !== undefined) {
           // Only vmnet bridges: the sudoers lines allow -D vm_if=bridgeN and nothing else.
           if (!PF_VM_IF.test(iface)) throw new StepError(`The gateway ${policy.network.gateway} is on "${iface}", not on a vmnet bridge (bridgeN).`, 'Another interface holds the gateway address: change the policy\'s network line or that interface.');
+          netmaskMatches(iface, prefixFromIfconfig(r.stdout, policy.network.gateway), policy.network.subnet);
           ctx.state.iface = iface;
           return;
         }
@@ -268,8 +282,12 @@ function findInterface(policy: Policy, waitSeconds: number): Step {
   };
 }
 
+/** Beyond `tart ip --wait N`'s own N seconds: its start-up and last lease poll. */
+export const TART_IP_MARGIN_S = 30;
+
 function vmAddress(policy: Policy, waitSeconds: number): Step {
-  const ip = cmd('tart', 'ip', '--wait', String(waitSeconds), policy.vm);
+  // tart polls the leases for up to waitSeconds itself (IP.swift): the runner must not cut it short.
+  const ip: Cmd = { ...cmd('tart', 'ip', '--wait', String(waitSeconds), policy.vm), timeoutMs: (waitSeconds + TART_IP_MARGIN_S) * 1000 };
   return {
     id: 'vm-address',
     describe: "Ask tart for the VM's address",

@@ -1,7 +1,7 @@
 // Preflight checks both backends share: the shares as they really are on disk (symlinks resolved),
 // the cage (policy, state) outside anything the VM may write, the tools, and the listen ports.
 
-import { realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { Policy } from '../compiler/policy.ts';
@@ -9,15 +9,19 @@ import { sensitiveSegment } from '../compiler/paths/sensitive-patterns.ts';
 import { isWithin } from '../compiler/paths/expand-home.ts';
 import { cmd } from './command.ts';
 import type { PreflightCheck } from './preflight.ts';
+import { hostAddresses, resolveTarget, type Lookup } from './resolve-target.ts';
 
-// Every mount exists, is a directory, and — resolved through symlinks — is not sensitive.
+// Every mount exists, is a directory, and — resolved through symlinks — is not sensitive and not
+// nested in another: the compiler checks nesting on the paths as written, and a symlink can make
+// an innocent-looking ro share lie inside a rw one (or the other way round).
 export function mountsCheck(policy: Policy, home: string): PreflightCheck {
   return {
     id: 'mounts',
-    describe: 'Check every share exists, is a folder and is not sensitive once symlinks are resolved',
+    describe: 'Check every share exists, is a folder, and is neither sensitive nor nested in another once symlinks are resolved',
     commands: [],
     async check() {
       const problems = [];
+      const seen: Array<{ name: string; real: string }> = [];
       for (const m of policy.mounts) {
         let real: string;
         try {
@@ -40,6 +44,15 @@ export function mountsCheck(policy: Policy, home: string): PreflightCheck {
             fix: 'Point the share at a plain folder, or add "allow-sensitive" to its line if you really mean it.',
           });
         }
+        const other = seen.find((o) => isWithin(real, o.real) || isWithin(o.real, real));
+        if (other !== undefined) {
+          const relation = other.real === real ? 'the same folder as' : isWithin(real, other.real) ? 'inside' : 'around';
+          problems.push({
+            message: `The share "${m.name}" resolves to "${real}", ${relation} the share "${other.name}" ("${other.real}"): the VM would reach the inner folder with the outer share's mode.`,
+            fix: 'Share folders that do not contain each other once symlinks are resolved (check the symlinks on both paths).',
+          });
+        }
+        seen.push({ name: m.name, real });
       }
       return problems;
     },
@@ -94,15 +107,28 @@ export function toolsCheck(tools: readonly string[]): PreflightCheck {
     describe: `Check ${tools.join(', ')} are installed`,
     commands: tools.map((t) => cmd('command', '-v', t)),
     async check(ctx) {
-      const problems = [];
-      for (const t of tools) {
-        if ((await ctx.runner.which(t)) === undefined) {
-          problems.push({ message: `"${t}" is not installed (not found on PATH).`, fix: INSTALL[t] ?? `Install ${t}.` });
-        }
-      }
-      return problems;
+      // Looked up on the runner's PATH in-process (no shell per tool); the runner's own `which`
+      // only when that finds nothing, so a runner with its own idea of PATH still decides.
+      const found = await Promise.all(tools.map(async (t) => onPath(t, ctx.env.PATH) ?? (await ctx.runner.which(t))));
+      return tools
+        .filter((_, i) => found[i] === undefined)
+        .map((t) => ({ message: `"${t}" is not installed (not found on PATH).`, fix: INSTALL[t] ?? `Install ${t}.` }));
     },
   };
+}
+
+// The first executable `file` in the PATH directories, or undefined.
+function onPath(file: string, path: string | undefined): string | undefined {
+  for (const dir of (path ?? '').split(':').filter(Boolean)) {
+    const candidate = join(dir, file);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }
 
 const INSTALL: Record<string, string> = {
@@ -141,4 +167,23 @@ function tryListen(host: string, port: number): Promise<string | undefined> {
     server.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
     server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
   });
+}
+
+// Every bridge's target, resolved now, is an address a bridge may reach: not the host itself (its
+// loopback or any of its addresses), not the VM subnet, not link-local, multicast or unspecified.
+export function targetsCheck(policy: Policy, lookup: Lookup): PreflightCheck {
+  return {
+    id: 'targets',
+    describe: "Resolve every bridge's target and check the address is neither this host nor the VM network",
+    commands: [],
+    async check() {
+      const own = hostAddresses();
+      const problems = [];
+      for (const b of policy.bridges) {
+        const r = await resolveTarget(b, policy, lookup, own);
+        if (!r.ok) problems.push({ message: r.message, fix: "Point the name at the service's LAN or internet address (its DNS record, or the hosts file), or target that address itself." });
+      }
+      return problems;
+    },
+  };
 }

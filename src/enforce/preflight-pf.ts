@@ -1,9 +1,12 @@
-// Preflight for macOS/pf: tools, softnet's privilege, passwordless pfctl, the main ruleset still
-// evaluating com.apple/* (else our anchor loads and does nothing), and the VM present and stopped.
+// Preflight for macOS/pf: tools and their versions, softnet's privilege, passwordless pfctl, the
+// main ruleset still evaluating com.apple/* (else our anchor loads and does nothing), no other
+// nanopolicy cage on the subnet, and the VM present and stopped (not suspended).
 
 import { statSync } from 'node:fs';
 import type { Policy } from '../compiler/policy.ts';
-import { cmd, sudo } from './command.ts';
+import type { EnforceArtifacts } from './artifacts.ts';
+import { cmd, sudo, type Cmd } from './command.ts';
+import { otherCagesCheck } from './preflight-other-cages.ts';
 import { mainRulesetHasAppleAnchor } from './parse-pf-output.ts';
 import type { PreflightCheck } from './preflight.ts';
 import { cageCheck, mountsCheck, portsCheck, toolsCheck } from './preflight-common.ts';
@@ -11,6 +14,7 @@ import { pfctlFor, type Pfctl } from './plan-pf.ts';
 
 export interface PfPreflightInput {
   policy: Policy;
+  artifacts: EnforceArtifacts;
   home: string;
   stateDir: string;
 }
@@ -23,34 +27,109 @@ export function preflightPf(input: PfPreflightInput): PreflightCheck[] {
     mountsCheck(policy, input.home),
     cageCheck(policy, input.stateDir),
     toolsCheck(['tart', 'softnet', 'socat', 'pfctl', 'ifconfig']),
-    softnetCheck(),
+    versionsCheck(),
+    softnetCheck(input.artifacts),
     pfctlCheck(pf),
     appleAnchorCheck(pf),
+    otherCagesCheck(policy, pf, input.stateDir),
     vmCheck(policy),
     portsCheck(policy, '0.0.0.0'),
   ];
 }
 
-// softnet must run privileged: its SUID bit, or passwordless sudo (tart only offers to set the bit
-// in an interactive session, and enforce runs unattended).
-function softnetCheck(): PreflightCheck {
-  const sudoTrue = sudo(cmd('true'));
+// softnet must run privileged: SUID root, or passwordless sudo as softnet itself escalates. softnet
+// (src/main.rs) probes with `sudo -n <itself> <its arguments> --sudo-escalation-probing`, which exits
+// 0 once the arguments parse, and then re-runs itself with `sudo --non-interactive`. So the probe is
+// exactly that, for softnet and nothing else (a sudo rule for softnet alone is enough; `sudo -n true`
+// is neither needed nor sufficient), and without a terminal: tart runs it under enforce's detached
+// `tart run`, where a password typed on the owner's terminal a moment ago does not count. (tart
+// offers to set the SUID bit only when its stdout is a terminal, Run.swift: never under enforce.)
+function softnetCheck(artifacts: EnforceArtifacts): PreflightCheck {
+  const probe = (path: string): Cmd => ({ ...sudo(cmd(path, ...softnetArgs(artifacts.tartRunArgs), '--sudo-escalation-probing')), noTerminal: true });
   return {
     id: 'softnet',
-    describe: 'Check softnet is SUID root or sudo -n works',
-    commands: [sudoTrue],
+    describe: 'Check softnet is SUID root or escalates itself with passwordless sudo, as softnet probes it',
+    commands: [probe('<softnet>')],
     async check(ctx) {
       const path = await ctx.runner.which('softnet');
       if (path === undefined) return [];
       const st = statSync(path);
       if ((st.mode & 0o4000) !== 0 && st.uid === 0) return [];
-      if ((await ctx.runner.run(sudoTrue)).exitCode === 0) return [];
+      const r = await ctx.runner.run(probe(path));
+      if (r.exitCode === 0) return [];
       return [{
-        message: `softnet ("${path}") is neither SUID root nor runnable through passwordless sudo.`,
-        fix: `sudo chown root "${path}" && sudo chmod u+s "${path}"`,
+        message: `softnet ("${path}") is not SUID root and cannot escalate itself: "sudo -n ${path} … --sudo-escalation-probing" failed without a terminal (${r.stderr.trim().split('\n')[0] || `exit ${r.exitCode}`}).`,
+        fix: `sudo chown root "${path}" && sudo chmod u+s "${path}" (or a NOPASSWD sudoers rule for "${path}")`,
       }];
     },
   };
+}
+
+/** A MAC address for the probe: softnet only parses it there (any valid one does). */
+const PROBE_MAC = '02:00:00:00:00:01';
+
+// The arguments tart gives softnet for these `tart run` flags (Softnet.swift, Run.swift): the VM's
+// socket on fd 0, its MAC, then --allow/--block/--expose in that order.
+export function softnetArgs(tartRunArgs: readonly string[]): string[] {
+  const out = ['--vm-fd', '0', '--vm-mac-address', PROBE_MAC];
+  for (const flag of ['allow', 'block', 'expose']) {
+    const given = tartRunArgs.find((a) => a.startsWith(`--net-softnet-${flag}=`));
+    if (given !== undefined) out.push(`--${flag}`, given.slice(`--net-softnet-${flag}=`.length));
+  }
+  return out;
+}
+
+/** `--net-softnet-block`, which every compiled `tart run` uses, exists from these versions on. */
+export const MIN_TART = '2.30.0';
+export const MIN_SOFTNET = '0.16.0';
+
+// tart >= 2.30.0 and softnet >= 0.16.0, or `tart run --net-softnet-block` fails at once. tart prints
+// its release tag with --version (Root.swift, CI.swift; "SNAPSHOT" for a build from source, taken as
+// new enough); softnet has no --version (clap without `version`), so its --help is read for the
+// `--block` option 0.16.0 added.
+function versionsCheck(): PreflightCheck {
+  const tartVersion = cmd('tart', '--version');
+  const softnetHelp = cmd('softnet', '--help');
+  return {
+    id: 'versions',
+    describe: `Check tart >= ${MIN_TART} and softnet >= ${MIN_SOFTNET} (for --net-softnet-block)`,
+    commands: [tartVersion, softnetHelp],
+    async check(ctx) {
+      const problems = [];
+      if ((await ctx.runner.which('tart')) !== undefined) {
+        const r = await ctx.runner.run(tartVersion);
+        const v = r.stdout.trim();
+        if (r.exitCode !== 0 || !(v === 'SNAPSHOT' || (isVersion(v) && compareVersions(v, MIN_TART) >= 0))) {
+          problems.push({
+            message: `tart ${v || '(version unknown)'} is older than ${MIN_TART}, which the compiled "tart run --net-softnet-block" needs.`,
+            fix: 'brew upgrade cirruslabs/cli/tart',
+          });
+        }
+      }
+      if ((await ctx.runner.which('softnet')) !== undefined) {
+        const r = await ctx.runner.run(softnetHelp);
+        if (r.exitCode !== 0 || !/^\s*--block\b/m.test(r.stdout)) {
+          problems.push({
+            message: `softnet is older than ${MIN_SOFTNET}: its --help has no --block option, which tart's --net-softnet-block passes on.`,
+            fix: 'brew upgrade cirruslabs/cli/softnet',
+          });
+        }
+      }
+      return problems;
+    },
+  };
+}
+
+function isVersion(v: string): boolean {
+  return /^\d+\.\d+\.\d+$/.test(v);
+}
+
+// Compares two x.y.z versions numerically.
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if (pa[i]! !== pb[i]!) return pa[i]! - pb[i]!;
+  return 0;
 }
 
 function pfctlCheck(pfctl: Pfctl): PreflightCheck {
@@ -99,7 +178,7 @@ function vmCheck(policy: Policy): PreflightCheck {
   const list = cmd('tart', 'list', '--format', 'json');
   return {
     id: 'vm',
-    describe: `Check the VM "${policy.vm}" exists and is not running`,
+    describe: `Check the VM "${policy.vm}" exists and is stopped (not running, not suspended)`,
     commands: [list],
     async check(ctx) {
       const r = await ctx.runner.run(list);
@@ -120,6 +199,17 @@ function vmCheck(policy: Policy): PreflightCheck {
           message: `The VM "${policy.vm}" is already running, without this policy's softnet flags and shares.`,
           fix: `Stop it (tart stop ${policy.vm}) and run enforce again; enforce loads the rules before the VM starts.`,
         }];
+      }
+      // `tart run` resumes a suspended VM from its saved memory (Run.swift restoreMachineStateFrom):
+      // processes, connections and mounts from before these rules, maybe from other shares.
+      if (vm.State === 'suspended') {
+        return [{
+          message: `The VM "${policy.vm}" is suspended: "tart run" would resume its saved state, which predates this policy's rules and shares.`,
+          fix: `Discard the saved state with "tart stop ${policy.vm}" (the VM then boots afresh; unsaved work in it is lost), and run enforce again.`,
+        }];
+      }
+      if (vm.State !== undefined && vm.State !== 'stopped') {
+        return [{ message: `tart reports the VM "${policy.vm}" as "${vm.State}", not stopped.`, fix: `Check "tart list"; stop it with "tart stop ${policy.vm}".` }];
       }
       return [];
     },

@@ -38,7 +38,9 @@ export async function runPlan(steps: readonly Step[], ctx: StepContext, persist:
   return { ok: true, completed: done.map((s) => s.id) };
 }
 
-// Undoes `steps` last first, carrying on past a failed undo so as much as possible is removed.
+// Undoes `steps` last first, carrying on past a failed undo so as much as possible is removed —
+// except past a step that guards the rest (the VM's stop): then everything before it stays, and
+// the manual commands list that step's undo and every one still to run, in order.
 export async function undoSteps(
   steps: readonly Step[],
   ctx: StepContext,
@@ -46,14 +48,27 @@ export async function undoSteps(
 ): Promise<{ undone: string[]; failures: UndoFailure[] }> {
   const undone: string[] = [];
   const failures: UndoFailure[] = [];
-  for (const step of [...steps].reverse()) {
+  const order = [...steps].reverse();
+  for (const [i, step] of order.entries()) {
     const manual = step.undoCommands(ctx).map(formatCommand);
     try {
       await step.undo(ctx);
       undone.push(step.id);
       ctx.state.completed = ctx.state.completed.filter((id) => id !== step.id);
     } catch (error) {
-      failures.push({ step: step.id, error: (error as Error)?.message ?? String(error), manual });
+      const message = (error as Error)?.message ?? String(error);
+      if (step.haltUndoOnFailure) {
+        const rest = order.slice(i + 1).flatMap((s) => s.undoCommands(ctx).map(formatCommand));
+        const held = order.slice(i + 1).filter((s) => s.undoCommands(ctx).length > 0).map((s) => s.id);
+        failures.push({
+          step: step.id,
+          error: `${message} Nothing after it was undone (${held.join(', ') || 'nothing left'}): the rules stay while the VM may run.`,
+          manual: [...manual, ...rest],
+        });
+        persist();
+        break;
+      }
+      failures.push({ step: step.id, error: message, manual });
     }
     persist();
   }

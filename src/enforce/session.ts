@@ -15,6 +15,8 @@ import { createRunner, type CommandRunner } from './command-runner.ts';
 import { emptyState, defaultStateDir, type Backend, type EnforceState } from './state.ts';
 import type { StepContext } from './step.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
+import { targetsCheck } from './preflight-common.ts';
+import { lookupFor, type Lookup } from './resolve-target.ts';
 
 export interface EnforceOptions {
   policyFile: string;
@@ -35,6 +37,8 @@ export interface EnforceOptions {
   runner?: CommandRunner;
   /** Tests inject artifacts; otherwise the emitters build them. */
   artifacts?: (policy: Policy) => EnforceArtifacts;
+  /** Resolves bridge target names; otherwise lookupFor(env) (the system, or NANOPOLICY_HOSTS_FILE). */
+  lookup?: Lookup;
 }
 
 export interface Session {
@@ -43,6 +47,7 @@ export interface Session {
   plan: BackendPlan;
   stateDir: string;
   runner: CommandRunner;
+  lookup: Lookup;
   options: EnforceOptions;
   /** A step context over `state`. */
   context(state: EnforceState): StepContext;
@@ -62,18 +67,23 @@ export async function openSession(options: EnforceOptions): Promise<{ session: S
   const policy = compiled.policy;
   const artifacts = (options.artifacts ?? artifactsFor)(policy);
   const runner = options.runner ?? createRunner(options.env);
-  const plan =
+  const lookup = options.lookup ?? lookupFor(options.env);
+  const backendPlan =
     options.backend === 'pf'
       ? pfBackend({ policy, artifacts, start: options.start, waitSeconds: options.waitSeconds, home, stateDir })
       : nftBackend({ policy, artifacts, waitSeconds: options.waitSeconds, home, stateDir, ...(options.vmAddress ? { vmAddress: options.vmAddress } : {}) });
+  // Both backends refuse a bridge whose target is (or resolves to) the host, its loopback, the VM
+  // subnet or an address no router forwards, before anything changes.
+  const plan: BackendPlan = { ...backendPlan, preflight: [...backendPlan.preflight, targetsCheck(policy, lookup)] };
   const session: Session = {
     policy,
     diagnostics: compiled.diagnostics,
     plan,
     stateDir,
     runner,
+    lookup,
     options,
-    context: (state) => ({ runner, state, stateDir, log: options.log }),
+    context: (state) => ({ runner, state, stateDir, log: options.log, lookup }),
     fresh: () => emptyState(options.backend, policy.vm, policy.source.file, policy.source.sha256, plan.rulesName),
   };
   return { session };

@@ -13,6 +13,8 @@ export interface BridgeState {
   listen: number;
   /** The `range=` the bridge was started with. */
   range: string;
+  /** The address socat connects to: the target as written, or what its name resolved to then. */
+  target?: string;
   argv: string[];
 }
 

@@ -5,6 +5,7 @@ import type { Cmd } from './command.ts';
 import type { CommandRunner, CmdResult } from './command-runner.ts';
 import type { EnforceState } from './state.ts';
 import { formatCommand } from './command.ts';
+import type { Lookup } from './resolve-target.ts';
 
 export interface StepContext {
   runner: CommandRunner;
@@ -12,6 +13,8 @@ export interface StepContext {
   stateDir: string;
   /** Progress lines for the user (the CLI sends them to stderr). */
   log(message: string): void;
+  /** Resolves a bridge target's name (the system resolver, or a hosts file in tests and labs). */
+  lookup: Lookup;
 }
 
 export interface Step {
@@ -25,6 +28,11 @@ export interface Step {
   run(ctx: StepContext): Promise<void>;
   /** Must be safe when `run` did nothing or only part of its work. */
   undo(ctx: StepContext): Promise<void>;
+  /**
+   * When this undo fails, the undos after it must not run: stopping the VM guards the rules, and
+   * a VM that still runs must keep its anchor (or table).
+   */
+  haltUndoOnFailure?: boolean;
 }
 
 /** A step failed: `message` says what, `fix` what the owner can do about it. */

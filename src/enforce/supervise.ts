@@ -1,10 +1,13 @@
 // `enforce --supervise` (what launchd runs): stay in the foreground over an applied state; restart
-// a bridge that died (with backoff), re-check the rules every interval and put them back, and tear
-// everything down when the VM exits, when told to stop (the signal), or when the rules cannot be
-// restored — failing closed rather than leaving the VM up without its cage.
+// a bridge that died (with backoff), re-check the rules every interval and put them back, re-resolve
+// every bridge's target name (a changed answer moves the bridge to the new address if that address
+// is allowed, and takes the bridge down if not), and tear everything down when the VM exits, when
+// told to stop (the signal), or when the rules cannot be restored — failing closed rather than
+// leaving the VM up without its cage.
 
 import { bridgeLogPath, writeState, type EnforceState } from './state.ts';
-import { isOurBridge, socatCmd, startBridge } from './bridge-step.ts';
+import { isOurBridge, socatCmd, startBridge, stopBridge } from './bridge-step.ts';
+import { hostAddresses, resolveTarget } from './resolve-target.ts';
 import { downLocked, type DownResult } from './down.ts';
 import { isOurProxy, startProxy } from './proxy-step.ts';
 import type { Session } from './session.ts';
@@ -49,19 +52,40 @@ export async function superviseLocked(session: Session, state: EnforceState, opt
       detail = (error as Error).message;
       break;
     }
+    const own = hostAddresses();
     for (const bridge of session.policy.bridges) {
-      const entry = ctx.state.bridges.find((b) => b.name === bridge.name);
-      if (entry !== undefined && (await isOurBridge(ctx.runner, entry))) {
+      let entry = ctx.state.bridges.find((b) => b.name === bridge.name);
+      const target = await resolveTarget(bridge, session.policy, ctx.lookup, own);
+      if (!target.ok) {
+        // The name now points somewhere a bridge must not reach (or nowhere): take it down, and
+        // start it again only once the answer is allowed again.
+        if (entry !== undefined) {
+          await stopBridge(ctx.runner, entry);
+          ctx.state.bridges = ctx.state.bridges.filter((b) => b !== entry);
+          persist();
+          ctx.log(`took the bridge "${bridge.name}" down: ${target.message}`);
+        }
+        continue;
+      }
+      const up = entry !== undefined && (await isOurBridge(ctx.runner, entry));
+      if (up && entry!.target === target.address) {
         backoff.delete(bridge.name);
         continue;
+      }
+      if (up) {
+        ctx.log(`the target of the bridge "${bridge.name}" (${bridge.target.host}) now resolves to ${target.address}, not ${entry!.target ?? '?'}: restarting the bridge on the new address`);
+        await stopBridge(ctx.runner, entry!);
+        ctx.state.bridges = ctx.state.bridges.filter((b) => b !== entry);
+        entry = undefined;
+        persist();
       }
       const b = backoff.get(bridge.name) ?? { delay: 1000, next: 0 };
       if (Date.now() < b.next) continue;
       const range = session.plan.bridgeRange(ctx.state);
       try {
-        await startBridge(ctx, bridge, socatCmd(session.plan.artifacts, bridge, range), range);
+        await startBridge(ctx, bridge, socatCmd(session.plan.artifacts, bridge, range, target.address), range, target.address, session.policy.network);
         restarts++;
-        ctx.log(`restarted the bridge "${bridge.name}"`);
+        ctx.log(`restarted the bridge "${bridge.name}"${bridge.target.kind === 'dns' ? ` (to ${target.address})` : ''}`);
       } catch (error) {
         ctx.log(`${(error as Error).message} (next try in ${Math.round(b.delay / 1000)} s; log ${bridgeLogPath(session.stateDir, bridge.name)})`);
         backoff.set(bridge.name, { delay: Math.min(b.delay * 2, maxBackoff), next: Date.now() + b.delay });

@@ -4,22 +4,33 @@ import { parse, SyntaxError as PeggySyntaxError } from './generated/parser.js';
 import type { PolicyAst, Statement } from './ast.ts';
 import type { Diagnostic } from '../compiler/diagnostic.ts';
 import { rewordSyntaxError } from './reword-syntax-error.ts';
+import { splitLines } from './split-lines.ts';
 
 export interface ParseResult {
   ast: PolicyAst;
   diagnostics: Diagnostic[];
 }
 
-// Each line is parsed alone: statements never span lines, and a bad line must not hide the rest.
+// Statements never span lines, and a bad line must not hide the rest: a file that parses whole is
+// read in one pass (one parser call, linear and cheap); otherwise each line is parsed alone, so every
+// line's syntax error is reported.
 export function parsePolicy(source: string, file: string): ParseResult {
   const statements: Statement[] = [];
   const diagnostics: Diagnostic[] = [];
   // A byte-order mark some editors write is not part of the first statement.
-  const lines = source.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = splitLines(source.replace(/^\uFEFF/, ''));
+  try {
+    // Line ends made "\n", so the parser's own line numbers are the lines splitLines counts.
+    const all = parse(lines.join('\n'), { startRule: 'Lines', grammarSource: file }) as Array<Statement | null>;
+    return { ast: { file, source, statements: all.filter((s): s is Statement => s !== null) }, diagnostics };
+  } catch (error) {
+    if (!(error instanceof PeggySyntaxError)) throw error;
+  }
+  const options = { startRule: 'Line' as const, grammarSource: file };
   lines.forEach((text, index) => {
     const line = index + 1;
     try {
-      const statement = parse(text, { startRule: 'Line', grammarSource: file }) as Statement | null;
+      const statement = parse(text, options) as Statement | null;
       if (statement) statements.push(withLine(statement, line));
     } catch (error) {
       if (!(error instanceof PeggySyntaxError)) throw error;
@@ -29,13 +40,22 @@ export function parsePolicy(source: string, file: string): ParseResult {
   return { ast: { file, source, statements }, diagnostics };
 }
 
-// The parser sees one line, so it reports line 1: stamp the real line onto every span.
+// The parser sees one line, so it reports line 1: stamp the real line onto every span. The nodes
+// are fresh from the parser, so they are stamped in place rather than copied.
 function withLine<T>(node: T, line: number): T {
-  if (Array.isArray(node)) return node.map((item) => withLine(item, line)) as T;
-  if (node === null || typeof node !== 'object') return node;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(node)) {
-    out[key] = key === 'span' ? { line, ...(value as object) } : withLine(value, line);
+  stamp(node, line);
+  return node;
+}
+
+function stamp(node: unknown, line: number): void {
+  if (node === null || typeof node !== 'object') return;
+  if (Array.isArray(node)) {
+    for (const item of node) stamp(item, line);
+    return;
   }
-  return out as T;
+  for (const key in node) {
+    const value = (node as Record<string, unknown>)[key];
+    if (key === 'span') (value as { line: number }).line = line;
+    else stamp(value, line);
+  }
 }

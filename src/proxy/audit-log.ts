@@ -17,11 +17,17 @@ export function openAuditLog(path: string, rotateBytes: number): AuditLog {
   return {
     write(record) {
       const line = Buffer.from(`${JSON.stringify(record)}\n`);
+      if (fd < 0) throw new Error('the audit log is closed');
       if (size > 0 && size + line.length > rotateBytes) {
         closeSync(fd);
-        renameSync(path, `${path}.1`);
-        fd = openLog(path);
-        size = 0;
+        // Never left holding a closed descriptor number: the kernel may hand it to a socket.
+        fd = -1;
+        try {
+          renameSync(path, `${path}.1`);
+        } finally {
+          fd = openLog(path);
+          size = fstatSync(fd).size;
+        }
       }
       writeSync(fd, line);
       size += line.length;
@@ -33,6 +39,7 @@ export function openAuditLog(path: string, rotateBytes: number): AuditLog {
   };
 }
 
+// Opens the log for appending, owner-only.
 function openLog(path: string): number {
   const fd = openSync(path, 'a', 0o600);
   // The mode given to open applies only when the file is created; an older log keeps its own.

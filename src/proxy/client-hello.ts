@@ -53,6 +53,7 @@ export function readClientHello(bytes: Buffer, maxBytes: number): HelloRead {
   return parseHelloBody(handshake.subarray(4));
 }
 
+// The refusal for a hello past the size cap.
 function tooLarge(maxBytes: number): HelloRead {
   return { status: 'refused', reason: `ClientHello larger than ${maxBytes} bytes` };
 }

@@ -154,6 +154,7 @@ function rulePart(value: unknown, where: string): ProxyRule {
   return { name, host, port: int(r.port, `${where}.port`, 1, 65535) };
 }
 
+// A list of CIDR strings, each checked (and kept as written).
 function cidrList(value: unknown, where: string): string[] {
   if (!Array.isArray(value)) fail(`"${where}" must be an array of CIDRs`);
   return (value as unknown[]).map((c, i) => {
@@ -163,16 +164,19 @@ function cidrList(value: unknown, where: string): string[] {
   });
 }
 
+// The value as a plain object, or a failure naming where it was expected.
 function object(value: unknown, where: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`"${where}" must be an object`);
   return value as Record<string, unknown>;
 }
 
+// The value as a string, or a failure naming the field.
 function string(value: unknown, where: string): string {
   if (typeof value !== 'string') fail(`"${where}" must be a string`);
   return value as string;
 }
 
+// A whole number within [min, max], or a failure naming the field and the bounds.
 function int(value: unknown, where: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     fail(`"${where}" must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`);
@@ -180,10 +184,12 @@ function int(value: unknown, where: string, min: number, max: number): number {
   return value as number;
 }
 
+// int(), or the default when the field is absent.
 function optionalInt(value: unknown, where: string, min: number, max: number, fallback: number): number {
   return value === undefined ? fallback : int(value, where, min, max);
 }
 
+// Every config error carries the same prefix, so the process's one line says where it came from.
 function fail(message: string): never {
   throw new Error(`proxy config: ${message}`);
 }

@@ -188,7 +188,10 @@ export class ClientConnection {
   // Refuses after "200": HTTP is over, so only a TLS alert (when the client spoke TLS) and close.
   private close(reason: string, tls: boolean): void {
     if (this.finished) return;
-    if (tls && this.socket.writable) this.socket.end(TLS_ACCESS_DENIED);
+    if (this.socket.writable) {
+      if (tls) this.socket.end(TLS_ACCESS_DENIED);
+      else this.socket.end();
+    }
     const linger = setTimeout(() => this.socket.destroy(), LINGER_MS);
     this.socket.once('close', () => clearTimeout(linger));
     this.socket.removeAllListeners('data');
@@ -228,11 +231,13 @@ export class ClientConnection {
     this.socket.destroy();
   }
 
+  // One timer per phase: arming a new one cancels the last.
   private arm(ms: number, fire: () => void): void {
     this.disarm();
     this.timer = setTimeout(fire, ms);
   }
 
+  // Cancels the phase timer.
   private disarm(): void {
     clearTimeout(this.timer);
     this.timer = undefined;

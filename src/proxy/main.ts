@@ -18,6 +18,7 @@ function configPath(argv: string[]): string {
   return path;
 }
 
+// Reads the config, starts the proxy, announces it, and stops it on a signal.
 async function main(): Promise<void> {
   const path = configPath(process.argv.slice(2));
   let text: string;

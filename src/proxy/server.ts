@@ -36,7 +36,12 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   const deny = config.denyNetworks.map(toCidr);
   const now = deps.now ?? Date.now;
   const log = deps.log ?? (() => {});
-  const auditLog = openAuditLog(config.auditLog, config.auditRotateBytes);
+  let auditLog: ReturnType<typeof openAuditLog>;
+  try {
+    auditLog = openAuditLog(config.auditLog, config.auditRotateBytes);
+  } catch (error) {
+    throw new Error(`cannot open the audit log ${config.auditLog}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
   const audit = (record: AuditRecord): void => {
     try {
       auditLog.write(record);
@@ -119,6 +124,7 @@ function clientAddress(remote: string | undefined): { text: string; ip: IpBytes 
   return ip ? { text, ip } : undefined;
 }
 
+// A CIDR from a validated config (a bad one here is a caller's bug: parseProxyConfig checks them).
 function toCidr(text: string): Cidr {
   const parsed = parseCidr(text);
   if (typeof parsed === 'string') throw new Error(`proxy config: ${parsed}`);

@@ -2,6 +2,7 @@
 // summary ("17 wrong, 64 correct"). Returns text; the CLI writes it.
 
 import type { ProbeResult } from './inside/result.ts';
+import { sanitizeText } from './sanitize-text.ts';
 
 export interface Paint {
   red(s: string): string;
@@ -18,7 +19,9 @@ const GROUP_TITLES: Record<string, string> = {
 };
 
 // The table, then the failures, then the summary line.
-export function formatReport(results: readonly ProbeResult[], paint: Paint = NO_PAINT): string {
+export function formatReport(rawResults: readonly ProbeResult[], paint: Paint = NO_PAINT): string {
+  // Rows were sanitized where they entered; again here, since this text goes to a terminal.
+  const results = rawResults.map((r) => ({ ...r, group: sanitizeText(r.group), probe: sanitizeText(r.probe), expected: sanitizeText(r.expected), measured: sanitizeText(r.measured), ...(r.detail !== undefined ? { detail: sanitizeText(r.detail) } : {}) }));
   const groups = [...new Set(results.map((r) => r.group))];
   const width = (f: (r: ProbeResult) => string, max: number) => Math.min(max, Math.max(...results.map((r) => f(r).length), 0));
   const wProbe = width((r) => r.probe, 58);

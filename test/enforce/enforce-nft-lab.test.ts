@@ -1,6 +1,9 @@
 // enforce --backend nft for real, as root, in the lab's namespaces (test/lab): the VM reaches each
 // bridge's target through socat and nothing else; --down removes the table and the socat
 // processes; a port already taken, or a bridge failing after the table is loaded, leaves nothing.
+// Crashes: everything killed abruptly is a fresh start; a half-standing state is refused with the
+// exact commands. Names: a bridge name resolving to loopback or the gateway is refused; a
+// rebinding after the start is caught by --supervise.
 
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +12,18 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PLAN, createLab, requireLab, type Lab } from '../lab/index.ts';
 import { alive } from './harness.ts';
+
+// A socat that is gone: not there, or a zombie its new parent (init, after enforce exited) has not
+// reaped yet — dead all the same, holding no port.
+function running(pid: number): boolean {
+  if (!alive(pid)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}
 
 const available = requireLab('enforce --backend nft');
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -93,7 +108,7 @@ t('after enforce the VM reaches each bridge target through socat and nothing els
   }
   assert.not.ok(await tableLoaded(), 'table gone');
   await new Promise((res) => setTimeout(res, 100));
-  assert.equal(pids.filter(alive), [], 'no socat survives --down');
+  assert.equal(pids.filter(running), [], 'no socat survives --down');
   const twice = await enforce(['--down']);
   assert.is(twice.exitCode, 0, twice.stderr);
 });
@@ -134,6 +149,129 @@ t('a bridge failing after the table is loaded rolls the table and the first brid
   const after = await lab.exec('host', ['sh', '-c', 'pgrep -x socat || true']);
   assert.is(after.stdout.trim(), before.stdout.trim(), 'no socat left');
   assert.not.ok(existsSync(join(stateDir, 'state.json')));
+});
+
+// Writes the host namespace's hosts file directly: lab.setHosts refuses non-lab addresses, and
+// these answers (loopback) are only ever resolved and refused, never connected to.
+function hostHosts(lines: string): void {
+  writeFileSync(join('/etc/netns', lab.ns.host, 'hosts'), `127.0.0.1 localhost\n${lines}`);
+}
+const NORMAL_HOSTS = `${PLAN.lan.services[1]} ha.lab.test\n`;
+
+function killBridges(): void {
+  for (const pid of bridgePids()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+t('everything killed abruptly (bridges SIGKILLed, table gone) then enforce again: a fresh start', async () => {
+  assert.is((await enforce(['--vm-address', lab.vmAddress])).exitCode, 0);
+  killBridges();
+  assert.is((await lab.exec('host', ['nft', 'delete', 'table', 'inet', TABLE])).exitCode, 0);
+  await new Promise((res) => setTimeout(res, 100));
+  try {
+    const r = await enforce(['--vm-address', lab.vmAddress]);
+    assert.is(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /left nothing standing .*: this was a fresh start/);
+    assert.ok(await tableLoaded());
+    const beta = await lab.probeTcp('vm', lab.gateway, 18090, { timeoutMs: 2000 });
+    assert.ok(beta.ok, JSON.stringify(beta));
+  } finally {
+    assert.is((await enforce(['--down'])).exitCode, 0);
+  }
+});
+
+t('a half-standing state (table loaded, bridges killed) is refused with the exact commands; they work', async () => {
+  assert.is((await enforce(['--vm-address', lab.vmAddress])).exitCode, 0);
+  killBridges();
+  await new Promise((res) => setTimeout(res, 100));
+  try {
+    const r = await enforce(['--vm-address', lab.vmAddress, '--json']);
+    assert.is(r.exitCode, 3, r.stderr);
+    const rec = JSON.parse(r.stdout);
+    assert.equal(rec.standing, ['inet nanopolicy_lab_vm is loaded']);
+    const tail = `${policy} --backend nft --state-dir ${stateDir} --home ${dir}`;
+    assert.equal(rec.commands, [`nanopolicy enforce --down ${tail}`, `nanopolicy enforce ${tail} --vm-address ${lab.vmAddress}`]);
+    assert.ok(await tableLoaded(), 'nothing changed: the table stays');
+    for (const c of rec.commands as string[]) {
+      const argv = c.split(' ').slice(2).filter((w) => w !== policy && w !== '--backend' && w !== 'nft');
+      const fixed = await enforce(argv.filter((w, i, all) => !['--state-dir', '--home'].includes(w) && !['--state-dir', '--home'].includes(all[i - 1] ?? '')));
+      assert.is(fixed.exitCode, 0, `${c}: ${fixed.stderr}`);
+    }
+    assert.ok(await tableLoaded());
+    assert.is(bridgePids().length, 2);
+  } finally {
+    assert.is((await enforce(['--down'])).exitCode, 0);
+  }
+});
+
+t('a bridge name resolving to loopback or to the gateway is refused before anything changes', async () => {
+  try {
+    for (const [address, why] of [['127.0.0.1', /resolves to 127\.0\.0\.1, which is loopback/], [lab.gateway, /resolves to 192\.168\.64\.1, which is inside the VM subnet/]] as const) {
+      hostHosts(`${address} ha.lab.test\n`);
+      const r = await enforce([]);
+      assert.is(r.exitCode, 3, r.stderr);
+      assert.match(r.stderr, /preflight "targets": The bridge "beta": its target "ha\.lab\.test"/);
+      assert.match(r.stderr, why);
+      assert.not.ok(await tableLoaded());
+      assert.not.ok(existsSync(join(stateDir, 'state.json')));
+    }
+  } finally {
+    hostHosts(NORMAL_HOSTS);
+  }
+});
+
+t('a VM interface whose netmask is not the policy\'s subnet is refused and rolled back', async () => {
+  const narrow = join(dir, 'narrow.policy');
+  writeFileSync(narrow, `vm lab-vm\nnetwork softnet subnet 192.168.64.0/25 gateway 192.168.64.1\nallow alpha ${ALPHA}:8080 via 18080\n`);
+  const r = await lab.exec('host', ['node', '--import', 'tsx', ENTRY, 'enforce', narrow, '--backend', 'nft', '--state-dir', stateDir, '--wait', '3', '--home', dir], {
+    cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: dir, NO_COLOR: '1' }, timeoutMs: 30_000,
+  });
+  assert.is(r.exitCode, 3, r.stderr);
+  assert.match(r.stderr, /has a \/24 netmask, but the policy's subnet is 192\.168\.64\.0\/25/);
+  assert.not.ok(await tableLoaded());
+});
+
+t('--supervise catches a rebinding: an allowed new answer moves the bridge, loopback takes it down', async () => {
+  const other = await lab.startTcpService('lan', ALPHA, 9090, { name: 'rebound-svc' });
+  const sup = lab.spawn('host', ['node', '--import', 'tsx', ENTRY, 'enforce', policy, '--backend', 'nft', '--state-dir', stateDir, '--wait', '3', '--home', dir, '--vm-address', lab.vmAddress, '--supervise', '--interval', '0.2'], {
+    cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: dir, NO_COLOR: '1' }, extendEnv: false, all: true, buffer: true,
+  });
+  let log = '';
+  sup.all?.on('data', (d: Buffer) => {
+    log += d.toString();
+  });
+  const until = async (re: RegExp, ms = 20_000) => {
+    const end = Date.now() + ms;
+    while (!re.test(log) && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+    assert.match(log, re);
+  };
+  try {
+    await until(/the policy is in force/);
+    const first = await lab.probeTcp('vm', lab.gateway, 18090, { timeoutMs: 2000 });
+    assert.match(String((first as { banner?: string }).banner), /beta-svc/);
+    hostHosts(`${ALPHA} ha.lab.test\n`);
+    await until(/restarted the bridge "beta" \(to 198\.51\.100\.10\)/);
+    const moved = await lab.probeTcp('vm', lab.gateway, 18090, { timeoutMs: 2000 });
+    assert.match(String((moved as { banner?: string }).banner), /rebound-svc/);
+    hostHosts('127.0.0.1 ha.lab.test\n');
+    await until(/took the bridge "beta" down: .*resolves to 127\.0\.0\.1, which is loopback/);
+    const down = await lab.probeTcp('vm', lab.gateway, 18090, { timeoutMs: 1500 });
+    assert.is(down.ok, false, 'the bridge is gone');
+    const alpha = await lab.probeTcp('vm', lab.gateway, 18080, { timeoutMs: 2000 });
+    assert.ok(alpha.ok, 'the other bridge still runs');
+  } finally {
+    hostHosts(NORMAL_HOSTS);
+    sup.kill('SIGTERM');
+    await sup;
+    await lab.stopService(other.name);
+  }
+  await until(/supervision ended: told to stop/);
+  assert.not.ok(await tableLoaded(), 'the supervisor tore the table down');
 });
 
 if (available) t.run();

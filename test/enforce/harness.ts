@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 
 export const BIN = join(import.meta.dirname, '..', 'fixtures', 'bin');
+/** An excerpt of macOS's /etc/services: what the fake pfctl prints ports with, and enforce reads. */
+export const MACOS_SERVICES = join(import.meta.dirname, '..', 'fixtures', 'macos', 'services');
 
 export interface FakeMac {
   root: string;
@@ -43,11 +45,15 @@ export function fakeMac(policyText?: (root: string) => string): FakeMac {
   const fakeState = join(root, 'fake');
   mkdirSync(fakeState);
   const log = join(root, 'calls.jsonl');
+  // Bridge target names resolve from this file alone: a test never asks the real resolver.
+  writeFileSync(join(root, 'hosts'), '198.51.100.20 svc.lab.example\n');
   const env: NodeJS.ProcessEnv = {
+    NANOPOLICY_HOSTS_FILE: join(root, 'hosts'),
     PATH: `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     HOME: root,
     NANOPOLICY_FAKE_STATE: fakeState,
     NANOPOLICY_FAKE_LOG: log,
+    NANOPOLICY_SERVICES_FILE: MACOS_SERVICES,
     NO_COLOR: '1',
   };
   const fake: FakeMac = {

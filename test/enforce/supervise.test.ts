@@ -27,7 +27,7 @@ async function session(): Promise<{ session: Session; notes: string[] }> {
   return { session: opened.session, notes };
 }
 
-const until = async (what: () => boolean, ms = 5000) => {
+const until = async (what: () => boolean, ms = 30_000) => {
   const end = Date.now() + ms;
   while (!what() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   return what();
@@ -37,12 +37,13 @@ t('restarts a dead bridge, restores the anchor and pf, and tears down when the V
   const { session: s, notes } = await session();
   const lock = lockSession(s);
   if ('kind' in lock) throw new Error(lock.message);
+  const abort = new AbortController();
+  let running: ReturnType<typeof superviseLocked> | undefined;
   try {
     const applied = await applyLocked(s);
-    assert.is(applied.kind, 'applied');
+    assert.is(applied.kind, 'applied', JSON.stringify(applied));
     if (applied.kind !== 'applied') return;
-    const abort = new AbortController();
-    const running = superviseLocked(s, applied.state, { intervalMs: 100, signal: abort.signal, maxBackoffMs: 400 });
+    running = superviseLocked(s, applied.state, { intervalMs: 100, signal: abort.signal, maxBackoffMs: 400 });
     const alphaPid = applied.state.bridges.find((b) => b.name === 'alpha')!.pid;
     process.kill(alphaPid, 'SIGKILL');
     assert.ok(await until(() => notes.some((n) => n.includes('restarted the bridge "alpha"'))), notes.join('\n'));
@@ -59,6 +60,9 @@ t('restarts a dead bridge, restores the anchor and pf, and tears down when the V
     assert.equal(result.down.failures, []);
     assert.equal(f.leftovers(), { anchors: [], tokens: [], vm: 'stopped', socat: [], state: false });
   } finally {
+    // Never leave a supervisor writing into a folder the cleanup removes.
+    abort.abort();
+    await running?.catch(() => undefined);
     lock.release();
   }
 });

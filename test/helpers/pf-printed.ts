@@ -13,6 +13,7 @@ export function printedAnchor(o: { subnet: string; gateway: string; ports: numbe
     ...dhcp,
     `block return in log quick on ${vmIf} inet6 all`,
     `block return in log quick inet from ${subnet} to any`,
+    `block return in log quick on ${vmIf} all`,
     '',
   ].join('\n');
 }

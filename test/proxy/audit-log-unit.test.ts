@@ -46,4 +46,12 @@ test('audit log: past the size it moves to log.1 (replacing an older one) and st
   rmSync(dir, { recursive: true });
 });
 
+test('audit log: a write after close throws instead of writing to a reused descriptor', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'np-audit-'));
+  const log = openAuditLog(join(dir, 'audit.jsonl'), 4096);
+  log.close();
+  assert.throws(() => log.write(record(1)), /closed/);
+  rmSync(dir, { recursive: true });
+});
+
 test.run();

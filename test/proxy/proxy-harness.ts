@@ -132,8 +132,8 @@ export async function startHarness(opts: {
 export interface Answer { status: number; head: string; body: string; socket: Socket }
 
 // Opens a connection to the proxy, sends `request` and reads the response head (and, for a
-// refusal, the body up to the close).
-export function request(port: number, request: string | Buffer): Promise<Answer> {
+// refusal, the body up to the close). `end`: half-close after sending, as a client with nothing more to say.
+export function request(port: number, request: string | Buffer, opts: { end?: boolean } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port });
     let bytes = Buffer.alloc(0);
@@ -158,7 +158,8 @@ export function request(port: number, request: string | Buffer): Promise<Answer>
       if (end < 0) return resolve({ status: 0, head: text, body: '', socket });
       resolve({ status: Number(text.split(' ')[1]), head: text.slice(0, end), body: text.slice(end + 4), socket });
     });
-    socket.write(request);
+    if (opts.end) socket.end(request);
+    else socket.write(request);
   });
 }
 

@@ -83,7 +83,7 @@ test('process: prints "listening HOST:PORT", refuses an unlisted name, stops cle
   }
 });
 
-test('process: a bad config, a missing file or a taken port exits 1 with one line', async () => {
+test('process: a bad config, a missing file, an audit log it cannot open or a taken port exits 1 with one line', async () => {
   const { dir, config } = await setup();
   let busy: Server | undefined;
   try {
@@ -94,6 +94,9 @@ test('process: a bad config, a missing file or a taken port exits 1 with one lin
     const missing = run(dir, join(dir, 'nope.json'));
     assert.is(await missing.exited, 1);
     assert.match(missing.stderr(), /^nanopolicy-proxy: cannot read proxy config .*nope\.json: ENOENT\n$/);
+    const noLog = run(dir, config({ auditLog: join(dir, 'missing-dir', 'audit.jsonl') }));
+    assert.is(await noLog.exited, 1);
+    assert.match(noLog.stderr(), /^nanopolicy-proxy: cannot open the audit log .*missing-dir\/audit\.jsonl: ENOENT\n$/);
     busy = createServer();
     await new Promise<void>((res) => busy!.listen(0, '127.0.0.1', res));
     const port = (busy.address() as { port: number }).port;

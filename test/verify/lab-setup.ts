@@ -42,7 +42,7 @@ export async function createVerifyLab(): Promise<CagedLab> {
   lab.setHosts('vm', { 'vault.lab.test': lab.gateway });
   const view = lab.shares([
     { name: 'data', mode: 'rw' },
-    { name: 'scripts', mode: 'ro' },
+    { name: 'scripts', mode: 'ro', files: { 'start.sh': 'echo the owner\'s script\n' } },
   ]);
   const policyDir = join(lab.dir, 'policy');
   mkdirSync(policyDir, { recursive: true });

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import net from 'node:net';
 import tls from 'node:tls';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
@@ -110,6 +110,32 @@ t('mounts: rw accepts a write and cleans up; undeclared entries are named', asyn
     assert.equal(readdirSync(join(root, 'data')), []);
     assert.match(rows.find((r) => r.probe.endsWith('/gone'))!.detail ?? '', /share "gone" is not mounted/);
     assert.match(rows.find((r) => r.probe.endsWith('/extra'))!.detail ?? '', /"extra" is shared into the VM but the policy does not declare it/);
+  } finally {
+    rmSync(root, { recursive: true });
+  }
+});
+
+t('mounts: a ro share reachable through a rw one (same file system, or nested) is a failure row; the owner\'s file stays', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'npv-cross-'));
+  try {
+    // Plain folders on one file system: a hard link and a rename across them work — exactly the hole.
+    mkdirSync(join(root, 'data'));
+    mkdirSync(join(root, 'scripts'));
+    writeFileSync(join(root, 'scripts', 'start.sh'), 'echo owner\n');
+    const rows = await mountsProbe(root, [{ name: 'data', mode: 'rw' }, { name: 'scripts', mode: 'ro' }]);
+    const cross = rows.find((r) => r.probe === 'ro "scripts" through rw "data"')!;
+    assert.is(cross.ok, false);
+    assert.match(cross.detail!, /the ro share "scripts" can be changed through the rw share "data" \(hard link, rename, symlink write\)/);
+    assert.equal(readFileSync(join(root, 'scripts', 'start.sh'), 'utf8'), 'echo owner\n', 'the renamed file is put back');
+    assert.equal(readdirSync(join(root, 'data')), [], 'every probe file is removed');
+    // Nested: the rw share is a folder inside the ro one on the host (the VM sees both).
+    const nested = mkdtempSync(join(tmpdir(), 'npv-nest-'));
+    mkdirSync(join(nested, 'ro-host', 'rw-host'), { recursive: true });
+    symlinkSync(join(nested, 'ro-host'), join(nested, 'scripts'));
+    symlinkSync(join(nested, 'ro-host', 'rw-host'), join(nested, 'data'));
+    const nestedRows = await mountsProbe(nested, [{ name: 'data', mode: 'rw' }, { name: 'scripts', mode: 'ro' }]);
+    assert.match(nestedRows.find((r) => r.probe.startsWith('ro "scripts"'))!.detail!, /a file written in the rw share/);
+    rmSync(nested, { recursive: true });
   } finally {
     rmSync(root, { recursive: true });
   }

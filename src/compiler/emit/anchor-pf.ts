@@ -40,7 +40,7 @@ export function emitAnchor(policy: Policy, options: AnchorOptions = {}): string 
   );
   if (ports.length > 0) out(`bridge_ports = "{ ${ports.join(' ')} }"`);
   out(
-    '# The interface holding $gw, used only by the IPv6 rule. The value here is only a default:',
+    '# The interface holding $gw, for the IPv6 rule and the final catch-all. The value here is only a default:',
     '# the bridge number is not stable (another hypervisor may hold bridge100), so enforce finds the',
     '# interface by the gateway address and loads this file with `pfctl -D vm_if=<interface>`.',
     '# A -D macro is persistent and a file assignment of the same name is then ignored (pfctl',
@@ -75,6 +75,12 @@ export function emitAnchor(policy: Policy, options: AnchorOptions = {}): string 
     '# `block return` answers TCP with a RST and the rest with ICMP unreachable, so probes and',
     '# clients fail at once instead of hanging until a timeout.',
     'block return in log quick inet from $vm_net to any',
+    '# Anything else that arrives on the VM\'s interface, whatever its source address. softnet lets',
+    '# DHCP-shaped UDP (to 255.255.255.255, source port 68 or destination port 67) through before it',
+    '# checks the source address, so the VM can send from an address outside $vm_net, which no rule',
+    '# above matches; without this such packets would pass (pf passes what matches no rule). DHCP,',
+    '# also from 0.0.0.0, passed above; replies to the host\'s own connections match their state.',
+    'block return in log quick on $vm_if all',
   );
 
   const header = hashHeader(policy, [

@@ -24,10 +24,15 @@ export function emitNftConf(policy: Policy, options: NftOptions = {}): string {
   if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(vmIf)) throw new Error(`"${vmIf}" is not a Linux interface name.`);
   const { subnet, gateway } = policy.network;
   const ports = gatewayPorts(policy);
+  // Every verdict on VM traffic counts its packets: verify reads the counters before and after the
+  // probes, so a VM that claims "blocked" without sending anything is caught by the host.
   const reject = [
-    `ip saddr ${subnet} meta l4proto tcp reject with tcp reset`,
-    `ip saddr ${subnet} reject with icmpx admin-prohibited`,
+    `ip saddr ${subnet} meta l4proto tcp counter reject with tcp reset`,
+    `ip saddr ${subnet} counter reject with icmpx admin-prohibited`,
   ];
+  // Packets on the VM's interface from any other source (spoofed): softnet passes DHCP-shaped UDP
+  // before it checks the source address, and the rules above match the VM by its subnet only.
+  const catchAll = ['iifname $vm_if meta l4proto tcp counter reject with tcp reset', 'iifname $vm_if counter reject with icmpx admin-prohibited'];
 
   const header = hashHeader(policy, [
     `nftables ruleset for the VM "${policy.vm}" (Linux backend). Load it with: nft -f nft.conf`,
@@ -50,21 +55,25 @@ export function emitNftConf(policy: Policy, options: NftOptions = {}): string {
     '\t\t# Replies to connections the host opened to the VM (ssh, the verifier).',
     `\t\tip saddr ${subnet} ct direction reply ct state established,related accept`,
     ...(ports.length > 0
-      ? ['\t\t# The bridges: the only gateway ports the VM may open.', ...(policy.proxy ? [`\t\t# ${policy.proxy.listen} is the egress proxy's.`] : []), `\t\tip saddr ${subnet} ip daddr ${gateway} tcp dport { ${ports.join(', ')} } accept`]
+      ? ['\t\t# The bridges: the only gateway ports the VM may open.', ...(policy.proxy ? [`\t\t# ${policy.proxy.listen} is the egress proxy's.`] : []), `\t\tip saddr ${subnet} ip daddr ${gateway} tcp dport { ${ports.join(', ')} } counter accept`]
       : ['\t\t# No bridges: the VM may open no port on the gateway.']),
     '\t\t# DHCP: the lease is 600 s and renewals go unicast to the gateway.',
     `\t\tip saddr { 0.0.0.0, ${subnet} } ip daddr { ${gateway}, 255.255.255.255 } udp sport 68 udp dport 67 accept`,
     "\t\t# IPv6 from the VM's interface (tied to it: interface-free IPv6 rules would hit the LAN).",
-    '\t\tiifname $vm_if meta nfproto ipv6 reject with icmpv6 admin-prohibited',
+    '\t\tiifname $vm_if meta nfproto ipv6 counter reject with icmpv6 admin-prohibited',
     '\t\t# Everything else from the VM: refused at once (RST or ICMP) so clients fail fast.',
     ...reject.map((r) => `\t\t${r}`),
+    '\t\t# Anything else on the VM\'s interface, whatever its source address (DHCP, also from',
+    '\t\t# 0.0.0.0, was accepted above): softnet lets DHCP-shaped UDP through before it checks the',
+    '\t\t# source, so a VM can send from an address outside the subnet, which no rule above matches.',
+    ...catchAll.map((r) => `\t\t${r}`),
     '\t}',
     '',
     '\t# Nothing from the VM is forwarded: not to the LAN, not to the internet.',
     '\tchain forward {',
     '\t\ttype filter hook forward priority filter - 10; policy accept;',
     ...reject.map((r) => `\t\t${r}`),
-    '\t\tiifname $vm_if reject with icmpx admin-prohibited',
+    ...catchAll.map((r) => `\t\t${r}`),
     '\t}',
     '}',
   ];

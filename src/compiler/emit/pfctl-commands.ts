@@ -9,6 +9,9 @@ export const PFCTL = '/sbin/pfctl';
 /** Interface names the `-D vm_if=` commands accept (and sudoers allows): vmnet's bridges. */
 export const PF_VM_IF = /^bridge[0-9]{1,3}$/;
 
+/** Another VM's nanopolicy anchor: what `anchorName()` gives for a valid VM name. */
+export const NANOPOLICY_ANCHOR = /^com\.apple\/100\.nanopolicy\.[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
 /** pf reference tokens from `pfctl -E` are unsigned 64-bit decimals. */
 export const PF_TOKEN = /^[0-9]{1,20}$/;
 
@@ -26,6 +29,10 @@ export interface PfctlCommands {
   showAnchorRules: string[];
   /** Print the main ruleset, to see that `anchor "com.apple/*"` is still there. */
   showMainRules: string[];
+  /** List the anchors under com.apple/ ("  com.apple/NAME" lines), to find another VM's cage. */
+  listAppleAnchors: string[];
+  /** Print another VM's nanopolicy anchor (its own sudoers file allows exactly this). */
+  showRulesOf(anchor: string): string[];
   /** pf status: "Status: Enabled". */
   info: string[];
   /** Take a reference on pf being enabled; prints a token. */
@@ -51,6 +58,11 @@ export function pfctlCommands(policy: Policy): PfctlCommands {
     flush: ['-a', anchor, '-F', 'all'],
     showAnchorRules: ['-a', anchor, '-sr'],
     showMainRules: ['-sr'],
+    listAppleAnchors: ['-a', 'com.apple', '-s', 'Anchors'],
+    showRulesOf: (other) => {
+      if (!NANOPOLICY_ANCHOR.test(other)) throw new Error(`"${other}" is not a nanopolicy anchor.`);
+      return ['-a', other, '-sr'];
+    },
     info: ['-s', 'info'],
     enable: ['-E'],
     release: (token) => {

@@ -41,6 +41,8 @@ export function emitSudoers(policy: Policy, options: SudoersOptions = {}): strin
   assertVmName(policy);
   const user = options.user ?? DEFAULT_SUDOERS_USER;
   if (!/^%?[A-Za-z_][A-Za-z0-9_.-]*$/.test(user)) throw new Error(`"${user}" is not a user or %group name sudoers can take.`);
+  // sudoers reads ALL as every user and an all-caps word as a User_Alias defined elsewhere.
+  if (/^%?[A-Z][A-Z0-9_]*$/.test(user)) throw new Error(`"${user}" is a sudoers keyword or alias, which could mean every user.`);
   const pf = pfctlCommands(policy);
   const suffix = aliasSuffix(policy);
   const rule = (what: string) => `${user} ALL = (root) NOPASSWD: ${what}`;
@@ -77,6 +79,8 @@ export function emitSudoers(policy: Policy, options: SudoersOptions = {}): strin
     rule(command(pf.showAnchorRules)),
     '# Show the main ruleset, to check it still holds anchor "com.apple/*".',
     rule(command(pf.showMainRules)),
+    '# List the anchors under com.apple/, to find another VM\'s nanopolicy cage on the same subnet.',
+    rule(command(pf.listAppleAnchors)),
     '# pf status, to check pf is enabled.',
     rule(command(pf.info)),
     '# Take a reference on pf being enabled (prints a token).',

@@ -10,6 +10,8 @@ export function invalidDnsName(name: string): string | undefined {
     if (!/^[a-z0-9-]+$/i.test(label)) return `the label "${label}" holds a character other than letters, digits and "-"`;
     if (label.startsWith('-') || label.endsWith('-')) return `the label "${label}" starts or ends with "-"`;
   }
-  if (/^\d+$/.test(labels.at(-1) ?? '')) return 'its last label is all digits';
+  // A last label that is a number (decimal or 0x hex) makes URL parsers read the whole name as an
+  // IPv4 address (WHATWG "ends in a number"), and no top-level domain is one.
+  if (/^(\d+|0x[0-9a-f]*)$/i.test(labels.at(-1) ?? '')) return 'its last label is a number, so URL parsers read it as an IPv4 address';
   return undefined;
 }

@@ -1,36 +1,50 @@
 // The policy file and the compiled artifacts lie outside every folder the VM may write: a VM that
-// could rewrite them could rewrite its own cage. (enforce repeats this with symlinks resolved.)
+// could rewrite them could rewrite its own cage. Each path is compared as written and as it really
+// leads on this host (symlinks resolved), since "-o ~/out" with ~/out a symlink into a share writes
+// the sudoers lines where the VM can edit them. (enforce repeats this before it applies anything.)
 
 import { errorAt, type Diagnostic } from '../diagnostic.ts';
 import { mounts, type CheckContext } from '../check-context.ts';
 import { isWithin } from '../paths/expand-home.ts';
 import { usableMountPath } from '../paths/usable-mount-path.ts';
 
-export function checkCageOutsideWritableMounts({ ast, home, policyPath, outputDir }: CheckContext): Diagnostic[] {
+export function checkCageOutsideWritableMounts({ ast, home, policyPath, outputDir, realPath }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
+  const forms = (path: string) => [...new Set([path, realPath(path)])];
+  const policyForms = forms(policyPath);
+  const outputForms = outputDir === undefined ? [] : forms(outputDir);
   for (const mount of mounts(ast)) {
     if (mount.mode.value !== 'rw') continue;
     const path = usableMountPath(mount, home);
     if (path === undefined) continue;
+    const shareForms = forms(path);
+    const inside = (candidates: readonly string[]) => candidates.find((c) => shareForms.some((s) => isWithin(c, s)));
     const hint = 'Keep the policy and the compiled files outside every "rw" mount, e.g. in ~/.config/nanopolicy/, or make this mount "ro".';
-    if (isWithin(policyPath, path)) {
+    const policyInside = inside(policyForms);
+    if (policyInside !== undefined) {
       out.push(
         errorAt(ast.file, mount.path.span, {
           code: 'NP249',
-          message: `This policy file lies inside the read-write mount "${mount.name.value}": the VM could rewrite its own cage.`,
+          message: `This policy file lies inside the read-write mount "${mount.name.value}"${via(policyInside, policyPath)}: the VM could rewrite its own cage.`,
           hint,
         }),
       );
     }
-    if (outputDir !== undefined && isWithin(outputDir, path)) {
+    const outputInside = inside(outputForms);
+    if (outputDir !== undefined && outputInside !== undefined) {
       out.push(
         errorAt(ast.file, mount.path.span, {
           code: 'NP249',
-          message: `The output folder "${outputDir}" lies inside the read-write mount "${mount.name.value}": the VM could rewrite its own cage.`,
+          message: `The output folder "${outputDir}" lies inside the read-write mount "${mount.name.value}"${via(outputInside, outputDir)}: the VM could rewrite its own cage.`,
           hint,
         }),
       );
     }
   }
   return out;
+}
+
+// Says where a path really leads when only its real path is inside.
+function via(real: string, written: string): string {
+  return real === written ? '' : ` (it leads to "${real}")`;
 }

@@ -23,8 +23,8 @@ export function checkMountPaths({ ast, home }: CheckContext): Diagnostic[] {
       );
       continue;
     }
-    if (/[\u0000-\u001f\u007f]/.test(written)) {
-      error('NP244', `The path of the mount "${mount.name.value}" holds a control character.`, 'Rename the folder to a plain name.');
+    if (/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(written)) {
+      error('NP244', `The path of the mount "${mount.name.value}" holds a control character (or a bidirectional override, which makes it read as another path).`, 'Rename the folder to a plain name.');
       continue;
     }
     if (written.split('/').includes('..')) {

@@ -1,34 +1,71 @@
 // No folder is shared twice, whole or in part: one mount inside another gives the inner folder
-// the outer one's mode, whatever its own line says.
+// the outer one's mode, whatever its own line says. Paths compare as a Mac compares them (without
+// case, normalised), and in O(n log n): mounts sorted by path form a tree of containment.
 
 import { errorAt, type Diagnostic } from '../diagnostic.ts';
 import { mounts, type CheckContext } from '../check-context.ts';
-import { isWithin } from '../paths/expand-home.ts';
+import type { MountStatement } from '../../grammar/ast.ts';
+import { foldPath } from '../paths/fold-path.ts';
 import { usableMountPath } from '../paths/usable-mount-path.ts';
 
+interface Entry {
+  statement: MountStatement;
+  path: string;
+  /** The folded path with a final "/", so "a/" is a prefix of "a/b/" but not of "ab/". */
+  key: string;
+  line: number;
+  /** The earliest line among the mounts that contain this one / that it contains. */
+  outer?: Entry;
+  inner?: Entry;
+}
+
 export function checkNestedMounts({ ast, home }: CheckContext): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  const seen: Array<{ name: string; path: string; line: number; mode: string }> = [];
-  for (const mount of mounts(ast)) {
-    const path = usableMountPath(mount, home);
+  const entries: Entry[] = [];
+  for (const statement of mounts(ast)) {
+    const path = usableMountPath(statement, home);
     if (path === undefined) continue;
-    for (const earlier of seen) {
-      const relation =
-        path === earlier.path ? 'the same folder as' : isWithin(path, earlier.path) ? 'inside' : isWithin(earlier.path, path) ? 'around' : undefined;
-      if (!relation) continue;
-      out.push(
-        errorAt(ast.file, mount.path.span, {
-          code: 'NP248',
-          message: `The mount "${mount.name.value}" shares ${relation} the mount "${earlier.name}" on line ${earlier.line} ("${earlier.path}").`,
-          hint:
-            relation === 'the same folder as'
-              ? 'Share each folder once.'
-              : 'Share folders that do not contain each other; otherwise the VM reaches the inner folder with the outer mount\'s mode.',
-        }),
-      );
-      break;
-    }
-    seen.push({ name: mount.name.value, path, line: mount.span.line, mode: mount.mode.value });
+    const folded = foldPath(path);
+    entries.push({ statement, path, key: folded.endsWith('/') ? folded : `${folded}/`, line: statement.span.line });
+  }
+  // Sorted by key (ties by line), every mount's ancestors sit on the stack when it is reached, and
+  // its descendants follow it before it is popped.
+  const sorted = [...entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.line - b.line));
+  const stack: Entry[] = [];
+  const pop = () => {
+    const done = stack.pop()!;
+    const parent = stack.at(-1);
+    if (parent) parent.inner = earliest(parent.inner, earliest(done, done.inner));
+  };
+  for (const entry of sorted) {
+    while (stack.length > 0 && !entry.key.startsWith(stack.at(-1)!.key)) pop();
+    const parent = stack.at(-1);
+    if (parent) entry.outer = earliest(parent.outer, parent);
+    stack.push(entry);
+  }
+  while (stack.length > 0) pop();
+
+  const out: Diagnostic[] = [];
+  for (const entry of entries) {
+    // As before: each mount is reported against the earliest mount before it that it touches.
+    const earlier = earliest(entry.outer, entry.inner);
+    if (!earlier || earlier.line >= entry.line) continue;
+    const relation = earlier.key === entry.key ? 'the same folder as' : entry.key.startsWith(earlier.key) ? 'inside' : 'around';
+    out.push(
+      errorAt(ast.file, entry.statement.path.span, {
+        code: 'NP248',
+        message: `The mount "${entry.statement.name.value}" shares ${relation} the mount "${earlier.statement.name.value}" on line ${earlier.line} ("${earlier.path}").`,
+        hint:
+          relation === 'the same folder as'
+            ? 'Share each folder once.'
+            : 'Share folders that do not contain each other; otherwise the VM reaches the inner folder with the outer mount\'s mode.',
+      }),
+    );
   }
   return out;
+}
+
+function earliest(a: Entry | undefined, b: Entry | undefined): Entry | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return b.line < a.line ? b : a;
 }

@@ -5,6 +5,7 @@ import { findOption, statementsOf, type CheckContext } from '../check-context.ts
 import { parseCidr4 } from '../effective-network.ts';
 import { broadcastOf, formatCidr, formatIpv4, inCidr, parseIpv4, prefixMask } from '../net/ipv4.ts';
 import { DEFAULT_SUBNET } from '../policy.ts';
+import { describeNonPrivate, isPrivateSubnet } from '../net/private-ranges.ts';
 
 export function checkNetwork({ ast }: CheckContext): Diagnostic[] {
   const line = statementsOf(ast, 'network')[0];
@@ -34,6 +35,14 @@ export function checkNetwork({ ast }: CheckContext): Diagnostic[] {
         code: 'NP213',
         message: `The subnet "${subnetNode.value}" has a /${subnet.value.prefix} prefix; a VM network needs /8 to /30.`,
         hint: `Softnet's default is "${DEFAULT_SUBNET}" (vmnet's Shared_Net_Address).`,
+      }),
+    );
+  } else if (subnet.ok && subnetNode && !isPrivateSubnet(subnet.value)) {
+    out.push(
+      errorAt(ast.file, subnetNode.span, {
+        code: 'NP214',
+        message: `The subnet "${subnetNode.value}" is not private address space: it is ${describeNonPrivate(subnet.value)}.`,
+        hint: `A VM network lies inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (RFC 1918), as softnet's default "${DEFAULT_SUBNET}".`,
       }),
     );
   }

@@ -26,6 +26,16 @@ export function checkPins({ ast }: CheckContext): Diagnostic[] {
           hint: 'Compute it with: openssl x509 -in cert.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64',
         }),
       );
+    } else if (Buffer.from(base64, 'base64').toString('base64') !== base64) {
+      // The last character carries two bits the decoder drops: "…A=" and "…B=" are the same key
+      // written twice, and a pin must compare as text (verify, other tools) as well as bytes.
+      out.push(
+        errorAt(ast.file, pin.span, {
+          code: 'NP226',
+          message: `The pin "${pin.value}" is not canonical base64: its last character holds bits no SHA-256 has.`,
+          hint: `Write the pin as base64 prints it: "sha256/${Buffer.from(base64, 'base64').toString('base64')}".`,
+        }),
+      );
     }
   }
   return out;

@@ -9,7 +9,7 @@ import { sensitiveSegment } from '../paths/sensitive-patterns.ts';
 
 const ACK = 'If you really mean to show it to the VM, add "allow-sensitive" at the end of the line.';
 
-export function checkSensitiveMounts({ ast, home }: CheckContext): Diagnostic[] {
+export function checkSensitiveMounts({ ast, home, realPath }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const mount of mounts(ast)) {
     const path = usableMountPath(mount, home);
@@ -17,11 +17,14 @@ export function checkSensitiveMounts({ ast, home }: CheckContext): Diagnostic[] 
     const acknowledged = findOption(mount, 'allow-sensitive');
     const name = mount.name.value;
     let problem: { code: string; message: string; hint: string } | undefined;
-    const match = sensitiveSegment(path);
-    if (path === '/') {
+    // A harmless-looking name may be a symlink to ~/.ssh: judge where it really leads, too.
+    const real = realPath(path);
+    const leads = real === path ? '' : ` (it leads to "${real}")`;
+    const match = sensitiveSegment(path) ?? sensitiveSegment(real);
+    if (path === '/' || real === '/') {
       problem = { code: 'NP245', message: `The mount "${name}" shares the whole disk ("/").`, hint: `Share only the folders the assistant needs. ${ACK}` };
-    } else if (isWithin(home, path)) {
-      const what = path === home ? 'your home folder itself' : `"${path}", which holds your home folder`;
+    } else if (isWithin(home, path) || isWithin(realPath(home), real)) {
+      const what = (path === home ? 'your home folder itself' : `"${path}", which holds your home folder`) + leads;
       problem = {
         code: 'NP246',
         message: `The mount "${name}" shares ${what}, with your keys, mail and browser profiles in it.`,
@@ -30,7 +33,7 @@ export function checkSensitiveMounts({ ast, home }: CheckContext): Diagnostic[] 
     } else if (match) {
       problem = {
         code: 'NP247',
-        message: `The mount "${name}" shares "${match.segment}", which matches the sensitive pattern "${match.pattern}".`,
+        message: `The mount "${name}" shares "${match.segment}"${leads}, which matches the sensitive pattern "${match.pattern}".`,
         hint: `Secrets reach the VM through the Vaultwarden bridge, not a share. ${ACK}`,
       };
     }

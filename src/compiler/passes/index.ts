@@ -9,6 +9,7 @@ import { checkNetwork } from './check-network.ts';
 import { checkBridgePorts } from './check-bridge-ports.ts';
 import { checkBridgeTargets } from './check-bridge-targets.ts';
 import { checkPins } from './check-pins.ts';
+import { checkPfLimits } from './check-pf-limits.ts';
 import { checkMountPaths } from './check-mount-paths.ts';
 import { checkSensitiveMounts } from './check-sensitive-mounts.ts';
 import { checkNestedMounts } from './check-nested-mounts.ts';
@@ -28,6 +29,7 @@ export const CHECK_PASSES: readonly CheckPass[] = [
   checkBridgePorts,
   checkBridgeTargets,
   checkPins,
+  checkPfLimits,
   checkMountPaths,
   checkSensitiveMounts,
   checkNestedMounts,

@@ -2,6 +2,7 @@
 // tart would expand it against whoever runs tart (domain.md §2).
 
 import { posix } from 'node:path';
+import { foldPath } from './fold-path.ts';
 
 export type Expanded = { ok: true; path: string } | { ok: false; problem: 'relative' | 'other-user' };
 
@@ -18,7 +19,10 @@ function normalize(path: string): string {
   return out.length > 1 && out.endsWith('/') ? out.slice(0, -1) : out;
 }
 
-// True when `inner` is `outer` or lies below it.
+// True when `inner` is `outer` or lies below it, compared as a macOS volume compares names
+// (without case, after Unicode normalisation): erring toward "inside" only ever refuses more.
 export function isWithin(inner: string, outer: string): boolean {
-  return inner === outer || inner.startsWith(outer === '/' ? '/' : `${outer}/`);
+  const a = foldPath(inner);
+  const b = foldPath(outer);
+  return a === b || a.startsWith(b === '/' ? '/' : `${b}/`);
 }

@@ -3,12 +3,24 @@
 // gateway is reachable, so verify fails on it whatever the VM said.
 
 import net from 'node:net';
+import { randomInt } from 'node:crypto';
 import type { ProbeResult } from '../inside/result.ts';
 import { hostRow } from './host-result.ts';
 
-/** Ports tried in order; the first CANARY_COUNT that bind (and are not bridges) become canaries. */
-export const CANARY_CANDIDATES = [7, 1234, 2222, 4444, 8081, 9999, 31337, 40404, 54321, 61000];
 const CANARY_COUNT = 5;
+/** Bind attempts before giving up (a busy port is skipped, not retried). */
+const MAX_ATTEMPTS = 40;
+
+// Ports picked afresh each run from a CSPRNG, above 1023 (no privilege needed) and never a bridge
+// or a port the policy opens: fixed ports would be ports a forging VM simply avoids.
+export function canaryCandidates(exclude: readonly number[], count = MAX_ATTEMPTS): number[] {
+  const out = new Set<number>();
+  while (out.size < count) {
+    const port = randomInt(1024, 65536);
+    if (!exclude.includes(port)) out.add(port);
+  }
+  return [...out];
+}
 
 export interface Canaries {
   ports: number[];
@@ -22,9 +34,8 @@ export interface Canaries {
 export async function openCanaries(gateway: string, exclude: readonly number[]): Promise<Canaries> {
   const servers: Array<{ port: number; server: net.Server; hits: string[] }> = [];
   let lastError = '';
-  for (const port of CANARY_CANDIDATES) {
+  for (const port of canaryCandidates(exclude)) {
     if (servers.length >= CANARY_COUNT) break;
-    if (exclude.includes(port)) continue;
     const hits: string[] = [];
     const server = net.createServer((socket) => {
       hits.push(`${socket.remoteAddress}:${socket.remotePort}`);

@@ -1,24 +1,21 @@
 // The interface holding the gateway address, found by address and never by name (domain.md §4).
 
+import { interfaceFromIfconfig, interfaceFromIpJson } from '../../enforce/find-interface.ts';
 import type { RunCommand } from './run-command.ts';
 
-// `ip -j addr` on Linux, `ifconfig` on macOS; undefined when no interface holds the address.
-export async function gatewayInterface(gateway: string, run: RunCommand): Promise<string | undefined> {
-  const ipJson = await run(['ip', '-j', 'addr']);
-  if (ipJson.exitCode === 0) {
-    try {
-      const entries = JSON.parse(ipJson.stdout) as Array<{ ifname?: string; addr_info?: Array<{ local?: string }> }>;
-      return entries.find((e) => e.addr_info?.some((a) => a.local === gateway))?.ifname;
-    } catch {
-      return undefined;
-    }
-  }
-  const ifc = await run(['ifconfig']);
-  let current: string | undefined;
-  for (const line of ifc.stdout.split('\n')) {
-    const head = /^([A-Za-z0-9_.-]+):\s+flags=/.exec(line);
-    if (head) current = head[1];
-    else if (new RegExp(`^\\s+inet ${gateway.replace(/\./g, '\\.')}\\b`).test(line)) return current;
+export interface GatewayInterfaceOptions {
+  /** Which tool to ask first: `ifconfig` on macOS (pf), `ip -j addr` on Linux (nft). */
+  prefer?: 'ifconfig' | 'ip';
+}
+
+// The interface, or undefined when no interface holds the address. On macOS `ifconfig` comes
+// first: an `ip` there is Homebrew's iproute2mac, whose JSON nobody has checked against ifconfig.
+export async function gatewayInterface(gateway: string, run: RunCommand, options: GatewayInterfaceOptions = {}): Promise<string | undefined> {
+  const order = options.prefer === 'ifconfig' ? (['ifconfig', 'ip'] as const) : (['ip', 'ifconfig'] as const);
+  for (const tool of order) {
+    const r = await run(tool === 'ip' ? ['ip', '-j', 'addr'] : ['ifconfig']);
+    if (r.exitCode !== 0) continue;
+    return tool === 'ip' ? interfaceFromIpJson(r.stdout, gateway) : interfaceFromIfconfig(r.stdout, gateway);
   }
   return undefined;
 }

@@ -8,6 +8,8 @@ import { anchorName } from '../../compiler/policy.ts';
 import { emitAnchor } from '../../compiler/emit/anchor-pf.ts';
 import { PF_VM_IF, PFCTL, pfctlCommands } from '../../compiler/emit/pfctl-commands.ts';
 import { compareAnchor } from '../../enforce/compare-anchor.ts';
+import { addressesInSubnet, nanopolicyAnchors } from '../../enforce/other-cages.ts';
+import { DEFAULT_SERVICES_FILE, loadServices } from '../../enforce/services-db.ts';
 import type { ProbeResult } from '../inside/result.ts';
 import type { RunCommand } from './run-command.ts';
 import { gatewayInterface } from './gateway-interface.ts';
@@ -16,9 +18,11 @@ import { hostRow } from './host-result.ts';
 export interface PfCheckOptions {
   /** Run pfctl directly (verify runs as root) instead of through `sudo -n`. */
   asRoot?: boolean;
+  /** The services file pfctl prints port names from (default /etc/services). */
+  servicesFile?: string;
 }
 
-// Rows: pf enabled; anchor hook present; anchor loaded as compiled.
+// Rows: pf enabled; anchor hook present; no other nanopolicy cage on the subnet; anchor loaded as compiled.
 export async function checkPf(policy: Policy, run: RunCommand, options: PfCheckOptions = {}): Promise<ProbeResult[]> {
   const t0 = performance.now();
   const pf = pfctlCommands(policy);
@@ -40,10 +44,13 @@ export async function checkPf(policy: Policy, run: RunCommand, options: PfCheckO
   rows.push(hostRow('pf main ruleset: anchor "com.apple/*"', 'present', hooked ? 'present' : 'MISSING', hooked, performance.now() - t0,
     'the main pf ruleset no longer evaluates anchor "com.apple/*": our anchor loads but is never consulted'));
 
+  rows.push(await otherCagesRow(policy, pfctl, pf, anchor, t0));
+
   const live = await pfctl(pf.showAnchorRules);
-  const vmIf = await gatewayInterface(policy.network.gateway, run);
+  const vmIf = await gatewayInterface(policy.network.gateway, run, { prefer: 'ifconfig' });
   const defines: Record<string, string> = vmIf !== undefined && PF_VM_IF.test(vmIf) ? { vm_if: vmIf } : {};
-  const comparison = compareAnchor(emitAnchor(policy), defines, live.stdout);
+  // pf printed named ports by their names in this host's services file (domain.md §9).
+  const comparison = compareAnchor(emitAnchor(policy), defines, live.stdout, loadServices(options.servicesFile ?? DEFAULT_SERVICES_FILE));
   const detail = [
     comparison.extra.length ? `extra ${comparison.extra.map((r) => `"${r}"`).join(', ')}` : '',
     comparison.missing.length ? `missing ${comparison.missing.map((r) => `"${r}"`).join(', ')}` : '',
@@ -55,4 +62,29 @@ export async function checkPf(policy: Policy, run: RunCommand, options: PfCheckO
         : `the live pf anchor "${anchor}" differs from the compiled one${vmIf ? ` (for ${vmIf})` : ''}: ${detail}`),
   );
   return rows;
+}
+
+// Another VM's nanopolicy anchor naming addresses in our subnet blocks one VM or the other (pf reads
+// the com.apple/ anchors in turn, each ending with a block from the subnet): report it by name.
+async function otherCagesRow(
+  policy: Policy,
+  pfctl: (args: readonly string[]) => ReturnType<RunCommand>,
+  pf: ReturnType<typeof pfctlCommands>,
+  anchor: string,
+  t0: number,
+): Promise<ProbeResult> {
+  const probe = `pf: no other nanopolicy anchor on ${policy.network.subnet}`;
+  const list = await pfctl(pf.listAppleAnchors);
+  if (list.exitCode !== 0) {
+    return hostRow(probe, 'none', 'UNKNOWN', false, performance.now() - t0, `could not list the anchors under com.apple/ (${list.stderr.trim() || `exit ${list.exitCode}`}): install the sudoers file compile writes now`);
+  }
+  const found: string[] = [];
+  for (const other of nanopolicyAnchors(list.stdout).filter((a) => a !== anchor)) {
+    const r = await pfctl(pf.showRulesOf(other));
+    if (r.exitCode !== 0 && /DIOCGETRULES: Invalid argument/.test(r.stderr)) continue;
+    const shared = r.exitCode === 0 ? addressesInSubnet(r.stdout, policy.network.subnet) : ['(unreadable)'];
+    if (shared.length > 0) found.push(`"${other}" (${shared.join(', ')})`);
+  }
+  return hostRow(probe, 'none', found.length ? 'FOUND' : 'none', found.length === 0, performance.now() - t0,
+    `another VM's nanopolicy anchor cages the same subnet: ${found.join('; ')}; its final block from the subnet stops this VM's bridges and DHCP (or ours its)`);
 }

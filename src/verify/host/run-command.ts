@@ -1,7 +1,5 @@
 // The one place the host verifier runs programs; passed in, so tests can record and fake commands.
 
-import { execa } from 'execa';
-
 export interface CommandResult {
   exitCode: number;
   stdout: string;
@@ -14,6 +12,8 @@ export type RunCommand = (argv: readonly string[], options?: { input?: string; t
 export const runCommand: RunCommand = async (argv, options = {}) => {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('empty command');
+  // Loaded on first use, so commands that run nothing do not pay for execa at start-up.
+  const { execa } = await import('execa');
   const r = await execa(file, args, {
     reject: false,
     timeout: options.timeoutMs ?? 15_000,

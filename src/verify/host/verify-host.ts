@@ -4,10 +4,12 @@
 
 import dns from 'node:dns';
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import type { Policy } from '../../compiler/policy.ts';
 import type { VerifyManifest } from '../manifest.ts';
 import type { InsideOptions, InsideStats, ProbeResult } from '../inside/result.ts';
 import { DEFAULT_BUDGET_MS, PROBE_GROUPS } from '../inside/run-probes.ts';
+import { sanitizeText } from '../sanitize-text.ts';
 import { runCommand, type RunCommand } from './run-command.ts';
 import { checkNftTable } from './nft-table.ts';
 import { checkPf, type PfCheckOptions } from './pf-anchor.ts';
@@ -15,8 +17,12 @@ import { checkBridgeProcesses } from './bridge-processes.ts';
 import { openCanaries } from './canaries.ts';
 import { runInside } from './run-inside.ts';
 import { hostRow } from './host-result.ts';
-import { randomBytes } from 'node:crypto';
 import { checkAudit, checkProxyProcess, markAudit } from './egress-proxy-host.ts';
+import { checkReport } from './check-report.ts';
+import { readCounters, type FirewallCounters } from './firewall-counters.ts';
+import { claimsOf, counterEvidence } from './counter-evidence.ts';
+import { checkVmProcesses } from './vm-processes.ts';
+import { checkPfPrecedence } from './pf-precedence.ts';
 
 export type Backend = 'pf' | 'nft' | 'none';
 
@@ -32,6 +38,8 @@ export interface VerifyHostOptions {
   probeCode?: string;
   /** enforce's state directory: the proxy's pid and audit log (needed when the policy lists egress). */
   stateDir?: string;
+  /** Compare the running tart and softnet with the compiled arguments (default true; the lab has no tart). */
+  processes?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -41,15 +49,20 @@ export interface VerifyReport {
   totalMs: number;
 }
 
-// Everything, in report order: host checks, the VM's rows, then the canaries (the host's evidence).
+// Everything, in report order: host checks, the checks of the VM's report, the VM's rows, then the
+// host's evidence (firewall counters, canaries).
 export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
   const started = performance.now();
   const run = o.run ?? runCommand;
+  // Fresh per run: a report replayed from an earlier run answers an old challenge.
+  const challenge = randomBytes(16).toString('hex');
   const canaries = await openCanaries(o.manifest.gateway, o.manifest.gatewaySweep.except);
   // Egress: this run's nonce names the probe's invented names; the audit log is read from here on.
   const probeEgress = o.manifest.egress !== undefined && !o.inside.skip?.includes('proxy');
   const nonce = o.inside.egressNonce ?? randomBytes(6).toString('hex');
   const mark = probeEgress && o.stateDir ? markAudit(o.stateDir) : undefined;
+  const counted = o.backend === 'pf' || o.backend === 'nft' ? o.backend : undefined;
+  const before: FirewallCounters | string | undefined = counted ? await readCounters(o.policy, counted, run, o.pf?.asRoot) : undefined;
   let insideRows: ProbeResult[];
   let insideStats: InsideStats | undefined;
   const [hostRows, inside] = await Promise.all([
@@ -68,6 +81,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
               resolvedTargets: { ...resolvedTargets, ...o.inside.resolvedTargets },
               ...(probeEgress ? { egressNonce: nonce, resolvedEgress: { ...resolvedEgress, ...o.inside.resolvedEgress } } : {}),
             },
+            challenge,
           },
           { prefix: o.exec, timeoutMs: budgetMs + 30_000, ...(o.probeCode ? { probeCode: o.probeCode } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) },
         );
@@ -76,27 +90,37 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
       }
     })(),
   ]);
+  const after = counted ? await readCounters(o.policy, counted, run, o.pf?.asRoot) : undefined;
   const canaryRows = await canaries.close();
   const auditRows = !probeEgress || inside instanceof Error
     ? []
     : mark
       ? await checkAudit(o.policy, mark, nonce)
       : [hostRow('audit log of the egress proxy', 'read', 'NO STATE DIR', false, 0, 'the policy lists egress but verify was given no state directory, so the proxy\'s audit log cannot back the VM\'s report')];
+  const evidence: ProbeResult[] = [];
   if (inside instanceof Error) {
-    insideRows = [hostRow('probes inside the VM', 'ran', 'FAILED', false, 0, `could not run the probes inside the VM: ${inside.message}`)];
+    insideRows = [hostRow('probes inside the VM', 'ran', 'FAILED', false, 0, `could not run the probes inside the VM: ${sanitizeText(inside.message)}`)];
   } else {
-    insideRows = [...inside.results, ...completeness(inside.results, o.inside.skip ?? [])];
-    insideStats = inside.stats;
+    const checked = checkReport(inside, challenge);
+    insideRows = [...checked.problems, ...checked.rows, ...completeness(checked.rows, o.inside.skip ?? [])];
+    insideStats = checked.stats;
+    if (counted && before !== undefined && after !== undefined) {
+      evidence.push({ ...counterEvidence(before, after, claimsOf(checked.rows, o.manifest), counted === 'pf' ? 'pf anchor' : 'nft table'), group: 'canary' });
+    }
   }
-  return { results: [...hostRows, ...insideRows, ...auditRows, ...canaryRows], ...(insideStats ? { inside: insideStats } : {}), totalMs: Math.round(performance.now() - started) };
+  return { results: [...hostRows, ...insideRows, ...evidence, ...auditRows, ...canaryRows], ...(insideStats ? { inside: insideStats } : {}), totalMs: Math.round(performance.now() - started) };
 }
 
 async function hostChecks(o: VerifyHostOptions, run: RunCommand): Promise<ProbeResult[]> {
   const firewall =
-    o.backend === 'nft' ? checkNftTable(o.policy, run) : o.backend === 'pf' ? checkPf(o.policy, run, o.pf) : Promise.resolve<ProbeResult[]>([]);
+    o.backend === 'nft'
+      ? checkNftTable(o.policy, run)
+      : o.backend === 'pf'
+        ? Promise.all([checkPf(o.policy, run, o.pf), checkPfPrecedence(o.policy, run, o.pf?.asRoot)]).then((r) => r.flat())
+        : Promise.resolve<ProbeResult[]>([]);
   const proxy = o.policy.proxy && o.stateDir ? checkProxyProcess(o.policy, o.stateDir, run) : Promise.resolve<ProbeResult[]>([]);
-  const [fw, bridges, proxyRows] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run), proxy]);
-  return [...fw, ...bridges, ...proxyRows];
+  const [fw, bridges, vm, proxyRows] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run), o.processes === false ? [] : checkVmProcesses(o.policy, run), proxy]);
+  return [...fw, ...vm, ...bridges, ...proxyRows];
 }
 
 // A report missing a probe group is no proof: a forged or truncated report fails here.

@@ -2,7 +2,7 @@
 // (removed again), and nothing undeclared is there: a writable share the VM should not have can hold
 // the policy or the bridge scripts, i.e. the cage itself.
 
-import { readdir, stat, writeFile, unlink } from 'node:fs/promises';
+import { link, open, readdir, rename, stat, symlink, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { VerifyManifest } from '../manifest.ts';
@@ -45,6 +45,10 @@ export async function mountsProbe(root: string, mounts: VerifyManifest['mounts']
       detail: `"${name}" is shared into the VM but the policy does not declare it`,
     });
   }
+  const present = mounts.filter((m) => entries.includes(m.name));
+  for (const ro of present.filter((m) => m.mode === 'ro')) {
+    for (const rw of present.filter((m) => m.mode === 'rw')) rows.push(await crossShare(join(root, ro.name), join(root, rw.name), ro.name, rw.name));
+  }
   if (entries.every((n) => declared.has(n))) {
     rows.push({ group: 'mounts', probe: `${root}/*`, expected: 'nothing undeclared', measured: 'nothing undeclared', ok: true, ms: 0 });
   }
@@ -80,4 +84,103 @@ async function checkMount(root: string, m: VerifyManifest['mounts'][number], lis
   await unlink(probeFile).catch(() => undefined);
   if (m.mode === 'rw') return result('present, writable', true);
   return result('present, WRITABLE', false, `share "${m.name}" is WRITABLE from the VM but the policy says ro`);
+}
+
+// Tries to reach a ro share's file through a rw share — a hard link, a rename, a symlink opened for
+// writing, and a file written in the rw share turning up inside the ro one (the ro folder lies
+// inside the rw one on the host). Any success means the ro share is writable from the VM after all.
+async function crossShare(roPath: string, rwPath: string, ro: string, rw: string): Promise<ProbeResult> {
+  const started = performance.now();
+  const tag = randomBytes(6).toString('hex');
+  const outcomes: string[] = [];
+  const breaches: string[] = [];
+  const tryIt = async (what: string, action: () => Promise<void>, undo?: () => Promise<void>) => {
+    try {
+      await action();
+      breaches.push(what);
+      outcomes.push(`${what} WORKED`);
+      await undo?.().catch(() => undefined);
+    } catch (e) {
+      outcomes.push(`${what} ${(e as NodeJS.ErrnoException).code ?? 'refused'}`);
+    }
+  };
+  const file = await firstFile(roPath, 2);
+  if (file) {
+    const linked = join(rwPath, `.nanopolicy-verify-link-${tag}`);
+    await tryIt('hard link', () => link(file, linked), () => unlink(linked));
+    const moved = join(rwPath, `.nanopolicy-verify-move-${tag}`);
+    // Put back at once if it worked: the file is the owner's.
+    await tryIt('rename', () => rename(file, moved), () => rename(moved, file));
+    const sym = join(rwPath, `.nanopolicy-verify-symlink-${tag}`);
+    await tryIt('symlink write', async () => {
+      await symlink(file, sym);
+      try {
+        await (await open(sym, 'r+')).close();
+      } finally {
+        await unlink(sym).catch(() => undefined);
+      }
+    });
+  } else {
+    outcomes.push('no file in the ro share to try link/rename/symlink on');
+  }
+  const marker = `.nanopolicy-verify-cross-${tag}`;
+  try {
+    await writeFile(join(rwPath, marker), 'nanopolicy verify: safe to delete\n', { flag: 'wx' });
+    const seen = await findName(roPath, marker, 3);
+    await unlink(join(rwPath, marker)).catch(() => undefined);
+    if (seen) {
+      breaches.push('a file written in the rw share');
+      outcomes.push(`a file written in "${rw}" appeared at ${seen}`);
+    } else outcomes.push('rw writes not visible');
+  } catch (e) {
+    outcomes.push(`marker not written (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const ok = breaches.length === 0;
+  return {
+    group: 'mounts',
+    probe: `ro "${ro}" through rw "${rw}"`,
+    expected: 'unreachable',
+    measured: outcomes.join(', '),
+    ok,
+    ms: Math.round(performance.now() - started),
+    ...(ok ? {} : { detail: `the ro share "${ro}" can be changed through the rw share "${rw}" (${breaches.join(', ')}): it is not read-only for the VM` }),
+  };
+}
+
+// A regular file in `dir` (breadth-first, at most `depth` levels, a bounded number of entries).
+async function firstFile(dir: string, depth: number): Promise<string | undefined> {
+  let level = [dir];
+  let seen = 0;
+  for (let d = 0; d <= depth && level.length > 0; d++) {
+    const next: string[] = [];
+    for (const at of level) {
+      const ents = await readdir(at, { withFileTypes: true }).catch(() => []);
+      for (const e of ents) {
+        if (++seen > 500) return undefined;
+        if (e.isFile()) return join(at, e.name);
+        if (e.isDirectory()) next.push(join(at, e.name));
+      }
+    }
+    level = next;
+  }
+  return undefined;
+}
+
+// Where `name` occurs under `dir` (bounded like firstFile), if anywhere.
+async function findName(dir: string, name: string, depth: number): Promise<string | undefined> {
+  let level = [dir];
+  let seen = 0;
+  for (let d = 0; d <= depth && level.length > 0; d++) {
+    const next: string[] = [];
+    for (const at of level) {
+      const ents = await readdir(at, { withFileTypes: true }).catch(() => []);
+      for (const e of ents) {
+        if (++seen > 5000) return undefined;
+        if (e.name === name) return join(at, e.name);
+        if (e.isDirectory()) next.push(join(at, e.name));
+      }
+    }
+    level = next;
+  }
+  return undefined;
 }

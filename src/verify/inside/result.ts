@@ -53,6 +53,8 @@ export interface InsideOptions {
 export interface InsideInput {
   manifest: VerifyManifest;
   options: InsideOptions;
+  /** A fresh random value per run; the report must carry it back, so an old report replayed fails. */
+  challenge?: string;
 }
 
 /** Figures the host prints and the benchmark reads. */
@@ -67,6 +69,8 @@ export interface InsideStats {
 }
 
 export interface InsideReport {
+  /** The input's challenge, echoed. */
+  challenge?: string;
   results: ProbeResult[];
   stats: InsideStats;
 }

@@ -77,6 +77,7 @@ export async function runProbes(input: InsideInput, onProgress?: SweepProgress):
   clearTimeout(budgetTimer);
   scanner.close();
   return {
+    ...(input.challenge !== undefined ? { challenge: input.challenge } : {}),
     results: settled.flat(),
     stats: {
       sweepMs,

@@ -73,15 +73,30 @@ export class TcpScanner {
   /** Sockets connecting for longer than STALE_MS, as of the last timer tick. */
   private stale = 0;
   private readonly window: number;
+  private readonly closers: Array<() => void> = [];
+  /** The cap less what sweep workers hold (see lend). */
+  private capNow: number;
 
   constructor(
     cap: number,
-    private readonly timeoutMs: number,
+    readonly timeoutMs: number,
     engine: 'auto' | 'net' = 'auto',
   ) {
     this.raw = engine === 'auto' ? loadRawBinding() : undefined;
     this.window = Math.min(cap, WINDOW);
     this.stats = { cap, open: 0, maxOpen: 0, attempts: 0, engine: this.raw ? 'tcp_wrap' : 'net' };
+    this.capNow = cap;
+  }
+
+  // Sets sockets aside for a sweep worker (so all threads together stay under the cap); returns the
+  // function that gives them back.
+  lend(n: number): () => void {
+    const lent = Math.max(0, Math.min(n, this.capNow - 1));
+    this.capNow -= lent;
+    return () => {
+      this.capNow += lent;
+      this.pump();
+    };
   }
 
   // Tries every target a batch yields; onPort runs once per target.
@@ -101,9 +116,16 @@ export class TcpScanner {
     });
   }
 
+  // Runs fn when the scanner closes (a sweep worker stops with it).
+  onClose(fn: () => void): void {
+    if (this.closed) fn();
+    else this.closers.push(fn);
+  }
+
   // Abandons queued work and closes every socket still connecting (each reports "filtered").
   close(): void {
     this.closed = true;
+    for (const fn of this.closers.splice(0)) fn();
     this.batches.length = 0;
     for (const f of [...this.inFlight]) f.finish('filtered', 'cancelled');
     if (this.timer) clearInterval(this.timer);
@@ -115,7 +137,7 @@ export class TcpScanner {
     // per port, so the outer loop carries on instead.
     if (this.pumping) return;
     this.pumping = true;
-    while (!this.closed && this.stats.open < this.stats.cap && this.stats.open - this.stale < this.window && this.batches.length > 0) {
+    while (!this.closed && this.stats.open < this.capNow && this.stats.open - this.stale < this.window && this.batches.length > 0) {
       // Round-robin, so a short probe is not queued behind 65,535 sweep ports.
       if (this.cursor >= this.batches.length) this.cursor = 0;
       const batch = this.batches[this.cursor]!;
@@ -218,4 +240,138 @@ function loadRawBinding(): RawBinding | undefined {
     // not available in this Node: use net
   }
   return undefined;
+}
+
+/** One worker thread's share of a sweep: ports from..to of host, minus skip. */
+export interface ShardInput {
+  host: string;
+  from: number;
+  to: number;
+  skip: readonly number[];
+  cap: number;
+  timeoutMs: number;
+}
+
+export interface ShardResult {
+  counts: Record<PortState, number>;
+  openPorts: number[];
+  attempts: number;
+  maxOpen: number;
+}
+
+// Sweeps a port range in a worker thread, so a sweep can use a second core (nmap -sT uses one).
+// onDone counts every port of the range; rejects if the thread cannot start or dies, and the caller
+// then scans the range itself.
+export async function sweepInWorker(input: ShardInput, onProgress: (done: number) => void, scanner?: TcpScanner): Promise<ShardResult> {
+  const { Worker } = await import('node:worker_threads');
+  // The worker runs the source text of shardWorker (self-contained: built-ins only, through the
+  // require it is given), since the probe arrives over stdin and has no file to point a worker at.
+  // `__name` is defined for the tsx/esbuild keepNames helper, which the tests' transform may insert.
+  const source = `var __name = (f) => f;\n(${shardWorker.toString()})(require, ${WINDOW}, ${STALE_MS});`;
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(source, { eval: true, workerData: input });
+    scanner?.onClose(() => void worker.terminate());
+    let result: ShardResult | undefined;
+    worker.on('message', (m: { done: number; result?: ShardResult }) => {
+      if (m.result) {
+        result = m.result;
+        resolve(m.result);
+      } else onProgress(m.done);
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (!result) reject(new Error(`sweep worker exited ${code} without a result`));
+    });
+  });
+}
+
+// The worker thread's body: the same window, stale and timeout rules as TcpScanner, on tcp_wrap only.
+// Runs from its source text, so it may use only its parameters and globals.
+function shardWorker(req: NodeJS.Require, window: number, staleMs: number): void {
+  const { parentPort, workerData } = req('node:worker_threads') as typeof import('node:worker_threads');
+  const { getSystemErrorName } = req('node:util') as typeof import('node:util');
+  const d = workerData as ShardInput;
+  const raw = (process as unknown as { binding(name: string): RawBinding }).binding('tcp_wrap');
+  const v6 = d.host.includes(':');
+  const skip = new Set(d.skip);
+  const counts: Record<PortState, number> = { open: 0, closed: 0, filtered: 0 };
+  const openPorts: number[] = [];
+  type Flight = { handle: RawHandle; port: number; started: number; done: boolean };
+  const flights = new Set<Flight>();
+  let port = d.from;
+  let open = 0;
+  let stale = 0;
+  let maxOpen = 0;
+  let attempts = 0;
+  let done = 0;
+  let pumping = false;
+  let lastReport = 0;
+  const stateOf = (status: number): PortState => {
+    if (status === 0) return 'open';
+    let name = '';
+    try {
+      name = getSystemErrorName(status);
+    } catch {
+      // an errno Node has no name for: a filter of some kind
+    }
+    return name === 'ECONNREFUSED' || name === 'ECONNRESET' ? 'closed' : 'filtered';
+  };
+  const finish = (f: Flight, state: PortState): void => {
+    if (f.done) return;
+    f.done = true;
+    f.handle.close();
+    flights.delete(f);
+    open--;
+    counts[state]++;
+    if (state === 'open') openPorts.push(f.port);
+    done++;
+    pump();
+  };
+  const start = (p: number): void => {
+    attempts++;
+    open++;
+    if (open > maxOpen) maxOpen = open;
+    const handle = new raw.TCP(raw.constants.SOCKET);
+    const connect = new raw.TCPConnectWrap();
+    const f: Flight = { handle, port: p, started: performance.now(), done: false };
+    flights.add(f);
+    connect.address = d.host;
+    connect.port = p;
+    connect.oncomplete = (status) => finish(f, stateOf(status));
+    const err = v6 ? handle.connect6(connect, d.host, p) : handle.connect(connect, d.host, p);
+    if (err) finish(f, stateOf(err));
+  };
+  const timer = setInterval(
+    () => {
+      const now = performance.now();
+      let s = 0;
+      for (const f of flights) {
+        const age = now - f.started;
+        if (age >= d.timeoutMs) finish(f, 'filtered');
+        else if (age >= staleMs) s++;
+      }
+      stale = s;
+      if (now - lastReport >= 100) {
+        lastReport = now;
+        parentPort!.postMessage({ done });
+      }
+      pump();
+    },
+    Math.max(5, Math.min(staleMs / 2, d.timeoutMs / 4)),
+  );
+  function pump(): void {
+    if (pumping) return;
+    pumping = true;
+    while (open < d.cap && open - stale < window) {
+      while (port <= d.to && skip.has(port)) port++;
+      if (port > d.to) break;
+      start(port++);
+    }
+    pumping = false;
+    if (open === 0 && port > d.to) {
+      clearInterval(timer);
+      parentPort!.postMessage({ done, result: { counts, openPorts, attempts, maxOpen } });
+    }
+  }
+  pump();
 }

@@ -20,11 +20,14 @@ for (const [name, build] of Object.entries(CASES)) {
       assert.ok(line.startsWith('#') || line === 'vm_if = "bridge100"', `unexpected bridge100 in: ${line}`);
     }
   });
-  anchor(`${name}: every filter rule is quick, and only IPv6 names an interface`, () => {
-    for (const line of rules(emitAnchor(build())).filter((l) => /^(pass|block)\b/.test(l))) {
+  anchor(`${name}: every filter rule is quick; only the IPv6 block and the final catch-all name an interface`, () => {
+    const filters = rules(emitAnchor(build())).filter((l) => /^(pass|block)\b/.test(l));
+    for (const line of filters) {
       assert.match(line, / quick /);
-      if (/ on /.test(line)) assert.match(line, /on \$vm_if inet6 all$/);
+      if (/ on /.test(line)) assert.match(line, /^block return in log quick on \$vm_if (inet6 )?all$/);
     }
+    // Spoofed sources: the last rule catches everything on the VM's interface, whatever its address.
+    assert.is(filters.at(-1), 'block return in log quick on $vm_if all');
   });
 }
 
@@ -40,6 +43,7 @@ anchor('rules come in the designed order', () => {
     'pass in quick inet proto udp from { $vm_net, 0.0.0.0 } port 68 to { $gw, 255.255.255.255 } port 67 keep state',
     'block return in log quick on $vm_if inet6 all',
     'block return in log quick inet from $vm_net to any',
+    'block return in log quick on $vm_if all',
   ]);
 });
 

@@ -34,6 +34,18 @@ for (const [name, build] of Object.entries(CASES)) {
   });
 }
 
+nftSuite('spoofed sources: both chains end with a catch-all on the VM interface, after the DHCP accept', () => {
+  const text = emitNftConf(bundledPolicy());
+  for (const chain of ['input', 'forward']) {
+    const body = new RegExp(`chain ${chain} \\{([^}]*)\\}`).exec(text.replace(/\{ [^}]* \}/g, 'SET'))?.[1] ?? '';
+    const rules = body.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !l.startsWith('type '));
+    assert.equal(rules.slice(-2), ['iifname $vm_if meta l4proto tcp counter reject with tcp reset', 'iifname $vm_if counter reject with icmpx admin-prohibited'], chain);
+    // Every reject counts (verify compares the counters with what the VM claims).
+    for (const r of rules.filter((l) => / reject /.test(l))) assert.match(r, / counter reject /);
+  }
+  assert.ok(text.indexOf('udp dport 67 accept') < text.indexOf('iifname $vm_if meta l4proto tcp counter'), 'DHCP must be accepted before the catch-all');
+});
+
 nftSuite('loading twice in a throwaway namespace replaces the table atomically', () => {
   if (!haveNft()) return console.log('  (nft not installed: skipped outside CI)');
   const ns = `np-emit-${process.pid}`;
@@ -45,9 +57,9 @@ nftSuite('loading twice in a throwaway namespace replaces the table atomically',
     inNs(['-f', '-'], emitNftConf(policy, { vmIf: 'veth0' }));
     inNs(['-f', '-'], emitNftConf(policy, { vmIf: 'veth1' }));
     const listed = inNs(['list', 'table', 'inet', nftTableName(policy)]);
-    assert.match(listed, /iifname "veth1" reject with icmpv6 admin-prohibited/);
+    assert.match(listed, /iifname "veth1" meta nfproto ipv6 counter packets 0 bytes 0 reject with icmpv6 admin-prohibited/);
     assert.not.match(listed, /veth0/);
-    assert.is(listed.match(/tcp dport \{ 16443, 18123, 18443 \} accept/g)?.length, 1);
+    assert.is(listed.match(/tcp dport \{ 16443, 18123, 18443 \} counter packets 0 bytes 0 accept/g)?.length, 1);
     assert.is(inNs(['list', 'tables']).trim(), `table inet ${nftTableName(policy)}`);
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);

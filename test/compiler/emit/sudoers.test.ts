@@ -43,4 +43,9 @@ sudoers('the user can be named; alias names carry the VM', () => {
   assert.throws(() => emitSudoers(edgePolicy(), { user: 'a b' }));
 });
 
+sudoers('the emitter itself refuses ALL and all-caps aliases, which could mean every user', () => {
+  for (const user of ['ALL', '%ALL', 'ADMINS', 'SOME_ALIAS']) assert.throws(() => emitSudoers(edgePolicy(), { user }), /every user/, user);
+  assert.match(emitSudoers(edgePolicy(), { user: 'Alice' }), /^Alice ALL = /m);
+});
+
 sudoers.run();

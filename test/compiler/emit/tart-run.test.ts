@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -14,6 +14,7 @@ tart('the argv closes softnet, turns the clipboard off and lists the shares', ()
     'run',
     '--no-graphics',
     '--no-clipboard',
+    '--no-audio',
     '--net-softnet-block=0.0.0.0/0',
     '--net-softnet-allow=192.168.64.1/32',
     '--dir=groups:/Users/owner/nanoclaw/groups',
@@ -43,9 +44,38 @@ tart('the script hands tart exactly tartRunArgv, even for paths with spaces, quo
     // A stand-in for tart that prints its arguments, NUL-separated.
     writeFileSync(join(dir, 'tart'), "#!/bin/sh\nprintf '%s\\0' \"$@\"\n");
     chmodSync(join(dir, 'tart'), 0o755);
+    // A stand-in for `sudo -n pfctl -a … -sr` with the anchor loaded.
+    writeFileSync(join(dir, 'sudo'), "#!/bin/sh\necho 'block return in quick from 192.168.64.0/24 to any'\n");
+    chmodSync(join(dir, 'sudo'), 0o755);
     writeFileSync(join(dir, 'tart-run.sh'), emitTartRun(edgePolicy()));
     const out = execFileSync('sh', [join(dir, 'tart-run.sh')], { env: { PATH: `${dir}:/usr/bin:/bin`, HOME: '/nonexistent' } }).toString('utf8');
     assert.equal(out.split('\0').slice(0, -1), tartRunArgv(edgePolicy()));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+tart('the script refuses to start the VM while the anchor is not loaded, asking pfctl as sudoers allows', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'np-tart-'));
+  try {
+    writeFileSync(join(dir, 'tart'), `#!/bin/sh\ntouch '${dir}/tart-ran'\n`);
+    // pfctl prints nothing for an empty anchor; record what sudo was asked.
+    writeFileSync(join(dir, 'sudo'), `#!/bin/sh\nprintf '%s ' "$@" > '${dir}/sudo-argv'\n`);
+    chmodSync(join(dir, 'tart'), 0o755);
+    chmodSync(join(dir, 'sudo'), 0o755);
+    writeFileSync(join(dir, 'tart-run.sh'), emitTartRun(bundledPolicy()));
+    let status = 0;
+    let stderr = '';
+    try {
+      execFileSync('sh', [join(dir, 'tart-run.sh')], { env: { PATH: `${dir}:/usr/bin:/bin` }, stdio: 'pipe' });
+    } catch (error) {
+      status = (error as { status: number }).status;
+      stderr = String((error as { stderr: Buffer }).stderr);
+    }
+    assert.is(status, 3);
+    assert.match(stderr, /the pf anchor com\.apple\/100\.nanopolicy\.nanoclaw-vm is not loaded/);
+    assert.not.ok(existsSync(join(dir, 'tart-ran')), 'tart never ran');
+    assert.is(readFileSync(join(dir, 'sudo-argv'), 'utf8').trim(), '-n /sbin/pfctl -a com.apple/100.nanopolicy.nanoclaw-vm -sr');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -24,8 +24,9 @@ bridge101: flags=8863<UP,BROADCAST,SMART,RUNNING,SIMPLEX,MULTICAST> mtu 1500
 \tinet 192.168.64.1 netmask 0xffffff00 broadcast 192.168.64.255
 `;
 
-// A fake Mac: no `ip`, ifconfig as above, pfctl answers as given.
-function fakeMac(anchor: string, info = 'Status: Enabled for 0 days 00:10:00'): { run: RunCommand; calls: string[] } {
+// A fake Mac: no `ip`, ifconfig as above, pfctl answers as given (`others`: other anchors under
+// com.apple/ and what -sr prints for each).
+function fakeMac(anchor: string, info = 'Status: Enabled for 0 days 00:10:00', others: Record<string, string> = {}): { run: RunCommand; calls: string[] } {
   const calls: string[] = [];
   const run: RunCommand = async (argv) => {
     calls.push(argv.join(' '));
@@ -35,6 +36,11 @@ function fakeMac(anchor: string, info = 'Status: Enabled for 0 days 00:10:00'): 
     if (cmd.endsWith('-s info')) return { exitCode: 0, stdout: info, stderr: '' };
     if (cmd.endsWith('/sbin/pfctl -sr')) return { exitCode: 0, stdout: 'anchor "com.apple/*" all\n', stderr: '' };
     if (cmd.endsWith('-a com.apple/100.nanopolicy.nanoclaw-vm -sr')) return { exitCode: 0, stdout: anchor, stderr: '' };
+    if (cmd.endsWith('-a com.apple -s Anchors')) {
+      const names = ['com.apple/250.ApplicationFirewall', 'com.apple/100.nanopolicy.nanoclaw-vm', ...Object.keys(others)].sort();
+      return { exitCode: 0, stdout: names.map((n) => `  ${n}\n`).join(''), stderr: '' };
+    }
+    for (const [name, rules] of Object.entries(others)) if (cmd.endsWith(`-a ${name} -sr`)) return { exitCode: 0, stdout: rules, stderr: '' };
     return { exitCode: 1, stdout: '', stderr: `unexpected ${cmd}` };
   };
   return { run, calls };
@@ -46,6 +52,7 @@ test('the anchor as loaded for bridge101 (found by the gateway address) passes; 
   assert.equal(rows.map((r) => [r.probe, r.ok]), [
     ['pf status', true],
     ['pf main ruleset: anchor "com.apple/*"', true],
+    ['pf: no other nanopolicy anchor on 192.168.64.0/24', true],
     ['pf anchor com.apple/100.nanopolicy.nanoclaw-vm', true],
   ]);
   assert.ok(mac.calls.includes('sudo -n /sbin/pfctl -s info'));
@@ -66,6 +73,24 @@ test('an empty anchor, a disabled pf, and pfctl refused by sudo all fail', async
   const rows = await checkPf(policy, refused);
   assert.equal(rows.map((r) => [r.measured, r.ok]), [['UNKNOWN', false]]);
   assert.match(rows[0]!.detail ?? '', /sudoers/);
+});
+
+test('ports printed by their macOS names (services file) compare as compiled', async () => {
+  const services = join(root, 'test/fixtures/macos/services');
+  const named = PRINTED.replace(/port = 18443 /, 'port = np-test-beta ');
+  assert.ok(named !== PRINTED);
+  assert.is((await checkPf(policy, fakeMac(named).run, { servicesFile: services })).at(-1)!.ok, true);
+  assert.is((await checkPf(policy, fakeMac(named).run, { servicesFile: join(root, 'no-such-services') })).at(-1)!.ok, false);
+});
+
+test('another VM\'s nanopolicy anchor on the same subnet is reported by name', async () => {
+  const other = { 'com.apple/100.nanopolicy.second-vm': 'block return in log quick inet from 192.168.64.0/24 to any\n' };
+  const cages = (rows: Awaited<ReturnType<typeof checkPf>>) => rows.find((r) => r.probe.startsWith('pf: no other'))!;
+  const row = cages(await checkPf(policy, fakeMac(PRINTED, undefined, other).run));
+  assert.equal([row.ok, row.measured], [false, 'FOUND']);
+  assert.match(row.detail ?? '', /"com\.apple\/100\.nanopolicy\.second-vm" \(192\.168\.64\.0\/24\)/);
+  const elsewhere = { 'com.apple/100.nanopolicy.second-vm': 'block return in log quick inet from 10.211.55.0/24 to any\n' };
+  assert.is(cages(await checkPf(policy, fakeMac(PRINTED, undefined, elsewhere).run)).ok, true);
 });
 
 test.run();

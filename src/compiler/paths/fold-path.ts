@@ -1,0 +1,9 @@
+// Paths as a macOS volume compares them: APFS and HFS+ are case-insensitive and
+// normalization-insensitive by default, so "~/.SSH", "/users/owner" and "Caf\u00e9" vs "Cafe\u0301"
+// name the same folders as "~/.ssh", "/Users/owner" and "Café". Every check that asks "is this the
+// same folder, or inside it?" compares folded paths.
+
+// The form two paths share exactly when a default macOS volume treats them as one.
+export function foldPath(path: string): string {
+  return path.normalize('NFD').toLowerCase().normalize('NFD');
+}
