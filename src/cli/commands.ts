@@ -5,6 +5,7 @@ import type { Io } from './io.ts';
 import { registerCheckCommand, registerCompileCommand } from './compile-command.ts';
 import { registerEnforceCommand } from './enforce-command.ts';
 import { registerVerifyCommand } from './verify-command.ts';
+import { registerLogCommand } from './log-command.ts';
 import { registerInitCommand } from './init-command.ts';
 import { registerExplainCommand } from './explain-command.ts';
 import { registerSnapshotsCommand } from './snapshots-command.ts';
@@ -19,6 +20,7 @@ export function registerCommands(program: Command, io: Io, setExit: SetExit): vo
   registerCompileCommand(program, io, setExit);
   registerEnforceCommand(program, io, setExit);
   registerVerifyCommand(program, io, setExit);
+  registerLogCommand(program, io, setExit);
   registerExplainCommand(program, io, setExit);
   registerStatusCommand(program, io, setExit);
   registerSnapshotsCommand(program, io, setExit);

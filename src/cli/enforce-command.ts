@@ -9,7 +9,7 @@ import { reportDiagnostics } from './report-diagnostics.ts';
 import type { Session } from '../enforce/session.ts';
 import type { DownResult } from '../enforce/down.ts';
 import { parseIpv4 } from '../compiler/net/ipv4.ts';
-import type { Backend } from '../enforce/state.ts';
+import type { Backend, ProxyState } from '../enforce/state.ts';
 import type { UndoFailure } from '../enforce/run-plan.ts';
 import { shQuote } from '../enforce/command.ts';
 
@@ -81,7 +81,13 @@ interface EnforceRecord {
   vm?: string;
   rules?: string;
   stateDir?: string;
-  applied?: { iface?: string; vmAddress?: string; tokens: string[]; bridges: Array<{ name: string; pid: number; listen: number; range: string }> };
+  applied?: {
+    iface?: string;
+    vmAddress?: string;
+    tokens: string[];
+    bridges: Array<{ name: string; pid: number; listen: number; range: string }>;
+    proxy?: { pid: number; listen: { host: string; port: number }; allowClients: string[]; auditLog: string };
+  };
   problems?: Array<{ check: string; message: string; fix: string }>;
   failedStep?: string;
   error?: string;
@@ -225,7 +231,7 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
       case 'unchanged':
       case 'applied': {
         const s = result.state;
-        const applied = { ...(s.iface ? { iface: s.iface } : {}), ...(s.vmAddress ? { vmAddress: s.vmAddress } : {}), tokens: s.tokens, bridges: s.bridges.map((b) => ({ name: b.name, pid: b.pid, listen: b.listen, range: b.range })) };
+        const applied = { ...(s.iface ? { iface: s.iface } : {}), ...(s.vmAddress ? { vmAddress: s.vmAddress } : {}), tokens: s.tokens, bridges: s.bridges.map((b) => ({ name: b.name, pid: b.pid, listen: b.listen, range: b.range })), ...(s.proxy ? { proxy: { pid: s.proxy.pid, listen: s.proxy.listen, allowClients: s.proxy.allowClients, auditLog: s.proxy.auditLog } } : {}) };
         const earlier = result.kind === 'applied' ? result.earlier : undefined;
         const head =
           (earlier === undefined
@@ -279,12 +285,13 @@ function enforceLine(file: string, flags: EnforceFlags, extra: string[]): string
   return words.map(shQuote).join(' ');
 }
 
-function summary(session: Session, s: { iface?: string; vmAddress?: string; tokens: string[]; bridges: Array<{ name: string; pid: number; listen: number; range: string }> }): string {
+function summary(session: Session, s: { iface?: string; vmAddress?: string; tokens: string[]; bridges: Array<{ name: string; pid: number; listen: number; range: string }>; proxy?: ProxyState }): string {
   const lines = [
     `  rules:     ${session.plan.rulesName}${s.iface ? ` (interface ${s.iface})` : ''}`,
     ...(s.vmAddress ? [`  vm:        ${s.vmAddress}`] : []),
     ...(s.tokens.length ? [`  pf tokens: ${s.tokens.join(' ')}`] : []),
     ...s.bridges.map((b) => `  bridge:    ${b.name} port ${b.listen} pid ${b.pid} range=${b.range}`),
+    ...(s.proxy ? [`  proxy:     ${s.proxy.listen.host}:${s.proxy.listen.port} pid ${s.proxy.pid} clients ${s.proxy.allowClients.join(',')} (audit log ${s.proxy.auditLog}; read it with "nanopolicy log")`] : []),
     `  state:     ${session.stateDir}`,
   ];
   return `${lines.join('\n')}\n`;

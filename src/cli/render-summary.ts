@@ -22,6 +22,10 @@ export function renderSummary(policy: Policy, artifacts: readonly Artifact[], co
     });
     lines.push(...table(rows));
   }
+  if (policy.proxy) {
+    lines.push(c.bold(`The VM may reach by name, through the egress proxy on ${network.gateway}:${policy.proxy.listen} (HTTPS, server name checked):`));
+    lines.push(...table(policy.egress.map((r) => [r.name, r.hosts.map((h) => (h.port === 443 ? h.host : `${h.host}:${h.port}`)).join(' ')])));
+  }
   lines.push(c.dim('Everything else from the VM is refused: the internet, the LAN, DNS, IPv6 and every other port of the host.'));
   lines.push('');
   if (policy.mounts.length === 0) {

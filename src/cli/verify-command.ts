@@ -2,6 +2,7 @@
 // the probes in the VM; `--inside` runs the probes here (in the VM). Prints the table or JSON.
 
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { homedir } from 'node:os';
 import type { Command } from 'commander';
 import pc from 'picocolors';
@@ -54,10 +55,10 @@ export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit
     .option('--timeout <ms>', 'per connection attempt (default 1500)')
     .option('--budget <ms>', 'for all probes together (default 180000)')
     .option('--max-sockets <n>', 'sockets open at once, at most (default: 4096, or half the open-files limit)')
-    .option('--skip <groups>', 'probe groups to leave out: bridges,hosts,gateway,direct,egress,dns,icmp,mounts')
+    .option('--skip <groups>', 'probe groups to leave out: bridges,hosts,gateway,direct,proxy,egress,dns,icmp,mounts')
     .option('--json', 'print the rows and figures as JSON on stdout')
     .option('--home <dir>', 'folder "~" in mount paths stands for (default: your home)')
-    .option('--state-dir <dir>', "enforce's state directory, where the result is recorded for status and snapshots (default as for enforce)")
+    .option('--state-dir <dir>', "enforce's state directory: the egress proxy's pid and audit log, and where the result is recorded for status and snapshots (default as for enforce)")
     .addHelpText(
       'after',
       `
@@ -97,6 +98,7 @@ Examples:
           backend: backendOf(options.backend),
           exec: options.exec ? splitPrefix(options.exec) : ['tart', 'exec', '-i', loaded.policy.vm],
           inside,
+          stateDir: resolve(options.stateDir ?? defaultStateDir(loaded.policy.vm, io.env, process.getuid?.())),
           // pfctl through `sudo -n` (the compiled sudoers lines) unless verify already runs as root.
           pf: { asRoot: process.getuid?.() === 0 },
           // The tart and softnet processes exist only for a tart VM (not behind a custom --exec).

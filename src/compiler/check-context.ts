@@ -1,6 +1,6 @@
 // What every check pass reads: the syntax tree and the few host facts meaning depends on.
 
-import type { AllowStatement, MountStatement, OptionNode, PolicyAst, Statement } from '../grammar/ast.ts';
+import type { AllowStatement, EgressStatement, MountStatement, OptionNode, PolicyAst, Statement } from '../grammar/ast.ts';
 
 export interface CheckContext {
   ast: PolicyAst;
@@ -31,4 +31,8 @@ export function bridges(ast: PolicyAst): AllowStatement[] {
 
 export function mounts(ast: PolicyAst): MountStatement[] {
   return statementsOf(ast, 'mount');
+}
+
+export function egressRules(ast: PolicyAst): EgressStatement[] {
+  return statementsOf(ast, 'egress');
 }

@@ -2,12 +2,13 @@
 // so anything it cannot lower is a bug, not a user error.
 
 import type { PolicyAst } from '../grammar/ast.ts';
-import { bridges, findOption, mounts, statementsOf } from './check-context.ts';
+import { bridges, egressRules, findOption, mounts, statementsOf } from './check-context.ts';
 import { effectiveNetwork } from './effective-network.ts';
 import { classifyTarget } from './net/classify-target.ts';
+import { parseEgressHost } from './net/egress-host.ts';
 import { formatCidr, formatIpv4 } from './net/ipv4.ts';
 import { expandHome } from './paths/expand-home.ts';
-import { DEFAULT_MAX_CONNECTIONS, type Bridge, type Mount, type Owner, type Policy, type PolicySource } from './policy.ts';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_PROXY_MAX_CONNECTIONS, DEFAULT_PROXY_PORT, type Bridge, type EgressRule, type Mount, type Owner, type Policy, type PolicySource } from './policy.ts';
 
 export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner): Policy {
   const home = owner.home;
@@ -43,6 +44,22 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner):
     });
   });
 
+  const loweredEgress = egressRules(ast).map((statement): EgressRule => {
+    const hosts = statement.hosts.map((written) => {
+      const parsed = parseEgressHost(written.value);
+      if (!parsed.ok) throw new Error(`unchecked egress host on line ${statement.span.line}`);
+      return Object.freeze({ host: parsed.host, wildcard: parsed.wildcard, port: parsed.port });
+    });
+    return Object.freeze({ name: statement.name.value, hosts: Object.freeze(hosts), span: statement.span });
+  });
+  const proxyLine = statementsOf(ast, 'proxy')[0];
+  const proxy =
+    loweredEgress.length === 0
+      ? undefined
+      : Object.freeze({
+          listen: Number(proxyLine?.port.value ?? DEFAULT_PROXY_PORT),
+          maxConnections: Number((proxyLine && findOption(proxyLine, 'max-conn')?.value?.value) ?? DEFAULT_PROXY_MAX_CONNECTIONS),
+        });
   const snapshot = statementsOf(ast, 'snapshot')[0];
 
   return Object.freeze({
@@ -58,6 +75,8 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner):
     }),
     bridges: Object.freeze(loweredBridges),
     mounts: Object.freeze(loweredMounts),
+    ...(proxy ? { proxy } : {}),
+    egress: Object.freeze(loweredEgress),
     ...(snapshot ? { snapshots: Object.freeze({ keep: Number(snapshot.count.value), span: snapshot.span }) } : {}),
   });
 }

@@ -57,6 +57,29 @@ export interface Mount {
   span: Span;
 }
 
+/** One name (or "*.suffix") and port an egress rule allows through the proxy. */
+export interface EgressHost {
+  /** Lowercase, no trailing dot; "*.suffix" matches names strictly below suffix. */
+  host: string;
+  wildcard: boolean;
+  port: number;
+}
+
+/** `egress NAME HOST[:PORT] …`: names the VM may reach by name, through the proxy on the gateway. */
+export interface EgressRule {
+  name: string;
+  /** In line order. */
+  hosts: readonly EgressHost[];
+  span: Span;
+}
+
+/** The egress proxy on the gateway: present exactly when the policy lists egress. */
+export interface ProxyListen {
+  /** The port it listens on at the gateway address. */
+  listen: number;
+  maxConnections: number;
+}
+
 /** `snapshot keep N`: enforce clones the stopped VM before each start and keeps the newest N. */
 export interface Snapshots {
   keep: number;
@@ -78,6 +101,10 @@ export interface Policy {
   bridges: readonly Bridge[];
   /** In policy order. */
   mounts: readonly Mount[];
+  /** Set when `egress` is listed: the proxy enforce starts on the gateway. */
+  proxy?: ProxyListen;
+  /** In policy order. */
+  egress: readonly EgressRule[];
   /** Absent: enforce takes no snapshots. */
   snapshots?: Snapshots;
 }
@@ -85,6 +112,9 @@ export interface Policy {
 export const DEFAULT_SUBNET = '192.168.64.0/24';
 export const DEFAULT_GATEWAY = '192.168.64.1';
 export const DEFAULT_MAX_CONNECTIONS = 32;
+export const DEFAULT_PROXY_PORT = 13128;
+export const DEFAULT_PROXY_MAX_CONNECTIONS = 64;
+export const MAX_PROXY_CONNECTIONS = 1024;
 /** Where tart's default share tag puts shares on a macOS guest (domain.md §2). */
 export const SHARES_ROOT = '/Volumes/My Shared Files';
 

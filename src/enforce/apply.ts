@@ -5,6 +5,7 @@
 // standing next to a running VM are refused with the exact commands that fix it.
 
 import { isOurBridge } from './bridge-step.ts';
+import { isOurProxy } from './proxy-step.ts';
 import { downLocked } from './down.ts';
 import { tartVmState } from './tart-vm-state.ts';
 import { acquireLock, LockedError, type Lock } from './lock.ts';
@@ -97,6 +98,12 @@ export async function whyNotCurrent(session: Session, state: EnforceState): Prom
     if (entry === undefined || entry.listen !== bridge.listen) return `the bridge "${bridge.name}" was not started`;
     if (entry.range !== plan.bridgeRange(state)) return `the bridge "${bridge.name}" accepts ${entry.range}`;
     if (!(await isOurBridge(session.runner, entry))) return `the bridge "${bridge.name}" (pid ${entry.pid}) is not running`;
+  }
+  if (policy.proxy) {
+    const proxy = state.proxy;
+    if (proxy === undefined || proxy.listen.port !== policy.proxy.listen) return 'the egress proxy was not started';
+    if (proxy.allowClients[0] !== plan.bridgeRange(state)) return `the egress proxy accepts ${proxy.allowClients.join(', ')}`;
+    if (!(await isOurProxy(session.runner, proxy))) return `the egress proxy (pid ${proxy.pid}) is not running`;
   }
   if (state.vmStarted && state.vmPid !== undefined && !session.runner.alive(state.vmPid)) return 'the VM enforce started has exited';
   return undefined;

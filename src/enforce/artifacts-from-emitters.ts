@@ -5,6 +5,7 @@ import { emitAnchor } from '../compiler/emit/anchor-pf.ts';
 import { socatArgv } from '../compiler/emit/bridges-sh.ts';
 import { tartRunArgv } from '../compiler/emit/tart-run.ts';
 import { emitNftConf, nftTableName } from '../compiler/emit/nft-conf.ts';
+import { emitProxyJson } from '../compiler/emit/proxy-json.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
 
 // Builds what enforce needs for one policy.
@@ -16,5 +17,6 @@ export function artifactsFor(policy: Policy): EnforceArtifacts {
     socatArgs: (bridge, range) => socatArgv(policy, bridge, range),
     nftRuleset: (vmIf) => emitNftConf(policy, { vmIf }),
     nftTable: nftTableName(policy),
+    ...(policy.proxy ? { proxyConfig: (options) => emitProxyJson(policy, options) } : {}),
   };
 }

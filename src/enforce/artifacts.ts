@@ -3,6 +3,7 @@
 // hand in exactly the artifacts they mean.
 
 import type { Bridge } from '../compiler/policy.ts';
+import type { ProxyJsonOptions } from '../compiler/emit/proxy-json.ts';
 
 export interface EnforceArtifacts {
   /** pf anchor text as compiled; its interface slot is the pf macro named by `interfaceMacro`. */
@@ -17,4 +18,6 @@ export interface EnforceArtifacts {
   nftRuleset(vmIf: string): string;
   /** "nanopolicy_<vm>" (in family inet). */
   nftTable: string;
+  /** With egress: the proxy's config text (proxy.json) narrowed for this run. */
+  proxyConfig?(options: ProxyJsonOptions): string;
 }

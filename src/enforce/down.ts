@@ -3,6 +3,7 @@
 // with no state at all) is fine: the anchor is flushed / the table deleted either way.
 
 import { stopBridge } from './bridge-step.ts';
+import { stopProxy } from './proxy-step.ts';
 import { undoSteps, type UndoFailure } from './run-plan.ts';
 import type { Session } from './session.ts';
 import { readState, removeState, writeState, type EnforceState } from './state.ts';
@@ -32,6 +33,18 @@ export async function downLocked(session: Session, state: EnforceState | undefin
       undone.push(`bridge:${entry.name}`);
     } catch (error) {
       failures.push({ step: `bridge:${entry.name}`, error: (error as Error).message, manual: [`kill ${entry.pid}`] });
+    }
+    persist();
+  }
+  // A proxy a state recorded although the policy no longer lists egress: stop it too.
+  const proxy = ctx.state.proxy;
+  if (proxy !== undefined) {
+    try {
+      await stopProxy(ctx.runner, proxy);
+      ctx.state.proxy = undefined;
+      undone.push('proxy');
+    } catch (error) {
+      failures.push({ step: 'proxy', error: (error as Error).message, manual: [`kill ${proxy.pid}`] });
     }
     persist();
   }

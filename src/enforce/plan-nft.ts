@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import type { Policy } from '../compiler/policy.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
 import { bridgeStep } from './bridge-step.ts';
+import { proxyStep } from './proxy-step.ts';
 import { cmd, sudo, type Cmd } from './command.ts';
 import { interfaceFromIpJson, safeInterfaceName } from './find-interface.ts';
 import { netmaskMatches, prefixFromIpJson } from './interface-prefix.ts';
@@ -49,6 +50,7 @@ export function planNft(input: NftPlanInput): Step[] {
     checkTable(nft, artifacts, 'check-table'),
     killStates(nft, policy),
     ...policy.bridges.map((b) => bridgeStep(b, () => range, artifacts, policy.network)),
+    ...(policy.proxy ? [proxyStep(policy, () => range, artifacts)] : []),
     checkTable(nft, artifacts, 'recheck-table'),
   ];
 }

@@ -15,6 +15,7 @@ import { isVmAddress } from './is-vm-address.ts';
 import { anchorMissing, parseEnableToken, pfEnabled, tokenAlreadyReleased } from './parse-pf-output.ts';
 import { loadServices, servicesFileFrom } from './services-db.ts';
 import { bridgeStep } from './bridge-step.ts';
+import { proxyStep } from './proxy-step.ts';
 import { pruneSnapshotsStep, snapshotStep } from './snapshot-step.ts';
 import { loadedRulesPath } from './state.ts';
 import { ensureVmStopped, tartStop } from './stop-vm.ts';
@@ -92,6 +93,7 @@ export function planPf(input: PfPlanInput): Step[] {
     vmAddress(policy, input.waitSeconds),
     reloadAnchor(pf, artifacts),
     ...policy.bridges.map((b) => bridgeStep(b, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts, policy.network)),
+    ...(policy.proxy ? [proxyStep(policy, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts)] : []),
     recheckPf(pf, artifacts),
     ...(input.start && policy.snapshots ? [pruneSnapshotsStep(policy, policy.snapshots.keep)] : []),
   ];

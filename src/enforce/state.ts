@@ -18,6 +18,18 @@ export interface BridgeState {
   argv: string[];
 }
 
+/** The egress proxy enforce started (src/enforce/proxy-step.ts). */
+export interface ProxyState {
+  pid: number;
+  listen: { host: string; port: number };
+  /** The allowClients it was started with (the VM's /32 once known). */
+  allowClients: string[];
+  /** The config file it reads, in the state directory. */
+  config: string;
+  auditLog: string;
+  argv: string[];
+}
+
 export interface EnforceState {
   format: 1;
   backend: Backend;
@@ -38,6 +50,8 @@ export interface EnforceState {
   /** The snapshot this run took before starting the VM (`snapshot keep N`). */
   snapshot?: string;
   bridges: BridgeState[];
+  /** The egress proxy, when the policy lists egress and it was started. */
+  proxy?: ProxyState;
   /** Step ids completed, in order. */
   completed: string[];
   /** True once every step ran: a later enforce may then be a no-op. */
@@ -94,4 +108,17 @@ export function loadedRulesPath(dir: string): string {
 
 export function bridgeLogPath(dir: string, name: string): string {
   return join(dir, `bridge-${name}.log`);
+}
+
+export function proxyConfigPath(dir: string): string {
+  return join(dir, 'proxy.json');
+}
+
+export function proxyLogPath(dir: string): string {
+  return join(dir, 'proxy.log');
+}
+
+/** The proxy's audit log: one JSON line per decision (what `nanopolicy log` reads). */
+export function proxyAuditPath(dir: string): string {
+  return join(dir, 'proxy-audit.jsonl');
 }

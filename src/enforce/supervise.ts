@@ -9,6 +9,7 @@ import { bridgeLogPath, writeState, type EnforceState } from './state.ts';
 import { isOurBridge, socatCmd, startBridge, stopBridge } from './bridge-step.ts';
 import { hostAddresses, resolveTarget } from './resolve-target.ts';
 import { downLocked, type DownResult } from './down.ts';
+import { isOurProxy, startProxy } from './proxy-step.ts';
 import type { Session } from './session.ts';
 
 export interface SuperviseOptions {
@@ -90,6 +91,24 @@ export async function superviseLocked(session: Session, state: EnforceState, opt
         backoff.set(bridge.name, { delay: Math.min(b.delay * 2, maxBackoff), next: Date.now() + b.delay });
       }
       persist();
+    }
+    // The egress proxy, like a bridge: restarted when it died, with the same backoff.
+    if (session.policy.proxy) {
+      const entry = ctx.state.proxy;
+      const alive = entry !== undefined && (await isOurProxy(ctx.runner, entry));
+      const b = backoff.get('proxy') ?? { delay: 1000, next: 0 };
+      if (alive) backoff.delete('proxy');
+      else if (Date.now() >= b.next) {
+        try {
+          await startProxy(ctx, session.policy, session.plan.artifacts, session.plan.bridgeRange(ctx.state));
+          restarts++;
+          ctx.log('restarted the egress proxy');
+        } catch (error) {
+          ctx.log(`${(error as Error).message} (next try in ${Math.round(b.delay / 1000)} s)`);
+          backoff.set('proxy', { delay: Math.min(b.delay * 2, maxBackoff), next: Date.now() + b.delay });
+        }
+        persist();
+      }
     }
   }
   const down = await downLocked(session, ctx.state);

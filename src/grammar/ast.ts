@@ -60,6 +60,23 @@ export interface MountStatement {
   options: OptionNode[];
 }
 
+/** `proxy via PORT [max-conn N]`. */
+export interface ProxyStatement {
+  kind: 'proxy';
+  span: Span;
+  via: Located;
+  port: Located;
+  options: OptionNode[];
+}
+
+/** `egress NAME HOST[:PORT] …`: each host as written (judged by check-egress-hosts). */
+export interface EgressStatement {
+  kind: 'egress';
+  span: Span;
+  name: Located;
+  hosts: Located[];
+}
+
 /** `snapshot keep N`: how many of enforce's own VM snapshots to keep. */
 export interface SnapshotStatement {
   kind: 'snapshot';
@@ -68,7 +85,7 @@ export interface SnapshotStatement {
   count: Located;
 }
 
-export type Statement = VmStatement | NetworkStatement | AllowStatement | MountStatement | SnapshotStatement;
+export type Statement = VmStatement | NetworkStatement | AllowStatement | MountStatement | SnapshotStatement | ProxyStatement | EgressStatement;
 
 export interface PolicyAst {
   file: string;

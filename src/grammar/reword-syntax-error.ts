@@ -5,7 +5,7 @@ import type { Diagnostic } from '../compiler/diagnostic.ts';
 
 type Expectation = NonNullable<PeggySyntaxError['expected']>[number];
 
-const STATEMENTS = ['allow', 'mount', 'network', 'snapshot', 'vm'];
+const STATEMENTS = ['allow', 'egress', 'mount', 'network', 'proxy', 'snapshot', 'vm'];
 const END = 'the end of the line';
 
 // What to write instead, by what was expected.
@@ -23,6 +23,8 @@ const HINTS: Record<string, string> = {
   '"subnet"': 'Network options are "subnet A.B.C.D/N" and "gateway A.B.C.D".',
   '"allow-sensitive"': 'The only mount option is "allow-sensitive", for a folder the owner knowingly shares although it looks secret.',
   '":"': 'A target is HOST:PORT with no space, as in "bitwarden.example.org:443" or "10.0.30.5:8123".',
+  'a host name (host.name or host.name:port)': 'List the names the VM may reach through the proxy, as in "egress claude api.anthropic.com".',
+  '"max-conn"': 'The proxy line reads "proxy via PORT [max-conn N]", as in "proxy via 13128 max-conn 64".',
   '"via"': 'A bridge reads "allow NAME HOST:PORT via LISTEN-PORT", as in "allow ha 10.0.30.5:8123 via 18123".',
 };
 
@@ -50,14 +52,15 @@ export function rewordSyntaxError(error: PeggySyntaxError, text: string, line: n
       ...base,
       code: 'NP102',
       message: `Unknown statement ${quote(found)}.`,
-      hint: 'Each line is one of "vm NAME", "network softnet …", "allow NAME HOST:PORT via PORT …", "mount NAME PATH ro|rw", or a "#" comment.',
+      hint: 'Each line is one of "vm NAME", "network softnet …", "allow NAME HOST:PORT via PORT …", "mount NAME PATH ro|rw", "proxy via PORT", "egress NAME HOST …", or a "#" comment.',
     };
   }
   const after = previousToken(text, column - 1);
   const message =
     `Expected ${joinOr(expected)}${after ? ` after ${quote(after)}` : ''}, ` +
     `but found ${found ? quote(found) : /\S/.test(text.slice(column - 1)) ? 'a space' : 'the end of the line'}.`;
-  const hint = expected.map((e) => HINTS[e]).find((h) => h !== undefined);
+  const proxyLine = /^[ \t]*proxy[ \t]/.test(text);
+  const hint = expected.map((e) => (proxyLine && e === '"via"' ? HINTS['"max-conn"'] : HINTS[e])).find((h) => h !== undefined);
   return { ...base, code: 'NP101', message, ...(hint ? { hint } : {}) };
 }
 

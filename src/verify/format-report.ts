@@ -14,7 +14,7 @@ export interface Paint {
 export const NO_PAINT: Paint = { red: (s) => s, green: (s) => s, dim: (s) => s, bold: (s) => s };
 
 const GROUP_TITLES: Record<string, string> = {
-  host: 'Host', bridges: 'Bridges', hosts: 'Hosts lines', gateway: 'Gateway sweep', direct: 'Around the bridges',
+  host: 'Host', bridges: 'Bridges', hosts: 'Hosts lines', gateway: 'Gateway sweep', direct: 'Around the bridges', proxy: 'Egress by name (through the proxy)',
   egress: 'Egress', dns: 'DNS', icmp: 'ICMP', mounts: 'Shares', canary: 'Canaries on the gateway',
 };
 

@@ -28,6 +28,11 @@ export interface VerifyManifest {
   direct: Array<{ bridge: string; host: string; port: number }>;
   /** Lines the VM's /etc/hosts must hold so TLS names resolve to the gateway. */
   hosts: Array<{ name: string; address: string }>;
+  /** With egress: the proxy on the gateway, and every name it must let through (wildcards as written). */
+  egress?: {
+    proxy: { host: string; port: number };
+    names: Array<{ rule: string; host: string; port: number; wildcard: boolean }>;
+  };
   /** Shares under `sharesRoot`; nothing else may be there. */
   sharesRoot: string;
   mounts: Array<{ name: string; mode: 'ro' | 'rw' }>;

@@ -101,6 +101,9 @@ compile('with -o it writes every artifact, and manifest.json holds their hashes'
     assert.is(createHash('sha256').update(readFileSync(join(dir, a.name))).digest('hex'), a.sha256, a.name);
   }
   for (const name of files) {
+    // proxy.json is the proxy's own config, whose parser refuses unknown keys: its hash is the one
+    // manifest.json holds (checked above), until the proxy accepts a "policy" key.
+    if (name === 'proxy.json') continue;
     assert.ok(readFileSync(join(dir, name), 'utf8').includes(policyHash), `${name} names the policy hash`);
   }
 });

@@ -19,13 +19,18 @@ export function bridgePorts(policy: Policy): number[] {
   return [...new Set(policy.bridges.map((b) => b.listen))].sort((a, b) => a - b);
 }
 
+// Every gateway port the VM may open: the bridges' and, with egress, the proxy's.
+export function gatewayPorts(policy: Policy): number[] {
+  return [...new Set([...bridgePorts(policy), ...(policy.proxy ? [policy.proxy.listen] : [])])].sort((a, b) => a - b);
+}
+
 // The anchor file's text. Every rule is `quick`, so its order below is the order pf decides in.
 export function emitAnchor(policy: Policy, options: AnchorOptions = {}): string {
   assertVmName(policy);
   const vmIf = options.vmIf ?? DEFAULT_VM_IF;
   if (!/^[A-Za-z0-9]+$/.test(vmIf)) throw new Error(`"${vmIf}" is not an interface name pf can take.`);
   const anchor = anchorName(policy);
-  const ports = bridgePorts(policy);
+  const ports = gatewayPorts(policy);
   const lines: string[] = [];
   const out = (...more: string[]) => lines.push(...more);
 
@@ -52,6 +57,7 @@ export function emitAnchor(policy: Policy, options: AnchorOptions = {}): string 
   if (ports.length > 0) {
     out(
       '# The bridges: the only gateway ports the VM may open; socat listens there.',
+      ...(policy.proxy ? [`# ${policy.proxy.listen} is the egress proxy's: HTTPS by name, to the names the policy lists.`] : []),
       'pass in quick inet proto tcp from $vm_net to $gw port $bridge_ports flags S/SA keep state',
     );
   } else {

@@ -8,6 +8,8 @@ import { emitBridgesScript } from './bridges-sh.ts';
 import { emitHosts } from './hosts.ts';
 import { emitLaunchdPlist, type LaunchdOptions } from './launchd-plist.ts';
 import { emitNftConf } from './nft-conf.ts';
+import { emitProxyEnv } from './proxy-env.ts';
+import { emitProxyJson } from './proxy-json.ts';
 import { emitSudoers, type SudoersOptions } from './sudoers.ts';
 import { emitTartRun } from './tart-run.ts';
 import { emitVerifyJson } from './verify-manifest.ts';
@@ -35,6 +37,12 @@ export function emitArtifacts(policy: Policy, options: EmitOptions = {}): Artifa
       description: 'LaunchDaemon that enforces the policy again at boot',
     },
     { name: 'nft.conf', content: emitNftConf(policy), mode: FILE, description: 'nftables ruleset for the Linux backend and the lab' },
+    ...(policy.proxy
+      ? [
+          { name: 'proxy.env', content: emitProxyEnv(policy), mode: FILE, description: "HTTPS_PROXY and friends for the VM's shell and launchd (how to install it is inside)" },
+          { name: 'proxy.json', content: emitProxyJson(policy), mode: FILE, description: 'the egress proxy configuration (enforce narrows it to the VM address)' },
+        ]
+      : []),
     {
       name: 'sudoers',
       content: emitSudoers(policy, options.sudoUser === undefined ? {} : { user: options.sudoUser }),
@@ -53,13 +61,15 @@ export function emitArtifacts(policy: Policy, options: EmitOptions = {}): Artifa
   return artifacts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-export { emitAnchor, bridgePorts, DEFAULT_VM_IF } from './anchor-pf.ts';
+export { emitAnchor, bridgePorts, DEFAULT_VM_IF, gatewayPorts } from './anchor-pf.ts';
 export { buildArtifactManifest, sha256Hex, type ArtifactManifest } from './artifact-manifest.ts';
 export { emitBridgesScript, RANGE_ENV, socatArgv, socatTarget } from './bridges-sh.ts';
 export { headerLines } from './header.ts';
 export { emitHosts, hostsEntries } from './hosts.ts';
 export { emitLaunchdPlist, launchdLabel, launchdProgramArguments } from './launchd-plist.ts';
 export { emitNftConf, nftTableName } from './nft-conf.ts';
+export { emitProxyEnv, noProxyList, proxyEnvironment, proxyUrl } from './proxy-env.ts';
+export { buildProxyConfig, emitProxyJson, PROXY_AUDIT_LOG } from './proxy-json.ts';
 export { pfctlCommands, PFCTL, type PfctlCommands } from './pfctl-commands.ts';
 export { shellJoin, shellQuote } from './shell-quote.ts';
 export { emitSudoers } from './sudoers.ts';

@@ -3,7 +3,7 @@
 
 import type { Policy } from '../policy.ts';
 import { assertVmName } from './expressible.ts';
-import { bridgePorts, DEFAULT_VM_IF } from './anchor-pf.ts';
+import { DEFAULT_VM_IF, gatewayPorts } from './anchor-pf.ts';
 import { hashHeader } from './header.ts';
 
 export interface NftOptions {
@@ -23,7 +23,7 @@ export function emitNftConf(policy: Policy, options: NftOptions = {}): string {
   const vmIf = options.vmIf ?? DEFAULT_VM_IF;
   if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(vmIf)) throw new Error(`"${vmIf}" is not a Linux interface name.`);
   const { subnet, gateway } = policy.network;
-  const ports = bridgePorts(policy);
+  const ports = gatewayPorts(policy);
   // Every verdict on VM traffic counts its packets: verify reads the counters before and after the
   // probes, so a VM that claims "blocked" without sending anything is caught by the host.
   const reject = [
@@ -55,7 +55,7 @@ export function emitNftConf(policy: Policy, options: NftOptions = {}): string {
     '\t\t# Replies to connections the host opened to the VM (ssh, the verifier).',
     `\t\tip saddr ${subnet} ct direction reply ct state established,related accept`,
     ...(ports.length > 0
-      ? ['\t\t# The bridges: the only gateway ports the VM may open.', `\t\tip saddr ${subnet} ip daddr ${gateway} tcp dport { ${ports.join(', ')} } counter accept`]
+      ? ['\t\t# The bridges: the only gateway ports the VM may open.', ...(policy.proxy ? [`\t\t# ${policy.proxy.listen} is the egress proxy's.`] : []), `\t\tip saddr ${subnet} ip daddr ${gateway} tcp dport { ${ports.join(', ')} } counter accept`]
       : ['\t\t# No bridges: the VM may open no port on the gateway.']),
     '\t\t# DHCP: the lease is 600 s and renewals go unicast to the gateway.',
     `\t\tip saddr { 0.0.0.0, ${subnet} } ip daddr { ${gateway}, 255.255.255.255 } udp sport 68 udp dport 67 accept`,

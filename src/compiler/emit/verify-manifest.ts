@@ -3,7 +3,7 @@
 import type { Policy } from '../policy.ts';
 import { anchorName, SHARES_ROOT } from '../policy.ts';
 import type { VerifyManifest } from '../../verify/manifest.ts';
-import { bridgePorts } from './anchor-pf.ts';
+import { gatewayPorts } from './anchor-pf.ts';
 import { GENERATED_BY } from './header.ts';
 import { hostsEntries } from './hosts.ts';
 
@@ -25,9 +25,17 @@ export function buildVerifyManifest(policy: Policy): VerifyManifest {
       ...(b.pin === undefined ? {} : { pin: b.pin }),
       target: { host: b.target.host, port: b.target.port, kind: b.target.kind },
     })),
-    gatewaySweep: { from: 1, to: 65535, except: bridgePorts(policy) },
+    gatewaySweep: { from: 1, to: 65535, except: gatewayPorts(policy) },
     direct: policy.bridges.map((b) => ({ bridge: b.name, host: b.target.host, port: b.target.port })),
     hosts: hostsEntries(policy),
+    ...(policy.proxy
+      ? {
+          egress: {
+            proxy: { host: policy.network.gateway, port: policy.proxy.listen },
+            names: policy.egress.flatMap((r) => r.hosts.map((h) => ({ rule: r.name, host: h.host, port: h.port, wildcard: h.wildcard }))),
+          },
+        }
+      : {}),
     sharesRoot: SHARES_ROOT,
     mounts: policy.mounts.map((m) => ({ name: m.name, mode: m.mode })),
   };

@@ -14,6 +14,10 @@ import { checkMountPaths } from './check-mount-paths.ts';
 import { checkSensitiveMounts } from './check-sensitive-mounts.ts';
 import { checkNestedMounts } from './check-nested-mounts.ts';
 import { checkCageOutsideWritableMounts } from './check-cage-outside-writable-mounts.ts';
+import { reportProxyLines } from './report-proxy-lines.ts';
+import { checkProxyPort } from './check-proxy-port.ts';
+import { checkEgressHosts } from './check-egress-hosts.ts';
+import { reportDuplicateEgressHosts } from './report-duplicate-egress-hosts.ts';
 import { checkSnapshots } from './check-snapshots.ts';
 
 export const CHECK_PASSES: readonly CheckPass[] = [
@@ -30,5 +34,9 @@ export const CHECK_PASSES: readonly CheckPass[] = [
   checkSensitiveMounts,
   checkNestedMounts,
   checkCageOutsideWritableMounts,
+  reportProxyLines,
+  checkProxyPort,
+  checkEgressHosts,
+  reportDuplicateEgressHosts,
   checkSnapshots,
 ];

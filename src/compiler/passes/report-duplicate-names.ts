@@ -1,4 +1,4 @@
-// Every bridge and mount has its own name: names label rules, processes, shares and probe results.
+// Every bridge, mount and egress rule has its own name: names label rules, processes, shares and probe results.
 
 import { errorAt, type Diagnostic } from '../diagnostic.ts';
 import type { CheckContext } from '../check-context.ts';
@@ -7,8 +7,8 @@ export function reportDuplicateNames({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   const first = new Map<string, { kind: string; line: number }>();
   for (const statement of ast.statements) {
-    if (statement.kind !== 'allow' && statement.kind !== 'mount') continue;
-    const kind = statement.kind === 'allow' ? 'bridge' : 'mount';
+    if (statement.kind !== 'allow' && statement.kind !== 'mount' && statement.kind !== 'egress') continue;
+    const kind = { allow: 'bridge', mount: 'mount', egress: 'egress rule' }[statement.kind];
     const name = statement.name.value;
     const earlier = first.get(name);
     if (earlier) {

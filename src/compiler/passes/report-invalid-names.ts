@@ -14,15 +14,15 @@ const MAX_NAME = 63;
 export function reportInvalidNames({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const statement of ast.statements) {
-    if (statement.kind === 'network' || statement.kind === 'snapshot') continue;
-    const what = { vm: 'VM', allow: 'bridge', mount: 'mount' }[statement.kind];
+    if (statement.kind === 'network' || statement.kind === 'proxy' || statement.kind === 'snapshot') continue;
+    const what = { vm: 'VM', allow: 'bridge', mount: 'mount', egress: 'egress' }[statement.kind];
     const problem = nameProblem(statement.name, statement.kind);
     if (problem) out.push(errorAt(ast.file, statement.name.span, { ...problem, message: `The ${what} name ${problem.message}` }));
   }
   return out;
 }
 
-function nameProblem(name: Located, kind: 'vm' | 'allow' | 'mount'): { code: string; message: string; hint: string } | undefined {
+function nameProblem(name: Located, kind: 'vm' | 'allow' | 'mount' | 'egress'): { code: string; message: string; hint: string } | undefined {
   const text = name.value;
   const suggestion = text.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '') || 'share';
   if (kind === 'mount' && /[:/,]/.test(text)) {

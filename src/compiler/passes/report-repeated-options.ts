@@ -6,7 +6,7 @@ import type { CheckContext } from '../check-context.ts';
 export function reportRepeatedOptions({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const statement of ast.statements) {
-    if (statement.kind === 'vm' || statement.kind === 'snapshot') continue;
+    if (statement.kind === 'snapshot' || !('options' in statement)) continue;
     const seen = new Set<string>();
     for (const option of statement.options) {
       if (seen.has(option.key.value)) {

@@ -17,6 +17,7 @@ import { checkBridgeProcesses } from './bridge-processes.ts';
 import { openCanaries } from './canaries.ts';
 import { runInside } from './run-inside.ts';
 import { hostRow } from './host-result.ts';
+import { checkAudit, checkProxyProcess, markAudit } from './egress-proxy-host.ts';
 import { checkReport } from './check-report.ts';
 import { readCounters, type FirewallCounters } from './firewall-counters.ts';
 import { claimsOf, counterEvidence } from './counter-evidence.ts';
@@ -35,6 +36,8 @@ export interface VerifyHostOptions {
   pf?: PfCheckOptions;
   run?: RunCommand;
   probeCode?: string;
+  /** enforce's state directory: the proxy's pid and audit log (needed when the policy lists egress). */
+  stateDir?: string;
   /** Compare the running tart and softnet with the compiled arguments (default true; the lab has no tart). */
   processes?: boolean;
   onProgress?: (done: number, total: number) => void;
@@ -54,6 +57,10 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
   // Fresh per run: a report replayed from an earlier run answers an old challenge.
   const challenge = randomBytes(16).toString('hex');
   const canaries = await openCanaries(o.manifest.gateway, o.manifest.gatewaySweep.except);
+  // Egress: this run's nonce names the probe's invented names; the audit log is read from here on.
+  const probeEgress = o.manifest.egress !== undefined && !o.inside.skip?.includes('proxy');
+  const nonce = o.inside.egressNonce ?? randomBytes(6).toString('hex');
+  const mark = probeEgress && o.stateDir ? markAudit(o.stateDir) : undefined;
   const counted = o.backend === 'pf' || o.backend === 'nft' ? o.backend : undefined;
   const before: FirewallCounters | string | undefined = counted ? await readCounters(o.policy, counted, run, o.pf?.asRoot) : undefined;
   let insideRows: ProbeResult[];
@@ -64,9 +71,18 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
       try {
         // Only the direct-target probe needs the names resolved: no lookup when it is skipped.
         const resolvedTargets = o.inside.skip?.includes('direct') ? {} : await resolveTargets(o.manifest);
+        const resolvedEgress = probeEgress ? await resolveEgress(o.manifest) : {};
         const budgetMs = o.inside.budgetMs ?? DEFAULT_BUDGET_MS;
         return await runInside(
-          { manifest: o.manifest, options: { ...o.inside, resolvedTargets: { ...resolvedTargets, ...o.inside.resolvedTargets } }, challenge },
+          {
+            manifest: o.manifest,
+            options: {
+              ...o.inside,
+              resolvedTargets: { ...resolvedTargets, ...o.inside.resolvedTargets },
+              ...(probeEgress ? { egressNonce: nonce, resolvedEgress: { ...resolvedEgress, ...o.inside.resolvedEgress } } : {}),
+            },
+            challenge,
+          },
           { prefix: o.exec, timeoutMs: budgetMs + 30_000, ...(o.probeCode ? { probeCode: o.probeCode } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) },
         );
       } catch (e) {
@@ -76,6 +92,11 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
   ]);
   const after = counted ? await readCounters(o.policy, counted, run, o.pf?.asRoot) : undefined;
   const canaryRows = await canaries.close();
+  const auditRows = !probeEgress || inside instanceof Error
+    ? []
+    : mark
+      ? await checkAudit(o.policy, mark, nonce)
+      : [hostRow('audit log of the egress proxy', 'read', 'NO STATE DIR', false, 0, 'the policy lists egress but verify was given no state directory, so the proxy\'s audit log cannot back the VM\'s report')];
   const evidence: ProbeResult[] = [];
   if (inside instanceof Error) {
     insideRows = [hostRow('probes inside the VM', 'ran', 'FAILED', false, 0, `could not run the probes inside the VM: ${sanitizeText(inside.message)}`)];
@@ -87,7 +108,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
       evidence.push({ ...counterEvidence(before, after, claimsOf(checked.rows, o.manifest), counted === 'pf' ? 'pf anchor' : 'nft table'), group: 'canary' });
     }
   }
-  return { results: [...hostRows, ...insideRows, ...evidence, ...canaryRows], ...(insideStats ? { inside: insideStats } : {}), totalMs: Math.round(performance.now() - started) };
+  return { results: [...hostRows, ...insideRows, ...evidence, ...auditRows, ...canaryRows], ...(insideStats ? { inside: insideStats } : {}), totalMs: Math.round(performance.now() - started) };
 }
 
 async function hostChecks(o: VerifyHostOptions, run: RunCommand): Promise<ProbeResult[]> {
@@ -97,8 +118,9 @@ async function hostChecks(o: VerifyHostOptions, run: RunCommand): Promise<ProbeR
       : o.backend === 'pf'
         ? Promise.all([checkPf(o.policy, run, o.pf), checkPfPrecedence(o.policy, run, o.pf?.asRoot)]).then((r) => r.flat())
         : Promise.resolve<ProbeResult[]>([]);
-  const [fw, bridges, vm] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run), o.processes === false ? [] : checkVmProcesses(o.policy, run)]);
-  return [...fw, ...vm, ...bridges];
+  const proxy = o.policy.proxy && o.stateDir ? checkProxyProcess(o.policy, o.stateDir, run) : Promise.resolve<ProbeResult[]>([]);
+  const [fw, bridges, vm, proxyRows] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run), o.processes === false ? [] : checkVmProcesses(o.policy, run), proxy]);
+  return [...fw, ...vm, ...bridges, ...proxyRows];
 }
 
 // A report missing a probe group is no proof: a forged or truncated report fails here.
@@ -108,6 +130,20 @@ function completeness(results: readonly ProbeResult[], skipped: readonly string[
   return required
     .filter((g) => !seen.has(g))
     .map((g) => hostRow(`VM report: ${g} rows`, 'present', 'MISSING', false, 0, `the VM's report has no ${g} rows: it is incomplete or forged`));
+}
+
+// The host resolves each listed egress name, so the VM can dial its addresses without the proxy.
+async function resolveEgress(manifest: VerifyManifest): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const n of manifest.egress?.names ?? []) {
+    if (n.wildcard || out[n.host]) continue;
+    try {
+      out[n.host] = (await dns.promises.lookup(n.host, { all: true })).map((a) => a.address);
+    } catch {
+      out[n.host] = [];
+    }
+  }
+  return out;
 }
 
 // The host resolves bridge target names (the VM cannot: no DNS) so the VM can dial them directly.

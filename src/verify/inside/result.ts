@@ -36,6 +36,10 @@ export interface InsideOptions {
   sharesRoot?: string;
   /** Addresses the host resolved for each bridge's target name (the VM has no DNS to do it). */
   resolvedTargets?: Record<string, string[]>;
+  /** This run's nonce for the egress-proxy probe's invented names (the host picks it and finds them in the audit log). */
+  egressNonce?: string;
+  /** Addresses the host resolved for each listed egress name (to dial them without the proxy). */
+  resolvedEgress?: Record<string, string[]>;
   /** Per connection attempt. */
   connectTimeoutMs?: number;
   /** For the whole run; probes still running then are reported as unfinished. */

@@ -13,13 +13,14 @@ import { egress } from './egress.ts';
 import { dnsProbe } from './dns.ts';
 import { icmpProbe } from './icmp.ts';
 import { mountsProbe } from './mounts.ts';
+import { egressProxy } from './egress-proxy.ts';
 import { DEFAULT_DNS_NAME, DEFAULT_DNS_SERVERS, DEFAULT_EGRESS } from './egress-defaults.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 1500;
 export const DEFAULT_BUDGET_MS = 180_000;
 
 // All probe groups in report order.
-export const PROBE_GROUPS = ['bridges', 'hosts', 'gateway', 'direct', 'egress', 'dns', 'icmp', 'mounts'] as const;
+export const PROBE_GROUPS = ['bridges', 'hosts', 'gateway', 'direct', 'proxy', 'egress', 'dns', 'icmp', 'mounts'] as const;
 
 export async function runProbes(input: InsideInput, onProgress?: SweepProgress): Promise<InsideReport> {
   const { manifest, options } = input;
@@ -43,6 +44,13 @@ export async function runProbes(input: InsideInput, onProgress?: SweepProgress):
       return r.results;
     },
     direct: () => directTargets(manifest.direct, options.resolvedTargets ?? {}, scanner, timeoutMs),
+    proxy: () =>
+      egressProxy(manifest.egress, scanner, {
+        nonce: options.egressNonce ?? 'unset',
+        timeoutMs: timeoutMs * 2,
+        resolved: options.resolvedEgress ?? {},
+        ...(options.caPem ? { caPem: options.caPem } : {}),
+      }),
     egress: () => egress(egressList, scanner),
     dns: () => dnsProbe({ servers: dnsServers, name: options.dnsName ?? DEFAULT_DNS_NAME, timeoutMs }),
     icmp: () => icmpProbe(pingTargets, timeoutMs),

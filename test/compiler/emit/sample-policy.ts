@@ -34,6 +34,7 @@ export function samplePolicy(parts: {
     network: { mode: 'softnet', subnetAddress, prefix: Number(prefix), subnet, gateway: parts.gateway ?? DEFAULT_GATEWAY },
     bridges: parts.bridges ?? [],
     mounts: parts.mounts ?? [],
+    egress: [],
   };
 }
 

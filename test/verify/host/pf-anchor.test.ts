@@ -15,7 +15,7 @@ const source = readFileSync(join(root, 'policy/nanoclaw.policy'), 'utf8');
 const policy = compilePolicy({ file: 'policy/nanoclaw.policy', source, home: '/Users/owner', cwd: '/Users/owner/cfg' }).policy!;
 
 // How pfctl -sr prints the bundled anchor loaded with -D vm_if=bridge101.
-const PRINTED = printedAnchor({ subnet: '192.168.64.0/24', gateway: '192.168.64.1', ports: [16443, 18123, 18443], vmIf: 'bridge101' });
+const PRINTED = printedAnchor({ subnet: '192.168.64.0/24', gateway: '192.168.64.1', ports: [13128, 16443, 18123, 18443], vmIf: 'bridge101' });
 const IFCONFIG = `lo0: flags=8049<UP,LOOPBACK,RUNNING,MULTICAST> mtu 16384
 \tinet 127.0.0.1 netmask 0xff000000
 bridge100: flags=8863<UP,BROADCAST,SMART,RUNNING,SIMPLEX,MULTICAST> mtu 1500

@@ -1,0 +1,139 @@
+// `nanopolicy log POLICY`: the egress proxy's audit log for a person — what did my agent try to
+// reach, what got through, what was refused and why. --follow keeps printing new decisions.
+
+import { existsSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { createColors } from 'picocolors';
+import { compilePolicyFile } from '../compiler/compile.ts';
+import type { AuditRecord } from '../proxy/config.ts';
+import { defaultStateDir, proxyAuditPath } from '../enforce/state.ts';
+import { EXIT, useColor, type Io } from './io.ts';
+import type { SetExit } from './commands.ts';
+import { reportDiagnostics } from './report-diagnostics.ts';
+import { readRecords } from '../verify/host/read-audit-log.ts';
+
+interface LogFlags {
+  refused?: boolean;
+  follow?: boolean;
+  json?: boolean;
+  stateDir?: string;
+  interval: string;
+  home?: string;
+}
+
+export function registerLogCommand(program: Command, io: Io, setExit: SetExit): void {
+  program
+    .command('log')
+    .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+    .description("Print the egress proxy's audit log: every name the VM tried to reach, allowed or refused, and why.")
+    .option('--refused', 'only the refused attempts')
+    .option('--follow', 'keep printing new decisions as they happen (Ctrl-C stops)')
+    .option('--json', 'print the records as JSON lines, exactly as the proxy wrote them')
+    .option('--state-dir <dir>', 'the state directory enforce used (default: the same as enforce)')
+    .option('--interval <ms>', 'with --follow: how often to look for new lines', '250')
+    .option('--home <dir>', 'folder "~" in mount paths stands for (default: your home)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 printed (also when nothing was logged yet), 1 the policy has errors, 64 bad command line.
+
+Examples:
+  $ nanopolicy log policy/nanoclaw.policy
+  $ nanopolicy log policy/nanoclaw.policy --refused
+  $ nanopolicy log policy/nanoclaw.policy --follow --json | jq .name`,
+    )
+    .action(async (file: string, flags: LogFlags) => {
+      setExit(await runLog(file, flags, io));
+    });
+}
+
+async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
+  const home = flags.home ?? io.env.HOME ?? homedir();
+  const outcome = await compilePolicyFile(file, { home, cwd: process.cwd() });
+  if (!outcome.policy) {
+    reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
+    return EXIT.policy;
+  }
+  const policy = outcome.policy;
+  const stateDir = resolve(flags.stateDir ?? defaultStateDir(policy.vm, io.env, process.getuid?.()));
+  const path = proxyAuditPath(stateDir);
+  const c = createColors(useColor(io.stdout, io.env));
+  const show = (records: AuditRecord[]) => {
+    for (const r of records) {
+      if (flags.refused && r.decision !== 'refused') continue;
+      io.stdout.write(flags.json ? `${JSON.stringify(r)}\n` : `${formatRecord(r, c)}\n`);
+    }
+  };
+  if (!policy.proxy) io.stderr.write(`The policy for "${policy.vm}" lists no egress, so no proxy runs; showing any log left in ${stateDir}.\n`);
+  // The rotated part first: it holds the older lines.
+  const older = readRecords(`${path}.1`, 0).records;
+  const current = readRecords(path, 0);
+  const all = [...older, ...current.records];
+  show(all);
+  if (!flags.follow) {
+    if (!flags.json) io.stderr.write(all.length === 0 ? `Nothing logged yet in ${path}.\n` : `${summary(all)}\n`);
+    return EXIT.ok;
+  }
+  const interval = Number(flags.interval);
+  let offset = current.offset;
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    while (!stop.signal.aborted) {
+      await new Promise((r) => setTimeout(r, Number.isFinite(interval) && interval > 0 ? interval : 250));
+      // Rotated: the file shrank, so the new one is read from its start.
+      if (existsSync(path) && statSync(path).size < offset) offset = 0;
+      const next = readRecords(path, offset);
+      offset = next.offset;
+      show(next.records);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return EXIT.ok;
+}
+
+type Colors = ReturnType<typeof createColors>;
+
+// One decision on one line: when, what, where to, and why when refused.
+export function formatRecord(r: AuditRecord, c: Colors): string {
+  const time = String(r.time).replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+  const what = `${r.name}:${r.port}`;
+  if (r.decision === 'allowed') {
+    const traffic = `↑${bytes(r.bytesUp)} ↓${bytes(r.bytesDown)} in ${seconds(r.durationMs)}`;
+    return `${c.dim(time)}  ${c.green('allowed')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)} → ${(r.address ?? '?').padEnd(15)}  ${c.dim(traffic)}`;
+  }
+  const sni = r.sni && r.sni !== r.name && !r.reason.includes(r.sni) ? ` (TLS name "${r.sni}")` : '';
+  return `${c.dim(time)}  ${c.red('REFUSED')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)}   ${r.reason}${sni}`;
+}
+
+// "12 attempts: 9 allowed (claude 7, discord 2), 3 refused (evil.example:443 ×2, …)".
+export function summary(records: readonly AuditRecord[]): string {
+  const allowed = records.filter((r) => r.decision === 'allowed');
+  const refused = records.filter((r) => r.decision === 'refused');
+  const count = (keys: string[]) => {
+    const m = new Map<string, number>();
+    for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
+    return [...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => (n > 1 ? `${k} ×${n}` : k));
+  };
+  const parts = [`${records.length} attempt${records.length === 1 ? '' : 's'}: ${allowed.length} allowed`];
+  if (allowed.length > 0) parts[0] += ` (${count(allowed.map((r) => r.rule ?? r.name)).join(', ')})`;
+  parts.push(`${refused.length} refused`);
+  if (refused.length > 0) parts[1] += ` (${count(refused.map((r) => `${r.name}:${r.port}`)).slice(0, 8).join(', ')})`;
+  return parts.join(', ');
+}
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}

@@ -1,0 +1,83 @@
+// An egress host as written ("api.example.com", "*.example.com:8443") split into name, wildcard
+// and port, or why it is none. Names are judged by the proxy's own validator (src/proxy/host-name.ts),
+// so whatever compiles, the proxy accepts.
+
+import { invalidHostName, looksLikeIpLiteral } from '../../proxy/host-name.ts';
+
+export const DEFAULT_EGRESS_PORT = 443;
+
+export interface EgressHostParts {
+  /** Lowercase, without a trailing dot; "*.suffix" for a wildcard. */
+  host: string;
+  wildcard: boolean;
+  port: number;
+}
+
+export type ParsedEgressHost =
+  | ({ ok: true } & EgressHostParts)
+  | {
+      ok: false;
+      code: string;
+      message: string;
+      hint: string;
+      /** Where in the written text the problem starts (0-based) and how long it is. */
+      offset: number;
+      length: number;
+    };
+
+// Splits and judges one written egress host.
+export function parseEgressHost(text: string): ParsedEgressHost {
+  const whole = { offset: 0, length: text.length };
+  const ipLiteral = (shown: string): ParsedEgressHost => ({
+    ok: false,
+    code: 'NP261',
+    message: `"${shown}" is an IP address; egress is by name only.`,
+    hint: 'The proxy allows names, checked against the TLS server name; reach a fixed address through a bridge ("allow NAME A.B.C.D:PORT via PORT") instead.',
+    ...whole,
+  });
+  // Brackets, or more than one ":", can only be IPv6 in some spelling.
+  if (text.includes('[') || text.includes(']') || (text.match(/:/g)?.length ?? 0) > 1) return ipLiteral(text);
+  const colon = text.indexOf(':');
+  const hostText = colon < 0 ? text : text.slice(0, colon);
+  let port = DEFAULT_EGRESS_PORT;
+  if (colon >= 0) {
+    const portText = text.slice(colon + 1);
+    const at = { offset: colon + 1, length: Math.max(1, portText.length) };
+    if (!/^\d+$/.test(portText)) {
+      return { ok: false, code: 'NP264', message: `"${portText}" after "${hostText}:" is not a port number.`, hint: 'Write HOST or HOST:PORT with a port from 1 to 65535, as in "registry.npmjs.org" or "git.example.org:8443".', ...at };
+    }
+    port = Number(portText);
+    if (port < 1 || port > 65535) {
+      return { ok: false, code: 'NP220', message: `The port ${portText} is out of range; ports run from 1 to 65535.`, hint: 'Leave the port out for HTTPS (443), or write the port the service really listens on.', ...at };
+    }
+  }
+  const lower = hostText.toLowerCase().replace(/\.$/, '');
+  const wildcard = lower.startsWith('*.');
+  const bare = wildcard ? lower.slice(2) : lower;
+  const hostAt = { offset: 0, length: Math.max(1, hostText.length) };
+  if (looksLikeIpLiteral(bare) || /%/.test(bare)) return { ...(ipLiteral(hostText) as object), ...hostAt } as ParsedEgressHost;
+  if (bare === 'localhost' || bare.endsWith('.localhost')) {
+    return { ok: false, code: 'NP261', message: `"${hostText}" names the host itself.`, hint: 'Egress is for services on the internet; the proxy refuses the host and its LAN whatever a name resolves to.', ...hostAt };
+  }
+  if (bare.includes('*')) {
+    return {
+      ok: false,
+      code: 'NP262',
+      message: `"${hostText}" has a "*" other than a leading "*.".`,
+      hint: 'A wildcard is written "*.suffix" and matches names strictly below suffix, as in "*.githubusercontent.com".',
+      ...hostAt,
+    };
+  }
+  // "*.com" is one label after the "*.": check-egress-hosts names it for what it is, a public suffix.
+  const wildcardOnTld = wildcard && /^[a-z0-9-]+$/.test(bare) && !bare.startsWith('-') && !bare.endsWith('-');
+  const problem = wildcardOnTld ? undefined : invalidHostName(bare);
+  if (problem) {
+    return { ok: false, code: 'NP262', message: `"${hostText}" is not a valid host name: ${problem}.`, hint: 'Write a DNS name of letters, digits, "-" and dots, as in "api.anthropic.com".', ...hostAt };
+  }
+  return { ok: true, host: wildcard ? `*.${bare}` : bare, wildcard, port };
+}
+
+// The text a host is listed under, for duplicates and messages: "host:port".
+export function egressKey(parts: EgressHostParts): string {
+  return `${parts.host}:${parts.port}`;
+}

@@ -1,0 +1,17 @@
+// Public suffixes (the Public Suffix List, through tldts): names under which anyone can register
+// their own domain. A wildcard on one ("*.com") would let the VM reach every site there.
+
+import { parse } from 'tldts';
+
+export type SuffixKind = 'icann' | 'private' | undefined;
+
+// Whether `name` is itself a public suffix: "icann" (com, co.uk, and any unlisted TLD by the
+// list's implicit "*" rule), "private" (github.io, where a company lets anyone register names),
+// or undefined for a registrable name or a name below one.
+export function publicSuffixKind(name: string): SuffixKind {
+  const icann = parse(name, { allowPrivateDomains: false });
+  if (icann.publicSuffix === name) return 'icann';
+  const any = parse(name, { allowPrivateDomains: true });
+  if (any.publicSuffix === name && any.isPrivate) return 'private';
+  return undefined;
+}
