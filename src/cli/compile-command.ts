@@ -89,7 +89,9 @@ Examples:
       if (options.out !== undefined) checkOutputOption(options.out);
       // Without --home, the user is whoever runs this; with it, the home folder's last segment.
       const user = options.user ?? (options.home === undefined ? userInfo().username : undefined);
-      checkDaemonUser(user ?? basename(options.home ?? homedir()));
+      // Only files written can be installed: a summary (no -o) run as root harms nothing, so the
+      // quick start works under sudo and in CI; an explicit --user root is refused all the same.
+      if (options.out !== undefined || options.user !== undefined) checkDaemonUser(user ?? basename(options.home ?? homedir()));
       const outcome = await compilePolicyFile(file, {
         home: options.home ?? homedir(),
         ...(user !== undefined ? { user } : {}),

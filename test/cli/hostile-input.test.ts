@@ -130,10 +130,15 @@ t('--program inside a read-write share is refused: the VM would rewrite the boot
   assert.match(r.stderr, 'inside the read-write mount "tools"');
 });
 
-t('compiling for root is refused: a root LaunchDaemon would run node from owner-writable folders', async () => {
-  const r = await runCli(['compile', BUNDLED, '--home', '/var/root']);
+t('writing the artifacts for root is refused: a root LaunchDaemon would run node from owner-writable folders', async () => {
+  const out = join(dir, 'root-out');
+  const r = await runCli(['compile', BUNDLED, '--home', '/var/root', '-o', out]);
   assert.is(r.code, 64);
   assert.match(r.stderr, 'root LaunchDaemon');
+  assert.not.ok(existsSync(out), 'nothing written');
+  // The summary alone installs nothing: the README's quick start works as root too (CI runs as root).
+  const summary = await runCli(['compile', BUNDLED, '--home', '/var/root']);
+  assert.is(summary.code, 0, summary.stderr);
 });
 
 t('--sudo-user wildcards, aliases and everyone-groups are refused', async () => {
