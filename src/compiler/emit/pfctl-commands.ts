@@ -27,8 +27,12 @@ export interface PfctlCommands {
   flush: string[];
   /** Print our anchor's rules. */
   showAnchorRules: string[];
+  /** Print our anchor's rules with their counters: verify's evidence that probes met the rules. */
+  showAnchorCounters: string[];
   /** Print the main ruleset, to see that `anchor "com.apple/*"` is still there. */
   showMainRules: string[];
+  /** Print pf's interfaces with their flags: verify looks for `(skip)` on the VM's bridge. */
+  showInterfaces: string[];
   /** List the anchors under com.apple/ ("  com.apple/NAME" lines), to find another VM's cage. */
   listAppleAnchors: string[];
   /** Print another VM's nanopolicy anchor (its own sudoers file allows exactly this). */
@@ -57,7 +61,9 @@ export function pfctlCommands(policy: Policy): PfctlCommands {
     checkWithInterface: (vmIf) => ['-n', ...define(vmIf), '-f', '-'],
     flush: ['-a', anchor, '-F', 'all'],
     showAnchorRules: ['-a', anchor, '-sr'],
+    showAnchorCounters: ['-a', anchor, '-v', '-sr'],
     showMainRules: ['-sr'],
+    showInterfaces: ['-s', 'Interfaces', '-v'],
     listAppleAnchors: ['-a', 'com.apple', '-s', 'Anchors'],
     showRulesOf: (other) => {
       if (!NANOPOLICY_ANCHOR.test(other)) throw new Error(`"${other}" is not a nanopolicy anchor.`);

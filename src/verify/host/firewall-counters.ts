@@ -3,9 +3,8 @@
 // really crossed the firewall; the VM's rows alone prove nothing (docs/threat-model.md).
 
 import type { Policy } from '../../compiler/policy.ts';
-import { anchorName } from '../../compiler/policy.ts';
 import { nftTableName } from '../../compiler/emit/nft-conf.ts';
-import { PFCTL } from '../../compiler/emit/pfctl-commands.ts';
+import { PFCTL, pfctlCommands } from '../../compiler/emit/pfctl-commands.ts';
 import type { RunCommand } from './run-command.ts';
 
 export interface FirewallCounters {
@@ -53,8 +52,8 @@ export async function readCounters(policy: Policy, backend: 'pf' | 'nft', run: R
     const r = await run(['nft', 'list', 'table', 'inet', nftTableName(policy)]);
     return r.exitCode === 0 ? parseNftCounters(r.stdout) : `nft list table failed (${r.stderr.trim().split('\n')[0] ?? r.exitCode})`;
   }
-  // `-v` is not among the compiled sudoers commands: without root, sudo -n may refuse it.
-  const args = ['-a', anchorName(policy), '-v', '-sr'];
+  // The compiled sudoers file allows exactly this command.
+  const args = pfctlCommands(policy).showAnchorCounters;
   const r = await run(asRoot ? [PFCTL, ...args] : ['sudo', '-n', PFCTL, ...args]);
-  return r.exitCode === 0 ? parsePfCounters(r.stdout, policy.network.gateway) : `pfctl -v -sr failed (${r.stderr.trim().split('\n')[0] ?? r.exitCode}): run verify as root`;
+  return r.exitCode === 0 ? parsePfCounters(r.stdout, policy.network.gateway) : `pfctl -v -sr failed (${r.stderr.trim().split('\n')[0] ?? r.exitCode}): install the compiled sudoers lines, or run verify as root`;
 }

@@ -7,7 +7,7 @@
 import { BlockList } from 'node:net';
 import type { Policy } from '../../compiler/policy.ts';
 import { anchorName } from '../../compiler/policy.ts';
-import { PFCTL } from '../../compiler/emit/pfctl-commands.ts';
+import { PFCTL, pfctlCommands } from '../../compiler/emit/pfctl-commands.ts';
 import type { ProbeResult } from '../inside/result.ts';
 import type { RunCommand } from './run-command.ts';
 import { gatewayInterface } from './gateway-interface.ts';
@@ -64,11 +64,11 @@ export async function checkPfPrecedence(policy: Policy, run: RunCommand, asRoot 
   const vmIf = await gatewayInterface(policy.network.gateway, run);
   const rows: ProbeResult[] = [];
 
-  const ifaces = await pfctl(['-s', 'Interfaces', '-v']);
+  const ifaces = await pfctl(pfctlCommands(policy).showInterfaces);
   const skipped = ifaces.exitCode === 0 && vmIf !== undefined && skippedInterface(ifaces.stdout, vmIf);
   rows.push(hostRow(`pf set skip on ${vmIf ?? 'the VM interface'}`, 'not skipped', ifaces.exitCode !== 0 ? 'UNKNOWN' : skipped ? 'SKIPPED' : 'not skipped', ifaces.exitCode === 0 && !skipped, performance.now() - t0,
     ifaces.exitCode !== 0
-      ? `pfctl -s Interfaces -v could not be read (${ifaces.stderr.trim() || ifaces.exitCode}): run verify as root to check for "set skip"`
+      ? `pfctl -s Interfaces -v could not be read (${ifaces.stderr.trim() || ifaces.exitCode}): check the sudoers lines are installed, or run verify as root`
       : `pf has "set skip on ${vmIf}": it ignores the VM's interface, so no rule (ours included) filters the VM`));
 
   const main = await pfctl(['-sr']);
