@@ -221,17 +221,21 @@ t('teardown leaves no namespace, process, mount, /etc/netns entry or directory, 
 
 const timing = suite('lab: timing');
 
-timing('building and tearing down a bare lab takes well under 2 s', async () => {
+// Prints the cost of a lab (the figure test/lab/README.md quotes); a time is never a failure here,
+// since CI machines and loaded developer machines differ. What must hold is that each round leaves
+// no namespace behind.
+timing('a bare lab builds and tears down three times in a row, leaving no namespace', async () => {
   const rounds: number[] = [];
   for (let i = 0; i < 3; i++) {
     const started = performance.now();
     const l = await createLab();
+    const names = Object.values(l.ns);
     await l.teardown();
     rounds.push(performance.now() - started);
+    const left = listNetns();
+    for (const name of names) assert.not.ok(left.includes(name), `${name} left behind`);
   }
-  const worst = Math.max(...rounds);
   process.stdout.write(`\n  lab create+teardown: ${rounds.map((r) => `${r.toFixed(0)} ms`).join(', ')}\n`);
-  assert.ok(worst < 1000, `slowest round ${worst} ms`);
 });
 
 if (available) {
