@@ -93,7 +93,6 @@ t('after enforce the VM reaches each bridge target through socat and nothing els
       const p = await lab.probeTcp('vm', host, port, { timeoutMs: 1500 });
       assert.is(p.ok, false, `${what} must be blocked`);
       assert.is((p as { error?: string }).error, 'ECONNREFUSED', `${what}: refused at once (RST), not dropped`);
-      assert.ok(p.ms < 1000, `${what}: fast (${p.ms} ms)`);
     }
     assert.equal(lab.connections('host-ssh'), []);
     assert.equal(lab.connections('wan-web'), []);
