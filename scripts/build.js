@@ -68,7 +68,7 @@ await build({
   chunkNames: '[name]-[hash]',
   splitting: true,
   format: 'esm',
-  external: ['execa', 'diff', 'node-forge', 'peggy'],
+  external: ['execa', 'diff', 'node-forge', 'peggy', 'tldts'],
   plugins: [lazyChildProcess],
   // commander is CommonJS and calls require(): give the ESM bundle a real one.
   banner: { js: "import { createRequire as __nanopolicyRequire } from 'node:module';\nconst require = __nanopolicyRequire(import.meta.url);" },

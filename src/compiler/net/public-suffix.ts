@@ -1,7 +1,17 @@
 // Public suffixes (the Public Suffix List, through tldts): names under which anyone can register
 // their own domain. A wildcard on one ("*.com") would let the VM reach every site there.
 
-import { parse } from 'tldts';
+import { createRequire } from 'node:module';
+
+type Tldts = typeof import('tldts');
+let tldts: Tldts | undefined;
+
+// tldts holds the whole list (about 300 KB of code, the largest part of the CLI): it is loaded on
+// the first wildcard a policy has, not at every start (scripts/build.js keeps it external).
+function parse(...args: Parameters<Tldts['parse']>): ReturnType<Tldts['parse']> {
+  tldts ??= createRequire(import.meta.url)('tldts') as Tldts;
+  return tldts.parse(...args);
+}
 
 export type SuffixKind = 'icann' | 'private' | undefined;
 
