@@ -11,6 +11,7 @@ import type { Artifact } from '../../src/compiler/artifact.ts';
 import type { Policy } from '../../src/compiler/policy.ts';
 import { explain, type ExplainContext, type FirewallBackend } from '../../src/explain/explain.ts';
 import type { Explanation } from '../../src/explain/layer.ts';
+import { runCli } from '../helpers/run-cli.ts';
 
 const HOME = '/Users/owner';
 const BASE = ['vm proxy-vm', 'allow web 198.51.100.7:443 via 18443 tls', 'mount work ~/work rw'];
@@ -151,6 +152,18 @@ test('explain never resolves the name it lets through the proxy', () => {
     Object.assign(dns, { lookup: saved.lookup, resolve: saved.resolve });
     Object.assign(dns.promises, { lookup: saved.plookup });
   }
+});
+
+test('CLI --json carries the proxy route for the bundled policy', async () => {
+  const r = await runCli(['explain', 'policy/nanoclaw.policy', 'api.anthropic.com:443', '--json', '--home', HOME]);
+  assert.is(r.code, 0);
+  const out = JSON.parse(r.stdout);
+  assert.match(out.summary, 'reachable only by name through the egress proxy on 192.168.64.1:');
+  const proxy = out.routes.find((x: { name: string }) => x.name === 'egress proxy');
+  assert.is(proxy.reaches, true);
+  assert.is(proxy.layers[2].artifactLine.artifact, 'proxy.json');
+  const text = await runCli(['explain', 'policy/nanoclaw.policy', '203.0.113.9:443', '--home', HOME]);
+  assert.match(text.stdout, 'the egress proxy refuses IP literals');
 });
 
 test.run();
