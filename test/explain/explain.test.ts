@@ -102,7 +102,8 @@ test('paths: ~/.ssh is not visible and the nearest share is named; inside a shar
   assert.match(ssh.summary, /^~\/\.ssh is not visible to the VM: no share holds it; the nearest is "groups"/);
   assert.ok(ssh.notes.some((n) => n.includes('looks secret')));
   const script = explain(ctx(), '~/nanoclaw/scripts/bridges.sh');
-  assert.is(script.summary, `~/nanoclaw/scripts/bridges.sh is visible to the VM as "/Volumes/My Shared Files/scripts/bridges.sh", read-only (share "scripts", policy line ${policy.mounts.find((m) => m.name === 'scripts')!.span.line}).`);
+  const scriptsLine = policy.mounts.find((m) => m.name === 'scripts')!.span.line;
+  assert.is(script.summary, `~/nanoclaw/scripts/bridges.sh is visible to the VM as "/Volumes/My Shared Files/scripts/bridges.sh", read-only (share "scripts", policy line ${scriptsLine}).`);
   citedLinesAreReal(script);
   const parent = explain(ctx(), '~/nanoclaw');
   assert.is(parent.routes[0]!.reaches, false);
