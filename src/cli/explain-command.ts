@@ -24,7 +24,8 @@ export function registerExplainCommand(program: Command, io: Io, setExit: SetExi
       'after',
       `
 A packet from the VM meets softnet (tart's flags), then the host firewall (the pf anchor, or
-the nft table), then, on the gateway, a socat bridge. A path is visible only inside a share.
+the nft table), then, on the gateway, a socat bridge or the egress proxy (which connects only to
+the names the egress rules list, never to an IP address). A path is visible only inside a share.
 explain works offline on the compiled artifacts and never resolves a name.
 
 Exit codes: 0 explained (reachable or not), 1 the policy has errors, 64 bad command line.
@@ -33,6 +34,7 @@ Examples:
   $ nanopolicy explain policy/nanoclaw.policy 10.0.30.5:8123
   $ nanopolicy explain policy/nanoclaw.policy 192.168.64.1:22
   $ nanopolicy explain policy/nanoclaw.policy bitwarden.cstrube.de
+  $ nanopolicy explain policy/nanoclaw.policy api.anthropic.com:443
   $ nanopolicy explain policy/nanoclaw.policy ~/.ssh
   $ nanopolicy explain policy/nanoclaw.policy 1.1.1.1:443 --backend nft --json`,
     )

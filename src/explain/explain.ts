@@ -10,6 +10,7 @@ import type { Explanation, LayerResult, Packet, Route } from './layer.ts';
 import { nftLayer } from './nft-layer.ts';
 import { parseExplainTarget } from './parse-target.ts';
 import { pfLayer } from './pf-layer.ts';
+import { proxyLayer } from './proxy-layer.ts';
 import { explainPath } from './share-layer.ts';
 import { softnetLayer } from './softnet-layer.ts';
 import { parseIpv4 } from '../compiler/net/ipv4.ts';
@@ -28,15 +29,20 @@ export class ExplainTargetError extends Error {}
 /** One network layer: its verdict on a packet from the VM, or undefined where it is not on the way. */
 export type NetworkLayer = (ctx: ExplainContext, packet: Packet) => LayerResult | undefined;
 
-// The layers, in the order a packet from the VM meets them. An egress proxy joins the forwarders
-// (after the firewall) when the policy has one.
+// The layers, in the order a packet from the VM meets them. On the gateway, past the firewall,
+// the egress proxy's port leads to the proxy and every other port to a bridge (or to nothing).
 export const NETWORK_LAYERS: readonly NetworkLayer[] = [
   (ctx, p) => softnetLayer(p, text(ctx, 'tart-run.sh'), ctx.policy.network.gateway),
   (ctx, p) =>
     ctx.backend === 'pf'
       ? pfLayer(p, text(ctx, 'anchor.pf'), ctx.policy.network.subnet, ctx.policy.bridges)
       : nftLayer(p, text(ctx, 'nft.conf'), ctx.policy.network.gateway, ctx.policy.network.subnet, ctx.policy.bridges),
-  (ctx, p) => (isGateway(ctx, p) ? bridgeLayer(ctx.policy, p.port, text(ctx, 'bridges.sh')) : undefined),
+  (ctx, p) =>
+    !isGateway(ctx, p)
+      ? undefined
+      : ctx.policy.proxy && p.port === ctx.policy.proxy.listen
+        ? proxyLayer(ctx.policy, p.request, text(ctx, 'proxy.json'))
+        : bridgeLayer(ctx.policy, p.port, text(ctx, 'bridges.sh')),
 ];
 
 function text(ctx: ExplainContext, name: string): string {
@@ -72,13 +78,21 @@ export function explain(ctx: ExplainContext, target: string): Explanation {
   const host = parsed.host.text;
   const viaBridges = policy.bridges.filter((b) => b.target.host === host && (port === undefined || b.target.port === port));
   const gatewayV4 = parseIpv4(policy.network.gateway);
-  const bridgeRoutes = viaBridges.map((b) =>
-    route(ctx, `bridge ${b.name}`, { dst: { kind: 'ipv4', value: gatewayV4.ok ? gatewayV4.value : 0, text: policy.network.gateway }, port: b.listen, proto: 'tcp' }),
-  );
+  const gatewayDst: Packet['dst'] = { kind: 'ipv4', value: gatewayV4.ok ? gatewayV4.value : 0, text: policy.network.gateway };
+  const bridgeRoutes = viaBridges.map((b) => route(ctx, `bridge ${b.name}`, { dst: gatewayDst, port: b.listen, proto: 'tcp' }));
+  // The egress proxy takes any target but the gateway itself: a name it may allow, an address it refuses.
+  const proxy = policy.proxy;
+  const request: Packet['request'] | undefined = parsed.host.kind === 'name' ? { kind: 'name', text: host, ...(port !== undefined ? { port } : {}) } : isGateway(ctx, packet) ? undefined : { kind: parsed.host.kind, text: host };
+  const proxyRoute = proxy && request ? route(ctx, 'egress proxy', { dst: gatewayDst, port: proxy.listen, proto: 'tcp', request }) : undefined;
   const notes: string[] = [];
   if (parsed.host.kind === 'name') notes.push('explain resolves no name: softnet and pf see only the address a name resolves to, in the VM or on the host.');
-  if (port === undefined && isGateway(ctx, packet) && policy.bridges.length) notes.push(`On the gateway, only the bridge ports ${policy.bridges.map((b) => b.listen).join(', ')} (and DHCP, UDP 67) are open to the VM.`);
-  return { target, kind: parsed.kind, summary: summarize(ctx, target, direct, bridgeRoutes, viaBridges.map((b) => b.span.line)), routes: [direct, ...bridgeRoutes], notes };
+  if (proxyRoute?.reaches && parsed.host.kind === 'name') notes.push(`The egress proxy resolves ${host} on the host, per connection, and refuses it when it resolves to a private, loopback, link-local, VM-subnet or host address, or when the TLS server name is not ${host}.`);
+  if (port === undefined && isGateway(ctx, packet) && (policy.bridges.length || proxy)) {
+    const open = [...(policy.bridges.length ? [`the bridge ports ${policy.bridges.map((b) => b.listen).join(', ')}`] : []), ...(proxy ? [`the egress proxy's port ${proxy.listen}`] : [])];
+    notes.push(`On the gateway, only ${open.join(' and ')} (and DHCP, UDP 67) are open to the VM.`);
+  }
+  const summary = summarize(ctx, target, direct, bridgeRoutes, viaBridges.map((b) => b.span.line), proxyRoute);
+  return { target, kind: parsed.kind, summary, routes: [direct, ...bridgeRoutes, ...(proxyRoute ? [proxyRoute] : [])], notes };
 }
 
 function blockedBy(r: Route): string {
@@ -91,16 +105,26 @@ function blockedBy(r: Route): string {
     .join(' and ');
 }
 
-function summarize(ctx: ExplainContext, target: string, direct: Route, bridges: Route[], lines: number[]): string {
+// The one-sentence answer: direct, else through bridges or the egress proxy, else why not.
+function summarize(ctx: ExplainContext, target: string, direct: Route, bridges: Route[], lines: number[], proxy: Route | undefined): string {
   const open = bridges.filter((r) => r.reaches);
-  const through = open.map((r, i) => `as ${r.as} through the bridge "${r.name.slice('bridge '.length)}" (policy line ${lines[bridges.indexOf(r)] ?? lines[i]})`).join(', or ');
+  const ways = open.map((r, i) => `as ${r.as} through the bridge "${r.name.slice('bridge '.length)}" (policy line ${lines[bridges.indexOf(r)] ?? lines[i]})`);
+  const proxyLayer = proxy?.layers.find((l) => l.layer === 'proxy');
+  if (proxy?.reaches && proxyLayer) {
+    const rule = ctx.policy.egress.find((e) => e.span.line === proxyLayer.policyLine);
+    ways.push(`by name through the egress proxy on ${proxy.as}${rule ? ` (egress "${rule.name}", policy line ${rule.span.line})` : ''}`);
+  }
+  // Why the proxy is no way there, when it is none.
+  const refused = proxy && !proxy.reaches ? `; ${proxyLayer?.verdict === 'block' ? proxyLayer.brief : `the way to the egress proxy is blocked by ${blockedBy(proxy)}`}` : '';
   if (direct.reaches) {
+    const last = direct.layers[direct.layers.length - 1];
+    if (last?.layer === 'proxy') return `${target} is open to the VM: the egress proxy listens there (policy lines ${ctx.policy.egress.map((e) => e.span.line).join(', ')}).`;
     const fwd = direct.layers.find((l) => l.layer === 'bridge' && l.verdict === 'pass');
     const b = fwd ? ctx.policy.bridges.find((x) => x.span.line === fwd.policyLine) : undefined;
     return b
       ? `${target} is open to the VM: the bridge "${b.name}" (policy line ${b.span.line}) forwards it to ${targetText(b)}.`
       : `${target} is reachable from the VM directly.`;
   }
-  if (open.length > 0) return `${target} is reachable only ${through}; directly it is blocked by ${blockedBy(direct)}.`;
-  return `${target} is not reachable from the VM: blocked by ${blockedBy(direct)}.`;
+  if (ways.length > 0) return `${target} is reachable only ${ways.join(', or ')}; directly it is blocked by ${blockedBy(direct)}${refused}.`;
+  return `${target} is not reachable from the VM: blocked by ${blockedBy(direct)}${refused}.`;
 }

@@ -22,7 +22,7 @@ export interface LayerResult {
 }
 
 export interface Route {
-  /** "direct", or "bridge NAME". */
+  /** "direct", "bridge NAME", or "egress proxy". */
   name: string;
   /** What the VM connects to on this route ("192.168.64.1:18123"), or the path it opens. */
   as: string;
@@ -45,6 +45,8 @@ export interface Packet {
   /** Undefined: any port (a host name was asked without one). */
   port?: number;
   proto: 'tcp';
+  /** To the egress proxy: what the VM asks it for (CONNECT NAME:PORT; no port: any). */
+  request?: { kind: 'name'; text: string; port?: number } | { kind: 'ipv4' | 'ipv6'; text: string };
 }
 
 // The line of `text` (1-based) whose non-comment text satisfies `pick`, for citing an artifact.

@@ -24,12 +24,19 @@ export function parseNftRules(text: string): NftRule[] {
     if (!chain || line === '' || /^(type|chain|table|define|delete|\})/.test(line)) return;
     const verdict = /\b(accept|reject|drop)\b/.exec(line)?.[1] as NftRule['verdict'] | undefined;
     if (!verdict) return;
-    const body = line.slice(0, line.search(/\b(accept|reject|drop)\b/)).replace(/([{},])/g, ' $1 ');
+    // `counter` is a statement, not a match: left in, it would pair with the next token as a
+    // condition no packet meets, and every counted rule (the rejects among them) would be skipped.
+    const body = line
+      .slice(0, line.search(/\b(accept|reject|drop)\b/))
+      .replace(/\bcounter\b/g, ' ')
+      .replace(/([{},])/g, ' $1 ');
     const tokens = body.split(/\s+/).filter(Boolean);
     const conds: NftRule['conds'] = [];
     for (let j = 0; j < tokens.length; ) {
-      const key = `${tokens[j]} ${tokens[j + 1]}`;
-      j += 2;
+      // Most matches are two words (ip saddr, tcp dport); an interface match is one (iifname).
+      const single = tokens[j] === 'iifname' || tokens[j] === 'oifname';
+      const key = single ? tokens[j]! : `${tokens[j]} ${tokens[j + 1]}`;
+      j += single ? 1 : 2;
       const values: string[] = [];
       if (tokens[j] === '{') {
         for (j++; j < tokens.length && tokens[j] !== '}'; j++) if (tokens[j] !== ',') values.push(tokens[j]!);

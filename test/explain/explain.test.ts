@@ -41,8 +41,11 @@ test("the issue's example: 10.0.30.5:8123 only through the homeassistant bridge"
   const block = lineOf('tart-run.sh', (l) => l.includes('--net-softnet-block=0.0.0.0/0'));
   const last = lineOf('anchor.pf', (l) => l.startsWith('block return in log quick inet from $vm_net to any'));
   assert.ok(block > 0 && last > 0);
-  assert.is(e.summary, `10.0.30.5:8123 is reachable only as 192.168.64.1:18123 through the bridge "homeassistant" (policy line ${haLine}); directly it is blocked by softnet (block 0.0.0.0/0, tart-run.sh:${block}) and pf (anchor.pf:${last}).`);
-  const [direct, bridge] = e.routes;
+  // The bundled policy lists egress: an address never goes through the proxy, and the answer says so.
+  assert.is(e.summary, `10.0.30.5:8123 is reachable only as 192.168.64.1:18123 through the bridge "homeassistant" (policy line ${haLine}); directly it is blocked by softnet (block 0.0.0.0/0, tart-run.sh:${block}) and pf (anchor.pf:${last}); the egress proxy refuses IP literals.`);
+  const [direct, bridge, proxy] = e.routes;
+  assert.is(proxy!.name, 'egress proxy');
+  assert.is(proxy!.reaches, false);
   assert.equal(direct!.layers.map((l) => [l.layer, l.verdict]), [['softnet', 'block'], ['pf', 'block']]);
   assert.is(direct!.layers[0]!.artifactLine!.text, '--net-softnet-block=0.0.0.0/0 \\');
   assert.match(direct!.layers[1]!.artifactLine!.text, /^block return in log quick inet from \$vm_net to any/);
@@ -71,10 +74,17 @@ test('a name is never resolved, and is blocked directly whatever it resolves to'
     assert.is(e.routes[0]!.reaches, false);
     assert.is(e.routes[1]!.name, 'bridge vaultwarden');
     assert.is(e.routes[1]!.as, '192.168.64.1:18443');
+    // Listed under `egress claude`: reachable by name through the proxy, never directly.
+    const claude = policy.egress.find((r) => r.name === 'claude')!.span.line;
     const other = explain(ctx(), 'api.anthropic.com:443');
-    assert.is(other.routes.length, 1);
-    assert.match(other.summary, 'is not reachable from the VM');
+    assert.equal(other.routes.map((r) => [r.name, r.reaches]), [['direct', false], ['egress proxy', true]]);
+    assert.match(other.summary, `api.anthropic.com:443 is reachable only by name through the egress proxy on 192.168.64.1:${policy.proxy!.listen} (egress "claude", policy line ${claude}); directly it is blocked by`);
+    const unlisted = explain(ctx(), 'evil.anthropic.com:443');
+    assert.match(unlisted.summary, 'is not reachable from the VM');
+    assert.match(unlisted.summary, 'the egress proxy refuses evil.anthropic.com:443 (no egress rule lists the name; nearest: egress "claude"');
     citedLinesAreReal(e);
+    citedLinesAreReal(other);
+    citedLinesAreReal(unlisted);
   } finally {
     Object.assign(dns, { lookup: saved.lookup, resolve: saved.resolve });
     Object.assign(dns.promises, { lookup: saved.plookup });
@@ -103,7 +113,8 @@ test('paths: ~/.ssh is not visible and the nearest share is named; inside a shar
 });
 
 test('property: explain says reachable exactly when the policy allows it (pf and nft)', () => {
-  const listens = new Set(policy.bridges.map((b) => b.listen));
+  // The gateway's open ports: the bridges' and the egress proxy's (gatewayPorts()).
+  const listens = new Set([...policy.bridges.map((b) => b.listen), ...(policy.proxy ? [policy.proxy.listen] : [])]);
   const address = fc.oneof(
     fc.constant('192.168.64.1'),
     fc.nat(255).map((n) => `192.168.64.${n}`),
