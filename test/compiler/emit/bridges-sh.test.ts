@@ -38,8 +38,9 @@ for (const [name, build] of Object.entries(CASES)) {
 }
 
 // Runs bridges.sh with a stand-in socat that records its argv in a file named by its pid and sleeps.
+// The record is written aside and renamed into place, so a reader never sees it half-written.
 function startWithFakeSocat(dir: string, script: string, range?: string) {
-  writeFileSync(join(dir, 'socat'), `#!/bin/sh\nprintf '%s\\0' "$@" > "${dir}/socat.$$"\nexec sleep 30\n`);
+  writeFileSync(join(dir, 'socat'), `#!/bin/sh\nprintf '%s\\0' "$@" > "${dir}/part.$$" && mv "${dir}/part.$$" "${dir}/socat.$$"\nexec sleep 30\n`);
   chmodSync(join(dir, 'socat'), 0o755);
   writeFileSync(join(dir, 'bridges.sh'), script);
   const env: Record<string, string> = { PATH: `${dir}:/usr/bin:/bin` };
