@@ -18,7 +18,9 @@ import { isWithin } from '../../src/compiler/paths/expand-home.ts';
 import { sensitiveSegment } from '../../src/compiler/paths/sensitive-patterns.ts';
 import { splitLines } from '../../src/grammar/split-lines.ts';
 
-const seed = Number(process.env['FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+// A fixed seed by default, so `npm test` (and CI) is the same run every time; FUZZ_SEED=$RANDOM
+// explores further, and a failure names its seed in the suite title.
+const seed = Number(process.env['FUZZ_SEED'] ?? 20261127);
 const t = suite(`hostile input units (FUZZ_SEED=${seed})`);
 
 // One address part in any spelling inet_aton takes, or a near miss.
