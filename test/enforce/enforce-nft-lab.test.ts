@@ -5,6 +5,7 @@
 // exact commands. Names: a bridge name resolving to loopback or the gateway is refused; a
 // rebinding after the start is caught by --supervise.
 
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,16 +140,28 @@ t('a bridge failing after the table is loaded rolls the table and the first brid
   mkdirSync(shim, { recursive: true });
   writeFileSync(join(shim, 'socat'), `#!/bin/sh\ncase "$1" in *LISTEN:18090,*) echo "socat: Address already in use" >&2; exit 1;; esac\nexec /usr/bin/socat "$@"\n`);
   chmodSync(join(shim, 'socat'), 0o755);
-  const before = await lab.exec('host', ['sh', '-c', 'pgrep -x socat || true']);
+  const before = labSocats();
   const r = await enforce([], { PATH: `${shim}:${process.env.PATH}` });
   assert.is(r.exitCode, 3, r.stderr);
   assert.match(r.stderr, /step "bridge:beta" failed/);
   assert.match(r.stderr, /nothing is left changed/);
   assert.not.ok(await tableLoaded(), 'table rolled back');
-  const after = await lab.exec('host', ['sh', '-c', 'pgrep -x socat || true']);
-  assert.is(after.stdout.trim(), before.stdout.trim(), 'no socat left');
+  assert.equal(labSocats(), before, 'no socat left');
   assert.not.ok(existsSync(join(stateDir, 'state.json')));
 });
+
+// The socat processes in this lab's host namespace. Not `pgrep -x socat`: a network namespace is
+// not a process namespace, and other lab suites run their own socats at the same time.
+function labSocats(): number[] {
+  const pids = spawnSync('ip', ['netns', 'pids', lab.ns.host], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  return pids.filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'socat' && running(pid);
+    } catch {
+      return false;
+    }
+  }).sort((a, b) => a - b);
+}
 
 // Writes the host namespace's hosts file directly: lab.setHosts refuses non-lab addresses, and
 // these answers (loopback) are only ever resolved and refused, never connected to.
