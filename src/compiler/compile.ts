@@ -11,7 +11,7 @@ import { CHECK_PASSES } from './passes/index.ts';
 import { lowerPolicy } from './lower-policy.ts';
 import type { Policy } from './policy.ts';
 import { readPolicyFile } from './read-policy-file.ts';
-import { lexicalPath, realPathOnHost, type RealPath } from './paths/real-path.ts';
+import { lexicalPath, realPathResolver, type RealPath } from './paths/real-path.ts';
 
 export interface CompileInput {
   /** The policy path as the user gave it: printed in messages and artifact headers. */
@@ -77,5 +77,5 @@ export async function compilePolicyFile(file: string, options: CompileFileOption
   // Shown with U+FFFD where the bytes were bad, only for the snippet under each error.
   if (decoded.source === undefined) return { diagnostics: decoded.diagnostics, source: read.bytes.toString('utf8') };
   const source = decoded.source;
-  return { ...compilePolicy({ file, source, bytes: read.bytes, realPath: realPathOnHost, ...options }), source };
+  return { ...compilePolicy({ file, source, bytes: read.bytes, realPath: realPathResolver(), ...options }), source };
 }

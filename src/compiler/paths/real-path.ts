@@ -2,27 +2,41 @@
 // (a folder compile is about to create) kept as written. The cage checks compare these, since a
 // lexical "outside the share" says nothing when a parent is a symlink into the share.
 
-import { realpathSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 
 export type RealPath = (absolute: string) => string;
 
 // The real path of an absolute path, or of its nearest existing ancestor with the rest appended.
-export const realPathOnHost: RealPath = (absolute) => {
-  const rest: string[] = [];
-  let current = posix.normalize(absolute);
-  for (;;) {
-    try {
-      const real = realpathSync.native(current);
-      return rest.length === 0 ? real : posix.join(real, ...rest.reverse());
-    } catch {
-      const parent = posix.dirname(current);
-      if (parent === current) return absolute;
-      rest.push(posix.basename(current));
-      current = parent;
+// One resolver per compile, top down: it remembers every folder it resolved and whether realpath
+// could, and a path under a folder realpath could not resolve cannot resolve either, so 10,000
+// mounts under one missing folder cost one lookup, not 30,000 thrown errors (issue 9). It asks
+// lstat (which answers "no such file" without an exception) before realpath. Cached for one
+// compile only: the file system may change between runs.
+export function realPathResolver(): RealPath {
+  const known = new Map<string, { real: string; resolved: boolean }>();
+  const resolve = (path: string): { real: string; resolved: boolean } => {
+    const hit = known.get(path);
+    if (hit !== undefined) return hit;
+    const parentPath = posix.dirname(path);
+    const parent = parentPath === path ? undefined : resolve(parentPath);
+    let out: { real: string; resolved: boolean } | undefined;
+    if (parent === undefined || parent.resolved) {
+      try {
+        if (lstatSync(path, { throwIfNoEntry: false }) !== undefined) out = { real: realpathSync.native(path), resolved: true };
+      } catch {
+        // A dangling or looping link, or a folder we may not search: kept as written below.
+      }
     }
-  }
-};
+    out ??= { real: parent === undefined ? path : posix.join(parent.real, posix.basename(path)), resolved: false };
+    known.set(path, out);
+    return out;
+  };
+  return (absolute) => resolve(posix.normalize(absolute)).real;
+}
+
+/** A fresh resolver for every call: for one-off lookups outside a compile. */
+export const realPathOnHost: RealPath = (absolute) => realPathResolver()(absolute);
 
 /** For pure compiles (tests, fixtures): paths are taken as written. */
 export const lexicalPath: RealPath = (absolute) => absolute;
