@@ -18,7 +18,8 @@ function ping(address: string, timeoutMs: number): Promise<ProbeResult> {
   const args = ['-n', '-c', '1', ...(mac ? (v6 ? [] : ['-W', String(timeoutMs)]) : ['-W', String(Math.max(1, Math.ceil(timeoutMs / 1000)))]), ...(v6 && !mac ? ['-6'] : []), address];
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: 'ignore' });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 500);
+    // No reply within the timeout is the answer: killed then, not when ping's whole-second -W ends.
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', () => done('skipped', true, '`ping` is not installed in the VM'));
     child.on('exit', (code) => (code === 0 ? done('REPLY', false, `${address} answers ping from the VM: ICMP leaves the cage`) : done('no reply', true)));
     let ended = false;

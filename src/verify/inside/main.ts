@@ -24,7 +24,9 @@ async function probeMain(): Promise<void> {
     last = now;
     process.stderr.write(`${JSON.stringify({ progress: { done, total } })}\n`);
   });
-  process.stdout.write(`${JSON.stringify(report)}\n`);
+  // Exit once the report is out: a system-resolver lookup the DNS probe gave up on cannot be
+  // cancelled and would hold the process (and the host, which waits for it) for seconds.
+  process.stdout.write(`${JSON.stringify(report)}\n`, () => process.stderr.write('', () => process.exit()));
 }
 
 void probeMain();
