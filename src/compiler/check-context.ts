@@ -17,22 +17,30 @@ export interface CheckContext {
 /** A check pass: reports problems, never changes anything. */
 export type CheckPass = (ctx: CheckContext) => import('./diagnostic.ts').Diagnostic[];
 
-export function statementsOf<K extends Statement['kind']>(ast: PolicyAst, kind: K): Array<Extract<Statement, { kind: K }>> {
-  return ast.statements.filter((s): s is Extract<Statement, { kind: K }> => s.kind === kind);
+// Every pass asks for the statements of a kind; each list is made once per tree (issue 9: ten
+// passes filtering 10,000 statements each), and frozen, since all of them share it.
+const byKind = new WeakMap<PolicyAst, Map<Statement['kind'], readonly Statement[]>>();
+
+export function statementsOf<K extends Statement['kind']>(ast: PolicyAst, kind: K): ReadonlyArray<Extract<Statement, { kind: K }>> {
+  let kinds = byKind.get(ast);
+  if (kinds === undefined) byKind.set(ast, (kinds = new Map()));
+  let list = kinds.get(kind);
+  if (list === undefined) kinds.set(kind, (list = Object.freeze(ast.statements.filter((s) => s.kind === kind))));
+  return list as ReadonlyArray<Extract<Statement, { kind: K }>>;
 }
 
 export function findOption(statement: { options: OptionNode[] }, key: string): OptionNode | undefined {
   return statement.options.find((o) => o.key.value === key);
 }
 
-export function bridges(ast: PolicyAst): AllowStatement[] {
+export function bridges(ast: PolicyAst): readonly AllowStatement[] {
   return statementsOf(ast, 'allow');
 }
 
-export function mounts(ast: PolicyAst): MountStatement[] {
+export function mounts(ast: PolicyAst): readonly MountStatement[] {
   return statementsOf(ast, 'mount');
 }
 
-export function egressRules(ast: PolicyAst): EgressStatement[] {
+export function egressRules(ast: PolicyAst): readonly EgressStatement[] {
   return statementsOf(ast, 'egress');
 }

@@ -4,6 +4,7 @@
 import { errorAt, type Diagnostic } from '../diagnostic.ts';
 import { mounts, type CheckContext } from '../check-context.ts';
 import { expandHome } from '../paths/expand-home.ts';
+import { CLIMBS } from '../paths/usable-mount-path.ts';
 
 export function checkMountPaths({ ast, home }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -27,7 +28,7 @@ export function checkMountPaths({ ast, home }: CheckContext): Diagnostic[] {
       error('NP244', `The path of the mount "${mount.name.value}" holds a control character (or a bidirectional override, which makes it read as another path).`, 'Rename the folder to a plain name.');
       continue;
     }
-    if (written.split('/').includes('..')) {
+    if (CLIMBS.test(written)) {
       error(
         'NP241',
         `The path "${written}" climbs with "..", so what it shares is not plain from the policy.`,

@@ -20,7 +20,7 @@ export function checkSensitiveMounts({ ast, home, realPath }: CheckContext): Dia
     // A harmless-looking name may be a symlink to ~/.ssh: judge where it really leads, too.
     const real = realPath(path);
     const leads = real === path ? '' : ` (it leads to "${real}")`;
-    const match = sensitiveSegment(path) ?? sensitiveSegment(real);
+    const match = sensitiveSegment(path) ?? (real === path ? undefined : sensitiveSegment(real));
     if (path === '/' || real === '/') {
       problem = { code: 'NP245', message: `The mount "${name}" shares the whole disk ("/").`, hint: `Share only the folders the assistant needs. ${ACK}` };
     } else if (isWithin(home, path) || isWithin(realPath(home), real)) {

@@ -15,9 +15,14 @@ export function expandHome(written: string, home: string): Expanded {
 
 // "/a//b/./c/" → "/a/b/c"; ".." is refused earlier, so normalizing never climbs.
 function normalize(path: string): string {
+  // Most paths are already plain; posix.normalize would copy each of them (issue 9).
+  if (!UNPLAIN.test(path)) return path;
   const out = posix.normalize(path);
   return out.length > 1 && out.endsWith('/') ? out.slice(0, -1) : out;
 }
+
+/** "//", a "." or ".." segment, or a final "/": what posix.normalize would change. */
+const UNPLAIN = /\/\/|\/\.\.?(\/|$)|.\/$/;
 
 // True when `inner` is `outer` or lies below it, compared as a macOS volume compares names
 // (without case, after Unicode normalisation): erring toward "inside" only ever refuses more.

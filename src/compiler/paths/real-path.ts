@@ -32,7 +32,12 @@ export function realPathResolver(): RealPath {
     known.set(path, out);
     return out;
   };
-  return (absolute) => resolve(posix.normalize(absolute)).real;
+  return (absolute) => resolve(plainPath(absolute)).real;
+}
+
+// posix.normalize copies every path; most are already plain (issue 9).
+function plainPath(path: string): string {
+  return /\/\/|\/\.\.?(\/|$)|.\/$/.test(path) ? posix.normalize(path) : path;
 }
 
 /** A fresh resolver for every call: for one-off lookups outside a compile. */
