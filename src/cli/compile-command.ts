@@ -1,11 +1,10 @@
 // `nanopolicy check` and `nanopolicy compile`: the CLI face of src/compiler.
 
-import { homedir, userInfo } from 'node:os';
+import { homeDir, lazyOs } from '../lazy-builtins.ts';
 import type { Command } from 'commander';
 import { compilePolicyFile } from '../compiler/compile.ts';
 import { hasErrors } from '../compiler/diagnostic.ts';
 import { emitArtifacts } from '../compiler/emit/index.ts';
-import { OutputError, writeArtifacts } from '../compiler/write-artifacts.ts';
 import { isWithin } from '../compiler/paths/expand-home.ts';
 import { realPathOnHost } from '../compiler/paths/real-path.ts';
 import { basename, resolve } from 'node:path';
@@ -41,7 +40,7 @@ Examples:
     )
     .action(async (file: string, options: CommonOptions) => {
       if (options.home !== undefined) checkAbsolutePath('--home', options.home, '"~" must mean one folder');
-      const outcome = await compilePolicyFile(file, { home: options.home ?? homedir(), cwd: process.cwd() });
+      const outcome = await compilePolicyFile(file, { home: options.home ?? homeDir(), cwd: process.cwd() });
       const ok = !hasErrors(outcome.diagnostics);
       if (options.json) {
         io.stdout.write(`${JSON.stringify({ ok, file, diagnostics: outcome.diagnostics }, null, 2)}\n`);
@@ -88,12 +87,12 @@ Examples:
       if (options.sudoUser !== undefined) checkSudoUser(options.sudoUser);
       if (options.out !== undefined) checkOutputOption(options.out);
       // Without --home, the user is whoever runs this; with it, the home folder's last segment.
-      const user = options.user ?? (options.home === undefined ? userInfo().username : undefined);
+      const user = options.user ?? (options.home === undefined ? lazyOs().userInfo().username : undefined);
       // Only files written can be installed: a summary (no -o) run as root harms nothing, so the
       // quick start works under sudo and in CI; an explicit --user root is refused all the same.
-      if (options.out !== undefined || options.user !== undefined) checkDaemonUser(user ?? basename(options.home ?? homedir()));
+      if (options.out !== undefined || options.user !== undefined) checkDaemonUser(user ?? basename(options.home ?? homeDir()));
       const outcome = await compilePolicyFile(file, {
-        home: options.home ?? homedir(),
+        home: options.home ?? homeDir(),
         ...(user !== undefined ? { user } : {}),
         cwd: process.cwd(),
         ...(options.out !== undefined ? { outputDir: options.out } : {}),
@@ -127,6 +126,8 @@ Examples:
         setExit(EXIT.ok);
         return;
       }
+      // Loaded only to write (node:fs/promises is start-up time that check and the summary do not need).
+      const { OutputError, writeArtifacts } = await import('../compiler/write-artifacts.ts');
       let written;
       try {
         written = await writeArtifacts(options.out, artifacts, { policyPath: resolve(process.cwd(), file) });

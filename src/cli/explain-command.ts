@@ -1,6 +1,6 @@
 // `nanopolicy explain`: why the VM can or cannot reach an endpoint or see a host path.
 
-import { homedir } from 'node:os';
+import { homeDir } from '../lazy-builtins.ts';
 import { Option, type Command } from 'commander';
 import { compilePolicyFile } from '../compiler/compile.ts';
 import { emitArtifacts } from '../compiler/emit/index.ts';
@@ -39,7 +39,7 @@ Examples:
   $ nanopolicy explain policy/nanoclaw.policy 1.1.1.1:443 --backend nft --json`,
     )
     .action(async (file: string, target: string, options: { backend: FirewallBackend; home?: string; json?: boolean }) => {
-      const outcome = await compilePolicyFile(file, { home: options.home ?? io.env.HOME ?? homedir(), cwd: process.cwd() });
+      const outcome = await compilePolicyFile(file, { home: options.home ?? io.env.HOME ?? homeDir(), cwd: process.cwd() });
       if (!outcome.policy) {
         reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
         return setExit(EXIT.policy);

@@ -1,7 +1,7 @@
 // `nanopolicy init`: write a first policy from an existing NanoClaw install.
 
 import { existsSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homeDir } from '../lazy-builtins.ts';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { initPolicy, InitInputError } from '../init/init-policy.ts';
@@ -64,7 +64,7 @@ function runInit(flags: InitFlags, io: Io): number {
     throw new UsageError(`--vm takes a VM name ([a-z][a-z0-9-]*, at most 38 characters), not "${visible(flags.vm)}".`);
   }
   if (flags.force && flags.out === undefined) throw new UsageError('--force goes with -o FILE.');
-  const home = resolve(flags.home ?? io.env.HOME ?? homedir());
+  const home = resolve(flags.home ?? io.env.HOME ?? homeDir());
   const from = resolve(flags.from ?? join(home, 'nanoclaw'));
   const output = flags.out !== undefined ? resolve(flags.out) : undefined;
   if (output !== undefined && existsSync(output) && !flags.force) {

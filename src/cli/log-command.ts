@@ -2,7 +2,7 @@
 // reach, what got through, what was refused and why. --follow keeps printing new decisions.
 
 import { existsSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homeDir } from '../lazy-builtins.ts';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createColors } from 'picocolors';
@@ -50,7 +50,7 @@ Examples:
 }
 
 async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
-  const home = flags.home ?? io.env.HOME ?? homedir();
+  const home = flags.home ?? io.env.HOME ?? homeDir();
   const outcome = await compilePolicyFile(file, { home, cwd: process.cwd() });
   if (!outcome.policy) {
     reportDiagnostics(io, outcome.diagnostics, file, outcome.source);

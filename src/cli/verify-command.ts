@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { homedir } from 'node:os';
+import { homeDir } from '../lazy-builtins.ts';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { compilePolicyFile } from '../compiler/compile.ts';
@@ -166,7 +166,7 @@ function readManifest(file: string): VerifyManifest {
 }
 
 async function loadPolicy(file: string, o: VerifyCliOptions, io: Io): Promise<{ policy: Policy; manifest: VerifyManifest } | undefined> {
-  const outcome = await compilePolicyFile(file, { home: o.home ?? homedir(), cwd: process.cwd() });
+  const outcome = await compilePolicyFile(file, { home: o.home ?? homeDir(), cwd: process.cwd() });
   if (!outcome.policy) {
     reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
     return undefined;

@@ -2,7 +2,6 @@
 // Stages stop on errors (a syntax error makes meaning checks guess), but within a stage every
 // problem of the file is reported.
 
-import { createHash } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import { parsePolicy } from '../grammar/parse-policy.ts';
 import { decodeUtf8 } from '../grammar/decode-utf8.ts';
@@ -11,6 +10,7 @@ import { CHECK_PASSES } from './passes/index.ts';
 import { lowerPolicy } from './lower-policy.ts';
 import type { Policy } from './policy.ts';
 import { readPolicyFile } from './read-policy-file.ts';
+import { sha256Hex } from '../lazy-builtins.ts';
 import { lexicalPath, realPathResolver, type RealPath } from './paths/real-path.ts';
 
 export interface CompileInput {
@@ -54,9 +54,13 @@ export function compilePolicy(input: CompileInput): CompileOutcome {
   if (hasErrors(diagnostics)) return { diagnostics };
 
   // The hash is of the bytes on disk, so two files that differ anywhere never share one.
-  const sha256 = createHash('sha256').update(input.bytes ?? Buffer.from(input.source, 'utf8')).digest('hex');
+  // The hash is computed when first read (an artifact header, the manifest): `check` never reads
+  // it, and node:crypto is a large part of start-up (issue 9).
+  let sha256: string | undefined;
+  const bytes = input.bytes ?? input.source;
+  const source = { file, absolutePath: policyPath, get sha256() { return (sha256 ??= sha256Hex(bytes)); } };
   const user = input.user ?? basename(input.home);
-  const policy = lowerPolicy(ast, { file, absolutePath: policyPath, sha256 }, { user, home: input.home });
+  const policy = lowerPolicy(ast, source, { user, home: input.home });
   return { diagnostics, policy };
 }
 

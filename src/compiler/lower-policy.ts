@@ -63,7 +63,8 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner):
   const snapshot = statementsOf(ast, 'snapshot')[0];
 
   return Object.freeze({
-    source: Object.freeze({ ...source }),
+    // A copy that keeps accessors (compile.ts hashes the policy on first read).
+    source: Object.freeze(Object.defineProperties({}, Object.getOwnPropertyDescriptors(source)) as PolicySource),
     owner: Object.freeze({ ...owner }),
     vm: vm.name.value,
     network: Object.freeze({

@@ -2,9 +2,9 @@
 // goes to a fresh temporary name (created exclusively, never through a symlink), and the files are
 // renamed into place only once every one was written.
 
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { sha256Hex } from '../lazy-builtins.ts';
 import { dirname, join } from 'node:path';
 import type { Artifact } from './artifact.ts';
 
@@ -41,7 +41,7 @@ export async function writeArtifacts(dir: string, artifacts: readonly Artifact[]
   return artifacts.map((a) => ({
     name: a.name,
     path: join(dir, a.name),
-    sha256: createHash('sha256').update(a.content, 'utf8').digest('hex'),
+    sha256: sha256Hex(a.content),
     bytes: Buffer.byteLength(a.content, 'utf8'),
     description: a.description,
   }));

@@ -2,8 +2,8 @@
 // in the state directory, written atomically after every step so a crash never loses a pid or token.
 
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { homeDir } from '../lazy-builtins.ts';
 
 export type Backend = 'pf' | 'nft';
 
@@ -67,7 +67,7 @@ export function emptyState(backend: Backend, vm: string, policyFile: string, pol
 export function defaultStateDir(vm: string, env: NodeJS.ProcessEnv, uid: number | undefined): string {
   if (uid === 0) return join('/var/run/nanopolicy', vm);
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'nanopolicy', vm);
-  return join(env.HOME ?? homedir(), '.nanopolicy', 'run', vm);
+  return join(env.HOME ?? homeDir(), '.nanopolicy', 'run', vm);
 }
 
 export function statePath(dir: string): string {

@@ -1,6 +1,6 @@
 // `--egress ADDR:PORT,…` into endpoints; IPv6 in brackets ("[2001:db8::1]:443").
 
-import net from 'node:net';
+import { lazyNet } from '../lazy-builtins.ts';
 import type { Endpoint } from './inside/result.ts';
 
 // Throws a one-sentence error naming the bad item.
@@ -13,7 +13,7 @@ export function parseEndpoints(list: string): Endpoint[] {
       const m = /^\[([^\]]+)\]:(\d+)$/.exec(item) ?? /^([^:]+):(\d+)$/.exec(item);
       const host = m?.[1];
       const port = Number(m?.[2]);
-      if (!host || net.isIP(host) === 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
+      if (!host || lazyNet().isIP(host) === 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
         throw new Error(`"${item}" is not ADDRESS:PORT (an IP address, IPv6 in brackets, and a port 1-65535).`);
       }
       return { host, port };

@@ -1,7 +1,7 @@
 // manifest.json: every other artifact's name, hash, size and mode, so enforce can tell that the
 // files it applies are the ones compile wrote.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex as hashHex } from '../../lazy-builtins.ts';
 import type { Artifact } from '../artifact.ts';
 import type { Policy } from '../policy.ts';
 import { anchorName } from '../policy.ts';
@@ -20,7 +20,7 @@ export const ARTIFACT_MANIFEST = 'manifest.json';
 
 // sha256 of text as UTF-8, lowercase hex.
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hashHex(text);
 }
 
 // The manifest as data over `artifacts` (itself left out).

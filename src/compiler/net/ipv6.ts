@@ -1,10 +1,10 @@
 // IPv6 target addresses: validated by Node's own parser and printed in canonical form (RFC 5952).
 
-import { isIPv6 } from 'node:net';
+import { lazyNet } from '../../lazy-builtins.ts';
 
 // Canonical lowercase compressed text of an IPv6 address, or undefined when it is not one.
 export function canonicalIpv6(text: string): string | undefined {
-  if (!isIPv6(text) || text.includes('%')) return undefined;
+  if (!text.includes(':') || !lazyNet().isIPv6(text) || text.includes('%')) return undefined;
   return new URL(`http://[${text}]/`).hostname.slice(1, -1);
 }
 
