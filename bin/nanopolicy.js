@@ -1,15 +1,47 @@
 #!/usr/bin/env node
-// Entry point: the CLI is bundled into dist/ by `npm run build` (run by `npm install`).
-import { main } from '../dist/cli.js';
+// Entry point. The CLI is one CommonJS bundle, dist/cli.cjs (`npm run build`, run by `npm install`),
+// run here through V8's code cache when the build left one for this exact file: start-up then
+// skips parsing and compiling the code every command runs (issue 9). CommonJS (bin/package.json)
+// because an ES module entry costs the ES module loader before the first line.
+'use strict';
+const { readFileSync, statSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+const { Script } = require('node:vm');
 
-const code = await main(process.argv, { stdout: process.stdout, stderr: process.stderr, env: process.env });
-// Every command awaits its own work, so what is still pending now is only what nobody waits for: a
-// system-resolver lookup that verify gave up on (getaddrinfo cannot be cancelled and holds the
-// process for the resolver's own timeouts, 5 s and more), a probe socket's timer. Exit once the
-// output is flushed (pipes can be asynchronous on macOS) instead of waiting for them (issue 9).
-let pending = 2;
-const flushed = () => {
-  if (--pending === 0) process.exit(code);
-};
-process.exitCode = code;
-for (const stream of [process.stdout, process.stderr]) stream.write('', flushed);
+const file = join(__dirname, '../dist/cli.cjs');
+let source;
+try {
+  source = readFileSync(file, 'utf8');
+} catch {
+  process.stderr.write(`nanopolicy: ${file} is missing; run "npm run build" (npm install runs it).\n`);
+  process.exit(70);
+}
+// The cache's name carries the size and modification time of the bundle it was made from, and V8
+// itself refuses a cache from another V8 version, other flags or another source length.
+const { size, mtimeMs } = statSync(file);
+const cacheFile = `${file}.${size}-${Math.trunc(mtimeMs)}.cache`;
+let cachedData;
+try {
+  cachedData = readFileSync(cacheFile);
+} catch {
+  // No cache: V8 compiles as usual.
+}
+const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
+if (process.env.NANOPOLICY_DEBUG) process.stderr.write(`nanopolicy: code cache ${cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'accepted'} (${cacheFile})\n`);
+const cli = { exports: {} };
+script.runInThisContext()(cli.exports, require('node:module').createRequire(file), cli, file, join(__dirname, '../dist'));
+
+cli.exports.main(process.argv, { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
+  // The build's one training run keeps what it compiled, for every later start.
+  if (process.env.NANOPOLICY_WRITE_CODE_CACHE === '1') writeFileSync(cacheFile, script.createCachedData());
+  // Every command awaits its own work, so what is still pending now is only what nobody waits for:
+  // a system-resolver lookup that verify gave up on (getaddrinfo cannot be cancelled and holds the
+  // process for the resolver's own timeouts, 5 s and more), a probe socket's timer. Exit once the
+  // output is flushed (pipes can be asynchronous on macOS) instead of waiting for them (issue 9).
+  process.exitCode = code;
+  let pending = 2;
+  const flushed = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  for (const stream of [process.stdout, process.stderr]) stream.write('', flushed);
+});

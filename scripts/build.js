@@ -1,6 +1,7 @@
 // Builds nanopolicy: the peggy grammar into its parser, then one bundle for the CLI, one
 // self-contained bundle for the probe that `verify` sends into the VM, and one for the egress
 // proxy that `enforce` runs on the host (both Node built-ins only).
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,11 +37,13 @@ const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const common = {
   define: { __NANOPOLICY_VERSION__: JSON.stringify(version) },
   bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', legalComments: 'none' };
-// The CLI is split: dist/cli.js holds what every command needs (the compiler, commander), and what
-// only enforce or verify use (child_process, tls, dns, execa …) sits in chunks beside it, loaded by the
-// `await import()` in those commands. So `check` starts nearly as fast as bare Node (issue 9).
-// commander and picocolors are bundled in (resolving and loading a CommonJS package from ESM costs
-// more than parsing it); the other dependencies stay external and load only where they are used.
+// The CLI is one CommonJS file, dist/cli.cjs, that bin/nanopolicy.js runs through a V8 code cache
+// (dist/cli.cjs.<size>-<mtime>.cache, made below by running `check` on the bundled policy once):
+// start-up then skips parsing and compiling what every command runs (issue 9). CommonJS because
+// Node 20 has no code cache for ES modules, and because importing a built-in as an ES module
+// touches all of its exports (node:fs's streams among them). What only some commands use stays
+// lazy inside the file: the modules behind enforce's and verify's `await import()` (execa, diff,
+// child_process, tls, dns …) run only when those commands do. tldts is required on demand.
 // commander requires child_process at load, for stand-alone executable subcommands we do not have;
 // loading it (and dgram, net behind it) costs every command, so commander gets a lazy stand-in.
 const lazyChildProcess = {
@@ -55,24 +58,63 @@ const lazyChildProcess = {
     }));
   },
 };
-// Chunks sit in dist/ itself: run-inside.ts finds the probe as `./probe.cjs` beside its own module.
-// Old chunks (named <name>-<HASH>.js) go first, so dist/ holds only this build's.
-const CHUNK = /^[\w-]+-[A-Z0-9]{8}\.js$/;
+// `await import('node:x')` stays lazy as a require() inside the bundle: a script run from a code
+// cache (vm.Script) cannot import() on Node 20 without an experimental flag.
+const lazyBuiltins = {
+  name: 'dynamic-import-of-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'lazy-builtin' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+// execa and diff (a third of the bundle) live in dist/vendor.cjs, required where enforce, verify and
+// the dry run `await import()` them: the code every command reads and parses stays small.
+const VENDOR = ['execa', 'diff'];
+const vendorSplit = {
+  name: 'vendor-split',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^(${VENDOR.join('|')})$`) }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'vendor' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'vendor' }, (args) => ({ contents: `module.exports = require('./vendor.cjs')[${JSON.stringify(args.path)}];`, loader: 'js', resolveDir: root }));
+    b.onResolve({ filter: /^\.\/vendor\.cjs$/ }, () => ({ path: './vendor.cjs', external: true }));
+  },
+};
 mkdirSync(join(root, 'dist'), { recursive: true });
-for (const name of readdirSync(join(root, 'dist'))) if (CHUNK.test(name)) rmSync(join(root, 'dist', name));
+// Earlier builds' files: the split ES module chunks, and code caches of other builds.
+const STALE = /^[\w-]+-[A-Z0-9]{8}\.js$|^cli\.js$|^cli\.cjs\..*\.cache$/;
+for (const name of readdirSync(join(root, 'dist'))) if (STALE.test(name)) rmSync(join(root, 'dist', name));
 rmSync(join(root, 'dist/chunks'), { recursive: true, force: true });
 await build({
   ...common,
-  entryPoints: { cli: join(root, 'src/cli/main.ts') },
-  outdir: join(root, 'dist'),
-  chunkNames: '[name]-[hash]',
-  splitting: true,
-  format: 'esm',
-  external: ['execa', 'diff', 'node-forge', 'peggy', 'tldts'],
-  plugins: [lazyChildProcess],
-  // commander is CommonJS and calls require(): give the ESM bundle a real one.
-  banner: { js: "import { createRequire as __nanopolicyRequire } from 'node:module';\nconst require = __nanopolicyRequire(import.meta.url);" },
+  entryPoints: [join(root, 'src/cli/main.ts')],
+  outfile: join(root, 'dist/cli.cjs'),
+  format: 'cjs',
+  external: ['node-forge', 'peggy', 'tldts'],
+  plugins: [lazyChildProcess, lazyBuiltins, vendorSplit],
+  minifyWhitespace: true,
+  minifySyntax: true,
+  define: { ...common.define, 'import.meta.url': '__nanopolicyModuleUrl' },
+  banner: { js: "const __nanopolicyModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+await build({
+  ...common,
+  entryPoints: [join(root, 'src/vendor.ts')],
+  outfile: join(root, 'dist/vendor.cjs'),
+  format: 'cjs',
+  plugins: [lazyBuiltins],
+  minifyWhitespace: true,
+  minifySyntax: true,
+});
+const cli = readFileSync(join(root, 'dist/cli.cjs'), 'utf8');
+if (/\bimport\(/.test(cli)) throw new Error('dist/cli.cjs holds an import(): a code-cached script cannot run it on Node 20');
+// The code cache: bin/nanopolicy.js writes it when asked, after one `check` of the bundled policy.
+// It is only a speed-up: a missing or rejected cache (another Node, other V8 flags) costs the
+// compile it saves, never correctness, and the file name ties it to this exact dist/cli.cjs.
+const trained = spawnSync(process.execPath, [join(root, 'bin/nanopolicy.js'), 'check', join(root, 'policy/nanoclaw.policy')], {
+  cwd: root,
+  env: { ...process.env, NANOPOLICY_WRITE_CODE_CACHE: '1', NO_COLOR: '1' },
+  encoding: 'utf8',
+});
+if (trained.status !== 0) throw new Error(`the built CLI failed its first run (status ${trained.status}):\n${trained.stderr}`);
 await build({
   ...common,
   entryPoints: [join(root, 'src/verify/inside/main.ts')],

@@ -1,9 +1,11 @@
-// The built CLI (dist/, by scripts/build.js; npm test builds first): start-up loads only what every
-// command needs, and the chunks that enforce/verify load lazily still find their neighbours.
+// The built CLI (dist/, by scripts/build.js; npm test builds first): one CommonJS bundle run from a
+// V8 code cache, start-up loads only what every command needs, and what enforce and verify load
+// on demand (dist/vendor.cjs, the probe) is found beside it.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,51 +14,76 @@ import { buildVerifyManifest } from '../../src/compiler/emit/verify-manifest.ts'
 
 const ROOT = join(import.meta.dirname, '../..');
 const DIST = join(ROOT, 'dist');
+const BIN = join(ROOT, 'bin/nanopolicy.js');
 const t = suite('dist bundle');
 
-// The static import graph of dist/cli.js: the files and packages start-up loads.
-function startupGraph(): { files: string[]; specifiers: Set<string> } {
-  const files: string[] = [];
-  const specifiers = new Set<string>();
-  const todo = ['cli.js'];
-  while (todo.length) {
-    const file = todo.pop()!;
-    if (files.includes(file)) continue;
-    files.push(file);
-    const text = readFileSync(join(DIST, file), 'utf8');
-    // Static imports only (`import … from "x"` / `import "x"`); `import("x")` is the lazy kind.
-    for (const m of text.matchAll(/^import\s+(?:[^'"]*?\sfrom\s+)?["']([^"']+)["'];?$/gms)) {
-      const spec = m[1]!;
-      if (spec.startsWith('./')) todo.push(spec.slice(2));
-      else specifiers.add(spec);
-    }
+// Runs the built CLI with stdout and stderr in files (a pipe would load node:net for the stream)
+// and a preload that records, at exit, every built-in loaded and every file required.
+function runRecorded(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string; builtins: string[]; required: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'np-dist-'));
+  try {
+    const preload = join(dir, 'record.cjs');
+    const record = join(dir, 'record.json');
+    writeFileSync(
+      preload,
+      `process.once('exit', () => require('node:fs').writeFileSync(${JSON.stringify(record)}, JSON.stringify({ builtins: process.moduleLoadList, required: Object.keys(require.cache) })));\n`,
+    );
+    const out = openSync(join(dir, 'out'), 'w');
+    const err = openSync(join(dir, 'err'), 'w');
+    const r = spawnSync(process.execPath, ['-r', preload, BIN, ...args], { cwd: ROOT, stdio: ['ignore', out, err], env: { ...process.env, NO_COLOR: '1', ...env } });
+    closeSync(out);
+    closeSync(err);
+    const recorded = JSON.parse(readFileSync(record, 'utf8')) as { builtins: string[]; required: string[] };
+    return { status: r.status, stdout: readFileSync(join(dir, 'out'), 'utf8'), stderr: readFileSync(join(dir, 'err'), 'utf8'), ...recorded };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  return { files, specifiers };
 }
 
-t('dist/cli.js is built (run "npm run build" first)', () => {
-  assert.ok(existsSync(join(DIST, 'cli.js')), 'dist/cli.js is missing: run "npm run build"');
+t('dist/cli.cjs, dist/vendor.cjs and a code cache for this very cli.cjs are built (run "npm run build" first)', () => {
+  assert.ok(existsSync(join(DIST, 'cli.cjs')), 'dist/cli.cjs is missing: run "npm run build"');
+  assert.ok(existsSync(join(DIST, 'vendor.cjs')), 'dist/vendor.cjs is missing');
+  const { size, mtimeMs } = statSync(join(DIST, 'cli.cjs'));
+  const caches = readdirSync(DIST).filter((f) => f.endsWith('.cache'));
+  assert.equal(caches, [`cli.cjs.${size}-${Math.trunc(mtimeMs)}.cache`], 'exactly one cache, named for the current bundle');
 });
 
-t('start-up loads no execa, diff, tls, dns, dgram or child_process: only enforce/verify use them', () => {
-  const { specifiers, files } = startupGraph();
-  for (const heavy of ['execa', 'diff', 'node-forge', 'node:tls', 'node:dns', 'node:dgram', 'node:child_process']) {
-    assert.not.ok(specifiers.has(heavy), `${heavy} is imported at start-up (by one of ${files.join(', ')})`);
+t('check runs from the code cache, and start-up loads no execa, diff, crypto, net, tls, dns, dgram or child_process', () => {
+  const r = runRecorded(['check', 'policy/nanoclaw.policy'], { NANOPOLICY_DEBUG: '1' });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout + r.stderr, /policy\/nanoclaw\.policy: ok/);
+  assert.match(r.stderr, /code cache accepted/);
+  for (const heavy of ['crypto', 'net', 'tls', 'dns', 'dgram', 'child_process', 'fs/promises']) {
+    assert.not.ok(r.builtins.includes(`NativeModule ${heavy}`), `node:${heavy} is loaded at start-up`);
   }
-  assert.ok(files.length < readdirSync(DIST).filter((f) => f.endsWith('.js')).length, 'some chunks load only on demand');
+  assert.not.ok(r.required.some((f) => f.endsWith('vendor.cjs') || f.includes('/node_modules/')), `start-up required ${r.required.join(', ')}`);
 });
 
-t('every chunk that looks for the probe beside itself finds dist/probe.cjs there', () => {
-  const seekers = readdirSync(DIST).filter((f) => f.endsWith('.js') && readFileSync(join(DIST, f), 'utf8').includes('"./probe.cjs"'));
-  assert.ok(seekers.length > 0, 'run-inside.ts looks for ./probe.cjs');
-  assert.ok(existsSync(join(DIST, 'probe.cjs')));
+t('a cache that does not match the bundle is never used: a changed cli.cjs gets a new name, V8 rejects the rest', () => {
+  const { size, mtimeMs } = statSync(join(DIST, 'cli.cjs'));
+  const bin = readFileSync(BIN, 'utf8');
+  assert.match(bin, /\$\{size\}-\$\{Math\.trunc\(mtimeMs\)\}\.cache/, 'the cache name carries size and mtime');
+  // A cache of other bytes under the right name: V8 refuses it and the CLI still runs.
+  const cacheFile = join(DIST, `cli.cjs.${size}-${Math.trunc(mtimeMs)}.cache`);
+  const good = readFileSync(cacheFile);
+  try {
+    writeFileSync(cacheFile, Buffer.from('not a code cache'));
+    const r = runRecorded(['check', 'policy/nanoclaw.policy'], { NANOPOLICY_DEBUG: '1' });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stderr, /code cache rejected/);
+  } finally {
+    writeFileSync(cacheFile, good);
+  }
 });
 
-t('the built CLI checks the bundled policy, and loads the probe chunk on demand', async () => {
-  const check = spawnSync(process.execPath, [join(ROOT, 'bin/nanopolicy.js'), 'check', 'policy/nanoclaw.policy'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  assert.is(check.status, 0, check.stderr);
-  assert.match(check.stdout + check.stderr, /ok/);
-  // verify --inside with every probe group skipped: loads the probe chunk, sends nothing.
+t('enforce and verify find what they load on demand: execa and diff in dist/vendor.cjs', () => {
+  const vendor = createRequire(join(DIST, 'cli.cjs'))('./vendor.cjs') as { execa: { execa: unknown }; diff: { createTwoFilesPatch: unknown } };
+  assert.type(vendor.execa.execa, 'function');
+  assert.type(vendor.diff.createTwoFilesPatch, 'function');
+  assert.not.match(readFileSync(join(DIST, 'cli.cjs'), 'utf8'), /\bimport\(/, 'a code-cached script cannot import() on Node 20');
+});
+
+t('the built CLI loads the probe on demand (verify --inside, every probe group skipped: sends nothing)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'np-dist-'));
   try {
     const { policy } = await compilePolicyFile(join(ROOT, 'policy/nanoclaw.policy'), { home: dir, cwd: ROOT });
@@ -64,7 +91,7 @@ t('the built CLI checks the bundled policy, and loads the probe chunk on demand'
     const manifest = join(dir, 'verify.json');
     writeFileSync(manifest, JSON.stringify(buildVerifyManifest(policy)));
     const all = 'bridges,hosts,gateway,direct,proxy,egress,dns,icmp,mounts';
-    const inside = spawnSync(process.execPath, [join(ROOT, 'bin/nanopolicy.js'), 'verify', '--inside', manifest, '--skip', all, '--json'], { cwd: ROOT, encoding: 'utf8' });
+    const inside = spawnSync(process.execPath, [BIN, 'verify', '--inside', manifest, '--skip', all, '--json'], { cwd: ROOT, encoding: 'utf8' });
     assert.is(inside.status, 0, inside.stderr);
     assert.equal((JSON.parse(inside.stdout) as { results: unknown[] }).results, []);
   } finally {
