@@ -21,6 +21,8 @@ export const DEFAULT_BUDGET_MS = 180_000;
 
 // All probe groups in report order.
 export const PROBE_GROUPS = ['bridges', 'hosts', 'gateway', 'direct', 'proxy', 'egress', 'dns', 'icmp', 'mounts'] as const;
+/** The order the groups start in: a blocked probe's answer is its timeout, so those clocks start first (issue 9). */
+const START_ORDER: readonly string[] = ['egress', 'icmp', 'dns', 'direct', 'proxy', 'bridges', 'hosts', 'mounts', 'gateway'];
 
 export async function runProbes(input: InsideInput, onProgress?: SweepProgress): Promise<InsideReport> {
   const { manifest, options } = input;
@@ -62,8 +64,11 @@ export async function runProbes(input: InsideInput, onProgress?: SweepProgress):
     budgetTimer = setTimeout(() => resolve('budget'), budgetMs);
   });
   const groups = PROBE_GROUPS.filter((g) => !skip.has(g));
-  const settled = await Promise.all(
-    groups.map(async (group): Promise<ProbeResult[]> => {
+  // Started in START_ORDER (the probes that must wait out a timeout first, the sweep's worker
+  // threads last, so their start-up does not delay those clocks); reported in PROBE_GROUPS order.
+  const running: Record<string, Promise<ProbeResult[]>> = {};
+  for (const group of [...groups].sort((a, b) => START_ORDER.indexOf(a) - START_ORDER.indexOf(b))) {
+    running[group] = (async (): Promise<ProbeResult[]> => {
       const t0 = performance.now();
       try {
         const r = await Promise.race([jobs[group](), budget]);
@@ -72,8 +77,9 @@ export async function runProbes(input: InsideInput, onProgress?: SweepProgress):
       } catch (e) {
         return [unfinished(group, `failed: ${(e as Error).message}`, t0)];
       }
-    }),
-  );
+    })();
+  }
+  const settled = await Promise.all(groups.map((group) => running[group]!));
   clearTimeout(budgetTimer);
   scanner.close();
   return {
