@@ -11,20 +11,22 @@ const NAME = /^[a-z][a-z0-9-]*$/;
 const MAX_VM_NAME = 63 - 'com.apple/100.nanopolicy.'.length;
 const MAX_NAME = 63;
 
+const WHAT = { vm: 'VM', allow: 'bridge', mount: 'mount', egress: 'egress' } as const;
+
 export function reportInvalidNames({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const statement of ast.statements) {
     if (statement.kind === 'network' || statement.kind === 'proxy' || statement.kind === 'snapshot') continue;
-    const what = { vm: 'VM', allow: 'bridge', mount: 'mount', egress: 'egress' }[statement.kind];
     const problem = nameProblem(statement.name, statement.kind);
-    if (problem) out.push(errorAt(ast.file, statement.name.span, { ...problem, message: `The ${what} name ${problem.message}` }));
+    if (problem) out.push(errorAt(ast.file, statement.name.span, { ...problem, message: `The ${WHAT[statement.kind]} name ${problem.message}` }));
   }
   return out;
 }
 
 function nameProblem(name: Located, kind: 'vm' | 'allow' | 'mount' | 'egress'): { code: string; message: string; hint: string } | undefined {
   const text = name.value;
-  // Built only for a name that needs it: most names are fine (10,000 of them in issue 9's bench).
+  // The common case first, with nothing built: a valid name of a sane length (issue 9).
+  if (NAME.test(text) && text.length <= (kind === 'vm' ? MAX_VM_NAME : MAX_NAME)) return undefined;
   const suggestion = () => text.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '') || 'share';
   if (kind === 'mount' && /[:/,]/.test(text)) {
     return {

@@ -6,7 +6,8 @@ import type { CheckContext } from '../check-context.ts';
 export function reportRepeatedOptions({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const statement of ast.statements) {
-    if (statement.kind === 'snapshot' || !('options' in statement)) continue;
+    // One option cannot repeat: no set to build for the many lines with none or one (issue 9).
+    if (statement.kind === 'snapshot' || !('options' in statement) || statement.options.length < 2) continue;
     const seen = new Set<string>();
     for (const option of statement.options) {
       if (seen.has(option.key.value)) {

@@ -18,8 +18,9 @@ export function realPathResolver(): RealPath {
   const resolve = (path: string): { real: string; resolved: boolean } => {
     const hit = known.get(path);
     if (hit !== undefined) return hit;
-    const parentPath = posix.dirname(path);
-    const parent = parentPath === path ? undefined : resolve(parentPath);
+    // The path is absolute and plain ("/a/b", or "/"): its parent and last name by slicing.
+    const cut = path.lastIndexOf('/');
+    const parent = path === '/' || cut < 0 ? undefined : resolve(cut === 0 ? '/' : path.slice(0, cut));
     let out: { real: string; resolved: boolean } | undefined;
     if (parent === undefined || parent.resolved) {
       try {
@@ -28,16 +29,19 @@ export function realPathResolver(): RealPath {
         // A dangling or looping link, or a folder we may not search: kept as written below.
       }
     }
-    out ??= { real: parent === undefined ? path : posix.join(parent.real, posix.basename(path)), resolved: false };
+    out ??= { real: parent === undefined ? path : `${parent.real === '/' ? '' : parent.real}/${path.slice(cut + 1)}`, resolved: false };
     known.set(path, out);
     return out;
   };
   return (absolute) => resolve(plainPath(absolute)).real;
 }
 
-// posix.normalize copies every path; most are already plain (issue 9).
+// The path normalised, without a final "/" (realpath answers the same either way); posix.normalize
+// copies every path, and most are already plain (issue 9).
 function plainPath(path: string): string {
-  return /\/\/|\/\.\.?(\/|$)|.\/$/.test(path) ? posix.normalize(path) : path;
+  if (!/\/\/|\/\.\.?(\/|$)|.\/$/.test(path)) return path;
+  const normal = posix.normalize(path);
+  return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
 }
 
 /** A fresh resolver for every call: for one-off lookups outside a compile. */

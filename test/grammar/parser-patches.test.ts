@@ -1,0 +1,69 @@
+// scripts/build.js changes peggy's output in two places (the whitespace rule returns a shared
+// empty array; character classes test ASCII through a table), and parse-policy.ts parses a whole
+// file silently. Property tests hold the shipped parser to peggy's own, generated here from the
+// same grammar unchanged: the same tree or the same error (message, place, expectations) for
+// random lines and files built from the grammar's pieces, hostile characters and plain noise.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import peggy from 'peggy';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse as shipped } from '../../src/grammar/generated/parser.js';
+
+const t = suite('parser patches');
+const seed = Number(process.env.FUZZ_SEED ?? 20261127);
+const runs = { seed, numRuns: 2500 };
+const grammar = readFileSync(join(import.meta.dirname, '../../src/grammar/policy.peggy'), 'utf8');
+const reference = peggy.generate(grammar, { allowedStartRules: ['Line', 'Lines'], grammarSource: 'src/grammar/policy.peggy' });
+
+type Outcome = { ok: true; value: unknown } | { ok: false; message: string; location: unknown; expected: unknown; found: unknown };
+function outcome(parse: (text: string, options: object) => unknown, text: string, options: object): Outcome {
+  try {
+    return { ok: true, value: parse(text, options) };
+  } catch (e) {
+    const error = e as { message: string; location: unknown; expected: unknown; found: unknown };
+    return { ok: false, message: error.message, location: error.location, expected: error.expected, found: error.found };
+  }
+}
+
+const word = fc.constantFrom(
+  'vm', 'network', 'softnet', 'subnet', 'gateway', 'allow', 'mount', 'proxy', 'egress', 'snapshot', 'keep', 'via', 'tls',
+  'max-conn', 'pin', 'allow-sensitive', 'ro', 'rw', 'vmx', 'tlsx', 'sha256/AAAA=', '10.0.0.1:443', '[fe80::1]:80', 'host.test:8443',
+  '192.168.64.0/24', '~/a/b', '"~/a b/c"', '"unterminated', '"bad\\q"', '"esc\\"q\\\\"', '18443', '0', '65536', 'x', 'Café', '\u202e', '\u00a0',
+  '#', '# comment', 'api.anthropic.com', '*.example.test:443', '[', ']', ':', '\t', '  ',
+);
+const noise = fc.string({ unit: fc.constantFrom('a', 'Z', '0', '.', '-', '_', '/', ':', '"', '\\', '#', '[', ']', ' ', '\t', 'é', '\u{1F600}', '\u0000', '\r') , maxLength: 12 });
+const line = fc.array(fc.oneof({ weight: 4, arbitrary: word }, { weight: 1, arbitrary: noise }), { maxLength: 8 }).map((parts) => parts.join(' '));
+const file = fc.array(line, { maxLength: 12 }).map((lines) => lines.join('\n'));
+
+t('one line: the shipped parser and peggy\'s own give the same tree or the same error', () => {
+  fc.assert(
+    fc.property(line, (text) => {
+      const options = { startRule: 'Line', grammarSource: 'p.policy' };
+      assert.equal(outcome(shipped, text, options), outcome(reference.parse, text, options));
+    }),
+    runs,
+  );
+});
+
+t('a whole file, silent as parse-policy.ts runs it: the same tree, or an error where peggy errs', () => {
+  fc.assert(
+    fc.property(file, (text) => {
+      const mine = outcome(shipped, text, { startRule: 'Lines', grammarSource: 'p.policy', peg$silentFails: 1 });
+      const theirs = outcome(reference.parse, text, { startRule: 'Lines', grammarSource: 'p.policy' });
+      assert.is(mine.ok, theirs.ok, text);
+      if (mine.ok && theirs.ok) assert.equal(mine.value, theirs.value);
+    }),
+    { ...runs, numRuns: 800 },
+  );
+});
+
+t('the bundled policy parses to the same tree', () => {
+  const text = readFileSync(join(import.meta.dirname, '../../policy/nanoclaw.policy'), 'utf8');
+  const options = { startRule: 'Lines', grammarSource: 'policy/nanoclaw.policy' };
+  assert.equal(outcome(shipped, text, options), outcome(reference.parse, text, options));
+});
+
+t.run();
