@@ -3,7 +3,8 @@
 
 import { errorAt, warningAt, type Diagnostic } from '../diagnostic.ts';
 import { findOption, mounts, type CheckContext } from '../check-context.ts';
-import { isWithin } from '../paths/expand-home.ts';
+import { foldedWithin } from '../paths/expand-home.ts';
+import { foldPath } from '../paths/fold-path.ts';
 import { usableMountPath } from '../paths/usable-mount-path.ts';
 import { sensitiveSegment } from '../paths/sensitive-patterns.ts';
 
@@ -11,6 +12,10 @@ const ACK = 'If you really mean to show it to the VM, add "allow-sensitive" at t
 
 export function checkSensitiveMounts({ ast, home, realPath }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
+  // The home folder's two forms, folded once for every mount (issue 9).
+  const homeFolded = foldPath(home);
+  const realHome = realPath(home);
+  const realHomeFolded = realHome === home ? homeFolded : foldPath(realHome);
   for (const mount of mounts(ast)) {
     const path = usableMountPath(mount, home);
     if (path === undefined) continue;
@@ -20,10 +25,12 @@ export function checkSensitiveMounts({ ast, home, realPath }: CheckContext): Dia
     // A harmless-looking name may be a symlink to ~/.ssh: judge where it really leads, too.
     const real = realPath(path);
     const leads = real === path ? '' : ` (it leads to "${real}")`;
-    const match = sensitiveSegment(path) ?? (real === path ? undefined : sensitiveSegment(real));
+    const folded = foldPath(path);
+    const realFolded = real === path ? folded : foldPath(real);
+    const match = sensitiveSegment(path, folded) ?? (real === path ? undefined : sensitiveSegment(real, realFolded));
     if (path === '/' || real === '/') {
       problem = { code: 'NP245', message: `The mount "${name}" shares the whole disk ("/").`, hint: `Share only the folders the assistant needs. ${ACK}` };
-    } else if (isWithin(home, path) || isWithin(realPath(home), real)) {
+    } else if (foldedWithin(homeFolded, folded) || foldedWithin(realHomeFolded, realFolded)) {
       const what = (path === home ? 'your home folder itself' : `"${path}", which holds your home folder`) + leads;
       problem = {
         code: 'NP246',

@@ -27,7 +27,10 @@ const UNPLAIN = /\/\/|\/\.\.?(\/|$)|.\/$/;
 // True when `inner` is `outer` or lies below it, compared as a macOS volume compares names
 // (without case, after Unicode normalisation): erring toward "inside" only ever refuses more.
 export function isWithin(inner: string, outer: string): boolean {
-  const a = foldPath(inner);
-  const b = foldPath(outer);
-  return a === b || a.startsWith(b === '/' ? '/' : `${b}/`);
+  return foldedWithin(foldPath(inner), foldPath(outer));
+}
+
+/** isWithin for paths already folded. */
+export function foldedWithin(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer === '/' ? '/' : `${outer}/`);
 }

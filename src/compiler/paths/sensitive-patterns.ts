@@ -20,8 +20,8 @@ const ANYWHERE = new RegExp(`(?:^|/)(?:${FOLDED.map(({ folded }) => escape(folde
 // The first sensitive pattern a path matches, by segment: a segment equal to the pattern, or the
 // pattern followed by ".", "-" or "_" (".env.local", "id_rsa.pub", "credentials_prod"). Compared
 // without case and after normalisation: on a Mac "~/.SSH" and "~/Library/keychains" are the real ones.
-export function sensitiveSegment(path: string): { segment: string; pattern: string } | undefined {
-  if (!ANYWHERE.test(foldPath(path))) return undefined;
+export function sensitiveSegment(path: string, folded = foldPath(path)): { segment: string; pattern: string } | undefined {
+  if (!ANYWHERE.test(folded)) return undefined;
   for (const segment of path.split('/')) {
     const match = SEGMENT.exec(foldPath(segment));
     if (match) return { segment, pattern: FOLDED[match.slice(1).findIndex((group) => group !== undefined)]!.pattern };
