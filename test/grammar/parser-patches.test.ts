@@ -66,4 +66,35 @@ t('the bundled policy parses to the same tree', () => {
   assert.equal(outcome(shipped, text, options), outcome(reference.parse, text, options));
 });
 
+
+// Spans are computed from offsets (policy.peggy's spanAt): every token's span must cover exactly
+// the text it was read from, on its own line, in files of many lines.
+t('every token span covers exactly its text, on its line', () => {
+  const statement = fc.oneof(
+    fc.tuple(fc.constantFrom('m1', 'data', 'x-2'), fc.constantFrom('~/a', '/b/c', '"~/with space"', '"q\\"uote"'), fc.constantFrom('ro', 'rw')).map(([n, p, m]) => `mount ${n}  ${p}\t${m}`),
+    fc.tuple(fc.constantFrom('vault', 'ha'), fc.constantFrom('host.test:443', '10.0.0.1:80', '[2001:db8::1]:8443'), fc.integer({ min: 1, max: 65535 })).map(([n, t, p]) => `allow ${n} ${t} via ${p} tls max-conn 4`),
+    fc.constantFrom('vm nanoclaw-vm', 'network softnet subnet 192.168.64.0/24 gateway 192.168.64.1', 'egress claude api.anthropic.com x.test:8443', 'proxy via 13128 max-conn 9', 'snapshot keep 3'),
+  );
+  const lines = fc.array(fc.oneof(statement, fc.constantFrom('', '# note', '   ')), { minLength: 1, maxLength: 30 });
+  fc.assert(
+    fc.property(lines, (list) => {
+      const text = list.join('\n');
+      const tree = outcome(shipped, text, { startRule: 'Lines', grammarSource: 'p.policy', peg$silentFails: 1 });
+      assert.ok(tree.ok, text);
+      const check = (node: unknown): void => {
+        if (node === null || typeof node !== 'object') return;
+        if (Array.isArray(node)) return node.forEach(check);
+        const n = node as { value?: unknown; span?: { line: number; column: number; endColumn: number } };
+        if (typeof n.value === 'string' && n.span) {
+          const raw = list[n.span.line - 1]!.slice(n.span.column - 1, n.span.endColumn - 1);
+          assert.is(raw.startsWith('"') ? JSON.parse(raw) : raw, n.value, `line ${n.span.line}: ${list[n.span.line - 1]}`);
+        }
+        for (const value of Object.values(n)) check(value);
+      };
+      check(tree.ok ? tree.value : undefined);
+    }),
+    { ...runs, numRuns: 400 },
+  );
+});
+
 t.run();
