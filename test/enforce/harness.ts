@@ -137,10 +137,14 @@ export function alive(pid: number): boolean {
   }
 }
 
+// Kills a fake's process group (enforce starts each in its own: the sh fake and its sleep), else the pid.
 function kill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+      return;
+    } catch {
+      // not a group leader, or gone
+    }
   }
 }
