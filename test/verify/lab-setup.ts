@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { cliArgs } from '../helpers/cli-process.ts';
 import { PLAN, createLab, type Lab } from '../lab/index.ts';
 import { compilePolicyFile } from '../../src/compiler/compile.ts';
 import { emitNftConf, nftTableName } from '../../src/compiler/emit/nft-conf.ts';
@@ -82,7 +83,7 @@ export async function cage(c: CagedLab): Promise<void> {
   const { lab } = c;
   const enforce = await lab.exec(
     'host',
-    ['node', '--import', 'tsx', join(ROOT, 'test/verify/run-cli.ts'), 'enforce', c.policyFile, '--backend', 'nft', '--vm-address', lab.vmAddress, '--state-dir', join(lab.dir, 'state'), '--home', lab.dir],
+    ['node', ...(await cliArgs()), 'enforce', c.policyFile, '--backend', 'nft', '--vm-address', lab.vmAddress, '--state-dir', join(lab.dir, 'state'), '--home', lab.dir],
     { cwd: ROOT, timeoutMs: 60_000 },
   );
   if (enforce.exitCode !== 0) throw new Error(`enforce --backend nft failed (exit ${enforce.exitCode}): ${enforce.stdout}\n${enforce.stderr}`);
@@ -128,9 +129,10 @@ export interface VerifyRun {
 }
 
 // `nanopolicy verify … --json` in the host namespace (where the Mac's checks belong).
-// `built` runs bin/nanopolicy.js (the bundle users run; needs a build) instead of the sources.
+// `built` runs bin/nanopolicy.js (the bundle users run; needs a build) instead of the sources
+// (bundled by cli-process.ts).
 export async function runVerify(c: CagedLab, extra: string[] = [], opts: { built?: boolean } = {}): Promise<VerifyRun> {
-  const cli = opts.built ? [join(ROOT, 'bin/nanopolicy.js')] : ['--import', 'tsx', join(ROOT, 'test/verify/run-cli.ts')];
+  const cli = opts.built ? [join(ROOT, 'bin/nanopolicy.js')] : await cliArgs();
   const r = await c.lab.exec('host', ['node', ...cli, ...c.verifyArgs, '--json', ...extra], { cwd: ROOT, timeoutMs: 90_000 });
   let json: VerifyRun['json'];
   try {
