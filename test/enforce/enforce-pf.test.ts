@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BIN, fakeMac, type FakeMac } from './harness.ts';
+import { BIN, fakeMac, gone, type FakeMac } from './harness.ts';
 
 const GOLDEN = join(import.meta.dirname, 'golden');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -77,8 +77,9 @@ t('a second enforce changes nothing and says so', async () => {
 
 t('a state that no longer holds is refused, not half-repaired', async () => {
   assert.is((await f.enforce([f.policy, ...PF])).code, 0);
-  for (const pid of f.leftovers().socat) process.kill(pid, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 100));
+  const bridges = f.leftovers().socat;
+  for (const pid of bridges) process.kill(pid, 'SIGKILL');
+  await gone(bridges);
   const again = await f.enforce([f.policy, ...PF]);
   assert.is(again.code, 3);
   assert.match(again.stderr, /no longer holds: the bridge "alpha" .* is not running/);

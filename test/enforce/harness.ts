@@ -128,6 +128,15 @@ function fakeServer(): string {
   return dir;
 }
 
+/** Waits until none of `pids` runs (polling, not a fixed sleep); throws after `ms`. */
+export async function gone(pids: readonly number[], ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (pids.some(alive)) {
+    if (Date.now() >= end) throw new Error(`still running after ${ms} ms: ${pids.filter(alive).join(' ')}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
