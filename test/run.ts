@@ -31,18 +31,18 @@ interface Counts {
  * longest first (a long file started last is the whole run's tail); REST stands for the rest's group.
  */
 const SLOW: Array<[RegExp, number]> = [
-  [/\/verify-lab\.test\.ts$/, 70],
-  [/\/enforce-pf\.test\.ts$/, 50],
   [/\/forger-lab\.test\.ts$/, 40],
-  [/\/enforce-nft-lab\.test\.ts$/, 35],
-  [/\/enforce\/lifecycle\.test\.ts$/, 35],
-  [/-lab\.test\.ts$/, 20],
-  [/\/workflow\/snapshots\.test\.ts$/, 18],
-  [/\/enforce\/supervise\.test\.ts$/, 8],
-  [/\/lab\//, 7],
+  [/\/enforce\/lifecycle\.test\.ts$/, 30],
+  [/\/verify-lab\.test\.ts$/, 28],
+  [/\/verify-faults-lab\.test\.ts$/, 22],
+  [/\/enforce-pf(-\w+)?\.test\.ts$/, 18],
+  [/-lab\.test\.ts$/, 16],
+  [/\/workflow\/snapshots\.test\.ts$/, 14],
+  [/\/enforce\/supervise\.test\.ts$/, 7],
+  [/\/lab\//, 6],
   [/\/verify\/probes\.test\.ts$/, 3],
 ];
-const REST = 45;
+const REST = 30;
 const CHILD_FLAG = '--files';
 
 const root = join(import.meta.dirname, '..');

@@ -30,6 +30,11 @@ export interface FakeMac {
   cleanup(): void;
 }
 
+/** The enforce calls that change the fake host (a plan that must change nothing has none). */
+export const MUTATING = /pfctl .*(-f -|-E|-X|-F all|-k)|^tart (run|stop)|^socat/;
+/** enforce's arguments for the pf backend, with a short wait for the fake VM's address. */
+export const PF = ['--backend', 'pf', '--wait', '3'];
+
 export const POLICY = (root: string) => `vm t-vm
 allow alpha 198.51.100.10:8080 via 18080
 allow beta  svc.lab.example:443 via 18443 tls

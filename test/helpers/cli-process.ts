@@ -26,7 +26,7 @@ async function bundle(): Promise<string> {
   process.once('exit', () => rmSync(outfile, { force: true }));
   await build({
     entryPoints: [join(ROOT, 'test/verify/run-cli.ts')],
-    outfile,
+    outfile, // this process's own file: nobody else writes it
     bundle: true,
     platform: 'node',
     target: 'node20',
