@@ -151,7 +151,7 @@ export function alive(pid: number): boolean {
   }
 }
 
-// Kills a fake's process group (enforce starts each in its own: the sh fake and its sleep), else the pid.
+// Kills a fake's process group (enforce starts each in its own), else the pid.
 function kill(pid: number): void {
   for (const target of [-pid, pid]) {
     try {
