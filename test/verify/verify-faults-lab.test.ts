@@ -25,7 +25,10 @@ t('3d. fault: DNS to the gateway let through, with a resolver answering there', 
   await current.lab.startDns('host', current.lab.gateway, { 'web.lab.test': PLAN.wan.web }, { name: 'gateway-dns' });
   await cage(current);
   await nft(current, 'input udp dport 53 accept');
-  const run = await runVerify(current);
+  // verify's default wait per attempt (1500 ms), not the lab's 400: the lab's DNS server is a Node
+  // process, and with the lab suites side by side on two cores its answer took longer than 400 ms
+  // in two full runs, so the hole went unseen.
+  const run = await runVerify(current, ['--timeout', '1500']);
   assertNamed(run, /DNS server 192\.168\.64\.1 answers the VM/);
 });
 
