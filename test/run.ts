@@ -4,9 +4,10 @@
 //
 //   node --import tsx test/run.ts [FILTER]   runs the files whose path contains FILTER
 //
-// The slow files (the lab suites, which mostly wait on processes and packets) each run in a child
-// process of their own, concurrently with one child that runs all the rest; each child's output is
-// printed whole when it ends, and the counts are summed. Labs are per-process (own namespaces, own
+// The slow files (the lab suites, which mostly wait on processes and packets, and the fake-Mac
+// suites) each run in a child process of their own, concurrently with one child that runs all the
+// rest, the longest first; each child's output is printed whole when it ends, and the counts are
+// summed. Labs are per-process (own namespaces, own
 // directory, a sweeper that spares live owners), so concurrent suites cannot see each other.
 // NANOPOLICY_TEST_JOBS=1 (or a single file) runs everything in this process, in order.
 
@@ -24,8 +25,24 @@ interface Counts {
   skipped: number;
 }
 
-/** Files that take seconds (labs, real processes): each gets a child process of its own. */
-const SLOW = [/\/lab\//, /-lab\.test\.ts$/, /\/enforce-pf\.test\.ts$/, /\/verify\/probes\.test\.ts$/, /\/enforce\/supervise\.test\.ts$/];
+/**
+ * Files that take seconds (labs, real processes, the fake Mac): each gets a child process of its
+ * own. The number is roughly its seconds alone on the 2-core test machine, only to start the
+ * longest first (a long file started last is the whole run's tail); REST stands for the rest's group.
+ */
+const SLOW: Array<[RegExp, number]> = [
+  [/\/forger-lab\.test\.ts$/, 40],
+  [/\/enforce\/lifecycle\.test\.ts$/, 30],
+  [/\/verify-lab\.test\.ts$/, 28],
+  [/\/verify-faults-lab\.test\.ts$/, 22],
+  [/\/enforce-pf(-\w+)?\.test\.ts$/, 18],
+  [/-lab\.test\.ts$/, 16],
+  [/\/workflow\/snapshots\.test\.ts$/, 14],
+  [/\/enforce\/supervise\.test\.ts$/, 7],
+  [/\/lab\//, 6],
+  [/\/verify\/probes\.test\.ts$/, 3],
+];
+const REST = 30;
 const CHILD_FLAG = '--files';
 
 const root = join(import.meta.dirname, '..');
@@ -73,11 +90,13 @@ async function runHere(list: readonly string[]): Promise<Counts> {
   return c;
 }
 
-// The slow files one per group, slowest kind first; every other file in one group of its own.
+// The slow files one per group, every other file in one group; the longest first.
 function planGroups(list: readonly string[]): string[][] {
-  const slow = list.filter((f) => SLOW.some((re) => re.test(f)));
-  const rest = list.filter((f) => !slow.includes(f));
-  return [...slow.map((f) => [f]), ...(rest.length ? [rest] : [])];
+  const weight = (f: string) => SLOW.find(([re]) => re.test(f))?.[1];
+  const slow = list.filter((f) => weight(f) !== undefined);
+  const rest = list.filter((f) => weight(f) === undefined);
+  const groups: Array<[string[], number]> = [...slow.map((f): [string[], number] => [[f], weight(f)!]), ...(rest.length ? [[rest, REST] as [string[], number]] : [])];
+  return groups.sort((a, b) => b[1] - a[1]).map(([g]) => g);
 }
 
 // Runs each group in a child (at most `limit` at once); prints each child's output when it ends.

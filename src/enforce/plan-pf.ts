@@ -257,7 +257,9 @@ function findInterface(policy: Policy, waitSeconds: number): Step {
     ...noUndo,
     async run(ctx) {
       const deadline = Date.now() + waitSeconds * 1000;
-      for (;;) {
+      // vmnet adds the bridge some time after `tart run` (or the owner's start): look again soon,
+      // then less often, as the nft backend does; a fixed 1 s poll found it up to 1 s late.
+      for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
         const r = await mustRun(ctx, ifconfig);
         const iface = interfaceFromIfconfig(r.stdout, policy.network.gateway);
         if (iface !== undefined) {
@@ -276,7 +278,7 @@ function findInterface(policy: Policy, waitSeconds: number): Step {
             "Check that the VM uses softnet and that Shared_Net_Address matches the policy's gateway.",
           );
         }
-        await ctx.runner.sleep(1000);
+        await ctx.runner.sleep(delay);
       }
     },
   };

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cliArgs } from '../helpers/cli-process.ts';
 import { runCli } from '../helpers/run-cli.ts';
 import type { AuditRecord } from '../../src/proxy/config.ts';
 
@@ -69,7 +70,7 @@ test('a policy with errors exits 1 with its diagnostics', async () => {
 });
 
 test('--follow prints decisions appended after it started, and stops on SIGTERM', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/verify/run-cli.ts'), 'log', policy, '--state-dir', stateDir, '--home', dir, '--follow', '--json', '--interval', '50'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [...(await cliArgs()), 'log', policy, '--state-dir', stateDir, '--home', dir, '--follow', '--json', '--interval', '50'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const waitFor = async (n: number) => {

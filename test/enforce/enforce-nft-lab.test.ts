@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { cliArgs } from '../helpers/cli-process.ts';
 import { PLAN, createLab, requireLab, type Lab } from '../lab/index.ts';
 import { alive } from './harness.ts';
 
@@ -28,7 +29,7 @@ function running(pid: number): boolean {
 
 const available = requireLab('enforce --backend nft');
 const ROOT = join(import.meta.dirname, '..', '..');
-const ENTRY = join(import.meta.dirname, 'cli-entry.ts');
+const CLI = await cliArgs();
 const TABLE = 'nanopolicy_lab_vm';
 const [ALPHA, BETA] = [PLAN.lan.services[0]!, PLAN.lan.services[1]!];
 
@@ -58,7 +59,7 @@ t.before.each(() => {
 });
 
 async function enforce(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return lab.exec('host', ['node', '--import', 'tsx', ENTRY, 'enforce', policy, '--backend', 'nft', '--state-dir', stateDir, '--wait', '3', '--home', dir, ...args], {
+  return lab.exec('host', ['node', ...CLI, 'enforce', policy, '--backend', 'nft', '--state-dir', stateDir, '--wait', '3', '--home', dir, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: dir, NO_COLOR: '1', ...env },
     timeoutMs: 30_000,
@@ -240,7 +241,7 @@ t('a bridge name resolving to loopback or to the gateway is refused before anyth
 t('a VM interface whose netmask is not the policy\'s subnet is refused and rolled back', async () => {
   const narrow = join(dir, 'narrow.policy');
   writeFileSync(narrow, `vm lab-vm\nnetwork softnet subnet 192.168.64.0/25 gateway 192.168.64.1\nallow alpha ${ALPHA}:8080 via 18080\n`);
-  const r = await lab.exec('host', ['node', '--import', 'tsx', ENTRY, 'enforce', narrow, '--backend', 'nft', '--state-dir', stateDir, '--wait', '3', '--home', dir], {
+  const r = await lab.exec('host', ['node', ...CLI, 'enforce', narrow, '--backend', 'nft', '--state-dir', stateDir, '--wait', '3', '--home', dir], {
     cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: dir, NO_COLOR: '1' }, timeoutMs: 30_000,
   });
   assert.is(r.exitCode, 3, r.stderr);
@@ -250,7 +251,7 @@ t('a VM interface whose netmask is not the policy\'s subnet is refused and rolle
 
 t('--supervise catches a rebinding: an allowed new answer moves the bridge, loopback takes it down', async () => {
   const other = await lab.startTcpService('lan', ALPHA, 9090, { name: 'rebound-svc' });
-  const sup = lab.spawn('host', ['node', '--import', 'tsx', ENTRY, 'enforce', policy, '--backend', 'nft', '--state-dir', stateDir, '--wait', '3', '--home', dir, '--vm-address', lab.vmAddress, '--supervise', '--interval', '0.2'], {
+  const sup = lab.spawn('host', ['node', ...CLI, 'enforce', policy, '--backend', 'nft', '--state-dir', stateDir, '--wait', '3', '--home', dir, '--vm-address', lab.vmAddress, '--supervise', '--interval', '0.2'], {
     cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: dir, NO_COLOR: '1' }, extendEnv: false, all: true, buffer: true,
   });
   let log = '';

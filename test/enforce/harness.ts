@@ -1,8 +1,11 @@
 // A fake macOS for enforce tests: temp policy, shares, state dir, and PATH pointing at the fake
-// pfctl/tart/ifconfig/sudo/softnet/socat in test/fixtures/bin, which record every call.
+// pfctl/tart/ifconfig/sudo/softnet/socat in test/fixtures/bin, which record every call. Their short
+// calls are answered by one fake server per test process (fakeServer()), not a Node start each.
 
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 
@@ -26,6 +29,11 @@ export interface FakeMac {
   leftovers(): { anchors: string[]; tokens: string[]; vm: string; socat: number[]; state: boolean };
   cleanup(): void;
 }
+
+/** The enforce calls that change the fake host (a plan that must change nothing has none). */
+export const MUTATING = /pfctl .*(-f -|-E|-X|-F all|-k)|^tart (run|stop)|^socat/;
+/** enforce's arguments for the pf backend, with a short wait for the fake VM's address. */
+export const PF = ['--backend', 'pf', '--wait', '3'];
 
 export const POLICY = (root: string) => `vm t-vm
 allow alpha 198.51.100.10:8080 via 18080
@@ -54,6 +62,7 @@ export function fakeMac(policyText?: (root: string) => string): FakeMac {
     NANOPOLICY_FAKE_STATE: fakeState,
     NANOPOLICY_FAKE_LOG: log,
     NANOPOLICY_SERVICES_FILE: MACOS_SERVICES,
+    NANOPOLICY_FAKE_SERVER: fakeServer(),
     NO_COLOR: '1',
   };
   const fake: FakeMac = {
@@ -104,6 +113,35 @@ export function fakeMac(policyText?: (root: string) => string): FakeMac {
   return fake;
 }
 
+let serverDir: string | undefined;
+
+// Starts `node _fake.mjs --serve DIR` once for this test process (see test/fixtures/bin/_served.sh)
+// and returns DIR. It ends when this process does (its stdin closes); a call made before it is up
+// waits for it (opening a FIFO blocks until the reader is there). If it ever dies, the FIFO goes
+// and the fakes start Node per call again.
+function fakeServer(): string {
+  if (serverDir !== undefined) return serverDir;
+  const dir = mkdtempSync(join(tmpdir(), 'np-fake-server-'));
+  const made = spawnSync('mkfifo', [join(dir, 'requests')], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`mkfifo failed: ${made.stderr}`);
+  const server = spawn(process.execPath, [join(BIN, '_fake.mjs'), '--serve', dir], { stdio: ['pipe', 'inherit', 'inherit'] });
+  server.once('exit', () => rmSync(join(dir, 'requests'), { force: true }));
+  server.unref();
+  (server.stdin as Socket).unref();
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  serverDir = dir;
+  return dir;
+}
+
+/** Waits until none of `pids` runs (polling, not a fixed sleep); throws after `ms`. */
+export async function gone(pids: readonly number[], ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (pids.some(alive)) {
+    if (Date.now() >= end) throw new Error(`still running after ${ms} ms: ${pids.filter(alive).join(' ')}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -113,10 +151,14 @@ export function alive(pid: number): boolean {
   }
 }
 
+// Kills a fake's process group (enforce starts each in its own), else the pid.
 function kill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+      return;
+    } catch {
+      // not a group leader, or gone
+    }
   }
 }

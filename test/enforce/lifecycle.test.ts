@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { applyLocked, lockSession } from '../../src/enforce/apply.ts';
 import { openSession } from '../../src/enforce/session.ts';
 import { superviseLocked } from '../../src/enforce/supervise.ts';
-import { fakeMac, POLICY, type FakeMac } from './harness.ts';
+import { fakeMac, gone, POLICY, type FakeMac } from './harness.ts';
 
 const PF = ['--backend', 'pf', '--wait', '3'];
 const t = suite('enforce lifecycle (fake Mac)');
@@ -32,11 +32,13 @@ const until = async (what: () => boolean, ms = 30_000) => {
 
 // What a reboot leaves of the fake Mac: no process, no anchor, no pf reference, the VM stopped.
 async function reboot(): Promise<void> {
-  for (const pid of f.leftovers().socat) process.kill(pid, 'SIGKILL');
+  const killed = f.leftovers().socat;
+  for (const pid of killed) process.kill(pid, 'SIGKILL');
   const vmPid = join(f.fakeState, 'vm.pid');
   if (existsSync(vmPid)) {
+    killed.push(Number(readFileSync(vmPid, 'utf8')));
     try {
-      process.kill(Number(readFileSync(vmPid, 'utf8')), 'SIGKILL');
+      process.kill(killed.at(-1)!, 'SIGKILL');
     } catch {
       // gone
     }
@@ -44,7 +46,7 @@ async function reboot(): Promise<void> {
   writeFileSync(join(f.fakeState, 'vm'), 'stopped');
   for (const a of readdirSync(join(f.fakeState, 'anchors'))) rmSync(join(f.fakeState, 'anchors', a));
   writeFileSync(join(f.fakeState, 'tokens'), '');
-  await sleep(100);
+  await gone(killed);
 }
 
 t('after a reboot that left nothing standing, enforce is a fresh start and says so; so is a lock from before the boot', async () => {
@@ -78,7 +80,7 @@ t('parts left standing with the VM stopped are removed first, then applied afres
   assert.is((await f.enforce([f.policy, ...PF])).code, 0);
   const oldBridges = f.leftovers().socat;
   writeFileSync(join(f.fakeState, 'vm'), 'stopped'); // the VM shut down; the supervisor was not running
-  await sleep(200);
+  await gone([Number(readFileSync(join(f.fakeState, 'vm.pid'), 'utf8'))]);
   const r = await f.enforce([f.policy, ...PF]);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /no longer held \(the VM enforce started has exited\); removed what was left of it \(.*is loaded; the bridge "alpha" \(pid \d+\) runs/);
@@ -90,8 +92,9 @@ t('parts left standing with the VM stopped are removed first, then applied afres
 
 t('parts standing next to a running VM are refused with the exact commands, nothing changed', async () => {
   assert.is((await f.enforce([f.policy, ...PF])).code, 0);
-  for (const pid of f.leftovers().socat) process.kill(pid, 'SIGKILL');
-  await sleep(100);
+  const bridges = f.leftovers().socat;
+  for (const pid of bridges) process.kill(pid, 'SIGKILL');
+  await gone(bridges);
   f.clearCalls();
   const r = await f.enforce([f.policy, ...PF, '--json']);
   assert.is(r.code, 3);

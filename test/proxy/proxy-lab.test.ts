@@ -9,12 +9,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cliArgs } from '../helpers/cli-process.ts';
 import { PLAN, createLab, requireLab, type Lab } from '../lab/index.ts';
 import { buildProbe } from '../verify/lab-setup.ts';
 
 const available = requireLab('egress proxy end-to-end tests');
 const ROOT = join(import.meta.dirname, '../..');
-const CLI = ['--import', 'tsx', join(ROOT, 'test/verify/run-cli.ts')];
+const CLI = await cliArgs();
 const WEB = '203.0.113.20';
 const NAMES = ['api.egress.test', 'chat.egress.test', 'cdn.egress.test', 'other.egress.test'];
 const PORT = 13128;

@@ -2,9 +2,11 @@
 // TCP bridge and two shares, and the commands that run `nanopolicy verify` in the host namespace.
 // Every address is a lab address (domain.md §7); --egress/--dns-* replace the built-in public targets.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import * as assert from 'uvu/assert';
+import { cliArgs } from '../helpers/cli-process.ts';
 import { PLAN, createLab, type Lab } from '../lab/index.ts';
 import { compilePolicyFile } from '../../src/compiler/compile.ts';
 import { emitNftConf, nftTableName } from '../../src/compiler/emit/nft-conf.ts';
@@ -24,9 +26,16 @@ export interface CagedLab {
   verifyArgs: string[];
 }
 
-// Builds dist/probe.cjs from source, so a subset run tests the probe it sees.
+// Builds dist/probe.cjs from source, so a subset run tests the probe it sees. Written beside and
+// renamed into place: the lab suites run side by side, and one may be reading the probe while
+// another rebuilds it.
 export async function buildProbe(): Promise<void> {
-  await build({ entryPoints: [join(ROOT, 'src/verify/inside/main.ts')], outfile: join(ROOT, 'dist/probe.cjs'), bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' });
+  const outfile = join(ROOT, 'dist/probe.cjs');
+  const r = await build({ entryPoints: [join(ROOT, 'src/verify/inside/main.ts')], outfile, write: false, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' });
+  mkdirSync(join(ROOT, 'dist'), { recursive: true });
+  const part = `${outfile}.${process.pid}`;
+  writeFileSync(part, r.outputFiles[0]!.contents);
+  renameSync(part, outfile);
 }
 
 // A lab with every service the policy and the faults need; not yet caged.
@@ -82,7 +91,7 @@ export async function cage(c: CagedLab): Promise<void> {
   const { lab } = c;
   const enforce = await lab.exec(
     'host',
-    ['node', '--import', 'tsx', join(ROOT, 'test/verify/run-cli.ts'), 'enforce', c.policyFile, '--backend', 'nft', '--vm-address', lab.vmAddress, '--state-dir', join(lab.dir, 'state'), '--home', lab.dir],
+    ['node', ...(await cliArgs()), 'enforce', c.policyFile, '--backend', 'nft', '--vm-address', lab.vmAddress, '--state-dir', join(lab.dir, 'state'), '--home', lab.dir],
     { cwd: ROOT, timeoutMs: 60_000 },
   );
   if (enforce.exitCode !== 0) throw new Error(`enforce --backend nft failed (exit ${enforce.exitCode}): ${enforce.stdout}\n${enforce.stderr}`);
@@ -128,9 +137,10 @@ export interface VerifyRun {
 }
 
 // `nanopolicy verify … --json` in the host namespace (where the Mac's checks belong).
-// `built` runs bin/nanopolicy.js (the bundle users run; needs a build) instead of the sources.
+// `built` runs bin/nanopolicy.js (the bundle users run; needs a build) instead of the sources
+// (bundled by cli-process.ts).
 export async function runVerify(c: CagedLab, extra: string[] = [], opts: { built?: boolean } = {}): Promise<VerifyRun> {
-  const cli = opts.built ? [join(ROOT, 'bin/nanopolicy.js')] : ['--import', 'tsx', join(ROOT, 'test/verify/run-cli.ts')];
+  const cli = opts.built ? [join(ROOT, 'bin/nanopolicy.js')] : await cliArgs();
   const r = await c.lab.exec('host', ['node', ...cli, ...c.verifyArgs, '--json', ...extra], { cwd: ROOT, timeoutMs: 90_000 });
   let json: VerifyRun['json'];
   try {
@@ -139,6 +149,13 @@ export async function runVerify(c: CagedLab, extra: string[] = [], opts: { built
     throw new Error(`verify printed no JSON (exit ${r.exitCode}): ${r.stdout}\n${r.stderr}`);
   }
   return { exitCode: r.exitCode, json, stdout: r.stdout, stderr: r.stderr };
+}
+
+// Asserts the run failed (exit 2) with a failure sentence matching `pattern`.
+export function assertNamed(run: VerifyRun, pattern: RegExp): void {
+  const list = failures(run);
+  assert.is(run.exitCode, 2, `exit 2 expected, got ${run.exitCode}: ${list.join(' | ')}`);
+  assert.ok(list.some((f) => pattern.test(f)), `no failure matches ${pattern}:\n  ${list.join('\n  ')}`);
 }
 
 // The failure sentences of a run, for assertions and for messages when one is missing.

@@ -12,7 +12,7 @@ import { readRecords } from '../../src/workflow/snapshot-records.ts';
 import { recordVerify } from '../../src/workflow/record-verify.ts';
 import { updateRecords } from '../../src/workflow/snapshot-records.ts';
 import { emptyState, writeState } from '../../src/enforce/state.ts';
-import { fakeMac, POLICY, type FakeMac } from '../enforce/harness.ts';
+import { fakeMac, gone, POLICY, type FakeMac } from '../enforce/harness.ts';
 
 const OLD = ['t-vm-np-20200101T000000Z', 't-vm-np-20210101T000000Z'];
 const OTHERS = ['other-vm', 'other-np-20200101T000000Z', 't-vm-np-replaced-20190101T000000Z', 't-vm-np-notatime', 't-vm-2'];
@@ -143,7 +143,7 @@ test('status: in force with bridges, address and verify; after --down, not in fo
     assert.ok(json.bridges.every((b: { alive: boolean }) => b.alive));
     // A bridge killed behind enforce's back is a problem status names.
     process.kill(json.bridges[0].pid, 'SIGKILL');
-    await new Promise((res) => setTimeout(res, 100));
+    await gone([json.bridges[0].pid]);
     const dead = await cli(m, ['status']);
     assert.is(dead.code, 2);
     assert.match(dead.stdout, 'problem:   the bridge "alpha"');
