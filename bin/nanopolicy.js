@@ -17,9 +17,11 @@ try {
   process.exit(70);
 }
 // The cache's name carries the size and modification time of the bundle it was made from, and V8
-// itself refuses a cache from another V8 version, other flags or another source length.
+// itself refuses a cache from another V8 version, other flags or another source length. verify
+// has a cache of its own (its probes are code check never runs); every other command uses check's.
 const { size, mtimeMs } = statSync(file);
-const cacheFile = `${file}.${size}-${Math.trunc(mtimeMs)}.cache`;
+const role = process.argv[2] === 'verify' ? 'verify' : 'default';
+const cacheFile = `${file}.${size}-${Math.trunc(mtimeMs)}.${role}.cache`;
 let cachedData;
 try {
   cachedData = readFileSync(cacheFile);

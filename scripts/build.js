@@ -144,15 +144,21 @@ await build({
 });
 const cli = readFileSync(join(root, 'dist/cli.cjs'), 'utf8');
 if (/\bimport\(/.test(cli)) throw new Error('dist/cli.cjs holds an import(): a code-cached script cannot run it on Node 20');
-// The code cache: bin/nanopolicy.js writes it when asked, after one `check` of the bundled policy.
-// It is only a speed-up: a missing or rejected cache (another Node, other V8 flags) costs the
-// compile it saves, never correctness, and the file name ties it to this exact dist/cli.cjs.
-const trained = spawnSync(process.execPath, [join(root, 'bin/nanopolicy.js'), 'check', join(root, 'policy/nanoclaw.policy')], {
-  cwd: root,
-  env: { ...process.env, NANOPOLICY_WRITE_CODE_CACHE: '1', NO_COLOR: '1' },
-  encoding: 'utf8',
-});
-if (trained.status !== 0) throw new Error(`the built CLI failed its first run (status ${trained.status}):\n${trained.stderr}`);
+// The code caches: bin/nanopolicy.js writes one when asked, after its run. The default one from a
+// `check` of the bundled policy; verify's from `verify --inside` on it with every probe group
+// skipped (it loads and starts the probe code and sends nothing). They are only a speed-up: a
+// missing or rejected cache (another Node, other V8 flags) costs the compile it saves, never
+// correctness, and the file name ties each to this exact dist/cli.cjs.
+const policy = join(root, 'policy/nanoclaw.policy');
+const ALL_PROBES = 'bridges,hosts,gateway,direct,proxy,egress,dns,icmp,mounts';
+for (const args of [['check', policy], ['verify', '--inside', policy, '--skip', ALL_PROBES, '--json']]) {
+  const trained = spawnSync(process.execPath, [join(root, 'bin/nanopolicy.js'), ...args], {
+    cwd: root,
+    env: { ...process.env, NANOPOLICY_WRITE_CODE_CACHE: '1', NO_COLOR: '1' },
+    encoding: 'utf8',
+  });
+  if (trained.status !== 0) throw new Error(`the built CLI failed its first run of ${args[0]} (status ${trained.status}):\n${trained.stderr}`);
+}
 await build({
   ...common,
   entryPoints: [join(root, 'src/verify/inside/main.ts')],

@@ -44,15 +44,16 @@ t('dist/cli.cjs, dist/vendor.cjs and a code cache for this very cli.cjs are buil
   assert.ok(existsSync(join(DIST, 'cli.cjs')), 'dist/cli.cjs is missing: run "npm run build"');
   assert.ok(existsSync(join(DIST, 'vendor.cjs')), 'dist/vendor.cjs is missing');
   const { size, mtimeMs } = statSync(join(DIST, 'cli.cjs'));
-  const caches = readdirSync(DIST).filter((f) => f.endsWith('.cache'));
-  assert.equal(caches, [`cli.cjs.${size}-${Math.trunc(mtimeMs)}.cache`], 'exactly one cache, named for the current bundle');
+  const caches = readdirSync(DIST).filter((f) => f.endsWith('.cache')).sort();
+  const stamp = `cli.cjs.${size}-${Math.trunc(mtimeMs)}`;
+  assert.equal(caches, [`${stamp}.default.cache`, `${stamp}.verify.cache`], 'the default and verify caches, named for the current bundle');
 });
 
 t('check runs from the code cache, and start-up loads no execa, diff, crypto, net, tls, dns, dgram or child_process', () => {
   const r = runRecorded(['check', 'policy/nanoclaw.policy'], { NANOPOLICY_DEBUG: '1' });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout + r.stderr, /policy\/nanoclaw\.policy: ok/);
-  assert.match(r.stderr, /code cache accepted/);
+  assert.match(r.stderr, /code cache accepted .*\.default\.cache/);
   for (const heavy of ['crypto', 'net', 'tls', 'dns', 'dgram', 'child_process', 'fs/promises']) {
     assert.not.ok(r.builtins.includes(`NativeModule ${heavy}`), `node:${heavy} is loaded at start-up`);
   }
@@ -62,9 +63,9 @@ t('check runs from the code cache, and start-up loads no execa, diff, crypto, ne
 t('a cache that does not match the bundle is never used: a changed cli.cjs gets a new name, V8 rejects the rest', () => {
   const { size, mtimeMs } = statSync(join(DIST, 'cli.cjs'));
   const bin = readFileSync(BIN, 'utf8');
-  assert.match(bin, /\$\{size\}-\$\{Math\.trunc\(mtimeMs\)\}\.cache/, 'the cache name carries size and mtime');
+  assert.match(bin, /\$\{size\}-\$\{Math\.trunc\(mtimeMs\)\}\.\$\{role\}\.cache/, 'the cache name carries size and mtime');
   // A cache of other bytes under the right name: V8 refuses it and the CLI still runs.
-  const cacheFile = join(DIST, `cli.cjs.${size}-${Math.trunc(mtimeMs)}.cache`);
+  const cacheFile = join(DIST, `cli.cjs.${size}-${Math.trunc(mtimeMs)}.default.cache`);
   const good = readFileSync(cacheFile);
   try {
     writeFileSync(cacheFile, Buffer.from('not a code cache'));
@@ -91,8 +92,9 @@ t('the built CLI loads the probe on demand (verify --inside, every probe group s
     const manifest = join(dir, 'verify.json');
     writeFileSync(manifest, JSON.stringify(buildVerifyManifest(policy)));
     const all = 'bridges,hosts,gateway,direct,proxy,egress,dns,icmp,mounts';
-    const inside = spawnSync(process.execPath, [BIN, 'verify', '--inside', manifest, '--skip', all, '--json'], { cwd: ROOT, encoding: 'utf8' });
+    const inside = spawnSync(process.execPath, [BIN, 'verify', '--inside', manifest, '--skip', all, '--json'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NANOPOLICY_DEBUG: '1' } });
     assert.is(inside.status, 0, inside.stderr);
+    assert.match(inside.stderr, /code cache accepted .*\.verify\.cache/);
     assert.equal((JSON.parse(inside.stdout) as { results: unknown[] }).results, []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
