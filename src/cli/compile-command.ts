@@ -40,7 +40,8 @@ Examples:
     )
     .action(async (file: string, options: CommonOptions) => {
       if (options.home !== undefined) checkAbsolutePath('--home', options.home, '"~" must mean one folder');
-      const outcome = await compilePolicyFile(file, { home: options.home ?? homeDir(), cwd: process.cwd() });
+      // Checks only: the checked policy is not lowered into the form the emitters use.
+      const outcome = await compilePolicyFile(file, { home: options.home ?? homeDir(), cwd: process.cwd(), lower: false });
       const ok = !hasErrors(outcome.diagnostics);
       if (options.json) {
         io.stdout.write(`${JSON.stringify({ ok, file, diagnostics: outcome.diagnostics }, null, 2)}\n`);

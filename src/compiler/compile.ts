@@ -29,6 +29,8 @@ export interface CompileInput {
   outputDir?: string;
   /** Resolves symlinks for the cage checks; default: paths as written (pure). */
   realPath?: RealPath;
+  /** false: check only, build no Policy (`check` needs none). */
+  lower?: boolean;
 }
 
 export interface CompileOutcome {
@@ -51,7 +53,7 @@ export function compilePolicy(input: CompileInput): CompileOutcome {
     ...(input.outputDir !== undefined ? { outputDir: resolve(input.cwd, input.outputDir) } : {}),
   };
   const diagnostics = sortDiagnostics(CHECK_PASSES.flatMap((pass) => pass(context)));
-  if (hasErrors(diagnostics)) return { diagnostics };
+  if (hasErrors(diagnostics) || input.lower === false) return { diagnostics };
 
   // The hash is of the bytes on disk, so two files that differ anywhere never share one.
   // The hash is computed when first read (an artifact header, the manifest): `check` never reads
@@ -71,6 +73,8 @@ export interface CompileFileOptions {
   outputDir?: string;
   /** Default: symlinks resolved on this host. */
   realPath?: RealPath;
+  /** false: check only, build no Policy. */
+  lower?: boolean;
 }
 
 // Reads a policy file and compiles it; an unreadable, odd or non-UTF-8 file is a diagnostic.

@@ -5,8 +5,7 @@
 import { errorAt, type Diagnostic } from '../diagnostic.ts';
 import { mounts, type CheckContext } from '../check-context.ts';
 import type { MountStatement } from '../../grammar/ast.ts';
-import { foldPath } from '../paths/fold-path.ts';
-import { usableMountPath } from '../paths/usable-mount-path.ts';
+import { foldedMountPath, usableMountPath } from '../paths/usable-mount-path.ts';
 
 interface Entry {
   statement: MountStatement;
@@ -23,13 +22,14 @@ export function checkNestedMounts({ ast, home }: CheckContext): Diagnostic[] {
   const entries: Entry[] = [];
   for (const statement of mounts(ast)) {
     const path = usableMountPath(statement, home);
-    if (path === undefined) continue;
-    const folded = foldPath(path);
+    const folded = foldedMountPath(statement, home);
+    if (path === undefined || folded === undefined) continue;
     entries.push({ statement, path, key: folded.endsWith('/') ? folded : `${folded}/`, line: statement.span.line });
   }
   // Sorted by key (ties by line), every mount's ancestors sit on the stack when it is reached, and
   // its descendants follow it before it is popped.
-  const sorted = [...entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.line - b.line));
+  // The sort is stable and entries are in line order, so ties keep it.
+  const sorted = [...entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const stack: Entry[] = [];
   const pop = () => {
     const done = stack.pop()!;

@@ -5,7 +5,7 @@ import { errorAt, warningAt, type Diagnostic } from '../diagnostic.ts';
 import { findOption, mounts, type CheckContext } from '../check-context.ts';
 import { foldedWithin } from '../paths/expand-home.ts';
 import { foldPath } from '../paths/fold-path.ts';
-import { usableMountPath } from '../paths/usable-mount-path.ts';
+import { foldedMountPath, usableMountPath } from '../paths/usable-mount-path.ts';
 import { sensitiveSegment } from '../paths/sensitive-patterns.ts';
 
 const ACK = 'If you really mean to show it to the VM, add "allow-sensitive" at the end of the line.';
@@ -25,7 +25,7 @@ export function checkSensitiveMounts({ ast, home, realPath }: CheckContext): Dia
     // A harmless-looking name may be a symlink to ~/.ssh: judge where it really leads, too.
     const real = realPath(path);
     const leads = real === path ? '' : ` (it leads to "${real}")`;
-    const folded = foldPath(path);
+    const folded = foldedMountPath(mount, home)!;
     const realFolded = real === path ? folded : foldPath(real);
     const match = sensitiveSegment(path, folded) ?? (real === path ? undefined : sensitiveSegment(real, realFolded));
     if (path === '/' || real === '/') {
