@@ -26,7 +26,21 @@ const source = peggy.generate(readFileSync(grammarFile, 'utf8'), {
 if (/\w+\s*:\s*_(?![\w])/.test(readFileSync(grammarFile, 'utf8'))) throw new Error('policy.peggy uses the value of `_`: drop the whitespace patch in scripts/build.js');
 const WHITESPACE = /(function peg\$parse_\(\) \{\n\s*let s0, s1;\n\n\s*)s0 = \[\];((?:(?!\n  function )[\s\S])*?)\n(\s*)s0\.push\(s1\);\n/;
 if (!WHITESPACE.test(source)) throw new Error("peggy's output for the rule `_` changed shape: update the whitespace patch in scripts/build.js");
-const patched = source.replace(WHITESPACE, '$1s0 = peg$whitespace;$2\n').replace('function peg$parse_() {', 'const peg$whitespace = Object.freeze([]);\n\n  function peg$parse_() {');
+const whitespaceDone = source.replace(WHITESPACE, '$1s0 = peg$noValue;$2\n').replace('function peg$parse_() {', 'const peg$noValue = Object.freeze([]);\n\n  function peg$parse_() {');
+// The same for the text operator `$`: peggy collects the characters of `$[a-z]+` into an array only
+// to see whether there was one, then takes the text from the input. Each such array (found where
+// the array's only uses are the push, "failed" and the test before `input.substring`) becomes the
+// shared empty one; an array whose value anything else reads is left alone. Names and paths are
+// most of a policy's characters (issue 9).
+const TEXT_OF = /(\n[ \t]*)(s\d+) = \[\];((?:(?!\n  function )[\s\S])*?)(\n[ \t]*if \(\2 !== peg\$FAILED\) \{\n[ \t]*(s\d+) = input\.substring\(\5, peg\$currPos\);)/g;
+let textArrays = 0;
+const patched = whitespaceDone.replace(TEXT_OF, (match, indent, array, middle, test) => {
+  const uses = middle.match(new RegExp(`\\b${array}\\b[^\\n]*`, 'g')) ?? [];
+  if (!uses.every((use) => new RegExp(`^${array}\\.push\\(s\\d+\\);$`).test(use) || use === `${array} = peg$FAILED;`)) return match;
+  textArrays++;
+  return `${indent}${array} = peg$noValue;${middle.replace(new RegExp(`\\n[ \\t]*${array}\\.push\\(s\\d+\\);`, 'g'), '')}${test}`;
+});
+if (textArrays < 5) throw new Error(`peggy's output for $-expressions changed shape (${textArrays} patched): update the text patch in scripts/build.js`);
 // A second: peggy tests every character against a one-character-class regex (/^[a-z]/.test(ch)),
 // which costs far more than the rest of the parser's work per character. Each class keeps its
 // regex, made once, behind a 128-entry table for ASCII that the regex itself filled; any other
