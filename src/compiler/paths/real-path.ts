@@ -8,11 +8,11 @@ import { posix } from 'node:path';
 export type RealPath = (absolute: string) => string;
 
 // The real path of an absolute path, or of its nearest existing ancestor with the rest appended.
-// One resolver per compile, top down: it remembers every folder it resolved and whether realpath
-// could, and a path under a folder realpath could not resolve cannot resolve either, so 10,000
-// mounts under one missing folder cost one lookup, not 30,000 thrown errors (issue 9). It asks
-// lstat (which answers "no such file" without an exception) before realpath. Cached for one
-// compile only: the file system may change between runs.
+// One resolver per compile: it remembers every path it resolved and whether realpath could. A path
+// that exists costs lstat and realpath, whatever its depth; a path under a folder known not to
+// resolve cannot resolve either and costs nothing, so 10,000 mounts under one missing folder cost
+// a few lookups, not 30,000 thrown errors (issue 9). lstat answers "no such file" without an
+// exception. Cached for one compile only: the file system may change between runs.
 export function realPathResolver(): RealPath {
   const known = new Map<string, { real: string; resolved: boolean }>();
   const resolve = (path: string): { real: string; resolved: boolean } => {
@@ -20,16 +20,19 @@ export function realPathResolver(): RealPath {
     if (hit !== undefined) return hit;
     // The path is absolute and plain ("/a/b", or "/"): its parent and last name by slicing.
     const cut = path.lastIndexOf('/');
-    const parent = path === '/' || cut < 0 ? undefined : resolve(cut === 0 ? '/' : path.slice(0, cut));
+    const parentPath = path === '/' || cut < 0 ? undefined : cut === 0 ? '/' : path.slice(0, cut);
     let out: { real: string; resolved: boolean } | undefined;
-    if (parent === undefined || parent.resolved) {
+    if (parentPath === undefined || known.get(parentPath)?.resolved !== false) {
       try {
         if (lstatSync(path, { throwIfNoEntry: false }) !== undefined) out = { real: realpathSync.native(path), resolved: true };
       } catch {
-        // A dangling or looping link, or a folder we may not search: kept as written below.
+        // A dangling or looping link, or a folder we may not search: resolved through its parent.
       }
     }
-    out ??= { real: parent === undefined ? path : `${parent.real === '/' ? '' : parent.real}/${path.slice(cut + 1)}`, resolved: false };
+    if (out === undefined) {
+      const parent = parentPath === undefined ? undefined : resolve(parentPath);
+      out = { real: parent === undefined ? path : `${parent.real === '/' ? '' : parent.real}/${path.slice(cut + 1)}`, resolved: false };
+    }
     known.set(path, out);
     return out;
   };
