@@ -4,30 +4,80 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import type { ProbeResult } from './result.ts';
 
-// One row per address; `ping -c 1`, killed after the timeout.
-export function icmpProbe(addresses: readonly string[], timeoutMs: number): Promise<ProbeResult[]> {
-  return Promise.all(addresses.map((a) => ping(a, timeoutMs)));
+/** The commands that send one echo (tests put stand-ins here). */
+export interface PingCommands {
+  ping: string;
+  ping6: string;
 }
 
-function ping(address: string, timeoutMs: number): Promise<ProbeResult> {
+const SYSTEM: PingCommands = { ping: 'ping', ping6: 'ping6' };
+
+// One row per address. All pings run at once under one `sh`, each printing "INDEX STATUS" when it
+// ends: one process start instead of one per address (each start holds this thread ~8 ms, and
+// every probe's timeout clock waits behind them, issue 9). Whatever has not answered when the
+// timeout ends is killed with its process group: no reply.
+export function icmpProbe(addresses: readonly string[], timeoutMs: number, commands: PingCommands = SYSTEM): Promise<ProbeResult[]> {
+  if (addresses.length === 0) return Promise.resolve([]);
   const started = performance.now();
-  const v6 = net.isIPv6(address);
-  // macOS has ping6 for v6 and -W in milliseconds; Linux ping takes -6 and -W in seconds.
   const mac = process.platform === 'darwin';
-  const cmd = v6 && mac ? 'ping6' : 'ping';
-  const args = ['-n', '-c', '1', ...(mac ? (v6 ? [] : ['-W', String(timeoutMs)]) : ['-W', String(Math.max(1, Math.ceil(timeoutMs / 1000)))]), ...(v6 && !mac ? ['-6'] : []), address];
+  // Each ping's argv goes in as positional parameters ("$1" …), so no address is ever shell text.
+  const params: string[] = [];
+  const lines = addresses.map((address, index) => {
+    const v6 = net.isIPv6(address);
+    // macOS has ping6 for v6 and -W in milliseconds; Linux ping takes -6 and -W in seconds.
+    const argv = [
+      v6 && mac ? commands.ping6 : commands.ping,
+      '-n', '-c', '1',
+      ...(mac ? (v6 ? [] : ['-W', String(timeoutMs)]) : ['-W', String(Math.max(1, Math.ceil(timeoutMs / 1000)))]),
+      ...(v6 && !mac ? ['-6'] : []),
+      address,
+    ];
+    const refs = argv.map((arg) => {
+      params.push(arg);
+      return `"\${${params.length}}"`;
+    });
+    return `(${refs.join(' ')} >/dev/null 2>&1; echo "${index} $?") &`;
+  });
+  const script = `${lines.join('\n')}\nwait\n`;
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: 'ignore' });
-    // No reply within the timeout is the answer: killed then, not when ping's whole-second -W ends.
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', () => done('skipped', true, '`ping` is not installed in the VM'));
-    child.on('exit', (code) => (code === 0 ? done('REPLY', false, `${address} answers ping from the VM: ICMP leaves the cage`) : done('no reply', true)));
+    const status = new Map<number, number>();
+    let out = '';
     let ended = false;
-    function done(measured: string, ok: boolean, detail?: string): void {
+    const child = spawn('sh', ['-c', script, 'sh', ...params], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    const finish = (skipped?: string) => {
       if (ended) return;
       ended = true;
       clearTimeout(timer);
-      resolve({ group: 'icmp', probe: `ping ${address}`, expected: 'no reply', measured, ok, ms: Math.round(performance.now() - started), ...(detail ? { detail } : {}) });
-    }
+      const ms = Math.round(performance.now() - started);
+      resolve(
+        addresses.map((address, index): ProbeResult => {
+          const code = status.get(index);
+          const row = (measured: string, ok: boolean, detail?: string): ProbeResult => ({ group: 'icmp', probe: `ping ${address}`, expected: 'no reply', measured, ok, ms, ...(detail ? { detail } : {}) });
+          if (skipped !== undefined || code === 127) return row('skipped', true, skipped ?? '`ping` is not installed in the VM');
+          if (code === 0) return row('REPLY', false, `${address} answers ping from the VM: ICMP leaves the cage`);
+          return row('no reply', true);
+        }),
+      );
+    };
+    // No reply within the timeout is the answer: killed then, not when ping's whole-second -W ends.
+    const timer = setTimeout(() => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      finish();
+    }, timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      for (const line of out.split('\n').slice(0, -1)) {
+        const m = /^(\d+) (\d+)$/.exec(line);
+        if (m) status.set(Number(m[1]), Number(m[2]));
+      }
+      out = out.slice(out.lastIndexOf('\n') + 1);
+      if (status.size === addresses.length) finish();
+    });
+    child.on('error', () => finish('`sh` could not start in the VM'));
+    child.on('close', () => finish());
   });
 }
