@@ -4,7 +4,7 @@
 // through loader hooks on every start (~0.7 s of CPU on the 2-core test machine, and the lab suites
 // start the CLI ~60 times); the bundle starts in ~0.15 s.
 // It is written into dist/, beside probe.cjs and proxy.js, where the CLI finds them (run-inside.ts,
-// proxy-step.ts: "next to the CLI bundle"), as dist/cli.js does; dependencies stay external, loaded
+// proxy-step.ts: "next to the CLI bundle"), as dist/cli.cjs does; dependencies stay external, loaded
 // from node_modules as under tsx. It is removed when this process exits.
 
 import { mkdirSync, rmSync } from 'node:fs';
