@@ -2,24 +2,14 @@
 // verify, and be named. The forgers are as clever as we could make them: they read this run's
 // input (challenge included) from stdin, and where it helps they run the real probe and edit its report.
 
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireLab } from '../lab/index.ts';
-import { buildProbe, cage, createVerifyLab, failures, runVerify, type CagedLab } from './lab-setup.ts';
+import { cage, createVerifyLab, labSuite, failures, runVerify, type CagedLab } from './lab-setup.ts';
 
 const available = requireLab('verify forger tests');
-const t = suite('verify: forged VM reports');
-let current: CagedLab | undefined;
-
-t.before(async () => {
-  await buildProbe();
-});
-t.after.each(async () => {
-  await current?.lab.teardown();
-  current = undefined;
-});
+const { t, track } = labSuite('verify: forged VM reports');
 
 /** The old, fixed canary ports: a forger that knew them would simply avoid them. */
 const OLD_CANARIES = [7, 1234, 2222, 4444, 8081, 9999, 31337, 40404, 54321, 61000];
@@ -61,7 +51,7 @@ function assertNamed(run: Awaited<ReturnType<typeof runVerify>>, pattern: RegExp
 }
 
 t('a report replayed from an earlier run (the real probe, an old challenge) fails', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await cage(current);
   const exec = forger(current, 'replay', `emit(await honest({ ...input, challenge: 'a-challenge-from-yesterday' }));`);
   const run = await runVerify(current, ['--exec', exec]);
@@ -69,7 +59,7 @@ t('a report replayed from an earlier run (the real probe, an old challenge) fail
 });
 
 t('a forger that sweeps the gateway through a hole but avoids the old fixed canary ports hits a random canary', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await cage(current);
   await current.lab.exec('host', ['sh', '-c', `nft insert rule ${current.table} input ip daddr ${current.lab.gateway} tcp dport != 22 accept`]);
   const exec = forger(current, 'avoid', `
@@ -89,7 +79,7 @@ t('a forger that sweeps the gateway through a hole but avoids the old fixed cana
 });
 
 t('a lazy forger (right challenge, every row "ok", no traffic at all) is caught by the firewall counters', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await cage(current);
   const exec = forger(current, 'lazy', `
     const m = input.manifest;
@@ -103,7 +93,7 @@ t('a lazy forger (right challenge, every row "ok", no traffic at all) is caught 
 });
 
 t('a forger that hides a FAIL row with escape sequences fails, and no escape reaches the output', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await cage(current);
   const exec = forger(current, 'escape', `
     const report = await honest(input);
@@ -118,7 +108,7 @@ t('a forger that hides a FAIL row with escape sequences fails, and no escape rea
 });
 
 t('a forger that claims host and canary rows has them refused', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await cage(current);
   const exec = forger(current, 'host-rows', `
     const report = await honest(input);

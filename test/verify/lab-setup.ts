@@ -5,6 +5,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cliArgs } from '../helpers/cli-process.ts';
 import { PLAN, createLab, type Lab } from '../lab/index.ts';
@@ -161,4 +162,18 @@ export function assertNamed(run: VerifyRun, pattern: RegExp): void {
 // The failure sentences of a run, for assertions and for messages when one is missing.
 export function failures(run: VerifyRun): string[] {
   return run.json.results.filter((r) => !r.ok).map((r) => r.detail ?? `${r.probe}: ${r.measured}`);
+}
+
+/** A suite of lab tests: the probe is built once, and the lab each test hands to `track` is torn down after it. */
+export function labSuite(title: string): { t: Test; track: (c: CagedLab) => CagedLab } {
+  const t = suite(title);
+  let current: CagedLab | undefined;
+  t.before(async () => {
+    await buildProbe();
+  });
+  t.after.each(async () => {
+    await current?.lab.teardown();
+    current = undefined;
+  });
+  return { t, track: (c) => (current = c) };
 }

@@ -2,26 +2,16 @@
 // DNS to the gateway, a ro share writable, an undeclared share, a killed bridge. Each makes verify
 // fail and name the fault.
 
-import { suite } from 'uvu';
 import { PLAN, requireLab } from '../lab/index.ts';
-import { assertNamed, buildProbe, cage, createVerifyLab, killLabBridges, runVerify, type CagedLab } from './lab-setup.ts';
+import { assertNamed, cage, createVerifyLab, labSuite, killLabBridges, runVerify, type CagedLab } from './lab-setup.ts';
 
 const available = requireLab('verify end-to-end tests');
-const t = suite('verify: lab end to end, more faults');
-let current: CagedLab | undefined;
-
-t.before(async () => {
-  await buildProbe();
-});
-t.after.each(async () => {
-  await current?.lab.teardown();
-  current = undefined;
-});
+const { t, track } = labSuite('verify: lab end to end, more faults');
 
 const nft = (c: CagedLab, rule: string) => c.lab.exec('host', ['sh', '-c', `nft insert rule ${c.table} ${rule}`]);
 
 t('3d. fault: DNS to the gateway let through, with a resolver answering there', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await current.lab.startDns('host', current.lab.gateway, { 'web.lab.test': PLAN.wan.web }, { name: 'gateway-dns' });
   await cage(current);
   await nft(current, 'input udp dport 53 accept');
@@ -33,7 +23,7 @@ t('3d. fault: DNS to the gateway let through, with a resolver answering there', 
 });
 
 t('3e. fault: a ro share remounted writable', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await cage(current);
   current.lab.faults.remountShareRw('scripts');
   const run = await runVerify(current);
@@ -41,7 +31,7 @@ t('3e. fault: a ro share remounted writable', async () => {
 });
 
 t('3f. fault: an undeclared share', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await cage(current);
   current.lab.faults.addUndeclaredShare({ name: 'secrets', mode: 'rw' });
   const run = await runVerify(current);
@@ -49,7 +39,7 @@ t('3f. fault: an undeclared share', async () => {
 });
 
 t('3g. fault: a bridge process killed', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await cage(current);
   await killLabBridges(current, 18123);
   const run = await runVerify(current);

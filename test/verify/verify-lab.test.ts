@@ -2,26 +2,16 @@
 // enforce --backend nft) every probe holds; each injected fault makes it fail and name the fault
 // (more faults, each in a lab of its own: verify-faults-lab.test.ts, run beside this file).
 
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PLAN, requireLab } from '../lab/index.ts';
 import { emitBridgesScript } from '../../src/compiler/emit/bridges-sh.ts';
-import { assertNamed, buildProbe, cage, createVerifyLab, failures, killLabBridges, runVerify, startBridges, type CagedLab } from './lab-setup.ts';
+import { assertNamed, cage, createVerifyLab, labSuite, failures, killLabBridges, runVerify, startBridges, type CagedLab } from './lab-setup.ts';
 
 const available = requireLab('verify end-to-end tests');
-const t = suite('verify: lab end to end');
-let current: CagedLab | undefined;
-
-t.before(async () => {
-  await buildProbe();
-});
-t.after.each(async () => {
-  await current?.lab.teardown();
-  current = undefined;
-});
+const { t, track } = labSuite('verify: lab end to end');
 
 t('1. no enforcement: verify fails and names the holes', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   const run = await runVerify(current);
   assertNamed(run, /gateway port 22 is OPEN — the host's SSH is reachable from the VM/);
   assertNamed(run, /nft table .* is not loaded/);
@@ -32,7 +22,7 @@ t('1. no enforcement: verify fails and names the holes', async () => {
 });
 
 t('2. compile → enforce --backend nft → verify passes, every probe as expected', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await cage(current);
   const run = await runVerify(current);
   assert.equal(failures(run), []);
@@ -45,7 +35,7 @@ t('2. compile → enforce --backend nft → verify passes, every probe as expect
 const nft = (c: CagedLab, rule: string) => c.lab.exec('host', ['sh', '-c', `nft insert rule ${c.table} ${rule}`]);
 
 t('3a. fault: an extra accept rule to wan', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await cage(current);
   await nft(current, `forward ip daddr ${PLAN.wan.web} accept`);
   const run = await runVerify(current);
@@ -54,7 +44,7 @@ t('3a. fault: an extra accept rule to wan', async () => {
 });
 
 t('3b. fault: socat bound to all addresses', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await cage(current);
   await killLabBridges(current);
   await startBridges(current, emitBridgesScript(current.policy).replaceAll(`bind=${current.lab.gateway}`, 'bind=0.0.0.0'));
@@ -63,7 +53,7 @@ t('3b. fault: socat bound to all addresses', async () => {
 });
 
 t('3c. fault: an accept rule opening another gateway port where a host service listens', async () => {
-  current = await createVerifyLab();
+  const current = track(await createVerifyLab());
   await cage(current);
   await nft(current, 'input tcp dport 22 accept');
   const run = await runVerify(current);
