@@ -32,7 +32,8 @@ const whitespaceDone = source.replace(WHITESPACE, '$1s0 = peg$noValue;$2\n').rep
 // the array's only uses are the push, "failed" and the test before `input.substring`) becomes the
 // shared empty one; an array whose value anything else reads is left alone. Names and paths are
 // most of a policy's characters (issue 9).
-const TEXT_OF = /(\n[ \t]*)(s\d+) = \[\];((?:(?!\n  function )[\s\S])*?)(\n[ \t]*if \(\2 !== peg\$FAILED\) \{\n[ \t]*(s\d+) = input\.substring\(\5, peg\$currPos\);)/g;
+// (The text between may not start another array in the same variable: that one is tried on its own.)
+const TEXT_OF = /(\n[ \t]*)(s\d+) = \[\];((?:(?!\n  function |\n[ \t]*\2 = \[\];)[\s\S])*?)(\n[ \t]*if \(\2 !== peg\$FAILED\) \{\n[ \t]*(s\d+) = input\.substring\(\5, peg\$currPos\);)/g;
 let textArrays = 0;
 const patched = whitespaceDone.replace(TEXT_OF, (match, indent, array, middle, test) => {
   const uses = middle.match(new RegExp(`\\b${array}\\b[^\\n]*`, 'g')) ?? [];
