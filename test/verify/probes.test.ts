@@ -40,6 +40,51 @@ t('scanner tells open from closed and keeps under its cap', async () => {
   scanner.close();
 });
 
+// A connect that completed while the event loop was held past the timeout (worker threads
+// starting, a loaded machine) is open, not "filtered": a false timeout on a path that should be
+// blocked would be a false pass (src/verify/inside/deadline.ts).
+t('scanner: an answer that came while the loop was blocked still beats its timeout', async () => {
+  const server = net.createServer((s) => s.destroy());
+  const port = await listen(server);
+  const scanner = new TcpScanner(4, 50);
+  const result = scanner.probe('127.0.0.1', port);
+  const until = performance.now() + 300;
+  while (performance.now() < until) {
+    // Held: the kernel completes the handshake meanwhile, and the 50 ms timeout passes.
+  }
+  const r = await result;
+  server.close();
+  scanner.close();
+  assert.is(r.state, 'open');
+});
+
+t('deadline: an answer that arrived while the loop was blocked wins over the timeout', async () => {
+  const { deadline } = await import('../../src/verify/inside/deadline.ts');
+  const { spawn } = await import('node:child_process');
+  // The server is another process, so it answers while this one is held.
+  const server = spawn(process.execPath, ['-e', "const s = require('net').createServer((c) => setTimeout(() => c.end('x'), 50)); s.listen(0, '127.0.0.1', () => console.log(s.address().port));"], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const port = await new Promise<number>((resolve) => server.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    const socket = net.connect({ host: '127.0.0.1', port });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const verdict = await new Promise<string>((resolve) => {
+      const timer = deadline(() => resolve('timeout'), 100);
+      socket.once('data', () => {
+        clearTimeout(timer);
+        resolve('answer');
+      });
+      const until = performance.now() + 400;
+      while (performance.now() < until) {
+        // Held past the deadline; the answer comes at ~50 ms.
+      }
+    });
+    socket.destroy();
+    assert.is(verdict, 'answer');
+  } finally {
+    server.kill();
+  }
+});
+
 t('gateway sweep over a range names the open port and skips bridge ports', async () => {
   const server = net.createServer((s) => s.destroy());
   const port = await listen(server);

@@ -6,6 +6,7 @@ import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 import type { VerifyManifest } from '../manifest.ts';
 import type { ProbeResult } from './result.ts';
+import { deadline } from './deadline.ts';
 
 type BridgeSpec = VerifyManifest['bridges'][number];
 
@@ -37,7 +38,7 @@ function tcpBridge(b: BridgeSpec, o: BridgeOptions): Promise<ProbeResult> {
   const started = performance.now();
   return new Promise((resolve) => {
     const socket = net.connect({ host: o.gateway, port: b.listen });
-    const timer = setTimeout(() => end('timeout'), o.timeoutMs);
+    const timer = deadline(() => end('timeout'), o.timeoutMs);
     socket.once('connect', () => end());
     socket.once('error', (e: NodeJS.ErrnoException) => end(e.code ?? e.message));
     function end(error?: string): void {
@@ -65,7 +66,7 @@ function tlsBridge(b: BridgeSpec, o: BridgeOptions): Promise<ProbeResult> {
       // The name is checked below, against serverName, not against the gateway address we dialled.
       checkServerIdentity: () => undefined,
     });
-    const timer = setTimeout(() => end('handshake timed out'), o.timeoutMs);
+    const timer = deadline(() => end('handshake timed out'), o.timeoutMs);
     socket.once('secureConnect', () => {
       const cert = socket.getPeerCertificate();
       const nameError = tls.checkServerIdentity(b.serverName, cert);

@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { ProbeResult } from './result.ts';
 import { dnsQuery } from './dns-query.ts';
 import { systemLookup, withTimeout, type Lookup } from './hosts-line.ts';
+import { deadline } from './deadline.ts';
 
 export interface DnsOptions {
   servers: readonly string[];
@@ -27,7 +28,7 @@ function udpQuery(server: string, o: DnsOptions): Promise<ProbeResult> {
   const port = o.port ?? 53;
   return new Promise((resolve) => {
     const socket = dgram.createSocket(net.isIPv6(server) ? 'udp6' : 'udp4');
-    const timer = setTimeout(() => end('no answer (timeout)'), o.timeoutMs);
+    const timer = deadline(() => end('no answer (timeout)'), o.timeoutMs);
     socket.on('message', () => end(undefined));
     // A connected UDP socket learns of ICMP port/host unreachable as an error: blocked too.
     socket.on('error', (e: NodeJS.ErrnoException) => end(`no answer (${e.code ?? e.message})`));

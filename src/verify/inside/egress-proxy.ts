@@ -10,6 +10,7 @@ import type { VerifyManifest } from '../manifest.ts';
 import type { Endpoint, ProbeResult } from './result.ts';
 import type { TcpScanner } from './tcp-scanner.ts';
 import { mustBeBlocked } from './must-be-blocked.ts';
+import { deadline } from './deadline.ts';
 
 type Egress = NonNullable<VerifyManifest['egress']>;
 
@@ -55,7 +56,7 @@ function connect(proxy: Egress['proxy'], name: string, port: number, timeoutMs: 
   return new Promise((resolve) => {
     const socket = net.connect({ host: proxy.host, port: proxy.port });
     let head = '';
-    const timer = setTimeout(() => done('no answer (timeout)'), timeoutMs);
+    const timer = deadline(() => done('no answer (timeout)'), timeoutMs);
     socket.once('connect', () => socket.write(`CONNECT ${name}:${port} HTTP/1.1\r\nHost: ${name}:${port}\r\n\r\n`));
     socket.on('data', (d: Buffer) => {
       head += d.toString('latin1');
@@ -98,7 +99,7 @@ async function throughProxy(proxy: Egress['proxy'], n: Egress['names'][number], 
   const handshake = await new Promise<string | undefined>((resolve) => {
     const ca = o.caPem ? [...tls.rootCertificates, o.caPem] : undefined;
     const t = tls.connect({ socket: opened.socket!, servername: sni, ...(ca ? { ca } : {}), checkServerIdentity: () => undefined });
-    const timer = setTimeout(() => end('handshake timed out'), o.timeoutMs * 2);
+    const timer = deadline(() => end('handshake timed out'), o.timeoutMs * 2);
     t.once('secureConnect', () => {
       const problem = tls.checkServerIdentity(n.host, t.getPeerCertificate());
       end(problem ? `certificate does not match "${n.host}": ${problem.message}` : undefined);

@@ -4,6 +4,7 @@
 import dns from 'node:dns';
 import type { VerifyManifest } from '../manifest.ts';
 import type { ProbeResult } from './result.ts';
+import { deadline } from './deadline.ts';
 
 export type Lookup = (name: string) => Promise<string[]>;
 
@@ -40,7 +41,7 @@ export function hostsLine(hosts: VerifyManifest['hosts'], timeoutMs: number, loo
 
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { code: 'ETIMEOUT' })), ms);
+    const timer = deadline(() => reject(Object.assign(new Error('timed out'), { code: 'ETIMEOUT' })), ms);
     p.then(
       (v) => (clearTimeout(timer), resolve(v)),
       (e) => (clearTimeout(timer), reject(e)),

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import type { ProbeResult } from './result.ts';
+import { deadline } from './deadline.ts';
 
 /** The commands that send one echo (tests put stand-ins here). */
 export interface PingCommands {
@@ -60,7 +61,7 @@ export function icmpProbe(addresses: readonly string[], timeoutMs: number, comma
       );
     };
     // No reply within the timeout is the answer: killed then, not when ping's whole-second -W ends.
-    const timer = setTimeout(() => {
+    const timer = deadline(() => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
       } catch {

@@ -160,15 +160,24 @@ export class TcpScanner {
 
   // One timer for all sockets instead of one per socket: silent drops end as "filtered", and sockets
   // waiting longer than STALE_MS stop counting against the window (see WINDOW).
+  // A socket past its timeout is called filtered only after one more turn of I/O (see deadline.ts):
+  // a connect that completed while the event loop was held must not lose to the timer.
   private expire(): void {
     const now = performance.now();
     let stale = 0;
+    const expired: InFlight[] = [];
     for (const f of this.inFlight) {
       const age = now - f.started;
-      if (age >= this.timeoutMs) f.finish('filtered', 'timeout');
+      if (age >= this.timeoutMs) expired.push(f);
       else if (age >= STALE_MS) stale++;
     }
     this.stale = stale;
+    if (expired.length > 0) {
+      setImmediate(() => {
+        for (const f of expired) f.finish('filtered', 'timeout');
+        this.pump();
+      });
+    }
     this.pump();
   }
 
@@ -345,10 +354,18 @@ function shardWorker(req: NodeJS.Require, window: number, staleMs: number): void
     () => {
       const now = performance.now();
       let s = 0;
+      const expired: Flight[] = [];
       for (const f of flights) {
         const age = now - f.started;
-        if (age >= d.timeoutMs) finish(f, 'filtered');
+        if (age >= d.timeoutMs) expired.push(f);
         else if (age >= staleMs) s++;
+      }
+      // Filtered only after one more turn of I/O, as in TcpScanner.expire.
+      if (expired.length > 0) {
+        setImmediate(() => {
+          for (const f of expired) finish(f, 'filtered');
+          pump();
+        });
       }
       stale = s;
       if (now - lastReport >= 100) {
