@@ -2,6 +2,7 @@
 // (removed again), and nothing undeclared is there: a writable share the VM should not have can hold
 // the policy or the bridge scripts, i.e. the cage itself.
 
+import type { Dirent } from 'node:fs';
 import { link, open, readdir, rename, stat, symlink, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -104,7 +105,7 @@ async function crossShare(roPath: string, rwPath: string, ro: string, rw: string
       outcomes.push(`${what} ${(e as NodeJS.ErrnoException).code ?? 'refused'}`);
     }
   };
-  const file = await firstFile(roPath, 2);
+  const file = await findFirst(roPath, 2, 500, (e) => e.isFile());
   if (file) {
     const linked = join(rwPath, `.nanopolicy-verify-link-${tag}`);
     await tryIt('hard link', () => link(file, linked), () => unlink(linked));
@@ -126,7 +127,7 @@ async function crossShare(roPath: string, rwPath: string, ro: string, rw: string
   const marker = `.nanopolicy-verify-cross-${tag}`;
   try {
     await writeFile(join(rwPath, marker), 'nanopolicy verify: safe to delete\n', { flag: 'wx' });
-    const seen = await findName(roPath, marker, 3);
+    const seen = await findFirst(roPath, 3, 5000, (e) => e.name === marker);
     await unlink(join(rwPath, marker)).catch(() => undefined);
     if (seen) {
       breaches.push('a file written in the rw share');
@@ -147,8 +148,9 @@ async function crossShare(roPath: string, rwPath: string, ro: string, rw: string
   };
 }
 
-// A regular file in `dir` (breadth-first, at most `depth` levels, a bounded number of entries).
-async function firstFile(dir: string, depth: number): Promise<string | undefined> {
+// The first entry under `dir` that `match` accepts: breadth-first, at most `depth` levels below it,
+// at most `limit` entries read.
+async function findFirst(dir: string, depth: number, limit: number, match: (entry: Dirent) => boolean): Promise<string | undefined> {
   let level = [dir];
   let seen = 0;
   for (let d = 0; d <= depth && level.length > 0; d++) {
@@ -156,27 +158,8 @@ async function firstFile(dir: string, depth: number): Promise<string | undefined
     for (const at of level) {
       const ents = await readdir(at, { withFileTypes: true }).catch(() => []);
       for (const e of ents) {
-        if (++seen > 500) return undefined;
-        if (e.isFile()) return join(at, e.name);
-        if (e.isDirectory()) next.push(join(at, e.name));
-      }
-    }
-    level = next;
-  }
-  return undefined;
-}
-
-// Where `name` occurs under `dir` (bounded like firstFile), if anywhere.
-async function findName(dir: string, name: string, depth: number): Promise<string | undefined> {
-  let level = [dir];
-  let seen = 0;
-  for (let d = 0; d <= depth && level.length > 0; d++) {
-    const next: string[] = [];
-    for (const at of level) {
-      const ents = await readdir(at, { withFileTypes: true }).catch(() => []);
-      for (const e of ents) {
-        if (++seen > 5000) return undefined;
-        if (e.name === name) return join(at, e.name);
+        if (++seen > limit) return undefined;
+        if (match(e)) return join(at, e.name);
         if (e.isDirectory()) next.push(join(at, e.name));
       }
     }
