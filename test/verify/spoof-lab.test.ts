@@ -3,24 +3,14 @@
 // stack; in the lab the VM simply adds a second address. The caged host must refuse them all (UDP to
 // a host listener, a SYN to the host, forwarding), while the normal paths (a bridge, DHCP) still work.
 
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PLAN, assertLabAddress, requireLab } from '../lab/index.ts';
-import { buildProbe, cage, createVerifyLab, type CagedLab } from './lab-setup.ts';
+import { cage, createVerifyLab, labSuite, type CagedLab } from './lab-setup.ts';
 
 const available = requireLab('spoofed-source end-to-end tests');
-const t = suite('verify: spoofed sources in the lab');
+const { t, track } = labSuite('verify: spoofed sources in the lab');
 /** A second address the VM gives itself: outside 192.168.64.0/24, inside a never-routed range. */
 const SPOOF = '198.18.0.99';
-let c: CagedLab | undefined;
-
-t.before(async () => {
-  await buildProbe();
-});
-t.after.each(async () => {
-  await c?.lab.teardown();
-  c = undefined;
-});
 
 // Sends from the VM: UDP (optionally broadcast, from a given source port) or a TCP connect, bound to `from`.
 async function send(lab: CagedLab['lab'], kind: 'udp' | 'tcp', from: string, to: string, port: number, opts: { sport?: number; broadcast?: boolean } = {}): Promise<string> {
@@ -36,15 +26,14 @@ async function send(lab: CagedLab['lab'], kind: 'udp' | 'tcp', from: string, to:
        s.setTimeout(800, () => { console.log('timeout'); process.exit(0); });
        s.on('connect', () => { console.log('connected'); process.exit(0); });
        s.on('error', (e) => { console.log(e.code); process.exit(0); });`;
-  const r = await c!.lab.exec('vm', ['node', '-e', script], { timeoutMs: 5000 });
+  const r = await lab.exec('vm', ['node', '-e', script], { timeoutMs: 5000 });
   return r.stdout.trim();
 }
 
 // The lab VM takes a second address; host and wan get a route back to it, so without a rule
 // against it a UDP datagram would arrive and a TCP handshake would complete.
 async function spoofingVm(): Promise<CagedLab> {
-  const made = await createVerifyLab();
-  c = made;
+  const made = track(await createVerifyLab());
   await made.lab.startUdpService('host', made.lab.gateway, 5353, { name: 'host-udp' });
   await made.lab.startUdpService('host', '0.0.0.0', 67, { name: 'host-dhcp' });
   await made.lab.run('vm', `ip addr add ${SPOOF}/32 dev ${made.lab.id}-eth0`);
