@@ -44,6 +44,11 @@ const SLOW: Array<[RegExp, number]> = [
 ];
 const REST = 30;
 const CHILD_FLAG = '--files';
+/**
+ * Each child gets a slot number of its own (NANOPOLICY_TEST_SLOT): suites that must hold a real
+ * resource of the root namespace, such as the fake Mac's bridge ports, offset it by the slot.
+ */
+let slots = 0;
 
 const root = join(import.meta.dirname, '..');
 const childFiles = process.argv[2] === CHILD_FLAG ? (process.argv[3] ?? '').split('\n').filter(Boolean) : undefined;
@@ -121,6 +126,7 @@ function runChild(group: readonly string[]): Promise<{ output: string; counts: C
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, CHILD_FLAG, group.join('\n')], {
       cwd: process.cwd(),
+      env: { ...process.env, NANOPOLICY_TEST_SLOT: String(++slots) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fakeMac, PF, type FakeMac } from './harness.ts';
+import { fakeMac, PF, PORT, type FakeMac } from './harness.ts';
 
 const t = suite('enforce --backend pf (fake Mac)');
 let f: FakeMac;
@@ -24,8 +24,8 @@ const FAILURES: Array<[step: string, fail: string]> = [
   ['find-interface', 'ifconfig:'],
   ['vm-address', 'tart:ip --wait'],
   ['reload-anchor', 'pfctl:-D vm_if'],
-  ['bridge:alpha', 'socat:LISTEN:18080'],
-  ['bridge:beta', 'socat:LISTEN:18443'],
+  ['bridge:alpha', `socat:LISTEN:${PORT.alpha}`],
+  ['bridge:beta', `socat:LISTEN:${PORT.beta}`],
   ['recheck-pf', 'pfctl:-s info@3'],
 ];
 
@@ -33,7 +33,7 @@ for (const [step, spec] of FAILURES) {
   t(`a failure in "${step}" undoes everything: no anchor, token, VM, bridge or state; exit 3`, async () => {
     const r = await f.enforce([f.policy, ...PF], { NANOPOLICY_FAKE_FAIL: spec });
     assert.is(r.code, 3, r.stderr);
-    assert.match(r.stderr, new RegExp(`step "${step}" failed`));
+    assert.match(r.stderr, new RegExp(`step "${step}" failed`), r.stderr);
     assert.match(r.stderr, /nothing is left changed/);
     const left = f.leftovers();
     assert.equal(left.anchors, []);
@@ -46,7 +46,7 @@ for (const [step, spec] of FAILURES) {
 }
 
 t('an undo that fails too gives exit 4, the exact manual commands, and a state --down can finish', async () => {
-  const r = await f.enforce([f.policy, ...PF], { NANOPOLICY_FAKE_FAIL: 'socat:LISTEN:18443,pfctl:-F all' });
+  const r = await f.enforce([f.policy, ...PF], { NANOPOLICY_FAKE_FAIL: `socat:LISTEN:${PORT.beta},pfctl:-F all` });
   assert.is(r.code, 4, r.stderr);
   assert.match(r.stderr, /could not undo everything\. Run these commands yourself:/);
   assert.match(r.stderr, /\n {2}sudo -n \/sbin\/pfctl -a com\.apple\/100\.nanopolicy\.t-vm -F all\n/);

@@ -7,12 +7,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BIN, fakeMac, gone, MUTATING, PF, type FakeMac } from './harness.ts';
+import { BIN, fakeMac, gone, MUTATING, PF, PORT, type FakeMac } from './harness.ts';
 
 const GOLDEN = join(import.meta.dirname, 'golden');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
-// Compares text with a golden file (paths of the temp dir replaced by <root>); UPDATE_GOLDEN=1 rewrites.
+// Compares text with a golden file (paths of the temp dir replaced by <root>, this process's bridge
+// ports by slot 0's, 18080 and 18443); UPDATE_GOLDEN=1 rewrites.
 // A spawned program (tart run, socat) logs its own call once it is up, which may be after the next
 // command: put each spawned call back where enforce started it, just before the next command.
 function callsInOrder(f: FakeMac): string {
@@ -26,7 +27,9 @@ function callsInOrder(f: FakeMac): string {
 }
 
 function golden(name: string, text: string, f: FakeMac): void {
-  const normalized = text.split(BIN).join('<bin>').split(f.root).join('<root>').replace(/pid \d+/g, 'pid <n>').replace(/[0-9a-f]{64}/g, '<sha256>');
+  const normalized = text
+    .replace(new RegExp(`\\b(${PORT.alpha}|${PORT.beta})\\b`, 'g'), (p) => (p === String(PORT.alpha) ? '18080' : '18443'))
+    .split(BIN).join('<bin>').split(f.root).join('<root>').replace(/pid \d+/g, 'pid <n>').replace(/[0-9a-f]{64}/g, '<sha256>');
   const path = join(GOLDEN, name);
   if (UPDATE || !existsSync(path)) {
     mkdirSync(GOLDEN, { recursive: true });
@@ -158,7 +161,7 @@ t('--json prints one record per outcome: applied, unchanged, preflight problems,
   const down = JSON.parse((await f.enforce([f.policy, ...PF, '--down', '--json'])).stdout);
   assert.equal([down.ok, down.result], [true, 'down']);
 
-  const undo = await f.enforce([f.policy, ...PF, '--json'], { NANOPOLICY_FAKE_FAIL: 'socat:LISTEN:18443,pfctl:-F all' });
+  const undo = await f.enforce([f.policy, ...PF, '--json'], { NANOPOLICY_FAKE_FAIL: `socat:LISTEN:${PORT.beta},pfctl:-F all` });
   assert.is(undo.code, 4);
   const u = JSON.parse(undo.stdout);
   assert.equal([u.ok, u.result, u.failedStep], [false, 'undo-failed', 'bridge:beta']);

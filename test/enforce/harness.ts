@@ -35,9 +35,18 @@ export const MUTATING = /pfctl .*(-f -|-E|-X|-F all|-k)|^tart (run|stop)|^socat/
 /** enforce's arguments for the pf backend, with a short wait for the fake VM's address. */
 export const PF = ['--backend', 'pf', '--wait', '3'];
 
+/**
+ * The bridges' listen ports. enforce's "ports" preflight really binds them (on 0.0.0.0, as on a
+ * Mac before the VM's gateway exists), so two test processes running enforce at once on the same
+ * ports would see each other's probe as "already taken": each child of test/run.ts has a slot
+ * number of its own (NANOPOLICY_TEST_SLOT), and its ports are offset by it.
+ */
+const SLOT = Number(process.env.NANOPOLICY_TEST_SLOT ?? 0);
+export const PORT = { alpha: 18080 + SLOT, beta: 18443 + SLOT } as const;
+
 export const POLICY = (root: string) => `vm t-vm
-allow alpha 198.51.100.10:8080 via 18080
-allow beta  svc.lab.example:443 via 18443 tls
+allow alpha 198.51.100.10:8080 via ${PORT.alpha}
+allow beta  svc.lab.example:443 via ${PORT.beta} tls
 mount work ${root}/work rw
 mount docs ${root}/docs ro
 `;

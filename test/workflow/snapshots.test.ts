@@ -12,7 +12,7 @@ import { readRecords } from '../../src/workflow/snapshot-records.ts';
 import { recordVerify } from '../../src/workflow/record-verify.ts';
 import { updateRecords } from '../../src/workflow/snapshot-records.ts';
 import { emptyState, writeState } from '../../src/enforce/state.ts';
-import { fakeMac, gone, POLICY, type FakeMac } from '../enforce/harness.ts';
+import { fakeMac, gone, POLICY, PORT, type FakeMac } from '../enforce/harness.ts';
 
 const OLD = ['t-vm-np-20200101T000000Z', 't-vm-np-20210101T000000Z'];
 const OTHERS = ['other-vm', 'other-np-20200101T000000Z', 't-vm-np-replaced-20190101T000000Z', 't-vm-np-notatime', 't-vm-2'];
@@ -135,7 +135,7 @@ test('status: in force with bridges, address and verify; after --down, not in fo
     assert.match(r.stdout, 't-vm: in force');
     assert.match(r.stdout, 'rules      com.apple/100.nanopolicy.t-vm: loaded as compiled, interface bridge101'); // the fake vmnet bridge (bridge100 is another hypervisor's)
     assert.match(r.stdout, 'vm         192.168.64.5');
-    assert.match(r.stdout, /bridges\s+alpha\s+:18080\s+pid \d+ running/);
+    assert.match(r.stdout, new RegExp(`bridges\\s+alpha\\s+:${PORT.alpha}\\s+pid \\d+ running`));
     assert.match(r.stdout, 'verify     FAILED (3 wrong)');
     assert.match(r.stdout, /snapshots\s+t-vm-np-\d{8}T\d{6}Z/);
     const json = JSON.parse((await cli(m, ['status', '--json'])).stdout);
