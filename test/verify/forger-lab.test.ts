@@ -6,10 +6,12 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireLab } from '../lab/index.ts';
-import { cage, createVerifyLab, labSuite, failures, runVerify, type CagedLab } from './lab-setup.ts';
+import { sharedLabSuite, failures, runVerify, type CagedLab } from './lab-setup.ts';
 
 const available = requireLab('verify forger tests');
-const { t, track } = labSuite('verify: forged VM reports');
+// One caged lab for all: a forger changes nothing in it (it only lies), except the last test, which
+// opens a hole in the table for its own forger.
+const { t, caged } = sharedLabSuite('verify: forged VM reports');
 
 /** The old, fixed canary ports: a forger that knew them would simply avoid them. */
 const OLD_CANARIES = [7, 1234, 2222, 4444, 8081, 9999, 31337, 40404, 54321, 61000];
@@ -51,16 +53,55 @@ function assertNamed(run: Awaited<ReturnType<typeof runVerify>>, pattern: RegExp
 }
 
 t('a report replayed from an earlier run (the real probe, an old challenge) fails', async () => {
-  const current = track(await createVerifyLab());
-  await cage(current);
+  const current = await caged();
   const exec = forger(current, 'replay', `emit(await honest({ ...input, challenge: 'a-challenge-from-yesterday' }));`);
   const run = await runVerify(current, ['--exec', exec]);
   assertNamed(run, /answers challenge "a-challenge-from-yesterday", not this run's: it is replayed/);
 });
 
+t('a lazy forger (right challenge, every row "ok", no traffic at all) is caught by the firewall counters', async () => {
+  const current = await caged();
+  const exec = forger(current, 'lazy', `
+    const m = input.manifest;
+    emit({ challenge: input.challenge, stats: {}, results: [
+      ...m.bridges.map((b) => ({ group: 'bridges', probe: m.gateway + ':' + b.listen, expected: 'open', measured: 'open', ok: true, ms: 3 })),
+      { group: 'gateway', probe: m.gateway + ' TCP 1-65535', expected: 'all closed', measured: '65533 closed', ok: true, ms: 900 },
+      ...['hosts', 'direct', 'egress', 'dns', 'icmp', 'mounts'].map((g) => ({ group: g, probe: g, expected: 'blocked', measured: 'blocked', ok: true, ms: 1 })),
+    ] });`);
+  const run = await runVerify(current, ['--exec', exec]);
+  assertNamed(run, /the nft table counters rose by \d+ refused and \d+ bridged packets, less than the VM's report claims .*the report is forged/);
+});
+
+t('a forger that hides a FAIL row with escape sequences fails, and no escape reaches the output', async () => {
+  const current = await caged();
+  const exec = forger(current, 'escape', `
+    const report = await honest(input);
+    report.results[0].probe += '\\u001b[2K\\u001b[1A\\r';
+    report.results.push({ group: 'gateway', probe: 'port 22 \\u202eNEPO\\u202c', expected: 'closed', measured: '\\u001b[8mOPEN\\u001b[0m', ok: true, ms: 1 });
+    emit(report);`);
+  const run = await runVerify(current, ['--exec', exec]);
+  assertNamed(run, /carry control characters or escape sequences \(shown escaped\)/);
+  assert.not.match(run.stdout, /\\u001b|\\u202e|\\r/, 'no control character, not even as a JSON escape');
+  assert.not.match(run.stdout, /[\u001b\u202e\r]/, 'no raw control character');
+  assert.match(run.stdout, /\\\\u\{1b\}\[8mOPEN/);
+});
+
+t('a forger that claims host and canary rows has them refused', async () => {
+  const current = await caged();
+  const exec = forger(current, 'host-rows', `
+    const report = await honest(input);
+    report.results.push({ group: 'host', probe: 'nft table inet nanopolicy_lab_vm', expected: 'loaded, as compiled', measured: 'loaded, as compiled', ok: true, ms: 1 });
+    report.results.push({ group: 'canary', probe: 'canary 192.168.64.1:1', expected: 'no connection', measured: 'no connection', ok: true, ms: 1 });
+    emit(report);`);
+  const run = await runVerify(current, ['--exec', exec]);
+  assertNamed(run, /claims 1 row\(s\) for "host", which only the host may report: refused/);
+  assertNamed(run, /claims 1 row\(s\) for "canary"/);
+  assert.not.ok(run.json.results.some((r) => r.probe === 'canary 192.168.64.1:1'), 'the forged canary row is not shown');
+});
+
+// Last: the hole it opens stays in the shared lab.
 t('a forger that sweeps the gateway through a hole but avoids the old fixed canary ports hits a random canary', async () => {
-  const current = track(await createVerifyLab());
-  await cage(current);
+  const current = await caged();
   await current.lab.exec('host', ['sh', '-c', `nft insert rule ${current.table} input ip daddr ${current.lab.gateway} tcp dport != 22 accept`]);
   const exec = forger(current, 'avoid', `
     const net = require('net');
@@ -76,49 +117,6 @@ t('a forger that sweeps the gateway through a hole but avoids the old fixed cana
     emit({ challenge: input.challenge, results: GROUPS.map((g) => ({ group: g, probe: g + ' (forged)', expected: g === 'gateway' ? 'all closed' : 'blocked', measured: 'blocked', ok: true, ms: 1 })), stats: {} });`);
   const run = await runVerify(current, ['--exec', exec]);
   assertNamed(run, /canary 192\.168\.64\.1:\d+ saw 1 connection\(s\) from 192\.168\.64\.2/);
-});
-
-t('a lazy forger (right challenge, every row "ok", no traffic at all) is caught by the firewall counters', async () => {
-  const current = track(await createVerifyLab());
-  await cage(current);
-  const exec = forger(current, 'lazy', `
-    const m = input.manifest;
-    emit({ challenge: input.challenge, stats: {}, results: [
-      ...m.bridges.map((b) => ({ group: 'bridges', probe: m.gateway + ':' + b.listen, expected: 'open', measured: 'open', ok: true, ms: 3 })),
-      { group: 'gateway', probe: m.gateway + ' TCP 1-65535', expected: 'all closed', measured: '65533 closed', ok: true, ms: 900 },
-      ...['hosts', 'direct', 'egress', 'dns', 'icmp', 'mounts'].map((g) => ({ group: g, probe: g, expected: 'blocked', measured: 'blocked', ok: true, ms: 1 })),
-    ] });`);
-  const run = await runVerify(current, ['--exec', exec]);
-  assertNamed(run, /the nft table counters rose by \d+ refused and \d+ bridged packets, less than the VM's report claims .*the report is forged/);
-});
-
-t('a forger that hides a FAIL row with escape sequences fails, and no escape reaches the output', async () => {
-  const current = track(await createVerifyLab());
-  await cage(current);
-  const exec = forger(current, 'escape', `
-    const report = await honest(input);
-    report.results[0].probe += '\\u001b[2K\\u001b[1A\\r';
-    report.results.push({ group: 'gateway', probe: 'port 22 \\u202eNEPO\\u202c', expected: 'closed', measured: '\\u001b[8mOPEN\\u001b[0m', ok: true, ms: 1 });
-    emit(report);`);
-  const run = await runVerify(current, ['--exec', exec]);
-  assertNamed(run, /carry control characters or escape sequences \(shown escaped\)/);
-  assert.not.match(run.stdout, /\\u001b|\\u202e|\\r/, 'no control character, not even as a JSON escape');
-  assert.not.match(run.stdout, /[\u001b\u202e\r]/, 'no raw control character');
-  assert.match(run.stdout, /\\\\u\{1b\}\[8mOPEN/);
-});
-
-t('a forger that claims host and canary rows has them refused', async () => {
-  const current = track(await createVerifyLab());
-  await cage(current);
-  const exec = forger(current, 'host-rows', `
-    const report = await honest(input);
-    report.results.push({ group: 'host', probe: 'nft table inet nanopolicy_lab_vm', expected: 'loaded, as compiled', measured: 'loaded, as compiled', ok: true, ms: 1 });
-    report.results.push({ group: 'canary', probe: 'canary 192.168.64.1:1', expected: 'no connection', measured: 'no connection', ok: true, ms: 1 });
-    emit(report);`);
-  const run = await runVerify(current, ['--exec', exec]);
-  assertNamed(run, /claims 1 row\(s\) for "host", which only the host may report: refused/);
-  assertNamed(run, /claims 1 row\(s\) for "canary"/);
-  assert.not.ok(run.json.results.some((r) => r.probe === 'canary 192.168.64.1:1'), 'the forged canary row is not shown');
 });
 
 if (available) t.run();

@@ -177,3 +177,33 @@ export function labSuite(title: string): { t: Test; track: (c: CagedLab) => Cage
   });
   return { t, track: (c) => (current = c) };
 }
+
+/**
+ * A suite whose tests share one lab, made by the first `lab()` and torn down after the last test
+ * (a verify lab costs ~3 s of CPU to build and cage, and the test run is CPU-bound: issue 9).
+ * For tests that each add a fault of their own and assert the failure only that fault can cause:
+ * a fault left by an earlier test adds failures, it cannot make a later one pass. Such a suite's
+ * tests run in file order, and one that needs the lab clean (a run where everything passes) comes
+ * before the first fault. `caged()` cages it once, on first use.
+ */
+export function sharedLabSuite(title: string): { t: Test; lab: () => Promise<CagedLab>; caged: () => Promise<CagedLab> } {
+  const t = suite(title);
+  let made: Promise<CagedLab> | undefined;
+  let caging: Promise<CagedLab> | undefined;
+  const lab = () => (made ??= createVerifyLab());
+  t.before(async () => {
+    await buildProbe();
+  });
+  t.after(async () => {
+    if (made) await (await made).lab.teardown();
+  });
+  return {
+    t,
+    lab,
+    caged: () =>
+      (caging ??= lab().then(async (c) => {
+        await cage(c);
+        return c;
+      })),
+  };
+}

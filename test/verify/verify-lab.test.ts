@@ -5,13 +5,15 @@
 import * as assert from 'uvu/assert';
 import { PLAN, requireLab } from '../lab/index.ts';
 import { emitBridgesScript } from '../../src/compiler/emit/bridges-sh.ts';
-import { assertNamed, cage, createVerifyLab, labSuite, failures, killLabBridges, runVerify, startBridges, type CagedLab } from './lab-setup.ts';
+import { assertNamed, sharedLabSuite, failures, killLabBridges, runVerify, startBridges, type CagedLab } from './lab-setup.ts';
 
 const available = requireLab('verify end-to-end tests');
-const { t, track } = labSuite('verify: lab end to end');
+// One lab for all, in this order: uncaged (1), caged and clean (2), then each fault added to what
+// the earlier ones left (3a-3c), each asserting the failure only its own fault causes.
+const { t, lab, caged } = sharedLabSuite('verify: lab end to end');
 
 t('1. no enforcement: verify fails and names the holes', async () => {
-  const current = track(await createVerifyLab());
+  const current = await lab();
   const run = await runVerify(current);
   assertNamed(run, /gateway port 22 is OPEN — the host's SSH is reachable from the VM/);
   assertNamed(run, /nft table .* is not loaded/);
@@ -22,8 +24,7 @@ t('1. no enforcement: verify fails and names the holes', async () => {
 });
 
 t('2. compile → enforce --backend nft → verify passes, every probe as expected', async () => {
-  const current = track(await createVerifyLab());
-  await cage(current);
+  const current = await caged();
   const run = await runVerify(current);
   assert.equal(failures(run), []);
   assert.is(run.exitCode, 0);
@@ -35,8 +36,7 @@ t('2. compile → enforce --backend nft → verify passes, every probe as expect
 const nft = (c: CagedLab, rule: string) => c.lab.exec('host', ['sh', '-c', `nft insert rule ${c.table} ${rule}`]);
 
 t('3a. fault: an extra accept rule to wan', async () => {
-  const current = track(await createVerifyLab());
-  await cage(current);
+  const current = await caged();
   await nft(current, `forward ip daddr ${PLAN.wan.web} accept`);
   const run = await runVerify(current);
   assertNamed(run, /203\.0\.113\.10:443 is reachable from the VM: traffic leaves the cage/);
@@ -44,8 +44,7 @@ t('3a. fault: an extra accept rule to wan', async () => {
 });
 
 t('3b. fault: socat bound to all addresses', async () => {
-  const current = track(await createVerifyLab());
-  await cage(current);
+  const current = await caged();
   await killLabBridges(current);
   await startBridges(current, emitBridgesScript(current.policy).replaceAll(`bind=${current.lab.gateway}`, 'bind=0.0.0.0'));
   const run = await runVerify(current);
@@ -53,8 +52,7 @@ t('3b. fault: socat bound to all addresses', async () => {
 });
 
 t('3c. fault: an accept rule opening another gateway port where a host service listens', async () => {
-  const current = track(await createVerifyLab());
-  await cage(current);
+  const current = await caged();
   await nft(current, 'input tcp dport 22 accept');
   const run = await runVerify(current);
   assertNamed(run, /gateway port 22 is OPEN — the host's SSH is reachable from the VM/);
