@@ -131,7 +131,8 @@ let serverDir: string | undefined;
 function fakeServer(): string {
   if (serverDir !== undefined) return serverDir;
   const dir = mkdtempSync(join(tmpdir(), 'np-fake-server-'));
-  const made = spawnSync('mkfifo', [join(dir, 'requests')], { encoding: 'utf8' });
+  // The request FIFO, and the answer FIFOs the sh fakes claim one at a time (_served.sh).
+  const made = spawnSync('mkfifo', [join(dir, 'requests'), ...Array.from({ length: 64 }, (_, i) => join(dir, `rc.${i}`))], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`mkfifo failed: ${made.stderr}`);
   const server = spawn(process.execPath, [join(BIN, '_fake.mjs'), '--serve', dir], { stdio: ['pipe', 'inherit', 'inherit'] });
   server.once('exit', () => rmSync(join(dir, 'requests'), { force: true }));
