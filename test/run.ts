@@ -27,22 +27,26 @@ interface Counts {
 
 /**
  * Files that take seconds (labs, real processes, the fake Mac): each gets a child process of its
- * own. The number is roughly its seconds alone on the 2-core test machine, only to start the
- * longest first (a long file started last is the whole run's tail); REST stands for the rest's group.
+ * own. The number is roughly its seconds in a full run on the 2-core test machine (four children
+ * at once), only to start the longest first: a long file started last is the whole run's tail.
+ * REST stands for the rest's group.
  */
 const SLOW: Array<[RegExp, number]> = [
-  [/\/forger-lab\.test\.ts$/, 40],
-  [/\/enforce\/lifecycle\.test\.ts$/, 30],
-  [/\/verify-lab\.test\.ts$/, 28],
-  [/\/verify-faults-lab\.test\.ts$/, 22],
-  [/\/enforce-pf(-\w+)?\.test\.ts$/, 18],
-  [/-lab\.test\.ts$/, 16],
-  [/\/workflow\/snapshots\.test\.ts$/, 14],
-  [/\/enforce\/supervise\.test\.ts$/, 7],
-  [/\/lab\//, 6],
-  [/\/verify\/probes\.test\.ts$/, 3],
+  [/\/forger-lab\.test\.ts$/, 46],
+  [/\/enforce\/lifecycle\.test\.ts$/, 43],
+  [/\/enforce-nft-lab\.test\.ts$/, 41],
+  [/\/verify-lab\.test\.ts$/, 40],
+  [/\/proxy-lab\.test\.ts$/, 34],
+  [/\/spoof-lab\.test\.ts$/, 30],
+  [/\/verify-faults-lab\.test\.ts$/, 30],
+  [/\/enforce-pf(-\w+)?\.test\.ts$/, 26],
+  [/-lab\.test\.ts$/, 30],
+  [/\/workflow\/snapshots\.test\.ts$/, 20],
+  [/\/lab\//, 11],
+  [/\/enforce\/supervise\.test\.ts$/, 9],
+  [/\/verify\/probes\.test\.ts$/, 5],
 ];
-const REST = 30;
+const REST = 47;
 const CHILD_FLAG = '--files';
 /**
  * Each child gets a slot number of its own (NANOPOLICY_TEST_SLOT): suites that must hold a real
