@@ -42,9 +42,10 @@ const SLOW: Array<[RegExp, number]> = [
   [/\/enforce-pf(-\w+)?\.test\.ts$/, 26],
   [/-lab\.test\.ts$/, 30],
   [/\/workflow\/snapshots\.test\.ts$/, 20],
-  [/\/lab\//, 11],
-  [/\/enforce\/supervise\.test\.ts$/, 9],
-  [/\/verify\/probes\.test\.ts$/, 5],
+  [/\/lab\/lab\.test\.ts$/, 14],
+  [/\/lab\/exit-trap\.test\.ts$/, 12],
+  [/\/enforce\/supervise\.test\.ts$/, 10],
+  [/\/verify\/probes\.test\.ts$/, 3],
 ];
 const REST = 47;
 const CHILD_FLAG = '--files';
