@@ -212,7 +212,9 @@ export class TcpScanner {
     req.address = host;
     req.port = port;
     req.oncomplete = (status) => flight.finish(...classify(status));
-    const err = net.isIPv6(host) ? handle.connect6(req, host, port) : handle.connect(req, host, port);
+    // tcp_wrap takes address literals only, and only IPv6 ones hold a colon: no regex per port
+    // (net.isIPv6 runs one; the sweep asks 65,535 times).
+    const err = host.includes(':') ? handle.connect6(req, host, port) : handle.connect(req, host, port);
     if (err) flight.finish(...classify(err));
   }
 
