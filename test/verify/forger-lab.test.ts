@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireLab } from '../lab/index.ts';
-import { sharedLabSuite, failures, runVerify, type CagedLab } from './lab-setup.ts';
+import { assertNamed, runVerify, sharedLabSuite, type CagedLab } from './lab-setup.ts';
 
 const available = requireLab('verify forger tests');
 // One caged lab for all: a forger changes nothing in it (it only lies), except the last test, which
@@ -43,13 +43,6 @@ async function main() {
 }
 `);
   return `ip netns exec ${c.lab.ns.vm} node ${file}`;
-}
-
-// Asserts the run failed (exit 2) with a failure sentence matching `pattern`.
-function assertNamed(run: Awaited<ReturnType<typeof runVerify>>, pattern: RegExp): void {
-  const list = failures(run);
-  assert.is(run.exitCode, 2, `exit 2 expected, got ${run.exitCode}: ${list.join(' | ')}`);
-  assert.ok(list.some((f) => pattern.test(f)), `no failure matches ${pattern}:\n  ${list.join('\n  ')}`);
 }
 
 t('a report replayed from an earlier run (the real probe, an old challenge) fails', async () => {

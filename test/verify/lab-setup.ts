@@ -166,11 +166,8 @@ export function failures(run: VerifyRun): string[] {
 
 /** A suite of lab tests: the probe is built once, and the lab each test hands to `track` is torn down after it. */
 export function labSuite(title: string): { t: Test; track: (c: CagedLab) => CagedLab } {
-  const t = suite(title);
+  const t = probeSuite(title);
   let current: CagedLab | undefined;
-  t.before(async () => {
-    await buildProbe();
-  });
   t.after.each(async () => {
     await current?.lab.teardown();
     current = undefined;
@@ -187,13 +184,10 @@ export function labSuite(title: string): { t: Test; track: (c: CagedLab) => Cage
  * before the first fault. `caged()` cages it once, on first use.
  */
 export function sharedLabSuite(title: string): { t: Test; lab: () => Promise<CagedLab>; caged: () => Promise<CagedLab> } {
-  const t = suite(title);
+  const t = probeSuite(title);
   let made: Promise<CagedLab> | undefined;
   let caging: Promise<CagedLab> | undefined;
   const lab = () => (made ??= createVerifyLab());
-  t.before(async () => {
-    await buildProbe();
-  });
   t.after(async () => {
     if (made) await (await made).lab.teardown();
   });
@@ -206,4 +200,13 @@ export function sharedLabSuite(title: string): { t: Test; lab: () => Promise<Cag
         return c;
       })),
   };
+}
+
+// A uvu suite that builds the probe before its first test.
+function probeSuite(title: string): Test {
+  const t = suite(title);
+  t.before(async () => {
+    await buildProbe();
+  });
+  return t;
 }
