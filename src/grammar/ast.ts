@@ -7,6 +7,8 @@ export interface Span {
   endColumn: number;
 }
 
+/** A token. The parser's tokens are their own spans (`span` returns the token), so a token
+ * costs one object, not two (issue 9); code reads `span` and need not know. */
 export interface Located<T = string> {
   value: T;
   span: Span;

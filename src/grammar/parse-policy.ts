@@ -45,8 +45,9 @@ export function parsePolicy(source: string, file: string): ParseResult {
   return { ast: { file, source, statements }, diagnostics };
 }
 
-// The parser sees one line, so it reports line 1: stamp the real line onto every span. The nodes
-// are fresh from the parser, so they are stamped in place rather than copied.
+// The parser sees one line, so it reports line 1: stamp the real line onto every span (a
+// statement's `span`, and each token, which is its own span). The nodes are fresh from the parser,
+// so they are stamped in place rather than copied.
 function withLine<T>(node: T, line: number): T {
   stamp(node, line);
   return node;
@@ -61,6 +62,7 @@ function stamp(node: unknown, line: number): void {
   for (const key in node) {
     const value = (node as Record<string, unknown>)[key];
     if (key === 'span') (value as { line: number }).line = line;
+    else if (key === 'line') (node as { line: number }).line = line;
     else stamp(value, line);
   }
 }

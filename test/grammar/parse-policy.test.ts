@@ -1,15 +1,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parsePolicy } from '../../src/grammar/parse-policy.ts';
-import type { AllowStatement, MountStatement } from '../../src/grammar/ast.ts';
+import type { AllowStatement, Located, MountStatement } from '../../src/grammar/ast.ts';
+
+const token = ({ value, span }: Located) => ({ value, span: { line: span.line, column: span.column, endColumn: span.endColumn } });
 
 test('the core language parses, with columns for every piece', () => {
   const { ast, diagnostics } = parsePolicy('vm nanoclaw-vm\nallow vaultwarden   bitwarden.cstrube.de:443 via 18443 tls\n', 'p');
   assert.equal(diagnostics, []);
   const allow = ast.statements[1] as AllowStatement;
   assert.is(allow.kind, 'allow');
-  assert.equal(allow.target.host, { value: 'bitwarden.cstrube.de', span: { line: 2, column: 21, endColumn: 41 } });
-  assert.equal(allow.port, { value: '18443', span: { line: 2, column: 50, endColumn: 55 } });
+  assert.equal(token(allow.target.host), { value: 'bitwarden.cstrube.de', span: { line: 2, column: 21, endColumn: 41 } });
+  assert.equal(token(allow.port), { value: '18443', span: { line: 2, column: 50, endColumn: 55 } });
   assert.equal(allow.options.map((o) => o.key.value), ['tls']);
 });
 
@@ -47,6 +49,10 @@ test('every bad line is reported, in order, and good lines still parse', () => {
   const { ast, diagnostics } = parsePolicy('vm a\nallow x h: via 1\nmount m /x rw\nnetwork bogus\n', 'p');
   assert.equal(diagnostics.map((d) => d.line), [2, 4]);
   assert.equal(ast.statements.map((s) => s.kind), ['vm', 'mount']);
+  // Parsed alone, each good line still carries its own line number, on the statement and every token.
+  const mount = ast.statements[1] as MountStatement;
+  assert.equal([mount.span.line, mount.name.span.line, mount.path.span.line, mount.mode.span.line], [3, 3, 3, 3]);
+  assert.equal(token(mount.mode), { value: 'rw', span: { line: 3, column: 12, endColumn: 14 } });
 });
 
 test('the mount mode is required', () => {
