@@ -30,7 +30,9 @@ export function statementsOf<K extends Statement['kind']>(ast: PolicyAst, kind: 
 }
 
 export function findOption(statement: { options: OptionNode[] }, key: string): OptionNode | undefined {
-  return statement.options.find((o) => o.key.value === key);
+  // A loop, not find(): no closure made per statement and key (issue 9).
+  for (const option of statement.options) if (option.key.value === key) return option;
+  return undefined;
 }
 
 export function bridges(ast: PolicyAst): readonly AllowStatement[] {

@@ -6,16 +6,19 @@
 import { errorAt, type Diagnostic } from '../diagnostic.ts';
 import { mounts, type CheckContext } from '../check-context.ts';
 import { isWithin } from '../paths/expand-home.ts';
-import { usableMountPath } from '../paths/usable-mount-path.ts';
+import { mountPaths } from '../paths/usable-mount-path.ts';
 
 export function checkCageOutsideWritableMounts({ ast, home, policyPath, outputDir, realPath }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   const forms = (path: string) => [...new Set([path, realPath(path)])];
   const policyForms = forms(policyPath);
   const outputForms = outputDir === undefined ? [] : forms(outputDir);
-  for (const mount of mounts(ast)) {
+  const list = mounts(ast);
+  const paths = mountPaths(ast, home).path;
+  for (let i = 0; i < list.length; i++) {
+    const mount = list[i]!;
     if (mount.mode.value !== 'rw') continue;
-    const path = usableMountPath(mount, home);
+    const path = paths[i];
     if (path === undefined) continue;
     const shareForms = forms(path);
     const inside = (candidates: readonly string[]) => candidates.find((c) => shareForms.some((s) => isWithin(c, s)));

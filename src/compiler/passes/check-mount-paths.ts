@@ -4,13 +4,16 @@
 import { errorAt, type Diagnostic } from '../diagnostic.ts';
 import { mounts, type CheckContext } from '../check-context.ts';
 import { expandHome } from '../paths/expand-home.ts';
-import { CLIMBS, usableMountPath } from '../paths/usable-mount-path.ts';
+import { CLIMBS, mountPaths } from '../paths/usable-mount-path.ts';
 
 export function checkMountPaths({ ast, home }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const mount of mounts(ast)) {
+  const list = mounts(ast);
+  const usable = mountPaths(ast, home).path;
+  for (let i = 0; i < list.length; i++) {
     // A path the later passes can use passed every check below; most do (issue 9: one lookup each).
-    if (usableMountPath(mount, home) !== undefined) continue;
+    if (usable[i] !== undefined) continue;
+    const mount = list[i]!;
     const written = mount.path.value;
     const error = (code: string, message: string, hint: string) => out.push(errorAt(ast.file, mount.path.span, { code, message, hint }));
     if (written === '') {

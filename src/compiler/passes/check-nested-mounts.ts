@@ -5,7 +5,7 @@
 import { errorAt, type Diagnostic } from '../diagnostic.ts';
 import { mounts, type CheckContext } from '../check-context.ts';
 import type { MountStatement } from '../../grammar/ast.ts';
-import { foldedMountPath, usableMountPath } from '../paths/usable-mount-path.ts';
+import { mountPaths } from '../paths/usable-mount-path.ts';
 
 interface Entry {
   statement: MountStatement;
@@ -20,9 +20,12 @@ interface Entry {
 
 export function checkNestedMounts({ ast, home }: CheckContext): Diagnostic[] {
   const entries: Entry[] = [];
-  for (const statement of mounts(ast)) {
-    const path = usableMountPath(statement, home);
-    const folded = foldedMountPath(statement, home);
+  const list = mounts(ast);
+  const paths = mountPaths(ast, home);
+  for (let i = 0; i < list.length; i++) {
+    const statement = list[i]!;
+    const path = paths.path[i];
+    const folded = paths.folded[i];
     if (path === undefined || folded === undefined) continue;
     entries.push({ statement, path, key: folded.endsWith('/') ? folded : `${folded}/`, line: statement.span.line });
   }

@@ -5,7 +5,7 @@ import { errorAt, warningAt, type Diagnostic } from '../diagnostic.ts';
 import { findOption, mounts, type CheckContext } from '../check-context.ts';
 import { foldedWithin } from '../paths/expand-home.ts';
 import { foldPath } from '../paths/fold-path.ts';
-import { foldedMountPath, usableMountPath } from '../paths/usable-mount-path.ts';
+import { mountPaths } from '../paths/usable-mount-path.ts';
 import { sensitiveSegment } from '../paths/sensitive-patterns.ts';
 
 const ACK = 'If you really mean to show it to the VM, add "allow-sensitive" at the end of the line.';
@@ -16,8 +16,11 @@ export function checkSensitiveMounts({ ast, home, realPath }: CheckContext): Dia
   const homeFolded = foldPath(home);
   const realHome = realPath(home);
   const realHomeFolded = realHome === home ? homeFolded : foldPath(realHome);
-  for (const mount of mounts(ast)) {
-    const path = usableMountPath(mount, home);
+  const list = mounts(ast);
+  const paths = mountPaths(ast, home);
+  for (let i = 0; i < list.length; i++) {
+    const mount = list[i]!;
+    const path = paths.path[i];
     if (path === undefined) continue;
     const acknowledged = findOption(mount, 'allow-sensitive');
     const name = mount.name.value;
@@ -25,7 +28,7 @@ export function checkSensitiveMounts({ ast, home, realPath }: CheckContext): Dia
     // A harmless-looking name may be a symlink to ~/.ssh: judge where it really leads, too.
     const real = realPath(path);
     const leads = real === path ? '' : ` (it leads to "${real}")`;
-    const folded = foldedMountPath(mount, home)!;
+    const folded = paths.folded[i]!;
     const realFolded = real === path ? folded : foldPath(real);
     const match = sensitiveSegment(path, folded) ?? (real === path ? undefined : sensitiveSegment(real, realFolded));
     if (path === '/' || real === '/') {

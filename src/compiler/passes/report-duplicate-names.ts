@@ -2,25 +2,28 @@
 
 import { errorAt, type Diagnostic } from '../diagnostic.ts';
 import type { CheckContext } from '../check-context.ts';
+import type { AllowStatement, EgressStatement, MountStatement } from '../../grammar/ast.ts';
+
+const KIND = { allow: 'bridge', mount: 'mount', egress: 'egress rule' } as const;
 
 export function reportDuplicateNames({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const first = new Map<string, { kind: string; line: number }>();
+  // Each name's first statement itself: nothing is built for the many names used once (issue 9).
+  const first = new Map<string, AllowStatement | MountStatement | EgressStatement>();
   for (const statement of ast.statements) {
     if (statement.kind !== 'allow' && statement.kind !== 'mount' && statement.kind !== 'egress') continue;
-    const kind = { allow: 'bridge', mount: 'mount', egress: 'egress rule' }[statement.kind];
     const name = statement.name.value;
     const earlier = first.get(name);
     if (earlier) {
       out.push(
         errorAt(ast.file, statement.name.span, {
           code: 'NP206',
-          message: `The name "${name}" is already used by the ${earlier.kind} on line ${earlier.line}.`,
-          hint: `Give this ${kind} a name of its own.`,
+          message: `The name "${name}" is already used by the ${KIND[earlier.kind]} on line ${earlier.span.line}.`,
+          hint: `Give this ${KIND[statement.kind]} a name of its own.`,
         }),
       );
     } else {
-      first.set(name, { kind, line: statement.span.line });
+      first.set(name, statement);
     }
   }
   return out;

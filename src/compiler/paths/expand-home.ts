@@ -32,5 +32,8 @@ export function isWithin(inner: string, outer: string): boolean {
 
 /** isWithin for paths already folded. */
 export function foldedWithin(inner: string, outer: string): boolean {
-  return inner === outer || inner.startsWith(outer === '/' ? '/' : `${outer}/`);
+  if (inner === outer) return true;
+  if (outer === '/') return inner.startsWith('/');
+  // inner.startsWith(`${outer}/`), without building that string for every pair compared (issue 9).
+  return inner.length > outer.length && inner.charCodeAt(outer.length) === 0x2f && inner.startsWith(outer);
 }

@@ -21,8 +21,9 @@ export function realPathResolver(): RealPath {
     // The path is absolute and plain ("/a/b", or "/"): its parent and last name by slicing.
     const cut = path.lastIndexOf('/');
     const parentPath = path === '/' || cut < 0 ? undefined : cut === 0 ? '/' : path.slice(0, cut);
+    let parent = parentPath === undefined ? undefined : known.get(parentPath);
     let out: { real: string; resolved: boolean } | undefined;
-    if (parentPath === undefined || known.get(parentPath)?.resolved !== false) {
+    if (parent?.resolved !== false) {
       try {
         if (lstatSync(path, { throwIfNoEntry: false }) !== undefined) out = { real: realpathSync.native(path), resolved: true };
       } catch {
@@ -30,8 +31,10 @@ export function realPathResolver(): RealPath {
       }
     }
     if (out === undefined) {
-      const parent = parentPath === undefined ? undefined : resolve(parentPath);
-      out = { real: parent === undefined ? path : `${parent.real === '/' ? '' : parent.real}/${path.slice(cut + 1)}`, resolved: false };
+      if (parentPath !== undefined) parent ??= resolve(parentPath);
+      // A parent that leads to itself leaves the path as it is: no new string (issue 9).
+      const real = parent === undefined || parent.real === parentPath ? path : `${parent.real === '/' ? '' : parent.real}/${path.slice(cut + 1)}`;
+      out = { real, resolved: false };
     }
     known.set(path, out);
     return out;

@@ -1,29 +1,38 @@
-// The absolute path a mount line shares, or undefined when check-mount-paths refuses its path
+// The absolute path each mount line shares, or undefined when check-mount-paths refuses its path
 // (later passes then stay quiet about it rather than pile on).
 
-import type { MountStatement } from '../../grammar/ast.ts';
+import type { PolicyAst } from '../../grammar/ast.ts';
+import { mounts } from '../check-context.ts';
 import { expandHome } from './expand-home.ts';
 import { foldPath } from './fold-path.ts';
 
-// Four passes ask for every mount's path, two for its folded form: each mount's answer is kept,
-// per home folder (issue 9).
-const known = new WeakMap<MountStatement, { home: string; path: string | undefined; folded?: string }>();
+/** Aligned with mounts(ast): entry i is about mount i. */
+export interface MountPaths {
+  /** The absolute path mount i shares, or undefined when its path is refused. */
+  readonly path: ReadonlyArray<string | undefined>;
+  /** foldPath of path[i], where there is one. */
+  readonly folded: ReadonlyArray<string | undefined>;
+}
 
-function entry(mount: MountStatement, home: string): { home: string; path: string | undefined; folded?: string } {
-  let hit = known.get(mount);
-  if (hit?.home !== home) known.set(mount, (hit = { home, path: usable(mount.path.value, home) }));
+// Four passes ask for every mount's path, two for its folded form: they are made once per tree and
+// home folder, as two arrays rather than a record per mount (issue 9: a 10,000-mount policy's
+// paths are kept through every pass, and the garbage collector copies what is kept).
+const known = new WeakMap<PolicyAst, MountPaths & { home: string }>();
+
+export function mountPaths(ast: PolicyAst, home: string): MountPaths {
+  let hit = known.get(ast);
+  if (hit?.home !== home) {
+    const list = mounts(ast);
+    const path = new Array<string | undefined>(list.length);
+    const folded = new Array<string | undefined>(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const usablePath = usable(list[i]!.path.value, home);
+      path[i] = usablePath;
+      folded[i] = usablePath === undefined ? undefined : foldPath(usablePath);
+    }
+    known.set(ast, (hit = { home, path, folded }));
+  }
   return hit;
-}
-
-export function usableMountPath(mount: MountStatement, home: string): string | undefined {
-  return entry(mount, home).path;
-}
-
-/** foldPath of usableMountPath, when there is one. */
-export function foldedMountPath(mount: MountStatement, home: string): string | undefined {
-  const hit = entry(mount, home);
-  if (hit.path !== undefined) hit.folded ??= foldPath(hit.path);
-  return hit.folded;
 }
 
 function usable(written: string, home: string): string | undefined {

@@ -8,7 +8,7 @@ import { join, posix } from 'node:path';
 import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { expandHome } from '../../../src/compiler/paths/expand-home.ts';
+import { expandHome, foldedWithin } from '../../../src/compiler/paths/expand-home.ts';
 import { foldPath } from '../../../src/compiler/paths/fold-path.ts';
 import { realPathResolver } from '../../../src/compiler/paths/real-path.ts';
 import { SENSITIVE_PATTERNS, sensitiveSegment } from '../../../src/compiler/paths/sensitive-patterns.ts';
@@ -58,6 +58,13 @@ t('foldPath equals the plain NFD-lowercase-NFD fold', () => {
 
 t('sensitiveSegment answers what the segment-by-segment loop answers', () => {
   fc.assert(fc.property(path, (p) => assert.equal(sensitiveSegment(p), plainSensitive(p))), runs);
+});
+
+t('foldedWithin (which builds no "outer/" string) answers what the prefix test on "outer/" answers', () => {
+  const plainWithin = (inner: string, outer: string) => inner === outer || inner.startsWith(outer === '/' ? '/' : `${outer}/`);
+  const near = fc.constantFrom('/', '/a', '/a/', '/a/b', '/ab', '/a/b/c', '/a//b', '', 'a', '/a-b', '/a.b/c');
+  const any = fc.oneof(near, path);
+  fc.assert(fc.property(any, any, (inner, outer) => foldedWithin(inner, outer) === plainWithin(inner, outer)), runs);
 });
 
 t('expandHome (which skips normalising plain paths) equals posix.normalize on every path', () => {
