@@ -29,7 +29,7 @@ export function statementsOf<K extends Statement['kind']>(ast: PolicyAst, kind: 
   return list as ReadonlyArray<Extract<Statement, { kind: K }>>;
 }
 
-export function findOption(statement: { options: OptionNode[] }, key: string): OptionNode | undefined {
+export function findOption(statement: { options: readonly OptionNode[] }, key: string): OptionNode | undefined {
   // A loop, not find(): no closure made per statement and key (issue 9).
   for (const option of statement.options) if (option.key.value === key) return option;
   return undefined;

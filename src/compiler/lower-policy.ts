@@ -1,7 +1,7 @@
 // Turns a checked syntax tree into the frozen Policy model. Runs only after every check passed,
 // so anything it cannot lower is a bug, not a user error.
 
-import type { PolicyAst } from '../grammar/ast.ts';
+import type { PolicyAst, Span } from '../grammar/ast.ts';
 import { bridges, egressRules, findOption, mounts, statementsOf } from './check-context.ts';
 import { effectiveNetwork } from './effective-network.ts';
 import { classifyTarget } from './net/classify-target.ts';
@@ -27,7 +27,7 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner):
       tls: findOption(statement, 'tls') !== undefined,
       maxConnections: Number(findOption(statement, 'max-conn')?.value?.value ?? DEFAULT_MAX_CONNECTIONS),
       ...(pin ? { pin } : {}),
-      span: statement.span,
+      span: spanOf(statement),
     });
   });
 
@@ -40,7 +40,7 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner):
       written: statement.path.value,
       mode: statement.mode.value,
       allowSensitive: findOption(statement, 'allow-sensitive') !== undefined,
-      span: statement.span,
+      span: spanOf(statement),
     });
   });
 
@@ -50,7 +50,7 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner):
       if (!parsed.ok) throw new Error(`unchecked egress host on line ${statement.span.line}`);
       return Object.freeze({ host: parsed.host, wildcard: parsed.wildcard, port: parsed.port });
     });
-    return Object.freeze({ name: statement.name.value, hosts: Object.freeze(hosts), span: statement.span });
+    return Object.freeze({ name: statement.name.value, hosts: Object.freeze(hosts), span: spanOf(statement) });
   });
   const proxyLine = statementsOf(ast, 'proxy')[0];
   const proxy =
@@ -78,6 +78,12 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner):
     mounts: Object.freeze(loweredMounts),
     ...(proxy ? { proxy } : {}),
     egress: Object.freeze(loweredEgress),
-    ...(snapshot ? { snapshots: Object.freeze({ keep: Number(snapshot.count.value), span: snapshot.span }) } : {}),
+    ...(snapshot ? { snapshots: Object.freeze({ keep: Number(snapshot.count.value), span: spanOf(snapshot) }) } : {}),
   });
+}
+
+// A statement is its own span (policy.peggy): the policy keeps a copy of the place alone, not the
+// statement with it.
+function spanOf({ span }: { span: Span }): Span {
+  return Object.freeze({ line: span.line, column: span.column, endColumn: span.endColumn });
 }

@@ -7,8 +7,9 @@ export interface Span {
   endColumn: number;
 }
 
-/** A token. The parser's tokens are their own spans (`span` returns the token), so a token
- * costs one object, not two (issue 9); code reads `span` and need not know. */
+/** A token. The parser's nodes (tokens, statements, targets) are their own spans: `span`
+ * returns the node, so each costs one object, not two (issue 9); code reads `span` and need not
+ * know. A statement's list of options may be a shared, frozen empty one. */
 export interface Located<T = string> {
   value: T;
   span: Span;
@@ -30,7 +31,7 @@ export interface NetworkStatement {
   kind: 'network';
   span: Span;
   mode: Located<'softnet'>;
-  options: OptionNode[];
+  options: readonly OptionNode[];
 }
 
 export interface TargetNode {
@@ -49,7 +50,7 @@ export interface AllowStatement {
   target: TargetNode;
   via: Located;
   port: Located;
-  options: OptionNode[];
+  options: readonly OptionNode[];
 }
 
 export interface MountStatement {
@@ -59,7 +60,7 @@ export interface MountStatement {
   /** With quotes removed and escapes resolved. */
   path: Located;
   mode: Located<'ro' | 'rw'>;
-  options: OptionNode[];
+  options: readonly OptionNode[];
 }
 
 /** `proxy via PORT [max-conn N]`. */
@@ -68,7 +69,7 @@ export interface ProxyStatement {
   span: Span;
   via: Located;
   port: Located;
-  options: OptionNode[];
+  options: readonly OptionNode[];
 }
 
 /** `egress NAME HOST[:PORT] …`: each host as written (judged by check-egress-hosts). */

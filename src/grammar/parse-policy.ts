@@ -45,9 +45,9 @@ export function parsePolicy(source: string, file: string): ParseResult {
   return { ast: { file, source, statements }, diagnostics };
 }
 
-// The parser sees one line, so it reports line 1: stamp the real line onto every span (a
-// statement's `span`, and each token, which is its own span). The nodes are fresh from the parser,
-// so they are stamped in place rather than copied.
+// The parser sees one line, so it reports line 1: stamp the real line onto every node with a
+// place (statements, targets and tokens are their own spans; a `span` field is stamped too). The
+// nodes are fresh from the parser, so they are stamped in place rather than copied.
 function withLine<T>(node: T, line: number): T {
   stamp(node, line);
   return node;
