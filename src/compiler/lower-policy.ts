@@ -5,7 +5,7 @@ import type { PolicyAst, Span } from '../grammar/ast.ts';
 import { bridges, egressRules, findOption, mounts, statementsOf } from './check-context.ts';
 import { effectiveNetwork } from './effective-network.ts';
 import { classifyTarget } from './net/classify-target.ts';
-import { parseEgressHost } from './net/egress-host.ts';
+import { parsedEgressHosts } from './net/egress-host.ts';
 import { formatCidr, formatIpv4 } from './net/ipv4.ts';
 import { expandHome } from './paths/expand-home.ts';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_PROXY_MAX_CONNECTIONS, DEFAULT_PROXY_PORT, type Bridge, type EgressRule, type Mount, type Owner, type Policy, type PolicySource } from './policy.ts';
@@ -44,9 +44,10 @@ export function lowerPolicy(ast: PolicyAst, source: PolicySource, owner: Owner):
     });
   });
 
-  const loweredEgress = egressRules(ast).map((statement): EgressRule => {
-    const hosts = statement.hosts.map((written) => {
-      const parsed = parseEgressHost(written.value);
+  const parsedHosts = parsedEgressHosts(ast);
+  const loweredEgress = egressRules(ast).map((statement, r): EgressRule => {
+    const hosts = statement.hosts.map((_, h) => {
+      const parsed = parsedHosts[r]![h]!;
       if (!parsed.ok) throw new Error(`unchecked egress host on line ${statement.span.line}`);
       return Object.freeze({ host: parsed.host, wildcard: parsed.wildcard, port: parsed.port });
     });

@@ -13,14 +13,20 @@ export function normaliseName(name: string): string {
 // IPv4 ("0x7f.1", "2130706433", "0177.0.0.1" all mean 127.0.0.1); anything with ":" or "[" is IPv6.
 export function looksLikeIpLiteral(text: string): boolean {
   if (text.includes(':') || text.includes('[') || text.includes(']')) return true;
-  const labels = text.split('.');
-  if (labels.length > 1 && labels.at(-1) === '') labels.pop();
-  const last = labels.at(-1) ?? '';
+  // The last label, after one trailing dot is dropped: found in place, without an array of every
+  // label (a compile checks each of 10,000 names this way, issue 9).
+  const end = text.endsWith('.') ? text.length - 1 : text.length;
+  const last = text.slice(text.lastIndexOf('.', end - 1) + 1, end);
   return /^(\d+|0x[0-9a-f]*)$/i.test(last);
 }
 
+/** At most 253 characters; two or more labels of 1–63 letters, digits and "-", none at a label's ends. */
+const PLAIN_NAME = /^(?=.{1,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
 // Why a normalised name is not a DNS host name the proxy will look up, or undefined when it is one.
 export function invalidHostName(name: string): string | undefined {
+  // Most names pass every label rule below: one test for those, and the one rule it leaves out.
+  if (PLAIN_NAME.test(name)) return looksLikeIpLiteral(name) ? 'it is an IP address, not a name' : undefined;
   if (name.length === 0) return 'it is empty';
   if (looksLikeIpLiteral(name)) return 'it is an IP address, not a name';
   if (name.length > 253) return 'it is longer than 253 characters';

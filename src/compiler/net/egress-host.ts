@@ -2,6 +2,8 @@
 // and port, or why it is none. Names are judged by the proxy's own validator (src/proxy/host-name.ts),
 // so whatever compiles, the proxy accepts.
 
+import type { PolicyAst } from '../../grammar/ast.ts';
+import { egressRules } from '../check-context.ts';
 import { invalidHostName, looksLikeIpLiteral } from '../../proxy/host-name.ts';
 
 export const DEFAULT_EGRESS_PORT = 443;
@@ -25,19 +27,12 @@ export type ParsedEgressHost =
       length: number;
     };
 
-// Splits and judges one written egress host.
+// Splits and judges one written egress host. Nothing is built for a host that passes but the
+// answer (a compile judges every host of every egress line, issue 9).
 export function parseEgressHost(text: string): ParsedEgressHost {
-  const whole = { offset: 0, length: text.length };
-  const ipLiteral = (shown: string): ParsedEgressHost => ({
-    ok: false,
-    code: 'NP261',
-    message: `"${shown}" is an IP address; egress is by name only.`,
-    hint: 'The proxy allows names, checked against the TLS server name; reach a fixed address through a bridge ("allow NAME A.B.C.D:PORT via PORT") instead.',
-    ...whole,
-  });
-  // Brackets, or more than one ":", can only be IPv6 in some spelling.
-  if (text.includes('[') || text.includes(']') || (text.match(/:/g)?.length ?? 0) > 1) return ipLiteral(text);
   const colon = text.indexOf(':');
+  // Brackets, or more than one ":", can only be IPv6 in some spelling.
+  if (text.includes('[') || text.includes(']') || (colon >= 0 && text.includes(':', colon + 1))) return ipLiteral(text, text.length);
   const hostText = colon < 0 ? text : text.slice(0, colon);
   let port = DEFAULT_EGRESS_PORT;
   if (colon >= 0) {
@@ -54,10 +49,10 @@ export function parseEgressHost(text: string): ParsedEgressHost {
   const lower = hostText.toLowerCase().replace(/\.$/, '');
   const wildcard = lower.startsWith('*.');
   const bare = wildcard ? lower.slice(2) : lower;
-  const hostAt = { offset: 0, length: Math.max(1, hostText.length) };
-  if (looksLikeIpLiteral(bare) || /%/.test(bare)) return { ...(ipLiteral(hostText) as object), ...hostAt } as ParsedEgressHost;
+  const hostAt = () => ({ offset: 0, length: Math.max(1, hostText.length) });
+  if (looksLikeIpLiteral(bare) || bare.includes('%')) return ipLiteral(hostText, Math.max(1, hostText.length));
   if (bare === 'localhost' || bare.endsWith('.localhost')) {
-    return { ok: false, code: 'NP261', message: `"${hostText}" names the host itself.`, hint: 'Egress is for services on the internet; the proxy refuses the host and its LAN whatever a name resolves to.', ...hostAt };
+    return { ok: false, code: 'NP261', message: `"${hostText}" names the host itself.`, hint: 'Egress is for services on the internet; the proxy refuses the host and its LAN whatever a name resolves to.', ...hostAt() };
   }
   if (bare.includes('*')) {
     return {
@@ -65,16 +60,38 @@ export function parseEgressHost(text: string): ParsedEgressHost {
       code: 'NP262',
       message: `"${hostText}" has a "*" other than a leading "*.".`,
       hint: 'A wildcard is written "*.suffix" and matches names strictly below suffix, as in "*.githubusercontent.com".',
-      ...hostAt,
+      ...hostAt(),
     };
   }
   // "*.com" is one label after the "*.": check-egress-hosts names it for what it is, a public suffix.
   const wildcardOnTld = wildcard && /^[a-z0-9-]+$/.test(bare) && !bare.startsWith('-') && !bare.endsWith('-');
   const problem = wildcardOnTld ? undefined : invalidHostName(bare);
   if (problem) {
-    return { ok: false, code: 'NP262', message: `"${hostText}" is not a valid host name: ${problem}.`, hint: 'Write a DNS name of letters, digits, "-" and dots, as in "api.anthropic.com".', ...hostAt };
+    return { ok: false, code: 'NP262', message: `"${hostText}" is not a valid host name: ${problem}.`, hint: 'Write a DNS name of letters, digits, "-" and dots, as in "api.anthropic.com".', ...hostAt() };
   }
   return { ok: true, host: wildcard ? `*.${bare}` : bare, wildcard, port };
+}
+
+// An IP literal where a name belongs: the first `length` characters are shown as the culprit.
+function ipLiteral(shown: string, length: number): ParsedEgressHost {
+  return {
+    ok: false,
+    code: 'NP261',
+    message: `"${shown}" is an IP address; egress is by name only.`,
+    hint: 'The proxy allows names, checked against the TLS server name; reach a fixed address through a bridge ("allow NAME A.B.C.D:PORT via PORT") instead.',
+    offset: 0,
+    length,
+  };
+}
+
+// Two passes judge every host (one for its problems, one for repeats): each egress line's hosts are
+// parsed once per tree, aligned with egressRules(ast) and each rule's hosts.
+const parsedOf = new WeakMap<PolicyAst, ReadonlyArray<readonly ParsedEgressHost[]>>();
+
+export function parsedEgressHosts(ast: PolicyAst): ReadonlyArray<readonly ParsedEgressHost[]> {
+  let parsed = parsedOf.get(ast);
+  if (parsed === undefined) parsedOf.set(ast, (parsed = egressRules(ast).map((rule) => rule.hosts.map((host) => parseEgressHost(host.value)))));
+  return parsed;
 }
 
 // The text a host is listed under, for duplicates and messages: "host:port".

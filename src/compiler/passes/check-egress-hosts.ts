@@ -4,14 +4,18 @@
 import type { Located, Span } from '../../grammar/ast.ts';
 import { errorAt, warningAt, type Diagnostic } from '../diagnostic.ts';
 import { egressRules, type CheckContext } from '../check-context.ts';
-import { parseEgressHost } from '../net/egress-host.ts';
+import { parsedEgressHosts } from '../net/egress-host.ts';
 import { publicSuffixKind } from '../net/public-suffix.ts';
 
 export function checkEgressHosts({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const rule of egressRules(ast)) {
-    for (const written of rule.hosts) {
-      const parsed = parseEgressHost(written.value);
+  const rules = egressRules(ast);
+  const parsedHosts = parsedEgressHosts(ast);
+  for (let r = 0; r < rules.length; r++) {
+    const hosts = rules[r]!.hosts;
+    for (let h = 0; h < hosts.length; h++) {
+      const written = hosts[h]!;
+      const parsed = parsedHosts[r]![h]!;
       if (!parsed.ok) {
         out.push(errorAt(ast.file, part(written, parsed.offset, parsed.length), parsed));
         continue;

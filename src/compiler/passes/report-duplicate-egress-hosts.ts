@@ -1,21 +1,27 @@
 // Each host:port is listed once across all egress lines: a repeat means the owner lost track of
 // which rule allows it (and the audit log would name only one of them).
 
+import type { EgressStatement } from '../../grammar/ast.ts';
 import { errorAt, type Diagnostic } from '../diagnostic.ts';
 import { egressRules, type CheckContext } from '../check-context.ts';
-import { egressKey, parseEgressHost } from '../net/egress-host.ts';
+import { egressKey, parsedEgressHosts } from '../net/egress-host.ts';
 
 export function reportDuplicateEgressHosts({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const first = new Map<string, { rule: string; line: number }>();
-  for (const rule of egressRules(ast)) {
-    for (const written of rule.hosts) {
-      const parsed = parseEgressHost(written.value);
+  // Each key's first rule itself: nothing is built for the many hosts listed once (issue 9).
+  const first = new Map<string, EgressStatement>();
+  const rules = egressRules(ast);
+  const parsedHosts = parsedEgressHosts(ast);
+  for (let r = 0; r < rules.length; r++) {
+    const rule = rules[r]!;
+    for (let h = 0; h < rule.hosts.length; h++) {
+      const written = rule.hosts[h]!;
+      const parsed = parsedHosts[r]![h]!;
       if (!parsed.ok) continue;
       const key = egressKey(parsed);
       const earlier = first.get(key);
       if (earlier) {
-        const where = earlier.rule === rule.name.value && earlier.line === rule.span.line ? 'earlier on this line' : `by the egress rule "${earlier.rule}" on line ${earlier.line}`;
+        const where = earlier === rule ? 'earlier on this line' : `by the egress rule "${earlier.name.value}" on line ${earlier.span.line}`;
         out.push(
           errorAt(ast.file, written.span, {
             code: 'NP263',
@@ -24,7 +30,7 @@ export function reportDuplicateEgressHosts({ ast }: CheckContext): Diagnostic[] 
           }),
         );
       } else {
-        first.set(key, { rule: rule.name.value, line: rule.span.line });
+        first.set(key, rule);
       }
     }
   }

@@ -82,6 +82,9 @@ t('the memoised realpath resolver equals resolving each path alone, on a tree wi
     symlinkSync(join(root, 'nowhere'), join(root, 'a/dangling'));
     symlinkSync(join(root, 'loop2'), join(root, 'loop1'));
     symlinkSync(join(root, 'loop1'), join(root, 'loop2'));
+    // A relative target, and a link to a link.
+    symlinkSync('../secret', join(root, 'a/rel'));
+    symlinkSync(join(root, 'link-b'), join(root, 'chain'));
     // What each path resolves to, one call each: realpath of the longest existing prefix, the rest appended.
     const alone = (p: string): string => {
       const rest: string[] = [];
@@ -98,7 +101,7 @@ t('the memoised realpath resolver equals resolving each path alone, on a tree wi
         }
       }
     };
-    const names = fc.constantFrom('a', 'b', 'c', 'harmless', 'link-b', 'dangling', 'loop1', 'loop2', 'secret', '.ssh', 'missing', '.', '', 'x');
+    const names = fc.constantFrom('a', 'b', 'c', 'harmless', 'link-b', 'dangling', 'loop1', 'loop2', 'secret', '.ssh', 'missing', '.', '', 'x', 'rel', 'chain');
     const paths = fc.array(names, { minLength: 1, maxLength: 5 }).map((parts) => `${root}/${parts.join('/')}`);
     fc.assert(
       fc.property(fc.array(paths, { minLength: 1, maxLength: 8 }), (list) => {
