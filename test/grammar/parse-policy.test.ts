@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parsePolicy } from '../../src/grammar/parse-policy.ts';
@@ -19,6 +20,22 @@ test('quoted paths resolve \\" and \\\\ and keep spaces', () => {
   const { ast, diagnostics } = parsePolicy('mount notes "/Users/o/My \\"Notes\\" \\\\ x" ro\n', 'p');
   assert.equal(diagnostics, []);
   assert.is((ast.statements[0] as MountStatement).path.value, '/Users/o/My "Notes" \\ x');
+});
+
+test('a quoted path reads back as the text it escapes, whatever mix of quotes, backslashes and spaces', () => {
+  const text = fc.string({ unit: fc.constantFrom('a', '/', ' ', '"', '\\', '#', '\t', 'é', '~', ':'), maxLength: 24 });
+  fc.assert(
+    fc.property(text, (path) => {
+      const written = path.replace(/["\\]/g, (c) => `\\${c}`);
+      const { ast, diagnostics } = parsePolicy(`mount m "${written}" ro\n`, 'p');
+      assert.equal(diagnostics, []);
+      const token = (ast.statements[0] as MountStatement).path;
+      assert.is(token.value, path);
+      // The span covers the quotes: the text as written.
+      assert.is(token.span.endColumn - token.span.column, written.length + 2);
+    }),
+    { seed: Number(process.env.FUZZ_SEED ?? 20261127), numRuns: 2000 },
+  );
 });
 
 test('comments anywhere, blank lines, CRLF line ends and tabs', () => {

@@ -5,23 +5,31 @@
 
 import { errorAt, type Diagnostic } from '../diagnostic.ts';
 import { mounts, type CheckContext } from '../check-context.ts';
-import { isWithin } from '../paths/expand-home.ts';
+import { foldedWithin } from '../paths/expand-home.ts';
+import { foldPath } from '../paths/fold-path.ts';
 import { mountPaths } from '../paths/usable-mount-path.ts';
 
 export function checkCageOutsideWritableMounts({ ast, home, policyPath, outputDir, realPath }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const forms = (path: string) => [...new Set([path, realPath(path)])];
+  // Each path as written and where it really leads, folded once (issue 9: not once per mount).
+  const forms = (path: string) => {
+    const real = realPath(path);
+    return (real === path ? [path] : [path, real]).map((form) => ({ path: form, folded: foldPath(form) }));
+  };
   const policyForms = forms(policyPath);
   const outputForms = outputDir === undefined ? [] : forms(outputDir);
   const list = mounts(ast);
-  const paths = mountPaths(ast, home).path;
+  const paths = mountPaths(ast, home);
   for (let i = 0; i < list.length; i++) {
     const mount = list[i]!;
     if (mount.mode.value !== 'rw') continue;
-    const path = paths[i];
+    const path = paths.path[i];
     if (path === undefined) continue;
-    const shareForms = forms(path);
-    const inside = (candidates: readonly string[]) => candidates.find((c) => shareForms.some((s) => isWithin(c, s)));
+    const shareFolded = paths.folded[i]!;
+    const real = realPath(path);
+    const realFolded = real === path ? undefined : foldPath(real);
+    const within = (form: { folded: string }) => foldedWithin(form.folded, shareFolded) || (realFolded !== undefined && foldedWithin(form.folded, realFolded));
+    const inside = (candidates: ReadonlyArray<{ path: string; folded: string }>) => candidates.find(within)?.path;
     const hint = 'Keep the policy and the compiled files outside every "rw" mount, e.g. in ~/.config/nanopolicy/, or make this mount "ro".';
     const policyInside = inside(policyForms);
     if (policyInside !== undefined) {
