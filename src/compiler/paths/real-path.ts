@@ -8,33 +8,55 @@ import { posix } from 'node:path';
 export type RealPath = (absolute: string) => string;
 
 // The real path of an absolute path, or of its nearest existing ancestor with the rest appended.
-// One resolver per compile: it remembers every path it resolved and whether it exists. A path is
-// resolved from its parent down: under a missing folder nothing exists, so a path there costs no
-// system call at all, and below an existing one it costs one lstat, and realpath only where that
-// entry is a symlink. 10,000 mounts under one missing folder cost a few lookups, not 30,000 thrown
-// errors, and 10,000 deep paths under it not 40,000 lstat calls (issue 9). lstat answers "no such
-// file" without an exception. Cached for one compile only: the file system may change between runs.
+// One resolver per compile: it remembers where each folder it looked up leads and whether it
+// exists. A path is resolved from its folder: one step when that folder is known (most paths share
+// theirs with another), else down from the root, storing each folder on the way. Below a missing
+// folder nothing exists and nothing is stored or looked up: the path leads where that folder
+// leads, with the rest appended. Below an existing folder a path costs one lstat, and realpath
+// only where that entry is a symlink. So 10,000 mounts under one missing folder cost a lookup or
+// two each: no thrown errors, no lstat per level, no entry per path (issue 9). lstat answers "no
+// such file" without an exception. Cached for one compile only: the file system may change.
 export function realPathResolver(): RealPath {
   const known = new Map<string, Resolved>();
-  const resolve = (path: string): Resolved => {
-    const hit = known.get(path);
-    if (hit !== undefined) return hit;
-    // The path is absolute and plain ("/a/b", or "/"): its parent and last name by slicing.
-    const cut = path.lastIndexOf('/');
-    let out: Resolved;
-    if (path === '/' || cut < 0) {
-      out = whole(path);
-    } else {
-      const parentPath = cut === 0 ? '/' : path.slice(0, cut);
-      const parent = resolve(parentPath);
-      // Where the parent leads, with this name: the path's own string when the parent leads to itself.
-      const joined = parent.real === parentPath ? path : `${parent.real === '/' ? '' : parent.real}/${path.slice(cut + 1)}`;
-      out = (parent.exists ? lookUp(joined) : undefined) ?? { real: joined, exists: false };
-    }
-    known.set(path, out);
-    return out;
+  // Where a path leads, given where one of its folders (`at`) leads: the same string when that
+  // folder leads to itself.
+  const below = (folder: Resolved, at: string, path: string) => (folder.real === at ? path : `${folder.real === '/' ? '' : folder.real}${path.slice(at === '/' ? 0 : at.length)}`);
+  // An entry of a folder already resolved.
+  const entryOf = (folder: Resolved, at: string, path: string): Resolved => {
+    const real = below(folder, at, path);
+    return (folder.exists ? lookUp(real) : undefined) ?? { real, exists: false };
   };
-  return (absolute) => resolve(plainPath(absolute)).real;
+  const resolve = (path: string): string => {
+    const hit = known.get(path);
+    if (hit !== undefined) return hit.real;
+    if (path === '/' || !path.startsWith('/')) {
+      const whole = resolveWhole(path);
+      known.set(path, whole);
+      return whole.real;
+    }
+    // The path is absolute and plain ("/a/b"): its folder by slicing.
+    const cut = path.lastIndexOf('/');
+    const folderPath = cut === 0 ? '/' : path.slice(0, cut);
+    let folder = known.get(folderPath);
+    let at = folderPath;
+    if (folder === undefined) {
+      folder = known.get('/') ?? resolveWhole('/');
+      known.set('/', folder);
+      at = '/';
+      for (let next = path.indexOf('/', 1); next !== -1 && next <= cut && folder.exists; next = path.indexOf('/', next + 1)) {
+        const prefix = path.slice(0, next);
+        let entry = known.get(prefix);
+        if (entry === undefined) known.set(prefix, (entry = entryOf(folder, at, prefix)));
+        folder = entry;
+        at = prefix;
+      }
+    }
+    if (!folder.exists) return below(folder, at, path);
+    const entry = entryOf(folder, at, path);
+    known.set(path, entry);
+    return entry.real;
+  };
+  return (absolute) => resolve(plainPath(absolute));
 }
 
 interface Resolved {
@@ -43,7 +65,7 @@ interface Resolved {
 }
 
 // The root (or a path with no "/" at all, which callers do not pass): realpath alone.
-function whole(path: string): Resolved {
+function resolveWhole(path: string): Resolved {
   try {
     return { real: realpathSync.native(path), exists: true };
   } catch {

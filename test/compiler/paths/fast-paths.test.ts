@@ -2,7 +2,8 @@
 // replaced answers: property tests against that plain code, on random and hostile paths, and on a
 // real tree of folders and symlinks for the realpath resolver.
 
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import fs, { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import fc from 'fast-check';
@@ -114,6 +115,29 @@ t('the memoised realpath resolver equals resolving each path alone, on a tree wi
     assert.is(realPathResolver()(join(root, 'a/harmless/id_rsa')), join(root, 'secret/.ssh/id_rsa'));
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+t('below a missing folder nothing is looked up: 1,000 deep paths cost one lstat, not one per level', () => {
+  const calls: string[] = [];
+  const original = fs.lstatSync;
+  fs.lstatSync = ((path: string, options?: object) => {
+    calls.push(path);
+    return original(path, options as never);
+  }) as typeof fs.lstatSync;
+  syncBuiltinESMExports();
+  try {
+    const missing = join(realpathSync(tmpdir()), `np-missing-${process.pid}-${Date.now()}`);
+    const resolve = realPathResolver();
+    for (let i = 0; i < 1000; i++) {
+      const path = `${missing}/a${i % 7}/b${i}/c/d`;
+      assert.is(resolve(path), path);
+    }
+    // The folders above the missing one, and the missing one itself: once each.
+    assert.ok(calls.length <= missing.split('/').length, `${calls.length} lstat calls`);
+  } finally {
+    fs.lstatSync = original;
+    syncBuiltinESMExports();
   }
 });
 
