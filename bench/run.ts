@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { runOnce, runSeries, type Cmd, type Sample, type Step } from './measure.ts';
 import { makeRow, stats, type Row, type RowSpec, type Stats } from './summarize.ts';
 import { formatJson, formatText } from './format-report.ts';
-import { policyWithStatements, policyWithSyntaxErrors } from './generate-policy.ts';
+import { policyOfShape, policyWithStatements, policyWithSyntaxErrors, SHAPES, type Shape } from './generate-policy.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 let CLI = join(ROOT, 'bin/nanopolicy.js');
@@ -77,6 +77,12 @@ function insideFigures(samples: readonly Sample[]): string {
 }
 
 const failures: string[] = [];
+const SHAPE_TITLES: Record<Shape, string> = {
+  deep: 'mounts four folders deep',
+  quoted: 'quoted rw/ro mounts among comments',
+  egress: 'egress lines of two names',
+  'named-bridges': '1,000 bridges by name with options, then mounts',
+};
 
 // argv without the given flags and their values.
 function dropFlags(argv: readonly string[], names: readonly string[]): string[] {
@@ -112,6 +118,7 @@ if (only.has('startup') || only.has('scale')) {
     steps['check 10k'] = check(file('10k-statements.policy', policyWithStatements(bundled, 10_000)));
     steps['check 30k'] = check(file('30k-statements.policy', policyWithStatements(bundled, 30_000)));
     steps['10k syntax errors'] = check(file('10k-syntax-errors.policy', policyWithSyntaxErrors(10_000)), [1]);
+    for (const shape of SHAPES) steps[`check 10k ${shape}`] = check(file(`10k-${shape}.policy`, policyOfShape(bundled, 10_000, shape)));
   }
   await attempt('compile', async () => {
     await series('compile', steps);
@@ -122,6 +129,7 @@ if (only.has('startup') || only.has('scale')) {
         { id: 'check-30k', title: '`check` of 30,000 statements (added time; ×3 input)', subject: 'check 30k', reference: 'check bundled', figure: { kind: 'delta' } },
         { id: 'check-linear', title: '`check` growth from 10,000 to 30,000 statements (3 = linear)', subject: 'check 30k', reference: 'check bundled', figure: { kind: 'growth', small: 'check 10k' }, goal: 3.6, note: 'added time of 30k ÷ added time of 10k' },
         { id: 'syntax-errors', title: '10,000 syntax errors, text mode', subject: '10k syntax errors', reference: 'node -e 0', figure: { kind: 'absolute' }, goal: 2000 },
+        ...SHAPES.map((shape): RowSpec => ({ id: `check-10k-${shape}`, title: `\`check\` of 10,000 statements, ${SHAPE_TITLES[shape]} (added time)`, subject: `check 10k ${shape}`, reference: 'check bundled', figure: { kind: 'delta' }, goal: 200 })),
       );
     }
   });

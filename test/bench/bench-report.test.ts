@@ -2,13 +2,16 @@
 // an unexpected exit stops it, figures computed from medians, text and JSON readable.
 // (No timing is asserted: the bench reports times, npm test never fails on one.)
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runOnce, runSeries } from '../../bench/measure.ts';
 import { makeRow, median, stats } from '../../bench/summarize.ts';
 import { formatJson, formatText } from '../../bench/format-report.ts';
-import { policyWithStatements, policyWithSyntaxErrors } from '../../bench/generate-policy.ts';
+import { policyOfShape, policyWithStatements, policyWithSyntaxErrors, SHAPES } from '../../bench/generate-policy.ts';
+import { compilePolicy } from '../../src/compiler/compile.ts';
+import { parsePolicy } from '../../src/grammar/parse-policy.ts';
 
 const t = suite('bench: row runner and report');
 
@@ -80,6 +83,17 @@ t('generated inputs: N unique statements over the bundled policy; N syntax-error
   assert.is(text.split('\n').filter((l) => /^(allow|mount) /.test(l)).length, 4);
   assert.match(text, /^vm v\n/);
   assert.is(policyWithSyntaxErrors(3).split('\n').filter((l) => l.startsWith('allw ')).length, 3);
+});
+
+t('every generated shape is a valid policy of N more statements: the rows time the success path', () => {
+  const bundled = readFileSync(join(import.meta.dirname, '../../policy/nanoclaw.policy'), 'utf8');
+  for (const shape of SHAPES) {
+    const source = policyOfShape(bundled, 1200, shape);
+    const { diagnostics } = compilePolicy({ file: 'p.policy', source, home: '/Users/owner', cwd: '/', lower: false });
+    assert.equal(diagnostics.filter((d) => d.severity === 'error'), [], shape);
+    const { ast } = parsePolicy(source, 'p.policy');
+    assert.is(ast.statements.length - parsePolicy(bundled, 'b').ast.statements.length, 1200, shape);
+  }
 });
 
 t.run();
