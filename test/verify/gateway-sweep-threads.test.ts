@@ -4,7 +4,8 @@
 import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TcpScanner, sweepInWorker } from '../../src/verify/inside/tcp-scanner.ts';
+import { classifyName, TcpScanner, sweepInWorker } from '../../src/verify/inside/tcp-scanner.ts';
+import { mustBeBlocked } from '../../src/verify/inside/must-be-blocked.ts';
 import { gatewaySweep } from '../../src/verify/inside/gateway-sweep.ts';
 
 const t = suite('gateway sweep: worker threads');
@@ -51,10 +52,54 @@ t('a worker sweeps its slice alone: closed, open, skipped', async () => {
     const r = await sweepInWorker({ host: '127.0.0.1', from: port - 5, to: port + 5, skip: [port + 1], cap: 4, timeoutMs: 5000 }, () => undefined);
     assert.equal(r.openPorts, [port]);
     assert.is(r.counts.open + r.counts.closed + r.counts.filtered, 10);
+    assert.is(r.counts.error, 0);
     assert.is(r.attempts, 10);
     assert.ok(r.maxOpen <= 4);
   } finally {
     server.close();
+  }
+});
+
+// A probe that sent nothing must not pass as blocked (issue 9 widened the sweep, which makes
+// running out of sockets, buffers or local ports likelier). "not-an-address" fails inside the
+// connect call, before any system call: no packet leaves, anywhere.
+t('connect errors that are not the network\'s answer are "error", never "filtered"', () => {
+  assert.equal(classifyName('ECONNREFUSED'), ['closed', 'ECONNREFUSED']);
+  assert.equal(classifyName('ECONNRESET'), ['closed', 'ECONNRESET']);
+  for (const answer of ['timeout', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EACCES']) assert.equal(classifyName(answer), ['filtered', answer]);
+  for (const local of ['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL', 'EINVAL', 'EAFNOSUPPORT', 'EPERM', 'cancelled', 'E9999']) {
+    assert.equal(classifyName(local), ['error', local]);
+  }
+});
+
+t('a sweep whose connects all fail locally fails its row, on this thread and in workers', async () => {
+  const manifest = { gateway: 'not-an-address', gatewaySweep: { from: 1 as 1, to: 300 as 65535, except: [7] } };
+  for (const workers of [0, 2]) {
+    const scanner = new TcpScanner(16, 5000);
+    const r = await gatewaySweep(manifest, scanner, undefined, { workers });
+    scanner.close();
+    const row = r.results[0]!;
+    assert.is(row.ok, false, `${workers} worker(s): ${row.measured}`);
+    assert.is(row.measured, '0 closed, 0 filtered, 0 open, 299 NOT PROBED');
+    assert.match(row.detail ?? '', /299 port\(s\) could not be probed \(EINVAL\)/);
+  }
+});
+
+t('a blocked-path probe that could not be tried fails as NOT PROBED; a refused one passes', async () => {
+  const server = net.createServer((s) => s.destroy());
+  const port = await listen(server);
+  server.close();
+  await new Promise((r) => server.once('close', r));
+  const scanner = new TcpScanner(4, 5000);
+  try {
+    const rows = await mustBeBlocked('direct', [{ host: 'not-an-address', port: 443 }, { host: '127.0.0.1', port }], scanner, () => 'reachable');
+    assert.is(rows[0]!.ok, false);
+    assert.is(rows[0]!.measured, 'NOT PROBED (EINVAL)');
+    assert.match(rows[0]!.detail ?? '', /could not try this path/);
+    assert.is(rows[1]!.ok, true, rows[1]!.measured);
+    assert.match(rows[1]!.measured, /^refused/);
+  } finally {
+    scanner.close();
   }
 });
 

@@ -1,5 +1,7 @@
 // Opens many TCP connections fast, never more at once than a cap, and classifies each attempt as
-// open (handshake done), closed (RST: refused) or filtered (silence, or ICMP unreachable).
+// open (handshake done), closed (RST: refused), filtered (silence, or ICMP unreachable) or error
+// (no packet tested the path: out of sockets, buffers or local ports, an address this VM cannot
+// use; such a probe proves nothing, so it never counts as blocked).
 //
 // Why not net.Socket: a full gateway sweep is 65,535 connects, and net.Socket's stream and event
 // machinery costs more per connect than the kernel does (measured: ~2.1x nmap -sT at best). The raw
@@ -17,7 +19,17 @@ import { getSystemErrorName } from 'node:util';
 const WINDOW = 64;
 const STALE_MS = 20;
 
-export type PortState = 'open' | 'closed' | 'filtered';
+export type PortState = 'open' | 'closed' | 'filtered' | 'error';
+
+/**
+ * The connect errors that are the network's answer: an ICMP unreachable (host, net, or
+ * administratively prohibited, which Linux reports for ICMPv6 as EACCES), a host or net down, an
+ * aborted handshake, and the scanner's own "timeout" (silence). ECONNREFUSED and ECONNRESET are
+ * "closed". Anything else happened on this side of the wire (EMFILE, ENFILE, ENOBUFS, ENOMEM,
+ * EADDRNOTAVAIL, EINVAL, EAFNOSUPPORT, EPERM from the VM's own firewall, an abandoned probe): the
+ * path was never tried, and a wider sweep makes running out of something likelier.
+ */
+export const FILTERED_ERRORS: readonly string[] = ['timeout', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EACCES', 'ECONNABORTED', 'ENONET'];
 
 /** state, the errno name (or "connected"/"timeout"), and milliseconds taken. */
 export type OnPort = (state: PortState, code: string, ms: number) => void;
@@ -122,12 +134,13 @@ export class TcpScanner {
     else this.closers.push(fn);
   }
 
-  // Abandons queued work and closes every socket still connecting (each reports "filtered").
+  // Abandons queued work and closes every socket still connecting (each reports "error": it was
+  // not waited out, so it proves nothing).
   close(): void {
     this.closed = true;
     for (const fn of this.closers.splice(0)) fn();
     this.batches.length = 0;
-    for (const f of [...this.inFlight]) f.finish('filtered', 'cancelled');
+    for (const f of [...this.inFlight]) f.finish('error', 'cancelled');
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -237,10 +250,11 @@ function classify(status: number): [PortState, string] {
   return classifyName(name);
 }
 
-// RST means the port answered "closed"; anything else (unreachable, prohibited, no route) is a filter.
-function classifyName(name: string): [PortState, string] {
+// RST means the port answered "closed"; the network's other answers (unreachable, prohibited, no
+// route, silence) are a filter; any other error is no answer at all.
+export function classifyName(name: string): [PortState, string] {
   if (name === 'ECONNREFUSED' || name === 'ECONNRESET') return ['closed', name];
-  return ['filtered', name];
+  return [FILTERED_ERRORS.includes(name) ? 'filtered' : 'error', name];
 }
 
 function loadRawBinding(): RawBinding | undefined {
@@ -266,6 +280,8 @@ export interface ShardInput {
 export interface ShardResult {
   counts: Record<PortState, number>;
   openPorts: number[];
+  /** The first few distinct errno names of ports counted as "error". */
+  errorCodes: string[];
   attempts: number;
   maxOpen: number;
 }
@@ -278,7 +294,7 @@ export async function sweepInWorker(input: ShardInput, onProgress: (done: number
   // The worker runs the source text of shardWorker (self-contained: built-ins only, through the
   // require it is given), since the probe arrives over stdin and has no file to point a worker at.
   // `__name` is defined for the tsx/esbuild keepNames helper, which the tests' transform may insert.
-  const source = `var __name = (f) => f;\n(${shardWorker.toString()})(require, ${WINDOW}, ${STALE_MS});`;
+  const source = `var __name = (f) => f;\n(${shardWorker.toString()})(require, ${WINDOW}, ${STALE_MS}, ${JSON.stringify(FILTERED_ERRORS)});`;
   return new Promise((resolve, reject) => {
     const worker = new Worker(source, { eval: true, workerData: input });
     scanner?.onClose(() => void worker.terminate());
@@ -298,15 +314,16 @@ export async function sweepInWorker(input: ShardInput, onProgress: (done: number
 
 // The worker thread's body: the same window, stale and timeout rules as TcpScanner, on tcp_wrap only.
 // Runs from its source text, so it may use only its parameters and globals.
-function shardWorker(req: NodeJS.Require, window: number, staleMs: number): void {
+function shardWorker(req: NodeJS.Require, window: number, staleMs: number, filteredErrors: readonly string[]): void {
   const { parentPort, workerData } = req('node:worker_threads') as typeof import('node:worker_threads');
   const { getSystemErrorName } = req('node:util') as typeof import('node:util');
   const d = workerData as ShardInput;
   const raw = (process as unknown as { binding(name: string): RawBinding }).binding('tcp_wrap');
   const v6 = d.host.includes(':');
   const skip = new Set(d.skip);
-  const counts: Record<PortState, number> = { open: 0, closed: 0, filtered: 0 };
+  const counts: Record<PortState, number> = { open: 0, closed: 0, filtered: 0, error: 0 };
   const openPorts: number[] = [];
+  const errorCodes: string[] = [];
   type Flight = { handle: RawHandle; port: number; started: number; done: boolean };
   const flights = new Set<Flight>();
   let port = d.from;
@@ -317,17 +334,19 @@ function shardWorker(req: NodeJS.Require, window: number, staleMs: number): void
   let done = 0;
   let pumping = false;
   let lastReport = 0;
-  const stateOf = (status: number): PortState => {
-    if (status === 0) return 'open';
-    let name = '';
+  // As classifyName: the network's answers are closed or filtered, any other error is "error".
+  const stateOf = (status: number): [PortState, string] => {
+    if (status === 0) return ['open', 'connected'];
+    let name = `E${-status}`;
     try {
       name = getSystemErrorName(status);
     } catch {
-      // an errno Node has no name for: a filter of some kind
+      // an errno Node has no name for: not one of the network's answers
     }
-    return name === 'ECONNREFUSED' || name === 'ECONNRESET' ? 'closed' : 'filtered';
+    if (name === 'ECONNREFUSED' || name === 'ECONNRESET') return ['closed', name];
+    return [filteredErrors.includes(name) ? 'filtered' : 'error', name];
   };
-  const finish = (f: Flight, state: PortState): void => {
+  const finish = (f: Flight, [state, code]: [PortState, string]): void => {
     if (f.done) return;
     f.done = true;
     f.handle.close();
@@ -335,6 +354,7 @@ function shardWorker(req: NodeJS.Require, window: number, staleMs: number): void
     open--;
     counts[state]++;
     if (state === 'open') openPorts.push(f.port);
+    if (state === 'error' && errorCodes.length < 5 && !errorCodes.includes(code)) errorCodes.push(code);
     done++;
     pump();
   };
@@ -365,7 +385,7 @@ function shardWorker(req: NodeJS.Require, window: number, staleMs: number): void
       // Filtered only after one more turn of I/O, as in TcpScanner.expire.
       if (expired.length > 0) {
         setImmediate(() => {
-          for (const f of expired) finish(f, 'filtered');
+          for (const f of expired) finish(f, ['filtered', 'timeout']);
           pump();
         });
       }
@@ -389,7 +409,7 @@ function shardWorker(req: NodeJS.Require, window: number, staleMs: number): void
     pumping = false;
     if (open === 0 && port > d.to) {
       clearInterval(timer);
-      parentPort!.postMessage({ done, result: { counts, openPorts, attempts, maxOpen } });
+      parentPort!.postMessage({ done, result: { counts, openPorts, errorCodes, attempts, maxOpen } });
     }
   }
   pump();
