@@ -19,21 +19,21 @@ const t = suite('dist bundle');
 
 // Runs the built CLI with stdout and stderr in files (a pipe would load node:net for the stream)
 // and a preload that records, at exit, every built-in loaded and every file required.
-function runRecorded(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string; builtins: string[]; required: string[] } {
+function runRecorded(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string; builtins: string[]; required: string[]; newSpace: number } {
   const dir = mkdtempSync(join(tmpdir(), 'np-dist-'));
   try {
     const preload = join(dir, 'record.cjs');
     const record = join(dir, 'record.json');
     writeFileSync(
       preload,
-      `process.once('exit', () => require('node:fs').writeFileSync(${JSON.stringify(record)}, JSON.stringify({ builtins: process.moduleLoadList, required: Object.keys(require.cache) })));\n`,
+      `process.once('exit', () => require('node:fs').writeFileSync(${JSON.stringify(record)}, JSON.stringify({ builtins: process.moduleLoadList, required: Object.keys(require.cache), newSpace: require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size })));\n`,
     );
     const out = openSync(join(dir, 'out'), 'w');
     const err = openSync(join(dir, 'err'), 'w');
     const r = spawnSync(process.execPath, ['-r', preload, BIN, ...args], { cwd: ROOT, stdio: ['ignore', out, err], env: { ...process.env, NO_COLOR: '1', ...env } });
     closeSync(out);
     closeSync(err);
-    const recorded = JSON.parse(readFileSync(record, 'utf8')) as { builtins: string[]; required: string[] };
+    const recorded = JSON.parse(readFileSync(record, 'utf8')) as { builtins: string[]; required: string[]; newSpace: number };
     return { status: r.status, stdout: readFileSync(join(dir, 'out'), 'utf8'), stderr: readFileSync(join(dir, 'err'), 'utf8'), ...recorded };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -58,6 +58,30 @@ t('check runs from the code cache, and start-up loads no execa, diff, crypto, ne
     assert.not.ok(r.builtins.includes(`NativeModule ${heavy}`), `node:${heavy} is loaded at start-up`);
   }
   assert.not.ok(r.required.some((f) => f.endsWith('vendor.cjs') || f.includes('/node_modules/')), `start-up required ${r.required.join(', ')}`);
+  assert.not.match(r.stderr, /young generation/, 'a small policy leaves the heap alone');
+});
+
+t('a big policy keeps the young generation at its first size (src/compiler/heap-tuning.ts); a small one does not touch it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'np-big-'));
+  try {
+    const big = join(dir, 'big.policy');
+    const lines = [readFileSync(join(ROOT, 'policy/nanoclaw.policy'), 'utf8').trimEnd()];
+    for (let i = 0; i < 4000; i++) lines.push(`mount m${i} ~/bench/share-${i} ro`);
+    writeFileSync(big, `${lines.join('\n')}\n`);
+    assert.ok(statSync(big).size >= 64 * 1024);
+    const tuned = runRecorded(['check', big], { NANOPOLICY_DEBUG: '1' });
+    assert.is(tuned.status, 0, tuned.stderr);
+    const major = Number(process.versions.v8.split('.')[0]);
+    if (major >= 10 && major <= 13) {
+      assert.match(tuned.stderr, /young generation kept at its first size \(a policy of \d+ KiB\)/);
+      // V8 grows it to 16 MiB for this policy otherwise.
+      assert.ok(tuned.newSpace <= 4 * 1024 * 1024, `new space ${tuned.newSpace} bytes`);
+    } else {
+      assert.not.match(tuned.stderr, /young generation/, 'an unknown V8 is left alone');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 t('a cache that does not match the bundle is never used: a changed cli.cjs gets a new name, V8 rejects the rest', () => {
