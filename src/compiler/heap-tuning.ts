@@ -6,8 +6,9 @@
 // the CPU's cache, and 10,000 statements check 15–30 ms sooner on the 2-core test machine, though
 // the collector runs more often (issue 9; docs/performance.md).
 //
-// Only the CLI's own process opts in (bin/nanopolicy.js): a library caller's heap, a test
-// runner's, is its own. Only for a policy of BIG_POLICY_BYTES or more, and only on the V8 majors
+// Only the CLI's own process opts in (bin/nanopolicy.js), for check and compile: a library
+// caller's heap, a test runner's, is its own, and after a flag is set at run time Node compiles
+// each built-in it loads without its code cache (enforce and verify load many later). Only for a policy of BIG_POLICY_BYTES or more, and only on the V8 majors
 // known to have the flag: on another, setFlagsFromString would print "unrecognized flag".
 
 import { createRequire } from 'node:module';
