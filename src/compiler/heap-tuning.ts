@@ -8,8 +8,9 @@
 //
 // Only the CLI's own process opts in (bin/nanopolicy.js), for check and compile: a library
 // caller's heap, a test runner's, is its own, and after a flag is set at run time Node compiles
-// each built-in it loads without its code cache (enforce and verify load many later). Only for a policy of BIG_POLICY_BYTES or more, and only on the V8 majors
-// known to have the flag: on another, setFlagsFromString would print "unrecognized flag".
+// each built-in it loads without its code cache (enforce and verify load many later). Only for a
+// policy of BIG_POLICY_BYTES or more, and only on the V8 majors known to have the flag: on
+// another, setFlagsFromString would print "unrecognized flag".
 
 import { createRequire } from 'node:module';
 
