@@ -10,6 +10,7 @@
 // summed. Labs are per-process (own namespaces, own
 // directory, a sweeper that spares live owners), so concurrent suites cannot see each other.
 // NANOPOLICY_TEST_JOBS=1 (or a single file) runs everything in this process, in order.
+// NANOPOLICY_TEST_TIMES=1 prints each child's start and wall time to stderr (to keep SLOW true).
 
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -32,22 +33,22 @@ interface Counts {
  * REST stands for the rest's group.
  */
 const SLOW: Array<[RegExp, number]> = [
-  [/\/forger-lab\.test\.ts$/, 46],
-  [/\/enforce\/lifecycle\.test\.ts$/, 43],
-  [/\/enforce-nft-lab\.test\.ts$/, 41],
-  [/\/verify-lab\.test\.ts$/, 40],
-  [/\/proxy-lab\.test\.ts$/, 34],
-  [/\/spoof-lab\.test\.ts$/, 30],
-  [/\/verify-faults-lab\.test\.ts$/, 30],
+  [/\/enforce\/lifecycle\.test\.ts$/, 40],
+  [/\/enforce-nft-lab\.test\.ts$/, 31],
+  [/\/verify-lab\.test\.ts$/, 30],
+  [/\/proxy-lab\.test\.ts$/, 29],
+  [/\/spoof-lab\.test\.ts$/, 28],
   [/\/enforce-pf(-\w+)?\.test\.ts$/, 26],
+  [/\/forger-lab\.test\.ts$/, 22],
+  [/\/verify-faults-lab\.test\.ts$/, 19],
   [/-lab\.test\.ts$/, 30],
-  [/\/workflow\/snapshots\.test\.ts$/, 20],
-  [/\/lab\/lab\.test\.ts$/, 14],
-  [/\/lab\/exit-trap\.test\.ts$/, 12],
+  [/\/workflow\/snapshots\.test\.ts$/, 23],
+  [/\/lab\/lab\.test\.ts$/, 21],
+  [/\/lab\/exit-trap\.test\.ts$/, 15],
   [/\/enforce\/supervise\.test\.ts$/, 10],
-  [/\/verify\/probes\.test\.ts$/, 3],
+  [/\/verify\/probes\.test\.ts$/, 4],
 ];
-const REST = 47;
+const REST = 45;
 const CHILD_FLAG = '--files';
 /**
  * Each child gets a slot number of its own (NANOPOLICY_TEST_SLOT): suites that must hold a real
@@ -128,6 +129,7 @@ async function runInChildren(groups: readonly string[][], limit: number): Promis
 
 // One child: `node --import tsx test/run.ts --files <list>`; its counts come from its last line.
 function runChild(group: readonly string[]): Promise<{ output: string; counts: Counts }> {
+  const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, CHILD_FLAG, group.join('\n')], {
       cwd: process.cwd(),
@@ -138,6 +140,10 @@ function runChild(group: readonly string[]): Promise<{ output: string; counts: C
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.once('close', (code, signal) => {
+      if (process.env.NANOPOLICY_TEST_TIMES) {
+        const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+        process.stderr.write(`time: ${s(performance.now() - started)} from ${s(started)} ${group.length === 1 ? relative(root, group[0]!) : `the rest (${group.length} files)`}\n`);
+      }
       const m = /^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/m.exec(output);
       if (!m) {
         // A child that died without its summary line is a failure, whatever it had counted.
