@@ -1,8 +1,9 @@
 // The one module that runs programs. Everything else builds `Cmd` data and hands it here, so tests
 // point the runner at fake executables through PATH and read back exactly what would have run.
 
-import { closeSync, openSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import type { Cmd } from './command.ts';
 
 export interface CmdResult {
@@ -83,10 +84,10 @@ export function createRunner(env: NodeJS.ProcessEnv): CommandRunner {
         closeSync(fd);
       }
     },
+    // In this process, as `command -v` would find a program: a shell per lookup cost a fork, and
+    // a fork of this process is the dearest part of a command (issue 9).
     async which(file) {
-      const r = await runner.run({ file: 'sh', args: ['-c', 'command -v "$1"', 'sh', file] });
-      const path = r.stdout.trim();
-      return r.exitCode === 0 && path !== '' ? path : undefined;
+      return findOnPath(file, env.PATH);
     },
     alive(pid) {
       if (children.get(pid)?.exited) return false;
@@ -117,4 +118,20 @@ export function createRunner(env: NodeJS.ProcessEnv): CommandRunner {
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   };
   return runner;
+}
+
+/** The first executable regular file `file` in the PATH directories (`command -v` for a program), or undefined. */
+export function findOnPath(file: string, path: string | undefined): string | undefined {
+  if (file === '' || file.includes('/')) return undefined;
+  for (const dir of (path ?? '').split(':')) {
+    if (dir === '') continue;
+    const candidate = join(dir, file);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }

@@ -1,13 +1,14 @@
 // Preflight checks both backends share: the shares as they really are on disk (symlinks resolved),
 // the cage (policy, state) outside anything the VM may write, the tools, and the listen ports.
 
-import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { Policy } from '../compiler/policy.ts';
 import { sensitiveSegment } from '../compiler/paths/sensitive-patterns.ts';
 import { isWithin } from '../compiler/paths/expand-home.ts';
 import { cmd } from './command.ts';
+import { findOnPath } from './command-runner.ts';
 import type { PreflightCheck } from './preflight.ts';
 import { hostAddresses, resolveTarget, type Lookup } from './resolve-target.ts';
 
@@ -109,26 +110,12 @@ export function toolsCheck(tools: readonly string[]): PreflightCheck {
     async check(ctx) {
       // Looked up on the runner's PATH in-process (no shell per tool); the runner's own `which`
       // only when that finds nothing, so a runner with its own idea of PATH still decides.
-      const found = await Promise.all(tools.map(async (t) => onPath(t, ctx.env.PATH) ?? (await ctx.runner.which(t))));
+      const found = await Promise.all(tools.map(async (t) => findOnPath(t, ctx.env.PATH) ?? (await ctx.runner.which(t))));
       return tools
         .filter((_, i) => found[i] === undefined)
         .map((t) => ({ message: `"${t}" is not installed (not found on PATH).`, fix: INSTALL[t] ?? `Install ${t}.` }));
     },
   };
-}
-
-// The first executable `file` in the PATH directories, or undefined.
-function onPath(file: string, path: string | undefined): string | undefined {
-  for (const dir of (path ?? '').split(':').filter(Boolean)) {
-    const candidate = join(dir, file);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 const INSTALL: Record<string, string> = {

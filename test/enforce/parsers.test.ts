@@ -11,13 +11,16 @@ import { isVmAddress } from '../../src/enforce/is-vm-address.ts';
 import { tableProblem } from '../../src/enforce/nft-readback.ts';
 import { anchorMissing, mainRulesetHasAppleAnchor, parseEnableToken, pfEnabled, tokenAlreadyReleased } from '../../src/enforce/parse-pf-output.ts';
 import { join } from 'node:path';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { loadServices, parseServices } from '../../src/enforce/services-db.ts';
 import { addressesInSubnet, nanopolicyAnchors } from '../../src/enforce/other-cages.ts';
 import { compareVersions, softnetArgs } from '../../src/enforce/preflight-pf.ts';
 import { planPf } from '../../src/enforce/plan-pf.ts';
 import { artifactsFor } from '../../src/enforce/artifacts-from-emitters.ts';
-import { createRunner } from '../../src/enforce/command-runner.ts';
+import { createRunner, findOnPath } from '../../src/enforce/command-runner.ts';
 import { compilePolicy } from '../../src/compiler/compile.ts';
 import { gatewayInterface } from '../../src/verify/host/gateway-interface.ts';
 
@@ -190,6 +193,31 @@ test("tart ip's timeout is its --wait plus a margin; the runner enforces a comma
   const r = await runner.run({ file: 'sleep', args: ['5'], timeoutMs: 300 });
   assert.not.equal(r.exitCode, 0);
   assert.ok(Date.now() - t0 < 3000, 'killed at its own timeout');
+});
+
+test("the runner's which finds a program as `command -v` does, in this process: first executable file on PATH", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'np-which-'));
+  try {
+    const [a, b, c] = ['a', 'b', 'c'].map((d) => join(dir, d));
+    for (const d of [a!, b!, c!]) mkdirSync(d);
+    writeFileSync(join(a!, 'tool'), 'not executable\n', { mode: 0o644 });
+    mkdirSync(join(b!, 'tool')); // a directory of that name is no program
+    writeFileSync(join(c!, 'tool'), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(b!, 'other'), '#!/bin/sh\n', { mode: 0o755 });
+    const path = `${a}::${b}:${c}`;
+    assert.is(findOnPath('tool', path), join(c!, 'tool'));
+    assert.is(findOnPath('other', path), join(b!, 'other'), 'the first directory that has it');
+    assert.is(findOnPath('missing', path), undefined);
+    assert.is(findOnPath('c/tool', dir), undefined, 'a name, not a path');
+    assert.is(findOnPath('', path), undefined);
+    assert.is(findOnPath('tool', undefined), undefined);
+    chmodSync(join(a!, 'tool'), 0o755);
+    assert.is(await createRunner({ PATH: path }).which('tool'), join(a!, 'tool'), "the runner's own PATH, not this process's");
+    const sh = execFileSync('/bin/sh', ['-c', 'command -v tool'], { env: { PATH: path }, encoding: 'utf8' }).trim();
+    assert.is(findOnPath('tool', path), sh, 'what the shell finds');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('verify finds the gateway interface with ifconfig first on macOS, not a Homebrew ip', async () => {
