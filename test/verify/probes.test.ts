@@ -3,6 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
+import dgram from 'node:dgram';
 import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -198,6 +199,24 @@ t('dns: an answering UDP server and a resolving name fail; silence passes', asyn
   assert.is(rows[1]!.ok, false);
   const quiet = await dnsProbe({ servers: ['127.0.0.1'], name: 'x.lab.test', timeoutMs: 300, port, lookup: async () => { throw Object.assign(new Error('nx'), { code: 'ENOTFOUND' }); } });
   assert.ok(quiet.every((r) => r.ok));
+});
+
+t('dns: a query lost on the way is sent again within the wait, so one lost datagram is no false pass', async () => {
+  // A resolver that drops the first datagram it gets and answers the next.
+  const server = dgram.createSocket('udp4');
+  let seen = 0;
+  server.on('message', (msg, from) => {
+    if (++seen > 1) server.send(msg, from.port, from.address);
+  });
+  const port = await new Promise<number>((r) => server.bind(0, '127.0.0.1', () => r(server.address().port)));
+  try {
+    const [row] = await dnsProbe({ servers: ['127.0.0.1'], name: 'web.lab.test', timeoutMs: 400, port, lookup: async () => [] });
+    assert.is(row!.measured, 'ANSWERED', `${seen} datagram(s) seen`);
+    assert.is(row!.ok, false);
+    assert.is(seen, 2);
+  } finally {
+    server.close();
+  }
 });
 
 t('host parsers: ss, lsof, nft normalize/diff, endpoints, exec prefix', () => {

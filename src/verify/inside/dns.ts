@@ -29,15 +29,25 @@ function udpQuery(server: string, o: DnsOptions): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket(net.isIPv6(server) ? 'udp6' : 'udp4');
     const timer = deadline(() => end('no answer (timeout)'), o.timeoutMs);
+    let resend: NodeJS.Timeout | undefined;
     socket.on('message', () => end(undefined));
     // A connected UDP socket learns of ICMP port/host unreachable as an error: blocked too.
     socket.on('error', (e: NodeJS.ErrnoException) => end(`no answer (${e.code ?? e.message})`));
-    socket.connect(port, server, () => socket.send(dnsQuery(o.name, (Math.random() * 0xffff) | 0)));
+    // The query goes out twice, the second halfway through the wait: UDP has no retransmission of
+    // its own, and with one datagram a single loss would read as "no answer", a false pass.
+    const query = dnsQuery(o.name, (Math.random() * 0xffff) | 0);
+    socket.connect(port, server, () => {
+      socket.send(query);
+      resend = setTimeout(() => {
+        if (!ended) socket.send(query);
+      }, o.timeoutMs / 2);
+    });
     let ended = false;
     function end(blocked: string | undefined): void {
       if (ended) return;
       ended = true;
       clearTimeout(timer);
+      clearTimeout(resend);
       socket.close();
       const ok = blocked !== undefined;
       resolve({
