@@ -201,6 +201,29 @@ t('dns: an answering UDP server and a resolving name fail; silence passes', asyn
   assert.ok(quiet.every((r) => r.ok));
 });
 
+t('dns: the system resolver is asked while the UDP queries wait, not after them (one timeout per group, not two)', async () => {
+  const silent = dgram.createSocket('udp4');
+  const port = await new Promise<number>((r) => silent.bind(0, '127.0.0.1', () => r(silent.address().port)));
+  const started = performance.now();
+  let askedAfter = -1;
+  try {
+    const rows = await dnsProbe({
+      servers: ['127.0.0.1'],
+      name: 'web.lab.test',
+      timeoutMs: 1000,
+      port,
+      lookup: () => {
+        askedAfter = performance.now() - started;
+        return new Promise<string[]>(() => undefined); // a resolver that never answers
+      },
+    });
+    assert.equal(rows.map((r) => r.ok), [true, true]);
+    assert.ok(askedAfter >= 0 && askedAfter < 500, `the system resolver was asked ${Math.round(askedAfter)} ms in, with the UDP query still waiting`);
+  } finally {
+    silent.close();
+  }
+});
+
 t('dns: a query lost on the way is sent again within the wait, so one lost datagram is no false pass', async () => {
   // A resolver that drops the first datagram it gets and answers the next.
   const server = dgram.createSocket('udp4');

@@ -17,10 +17,11 @@ export interface DnsOptions {
   lookup?: Lookup;
 }
 
-// One row per server, plus one for the system resolver.
+// One row per server, plus one for the system resolver; all at once, since each may have to wait
+// out the whole timeout (one after the other, the group took two of them: issue 9).
 export async function dnsProbe(o: DnsOptions): Promise<ProbeResult[]> {
-  const udp = await Promise.all(o.servers.map((s) => udpQuery(s, o)));
-  return [...udp, await systemResolver(o)];
+  const [udp, system] = await Promise.all([Promise.all(o.servers.map((s) => udpQuery(s, o))), systemResolver(o)]);
+  return [...udp, system];
 }
 
 function udpQuery(server: string, o: DnsOptions): Promise<ProbeResult> {
