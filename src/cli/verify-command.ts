@@ -52,7 +52,7 @@ export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit
     .option('--dns-name <name>', 'a name the VM must fail to resolve (default example.com)')
     .option('--ca <file>', 'PEM CA bundle to trust for TLS bridges besides the system store')
     .option('--shares-root <dir>', 'where shares appear in the VM (default "/Volumes/My Shared Files")')
-    .option('--timeout <ms>', 'per connection attempt (default 1500)')
+    .option('--timeout <ms>', 'how long a probe waits for an answer before it calls the path silent (default 1200; widen it on a slow link)')
     .option('--budget <ms>', 'for all probes together (default 180000)')
     .option('--max-sockets <n>', 'sockets open at once, at most (default: 4096, or half the open-files limit)')
     .option('--skip <groups>', 'probe groups to leave out: bridges,hosts,gateway,direct,proxy,egress,dns,icmp,mounts')

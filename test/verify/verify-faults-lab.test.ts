@@ -39,9 +39,9 @@ t('3d. fault: DNS to the gateway let through, with a resolver answering there', 
   const current = await caged();
   await current.lab.startDns('host', current.lab.gateway, { 'web.lab.test': PLAN.wan.web }, { name: 'gateway-dns' });
   await nft(current, 'input udp dport 53 accept');
-  // verify's default wait per attempt (1500 ms), not the lab's 400: the lab's DNS server is a Node
-  // process, and with the lab suites side by side on two cores its answer took longer than 400 ms
-  // in two full runs, so the hole went unseen.
+  // A longer wait than the lab's 400 ms: the lab's DNS server is a Node process, and with the lab
+  // suites side by side on two cores its answer took longer than 400 ms in two full runs, so the
+  // hole went unseen.
   const run = await runVerify(current, [...WITHOUT_SWEEP, '--timeout', '1500']);
   assertNamed(run, /DNS server 192\.168\.64\.1 answers the VM/);
 });

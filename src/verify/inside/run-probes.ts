@@ -16,7 +16,14 @@ import { mountsProbe } from './mounts.ts';
 import { egressProxy } from './egress-proxy.ts';
 import { DEFAULT_DNS_NAME, DEFAULT_DNS_SERVERS, DEFAULT_EGRESS } from './egress-defaults.ts';
 
-export const DEFAULT_CONNECT_TIMEOUT_MS = 1500;
+/**
+ * How long a probe waits for an answer before it calls the path silent. A blocked path's answer
+ * is often silence (Softnet drops in user space), so every such probe waits all of it, and it is
+ * the floor of a whole run. 1.2 s: past TCP's first SYN retransmission (1 s, RFC 6298) plus a
+ * 200 ms round trip, so one lost SYN on an open path to most of the internet is still seen; DNS
+ * sends its query twice (dns.ts). `--timeout` widens it for a slow link.
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 1200;
 export const DEFAULT_BUDGET_MS = 180_000;
 
 // All probe groups in report order.

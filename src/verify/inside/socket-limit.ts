@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
-/** Enough to sweep a gateway that drops everything in ~25 s at a 1.5 s timeout; the window in tcp-scanner.ts keeps RST sweeps fast. */
+/** Enough to sweep a gateway that drops everything in ~20 s at the 1.2 s timeout; the window in tcp-scanner.ts keeps RST sweeps fast. */
 export const DEFAULT_MAX_SOCKETS = 4096;
 
 // Half the soft RLIMIT_NOFILE (the rest stays for Node, pipes and other probes), capped.
