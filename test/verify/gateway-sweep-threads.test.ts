@@ -4,7 +4,7 @@
 import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { classifyName, TcpScanner, sweepInWorker } from '../../src/verify/inside/tcp-scanner.ts';
+import { classifyName, PORT_CODE, SWEEP_CHUNK, TcpScanner, sweepInWorker } from '../../src/verify/inside/tcp-scanner.ts';
 import { mustBeBlocked } from '../../src/verify/inside/must-be-blocked.ts';
 import { gatewaySweep } from '../../src/verify/inside/gateway-sweep.ts';
 
@@ -55,6 +55,32 @@ t('a worker sweeps its slice alone: closed, open, skipped', async () => {
     assert.is(r.counts.error, 0);
     assert.is(r.attempts, 10);
     assert.ok(r.maxOpen <= 4);
+  } finally {
+    server.close();
+  }
+});
+
+t('workers that share a cursor claim chunks until none are left: each port tried once, every outcome written', async () => {
+  const server = net.createServer((s) => s.destroy());
+  const open = await listen(server);
+  // Three chunks and a bit, round one listener (loopback answers at once).
+  const from = Math.max(1, Math.min(open - SWEEP_CHUNK, 65535 - 3 * SWEEP_CHUNK - 10));
+  const to = from + 3 * SWEEP_CHUNK + 9;
+  const skip = [from + 1, to - 1].filter((p) => p !== open);
+  const cursor = new Int32Array(new SharedArrayBuffer(4));
+  cursor[0] = from;
+  const states = new Uint8Array(new SharedArrayBuffer(65536));
+  try {
+    const input = { host: '127.0.0.1', from, to, skip, cap: 16, timeoutMs: 5000, cursor, states };
+    const [a, b] = await Promise.all([sweepInWorker(input, () => undefined), sweepInWorker(input, () => undefined)]);
+    const total = to - from + 1 - skip.length;
+    assert.is(a.attempts + b.attempts, total, 'between them, each port once');
+    const tried = [...states.subarray(from, to + 1)].filter((c) => c !== 0).length;
+    assert.is(tried, total, 'an outcome for every port swept');
+    for (const p of skip) assert.is(states[p], 0, `skipped port ${p} untouched`);
+    assert.is(states[open], PORT_CODE.open);
+    assert.equal([...a.openPorts, ...b.openPorts], [open]);
+    assert.ok(cursor[0]! > to, 'the cursor ran past the range');
   } finally {
     server.close();
   }

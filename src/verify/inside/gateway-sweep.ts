@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import type { VerifyManifest } from '../manifest.ts';
 import type { ProbeResult } from './result.ts';
-import { sweepInWorker, type TcpScanner, type PortState, type ShardResult } from './tcp-scanner.ts';
+import { PORT_CODE, sweepInWorker, type TcpScanner, type PortState, type ShardResult } from './tcp-scanner.ts';
 import { describePort } from './port-names.ts';
 
 export interface SweepProgress {
@@ -20,7 +20,7 @@ export interface SweepOptions {
 const MIN_PORTS_FOR_THREADS = 4096;
 
 // Connects to each port in the sweep range; one summary row plus one row per open port.
-// The range is cut into one contiguous slice per worker thread, each under its share of the cap.
+// Worker threads share the range (each under its share of the cap); this thread finishes what they leave.
 export async function gatewaySweep(
   manifest: Pick<VerifyManifest, 'gateway' | 'gatewaySweep'>,
   scanner: TcpScanner,
@@ -36,47 +36,53 @@ export async function gatewaySweep(
   const started = performance.now();
   if (total === 0) return { results: [summary()], ms: 0 };
 
-  // Worker threads take the sweep (this thread keeps its event loop for the other probes' timers);
-  // with none, or when one cannot start, this thread's scanner sweeps.
+  // Worker threads take the sweep (this thread keeps its event loop for the other probes' timers).
+  // They claim chunks of ports from one shared cursor, so a thread that gets less of the machine
+  // sweeps fewer ports instead of holding up the end (with fixed slices, the sweep lasted as long
+  // as its slowest thread), and write each port's outcome into one shared array. Whatever no worker finished (none could start, or one died) this thread
+  // sweeps after them, so every port ends with one outcome, counted once.
   const workers = Math.max(0, Math.min(options.workers ?? (total < MIN_PORTS_FOR_THREADS ? 0 : Math.min(4, availableParallelism())), scanner.stats.cap - 1));
-  const parts = Math.max(1, workers);
-  const size = Math.ceil((to - from + 1) / parts);
-  const slices = Array.from({ length: parts }, (_, i) => [from + i * size, Math.min(to, from + (i + 1) * size - 1)] as const).filter(([a, b]) => a <= b);
+  const states = new Uint8Array(new SharedArrayBuffer(65536));
+  const cursor = new Int32Array(new SharedArrayBuffer(4));
+  cursor[0] = from;
   // Each worker gets an equal share of the cap; one share stays with this thread's other probes.
   const share = Math.max(1, Math.floor(scanner.stats.cap / (workers + 1)));
-  const doneBy = new Array<number>(slices.length).fill(0);
+  const doneBy = new Array<number>(workers + 1).fill(0);
   const report = (i: number, done: number) => {
     doneBy[i] = done;
-    onProgress?.(doneBy.reduce((a, b) => a + b, 0), total);
-  };
-  const add = (r: ShardResult) => {
-    for (const k of ['open', 'closed', 'filtered', 'error'] as const) counts[k] += r.counts[k];
-    openPorts.push(...r.openPorts);
-    for (const code of r.errorCodes) errorCodes.add(code);
+    onProgress?.(Math.min(total, doneBy.reduce((a, b) => a + b, 0)), total);
   };
 
   await Promise.all(
-    slices.map(async ([a, b], i) => {
-      if (workers > 0) {
-        const giveBack = scanner.lend(share);
-        try {
-          const r = await sweepInWorker({ host: manifest.gateway, from: a, to: b, skip: except, cap: share, timeoutMs: scanner.timeoutMs }, (done) => report(i, done), scanner);
-          // Sockets the workers held count toward the figures this thread reports.
-          scanner.stats.attempts += r.attempts;
-          scanner.stats.maxOpen += r.maxOpen;
-          add(r);
-          report(i, r.counts.open + r.counts.closed + r.counts.filtered + r.counts.error);
-          return;
-        } catch {
-          // No worker here (no tcp_wrap in it, no threads): this thread sweeps the slice instead.
-        } finally {
-          giveBack();
-        }
+    Array.from({ length: workers }, async (_, i) => {
+      const giveBack = scanner.lend(share);
+      try {
+        const r = await sweepInWorker({ host: manifest.gateway, from, to, skip: except, cap: share, timeoutMs: scanner.timeoutMs, cursor, states }, (done) => report(i, done), scanner);
+        // Sockets the workers held count toward the figures this thread reports.
+        scanner.stats.attempts += r.attempts;
+        scanner.stats.maxOpen += r.maxOpen;
+        for (const code of r.errorCodes) errorCodes.add(code);
+        report(i, r.counts.open + r.counts.closed + r.counts.filtered + r.counts.error);
+      } catch {
+        // No worker here (no tcp_wrap in it, no threads), or it died: its ports are left at 0.
+      } finally {
+        giveBack();
       }
-      add(await sweepHere(scanner, manifest.gateway, a, b, skip, (done) => report(i, done)));
     }),
   );
-  return { results: [summary(), ...openPorts.sort((x, y) => x - y).map(openRow)], ms: elapsed() };
+  const left: number[] = [];
+  for (let p = from; p <= to; p++) if (states[p] === 0 && !skip.has(p)) left.push(p);
+  const here = await sweepHere(scanner, manifest.gateway, left, states, (done) => report(workers, total - left.length + done));
+  for (const code of here.errorCodes) errorCodes.add(code);
+
+  const byCode = new Map(Object.entries(PORT_CODE).map(([state, code]) => [code, state as PortState]));
+  for (let p = from; p <= to; p++) {
+    const state = byCode.get(states[p]!);
+    if (state === undefined) continue; // a skipped port
+    counts[state]++;
+    if (state === 'open') openPorts.push(p);
+  }
+  return { results: [summary(), ...openPorts.map(openRow)], ms: elapsed() };
 
   function elapsed(): number {
     return Math.round(performance.now() - started);
@@ -112,27 +118,21 @@ export async function gatewaySweep(
   }
 }
 
-// One slice on this thread's scanner.
-function sweepHere(scanner: TcpScanner, host: string, from: number, to: number, skip: ReadonlySet<number>, onDone: (done: number) => void): Promise<ShardResult> {
-  const r: ShardResult = { counts: { open: 0, closed: 0, filtered: 0, error: 0 }, openPorts: [], errorCodes: [], attempts: 0, maxOpen: 0 };
-  const total = to - from + 1 - [...skip].filter((p) => p >= from && p <= to).length;
-  let port = from;
+// The given ports on this thread's scanner, each outcome written into states.
+function sweepHere(scanner: TcpScanner, host: string, ports: readonly number[], states: Uint8Array, onDone: (done: number) => void): Promise<Pick<ShardResult, 'errorCodes'>> {
+  const errorCodes: string[] = [];
+  let next = 0;
   let done = 0;
   return new Promise((resolve) => {
-    if (total === 0) return resolve(r);
+    if (ports.length === 0) return resolve({ errorCodes });
     scanner.scan(
-      () => {
-        while (port <= to && skip.has(port)) port++;
-        return port <= to ? ([host, port++] as const) : undefined;
-      },
+      () => (next < ports.length ? ([host, ports[next++]!] as const) : undefined),
       (_host, p, state, code) => {
-        r.counts[state]++;
-        if (state === 'open') r.openPorts.push(p);
-        if (state === 'error' && r.errorCodes.length < 5 && !r.errorCodes.includes(code)) r.errorCodes.push(code);
+        states[p] = PORT_CODE[state];
+        if (state === 'error' && errorCodes.length < 5 && !errorCodes.includes(code)) errorCodes.push(code);
         onDone(++done);
-        if (done === total) resolve(r);
+        if (done === ports.length) resolve({ errorCodes });
       },
     );
   });
 }
-

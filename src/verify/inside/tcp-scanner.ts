@@ -267,7 +267,18 @@ function loadRawBinding(): RawBinding | undefined {
   return undefined;
 }
 
-/** One worker thread's share of a sweep: ports from..to of host, minus skip. */
+/** Ports a worker claims from the shared cursor at a time. */
+export const SWEEP_CHUNK = 512;
+
+/** Each port's outcome in a shared sweep (`PortCodes`; 0: not probed yet). */
+export const PORT_CODE: Record<PortState, number> = { closed: 1, filtered: 2, open: 3, error: 4 };
+
+/**
+ * One worker thread's part of a sweep of ports from..to of host, minus skip. With `cursor` (the
+ * next unclaimed port, shared by every thread of the sweep) it claims SWEEP_CHUNK ports at a time
+ * until none are left, so a thread on a busier core simply sweeps fewer; without, all of from..to.
+ * With `states` (65,536 bytes, shared) it writes each port's PORT_CODE there as it ends.
+ */
 export interface ShardInput {
   host: string;
   from: number;
@@ -275,6 +286,8 @@ export interface ShardInput {
   skip: readonly number[];
   cap: number;
   timeoutMs: number;
+  cursor?: Int32Array;
+  states?: Uint8Array;
 }
 
 export interface ShardResult {
@@ -294,7 +307,7 @@ export async function sweepInWorker(input: ShardInput, onProgress: (done: number
   // The worker runs the source text of shardWorker (self-contained: built-ins only, through the
   // require it is given), since the probe arrives over stdin and has no file to point a worker at.
   // `__name` is defined for the tsx/esbuild keepNames helper, which the tests' transform may insert.
-  const source = `var __name = (f) => f;\n(${shardWorker.toString()})(require, ${WINDOW}, ${STALE_MS}, ${JSON.stringify(FILTERED_ERRORS)});`;
+  const source = `var __name = (f) => f;\n(${shardWorker.toString()})(require, ${WINDOW}, ${STALE_MS}, ${JSON.stringify(FILTERED_ERRORS)}, ${SWEEP_CHUNK}, ${JSON.stringify(PORT_CODE)});`;
   return new Promise((resolve, reject) => {
     const worker = new Worker(source, { eval: true, workerData: input });
     scanner?.onClose(() => void worker.terminate());
@@ -314,10 +327,13 @@ export async function sweepInWorker(input: ShardInput, onProgress: (done: number
 
 // The worker thread's body: the same window, stale and timeout rules as TcpScanner, on tcp_wrap only.
 // Runs from its source text, so it may use only its parameters and globals.
-function shardWorker(req: NodeJS.Require, window: number, staleMs: number, filteredErrors: readonly string[]): void {
+function shardWorker(req: NodeJS.Require, window: number, staleMs: number, filteredErrors: readonly string[], chunk: number, portCode: Record<PortState, number>): void {
   const { parentPort, workerData } = req('node:worker_threads') as typeof import('node:worker_threads');
   const { getSystemErrorName } = req('node:util') as typeof import('node:util');
   const d = workerData as ShardInput;
+  // Alone (no shared cursor), the whole range is this thread's: one claim covers it.
+  const cursor = d.cursor ?? Int32Array.of(d.from);
+  const step = d.cursor ? chunk : d.to - d.from + 1;
   const raw = (process as unknown as { binding(name: string): RawBinding }).binding('tcp_wrap');
   const v6 = d.host.includes(':');
   const skip = new Set(d.skip);
@@ -326,7 +342,22 @@ function shardWorker(req: NodeJS.Require, window: number, staleMs: number, filte
   const errorCodes: string[] = [];
   type Flight = { handle: RawHandle; port: number; started: number; done: boolean };
   const flights = new Set<Flight>();
-  let port = d.from;
+  // The next port of the claimed chunk, and the chunk's last port; -1 once nothing is left.
+  let port = 0;
+  let last = -1;
+  const nextPort = (): number => {
+    for (;;) {
+      if (port > last) {
+        const claimed = Atomics.add(cursor, 0, step);
+        if (claimed > d.to) return -1;
+        port = claimed;
+        last = Math.min(d.to, claimed + step - 1);
+      }
+      const p = port++;
+      if (!skip.has(p)) return p;
+    }
+  };
+  let next = nextPort();
   let open = 0;
   let stale = 0;
   let maxOpen = 0;
@@ -353,6 +384,7 @@ function shardWorker(req: NodeJS.Require, window: number, staleMs: number, filte
     flights.delete(f);
     open--;
     counts[state]++;
+    if (d.states) d.states[f.port] = portCode[state];
     if (state === 'open') openPorts.push(f.port);
     if (state === 'error' && errorCodes.length < 5 && !errorCodes.includes(code)) errorCodes.push(code);
     done++;
@@ -401,13 +433,12 @@ function shardWorker(req: NodeJS.Require, window: number, staleMs: number, filte
   function pump(): void {
     if (pumping) return;
     pumping = true;
-    while (open < d.cap && open - stale < window) {
-      while (port <= d.to && skip.has(port)) port++;
-      if (port > d.to) break;
-      start(port++);
+    while (open < d.cap && open - stale < window && next >= 0) {
+      start(next);
+      next = nextPort();
     }
     pumping = false;
-    if (open === 0 && port > d.to) {
+    if (open === 0 && next < 0) {
       clearInterval(timer);
       parentPort!.postMessage({ done, result: { counts, openPorts, errorCodes, attempts, maxOpen } });
     }
