@@ -39,8 +39,9 @@ export async function gatewaySweep(
   // Worker threads take the sweep (this thread keeps its event loop for the other probes' timers).
   // They claim chunks of ports from one shared cursor, so a thread that gets less of the machine
   // sweeps fewer ports instead of holding up the end (with fixed slices, the sweep lasted as long
-  // as its slowest thread), and write each port's outcome into one shared array. Whatever no worker finished (none could start, or one died) this thread
-  // sweeps after them, so every port ends with one outcome, counted once.
+  // as its slowest thread), and write each port's outcome into one shared array. What no worker
+  // finished (none could start, or one died) this thread sweeps after them, so every port ends
+  // with one outcome, counted once.
   const workers = Math.max(0, Math.min(options.workers ?? (total < MIN_PORTS_FOR_THREADS ? 0 : Math.min(4, availableParallelism())), scanner.stats.cap - 1));
   const states = new Uint8Array(new SharedArrayBuffer(65536));
   const cursor = new Int32Array(new SharedArrayBuffer(4));
@@ -72,6 +73,8 @@ export async function gatewaySweep(
   );
   const left: number[] = [];
   for (let p = from; p <= to; p++) if (states[p] === 0 && !skip.has(p)) left.push(p);
+  // From here progress is what the array holds (a worker that died reported less than it did).
+  doneBy.fill(0);
   const here = await sweepHere(scanner, manifest.gateway, left, states, (done) => report(workers, total - left.length + done));
   for (const code of here.errorCodes) errorCodes.add(code);
 
