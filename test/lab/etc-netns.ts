@@ -1,7 +1,7 @@
 // Per-namespace /etc/hosts and /etc/resolv.conf: `ip netns exec` bind-mounts every file in
 // /etc/netns/<ns>/ over the same name in /etc for the command it runs.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertLabAddress } from './address-plan.ts';
 
@@ -27,5 +27,23 @@ export function writeNetnsResolvConf(ns: string, servers: string[]): void {
 function writeNetnsFile(ns: string, file: string, text: string): void {
   const dir = join('/etc/netns', ns);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, file), text);
+  rewriteInPlace(join(dir, file), text);
+}
+
+/**
+ * Replaces a file's text in place (same inode: `ip netns exec` bind-mounted that inode into the
+ * processes already running) without ever leaving it empty: the new text is written over the old
+ * from the start, then the rest cut off. writeFileSync truncates first, and a lookup in that moment
+ * finds no line at all: a supervisor watching the name then takes its bridge down for "does not
+ * resolve", and never logs the reason the test waits for (the likely cause of one CI failure).
+ */
+export function rewriteInPlace(path: string, text: string): void {
+  const bytes = Buffer.from(text);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o644); // no O_TRUNC
+  try {
+    writeSync(fd, bytes, 0, bytes.length, 0);
+    ftruncateSync(fd, bytes.length);
+  } finally {
+    closeSync(fd);
+  }
 }

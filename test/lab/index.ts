@@ -7,3 +7,4 @@ export type { LeafCert } from './lab-ca.ts';
 export { DEFAULT_HOST_HOSTS, Lab, createLab } from './lab.ts';
 export type { LabExecOptions, LabExecResult, LabOptions, LabService, LabTlsService, ProbeResult, Role, ServiceHit, ShareSpec, SharesView } from './lab.ts';
 export { labAvailable, requireLab } from './preflight.ts';
+export { rewriteInPlace } from './etc-netns.ts';

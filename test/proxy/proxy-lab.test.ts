@@ -7,10 +7,10 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliArgs } from '../helpers/cli-process.ts';
-import { PLAN, createLab, requireLab, type Lab } from '../lab/index.ts';
+import { PLAN, createLab, requireLab, rewriteInPlace, type Lab } from '../lab/index.ts';
 import { buildProbe } from '../verify/lab-setup.ts';
 
 const available = requireLab('egress proxy end-to-end tests');
@@ -130,8 +130,7 @@ t('a listed name rebound to the host itself — its own address, the gateway, lo
   try {
     for (const [address, why] of [[PLAN.wan.host, /denied network \(203\.0\.113\.1\/32\)/], [lab.gateway, /denied network \(192\.168\.64\.0\/24\)/], ['127.0.0.1', /loopback|127\.0\.0\.1/]] as const) {
       // In place (same inode): the running proxy resolves from this file at its next lookup.
-      writeFileSync(hostsFile, before.replace(/^.*api\.egress\.test.*$/m, ''));
-      appendFileSync(hostsFile, `${address} api.egress.test\n`);
+      rewriteInPlace(hostsFile, `${before.replace(/^.*api\.egress\.test.*$/m, '')}${address} api.egress.test\n`);
       const status = await connectFromVm('api.egress.test');
       assert.match(status, /^HTTP\/1\.1 403/, `${address}: ${status}`);
       assert.match(status, why, `${address}: ${status}`);
@@ -139,7 +138,7 @@ t('a listed name rebound to the host itself — its own address, the gateway, lo
     assert.equal(lab.connections('host-self'), [], "nothing reached the host's own service");
     assert.equal(lab.connections('host-ssh'), []);
   } finally {
-    writeFileSync(hostsFile, before);
+    rewriteInPlace(hostsFile, before);
   }
 });
 
