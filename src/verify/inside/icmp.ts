@@ -13,14 +13,15 @@ export interface PingCommands {
 
 const SYSTEM: PingCommands = { ping: 'ping', ping6: 'ping6' };
 
-// One row per address. All pings run at once under one `sh`, each printing "INDEX STATUS" when it
-// ends: one process start instead of one per address (each start holds this thread ~8 ms, and
-// every probe's timeout clock waits behind them, issue 9). Whatever has not answered when the
+// One row per address, two pings each (see below). All run at once under one `sh`, each printing
+// "INDEX STATUS" when it ends: one process start instead of one per ping (each start holds this
+// thread ~8 ms, and every probe's timeout clock waits behind them, issue 9). Whatever has not answered when the
 // timeout ends is killed with its process group: no reply.
 export function icmpProbe(addresses: readonly string[], timeoutMs: number, commands: PingCommands = SYSTEM): Promise<ProbeResult[]> {
   if (addresses.length === 0) return Promise.resolve([]);
   const started = performance.now();
   const mac = process.platform === 'darwin';
+  const halfway = (timeoutMs / 2000).toFixed(3);
   // Each ping's argv goes in as positional parameters ("$1" …), so no address is ever shell text.
   const params: string[] = [];
   const lines = addresses.map((address, index) => {
@@ -37,11 +38,15 @@ export function icmpProbe(addresses: readonly string[], timeoutMs: number, comma
       params.push(arg);
       return `"\${${params.length}}"`;
     });
-    return `(${refs.join(' ')} >/dev/null 2>&1; echo "${index} $?") &`;
+    const ping = `${refs.join(' ')} >/dev/null 2>&1; echo "${index} $?"`;
+    // Two echoes, the second from a ping started half-way through the wait: one lost echo (or
+    // reply) on an open path would otherwise read as "no reply", a false pass.
+    return `(${ping}) &\n(sleep ${halfway}; ${ping}) &`;
   });
   const script = `${lines.join('\n')}\nwait\n`;
   return new Promise((resolve) => {
-    const status = new Map<number, number>();
+    // Each address's exit codes, one per ping as it ends.
+    const status = new Map<number, number[]>();
     let out = '';
     let ended = false;
     const child = spawn('sh', ['-c', script, 'sh', ...params], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
@@ -52,31 +57,43 @@ export function icmpProbe(addresses: readonly string[], timeoutMs: number, comma
       const ms = Math.round(performance.now() - started);
       resolve(
         addresses.map((address, index): ProbeResult => {
-          const code = status.get(index);
+          const codes = status.get(index) ?? [];
           const row = (measured: string, ok: boolean, detail?: string): ProbeResult => ({ group: 'icmp', probe: `ping ${address}`, expected: 'no reply', measured, ok, ms, ...(detail ? { detail } : {}) });
-          if (skipped !== undefined || code === 127) return row('skipped', true, skipped ?? '`ping` is not installed in the VM');
-          if (code === 0) return row('REPLY', false, `${address} answers ping from the VM: ICMP leaves the cage`);
+          if (codes.includes(0)) return row('REPLY', false, `${address} answers ping from the VM: ICMP leaves the cage`);
+          if (skipped !== undefined || codes.includes(127)) return row('skipped', true, skipped ?? '`ping` is not installed in the VM');
           return row('no reply', true);
         }),
       );
     };
     // No reply within the timeout is the answer: killed then, not when ping's whole-second -W ends.
-    const timer = deadline(() => {
+    // Killed too when every address has its answer (a reply, or both pings ended), since the second
+    // ping of an address that replied may still be waiting to start.
+    const kill = () => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
       } catch {
         // Already gone.
       }
+    };
+    const timer = deadline(() => {
+      kill();
       finish();
     }, timeoutMs);
+    const answered = (index: number) => {
+      const codes = status.get(index) ?? [];
+      return codes.includes(0) || codes.length >= 2;
+    };
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       out += chunk;
       for (const line of out.split('\n').slice(0, -1)) {
         const m = /^(\d+) (\d+)$/.exec(line);
-        if (m) status.set(Number(m[1]), Number(m[2]));
+        if (m) status.set(Number(m[1]), [...(status.get(Number(m[1])) ?? []), Number(m[2])]);
       }
       out = out.slice(out.lastIndexOf('\n') + 1);
-      if (status.size === addresses.length) finish();
+      if (addresses.every((_, index) => answered(index))) {
+        kill();
+        finish();
+      }
     });
     child.on('error', () => finish('`sh` could not start in the VM'));
     child.on('close', () => finish());
