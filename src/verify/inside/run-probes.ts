@@ -21,7 +21,7 @@ import { DEFAULT_DNS_NAME, DEFAULT_DNS_SERVERS, DEFAULT_EGRESS } from './egress-
  * is often silence (Softnet drops in user space), so every such probe waits all of it, and it is
  * the floor of a whole run. 1.2 s: past TCP's first SYN retransmission (1 s, RFC 6298) plus a
  * 200 ms round trip, so one lost SYN on an open path to most of the internet is still seen; DNS
- * sends its query twice (dns.ts). `--timeout` widens it for a slow link.
+ * and ICMP ask twice, the second time half-way (dns.ts, icmp.ts). `--timeout` widens it.
  */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 1200;
 export const DEFAULT_BUDGET_MS = 180_000;
