@@ -23,15 +23,18 @@ export interface PreflightCheck {
   check(ctx: PreflightContext): Promise<Omit<PreflightProblem, 'check'>[]>;
 }
 
-// Runs every check (none stops the others) and returns all problems.
+// Runs every check (none stops the others) and returns all problems, in the checks' order. They
+// run at once: a check changes nothing, and most of them wait on a program (pfctl through sudo,
+// tart, softnet), one after another the larger part of enforce's time on a Mac (issue 9).
 export async function runPreflight(checks: readonly PreflightCheck[], ctx: PreflightContext): Promise<PreflightProblem[]> {
-  const out: PreflightProblem[] = [];
-  for (const c of checks) {
-    try {
-      for (const p of await c.check(ctx)) out.push({ check: c.id, ...p });
-    } catch (error) {
-      out.push({ check: c.id, message: `${c.describe}: ${(error as Error)?.message ?? String(error)}`, fix: 'Fix the cause above and run enforce again.' });
-    }
-  }
-  return out;
+  const found = await Promise.all(
+    checks.map(async (c): Promise<PreflightProblem[]> => {
+      try {
+        return (await c.check(ctx)).map((p) => ({ check: c.id, ...p }));
+      } catch (error) {
+        return [{ check: c.id, message: `${c.describe}: ${(error as Error)?.message ?? String(error)}`, fix: 'Fix the cause above and run enforce again.' }];
+      }
+    }),
+  );
+  return found.flat();
 }

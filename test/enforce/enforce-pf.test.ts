@@ -17,7 +17,12 @@ const UPDATE = process.env.UPDATE_GOLDEN === '1';
 // A spawned program (tart run, socat) logs its own call once it is up, which may be after the next
 // command: put each spawned call back where enforce started it, just before the next command.
 function callsInOrder(f: FakeMac): string {
-  const calls = f.calls().filter((c) => !c.startsWith('pfctl '));
+  const all = f.calls().filter((c) => !c.startsWith('pfctl '));
+  // The preflight's checks run at once, so their calls (all before the first change, loading the
+  // anchor) come in any order: sorted. From the first change on, the order is the plan's.
+  const first = all.findIndex((c) => / -f -$/.test(c));
+  const key = (c: string) => c.split(BIN).join('<bin>'); // not where this checkout happens to be
+  const calls = first < 0 ? all : [...all.slice(0, first).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)), ...all.slice(first)];
   const out: string[] = [];
   for (const c of calls) {
     if (/^tart run /.test(c) && out.at(-1) === 'ifconfig') out.splice(out.length - 1, 0, c);
