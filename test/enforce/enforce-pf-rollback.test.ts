@@ -26,7 +26,7 @@ const FAILURES: Array<[step: string, fail: string]> = [
   ['reload-anchor', 'pfctl:-D vm_if'],
   ['bridge:alpha', `socat:LISTEN:${PORT.alpha}`],
   ['bridge:beta', `socat:LISTEN:${PORT.beta}`],
-  ['recheck-pf', 'pfctl:-s info@3'],
+  ['recheck-pf', 'pfctl:-s info@2'],
 ];
 
 for (const [step, spec] of FAILURES) {
