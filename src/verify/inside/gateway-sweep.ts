@@ -78,9 +78,10 @@ export async function gatewaySweep(
   const here = await sweepHere(scanner, manifest.gateway, left, states, (done) => report(workers, total - left.length + done));
   for (const code of here.errorCodes) errorCodes.add(code);
 
-  const byCode = new Map(Object.entries(PORT_CODE).map(([state, code]) => [code, state as PortState]));
+  const stateOf: Array<PortState | undefined> = [];
+  for (const [state, code] of Object.entries(PORT_CODE)) stateOf[code] = state as PortState;
   for (let p = from; p <= to; p++) {
-    const state = byCode.get(states[p]!);
+    const state = stateOf[states[p]!];
     if (state === undefined) continue; // a skipped port
     counts[state]++;
     if (state === 'open') openPorts.push(p);

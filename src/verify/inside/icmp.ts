@@ -15,8 +15,8 @@ const SYSTEM: PingCommands = { ping: 'ping', ping6: 'ping6' };
 
 // One row per address, two pings each (see below). All run at once under one `sh`, each printing
 // "INDEX STATUS" when it ends: one process start instead of one per ping (each start holds this
-// thread ~8 ms, and every probe's timeout clock waits behind them, issue 9). Whatever has not answered when the
-// timeout ends is killed with its process group: no reply.
+// thread ~8 ms, and every probe's timeout clock waits behind them, issue 9). Whatever has not
+// answered when the timeout ends is killed with its process group: no reply.
 export function icmpProbe(addresses: readonly string[], timeoutMs: number, commands: PingCommands = SYSTEM): Promise<ProbeResult[]> {
   if (addresses.length === 0) return Promise.resolve([]);
   const started = performance.now();

@@ -270,7 +270,7 @@ function loadRawBinding(): RawBinding | undefined {
 /** Ports a worker claims from the shared cursor at a time. */
 export const SWEEP_CHUNK = 512;
 
-/** Each port's outcome in a shared sweep (`PortCodes`; 0: not probed yet). */
+/** Each port's outcome in a shared sweep's `states` array (0: not probed yet). */
 export const PORT_CODE: Record<PortState, number> = { closed: 1, filtered: 2, open: 3, error: 4 };
 
 /**
