@@ -33,10 +33,10 @@ if (process.env.NANOPOLICY_DEBUG) process.stderr.write(`nanopolicy: code cache $
 const cli = { exports: {} };
 script.runInThisContext()(cli.exports, require('node:module').createRequire(file), cli, file, join(__dirname, '../dist'));
 
-// This process's heap is the CLI's own to tune (src/compiler/heap-tuning.ts), for the commands whose
+// This process's V8 is the CLI's own to tune (src/compiler/v8-tuning.ts), for the commands whose
 // time is the policy's size. (A V8 flag set at run time also makes Node compile every built-in it
 // loads afterwards without its code cache: enforce and verify load many, check and compile few.)
-if (role === 'default' && (process.argv[2] === 'check' || process.argv[2] === 'compile')) cli.exports.allowHeapTuning();
+if (role === 'default' && (process.argv[2] === 'check' || process.argv[2] === 'compile')) cli.exports.allowV8Tuning();
 cli.exports.main(process.argv, { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
   // The build's one training run keeps what it compiled, for every later start.
   if (process.env.NANOPOLICY_WRITE_CODE_CACHE === '1') writeFileSync(cacheFile, script.createCachedData());

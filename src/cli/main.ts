@@ -7,7 +7,7 @@ import { registerCommands } from './commands.ts';
 import { UsageError } from './usage-error.ts';
 
 export { UsageError };
-export { allowHeapTuning } from '../compiler/heap-tuning.ts';
+export { allowV8Tuning } from '../compiler/v8-tuning.ts';
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   endQuietlyOnClosedPipe(io);

@@ -12,7 +12,7 @@ import type { Policy } from './policy.ts';
 import { readPolicyFile } from './read-policy-file.ts';
 import { sha256Hex } from '../lazy-builtins.ts';
 import { lexicalPath, realPathResolver, type RealPath } from './paths/real-path.ts';
-import { tuneHeapForPolicy } from './heap-tuning.ts';
+import { tuneV8ForPolicy } from './v8-tuning.ts';
 
 export interface CompileInput {
   /** The policy path as the user gave it: printed in messages and artifact headers. */
@@ -82,7 +82,7 @@ export interface CompileFileOptions {
 export async function compilePolicyFile(file: string, options: CompileFileOptions): Promise<CompileOutcome & { source?: string }> {
   const read = await readPolicyFile(resolve(options.cwd, file), file.replace(/\\/g, '/'));
   if (!read.ok) return { diagnostics: [read.diagnostic] };
-  tuneHeapForPolicy(read.bytes.length);
+  tuneV8ForPolicy(read.bytes.length);
   const decoded = decodeUtf8(read.bytes, file.replace(/\\/g, '/'));
   // Shown with U+FFFD where the bytes were bad, only for the snippet under each error.
   if (decoded.source === undefined) return { diagnostics: decoded.diagnostics, source: read.bytes.toString('utf8') };

@@ -11,6 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compilePolicyFile } from '../../src/compiler/compile.ts';
 import { buildVerifyManifest } from '../../src/compiler/emit/verify-manifest.ts';
+import { BIG_POLICY_BYTES, NO_TURBOFAN_MAX_BYTES, v8TuningFor } from '../../src/compiler/v8-tuning.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const DIST = join(ROOT, 'dist');
@@ -61,16 +62,24 @@ t('check runs from the code cache, and start-up loads no execa, diff, crypto, ne
   assert.not.match(r.stderr, /young generation/, 'a small policy leaves the heap alone');
 });
 
-t('a big policy keeps the young generation at its first size (src/compiler/heap-tuning.ts); a small one does not touch it', () => {
+t('a big policy keeps the young generation at its first size and goes without TurboFan (src/compiler/v8-tuning.ts); a small one touches neither', () => {
   const dir = mkdtempSync(join(tmpdir(), 'np-big-'));
   try {
-    const big = join(dir, 'big.policy');
-    const lines = [readFileSync(join(ROOT, 'policy/nanoclaw.policy'), 'utf8').trimEnd()];
-    for (let i = 0; i < 4000; i++) lines.push(`mount m${i} ~/bench/share-${i} ro`);
-    writeFileSync(big, `${lines.join('\n')}\n`);
-    assert.ok(statSync(big).size >= 64 * 1024);
+    const bundled = readFileSync(join(ROOT, 'policy/nanoclaw.policy'), 'utf8').trimEnd();
+    const policyOf = (name: string, mounts: number) => {
+      const lines = [bundled];
+      for (let i = 0; i < mounts; i++) lines.push(`mount m${i} ~/bench/share-${i} ro`);
+      writeFileSync(join(dir, name), `${lines.join('\n')}\n`);
+      return join(dir, name);
+    };
+    const big = policyOf('big.policy', 4000);
+    const huge = policyOf('huge.policy', 24_000);
+    assert.ok(statSync(big).size >= BIG_POLICY_BYTES && statSync(big).size < NO_TURBOFAN_MAX_BYTES);
+    assert.ok(statSync(huge).size >= NO_TURBOFAN_MAX_BYTES);
     const tuned = runRecorded(['check', big], { NANOPOLICY_DEBUG: '1' });
+    const hugeRun = runRecorded(['check', huge], { NANOPOLICY_DEBUG: '1' });
     assert.is(tuned.status, 0, tuned.stderr);
+    assert.is(hugeRun.status, 0, hugeRun.stderr);
     const major = Number(process.versions.v8.split('.')[0]);
     if (major >= 10 && major <= 13) {
       assert.match(tuned.stderr, /young generation kept at its first size \(a policy of \d+ KiB\)/);
@@ -79,9 +88,23 @@ t('a big policy keeps the young generation at its first size (src/compiler/heap-
     } else {
       assert.not.match(tuned.stderr, /young generation/, 'an unknown V8 is left alone');
     }
+    if (major === 11) assert.match(tuned.stderr, /no optimising compiler \(TurboFan\) for this check \(a policy of \d+ KiB\)/);
+    else assert.not.match(tuned.stderr, /TurboFan/, 'a V8 it was not measured on keeps its compiler');
+    assert.not.match(hugeRun.stderr, /TurboFan/, 'past ~20,000 statements TurboFan pays for itself');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+t('which V8 tuning a policy gets: by its size and the V8 major each flag was measured on', () => {
+  const none = { youngGenerationKept: false, noTurbofan: false };
+  assert.equal(v8TuningFor(BIG_POLICY_BYTES - 1, 11), none, 'a small policy');
+  assert.equal(v8TuningFor(BIG_POLICY_BYTES, 11), { youngGenerationKept: true, noTurbofan: true });
+  assert.equal(v8TuningFor(NO_TURBOFAN_MAX_BYTES - 1, 11), { youngGenerationKept: true, noTurbofan: true });
+  assert.equal(v8TuningFor(NO_TURBOFAN_MAX_BYTES, 11), { youngGenerationKept: true, noTurbofan: false }, 'TurboFan pays for itself');
+  assert.equal(v8TuningFor(BIG_POLICY_BYTES, 12), { youngGenerationKept: true, noTurbofan: false }, 'Maglev: unmeasured, defaults kept');
+  assert.equal(v8TuningFor(BIG_POLICY_BYTES, 14), none, 'an unknown V8');
+  assert.equal(v8TuningFor(BIG_POLICY_BYTES, 9), none);
 });
 
 t('a cache that does not match the bundle is never used: a changed cli.cjs gets a new name, V8 rejects the rest', () => {
