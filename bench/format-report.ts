@@ -1,6 +1,7 @@
 // The benchmark's output: hyperfine-style blocks per row, then one summary table; or JSON.
 
 import type { Row, Stats } from './summarize.ts';
+import { BUSY_SPEED, type MachineSummary } from './machine-gauge.ts';
 
 export interface Report {
   machine: { cpus: number; loadavg: number[]; node: string; when: string };
@@ -15,11 +16,15 @@ export function formatText(report: Report): string {
   const m = report.machine;
   out.push(`nanopolicy bench — ${m.when}, node ${m.node}, ${m.cpus} CPU(s), load ${m.loadavg.map((l) => l.toFixed(2)).join(' ')}`);
   out.push('Ratios compare medians measured in the same run, so machine load cancels out mostly.');
+  if (report.rows.some((r) => r.machine)) {
+    out.push(`Between rounds a fixed loop runs alone, then on every core: a round is busy when fewer cores were free or one ran below ${BUSY_SPEED}× the run's best. Busy rows measure the machine as much as the code: rerun them.`);
+  }
   for (const row of report.rows) {
     out.push('', `${row.title}`);
     for (const [role, s] of [['subject', row.subject], ['vs', row.reference], ['small', row.extra]] as const) {
       if (s) out.push(statsLine(role, s));
     }
+    if (row.machine) out.push(`  machine ${machineText(row.machine)}`);
     out.push(`  => ${figureText(row)}${goalText(row)}${row.note ? `  (${row.note})` : ''}`);
   }
   out.push('', 'Summary', table(report.rows));
@@ -32,11 +37,25 @@ function statsLine(role: string, s: Stats): string {
   return `  ${role.padEnd(7)} ${ms(s.medianMs).padStart(10)}  [${ms(s.minMs)} … ${ms(s.maxMs)}]${peak}  ${s.runs} runs  ${s.command}`;
 }
 
+// A series' machine: whole in every round, or busy in some, with the worst round's figures.
+function machineText(m: MachineSummary): string {
+  const worst = `${m.worstFreeCores.toFixed(1)} of ${m.cores} cores free at worst, one core at ${m.worstSpeed.toFixed(2)}× the run's best`;
+  return m.busyRounds === 0 ? `whole in all ${m.rounds} rounds (${worst})` : `BUSY in ${m.busyRounds} of ${m.rounds} rounds (${worst})`;
+}
+
 function table(rows: readonly Row[]): string {
-  const lines = rows.map((r) => [r.title, figureText(r), r.goal === undefined ? '—' : `≤ ${num(r.goal, r.unit)}`, r.met === undefined ? '' : r.met ? 'met' : 'MISSED']);
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...lines.map((l) => l[i]!.length), ['row', 'figure', 'goal', ''][i]!.length));
+  const gauged = rows.some((r) => r.machine);
+  const lines = rows.map((r) => [
+    r.title,
+    figureText(r),
+    r.goal === undefined ? '—' : `≤ ${num(r.goal, r.unit)}`,
+    r.met === undefined ? '' : r.met ? 'met' : 'MISSED',
+    ...(gauged ? [r.machine === undefined ? '' : r.machine.busyRounds === 0 ? 'whole machine' : `busy ${r.machine.busyRounds}/${r.machine.rounds}`] : []),
+  ]);
+  const head = ['row', 'figure', 'goal', '', ...(gauged ? ['machine'] : [])];
+  const widths = head.map((h, i) => Math.max(...lines.map((l) => l[i]!.length), h.length));
   const fmt = (l: string[]) => `  ${l.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd();
-  return [fmt(['row', 'figure', 'goal', '']), ...lines.map(fmt)].join('\n');
+  return [fmt(head), ...lines.map(fmt)].join('\n');
 }
 
 function figureText(row: Row): string {

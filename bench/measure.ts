@@ -86,7 +86,8 @@ export interface Step {
 }
 
 // Runs every step in order, `runs` times (after `warmup` untimed rounds); samples per step label.
-export async function runSeries(steps: Record<string, Step>, runs: number, warmup = 1, onRound?: (i: number) => void): Promise<Record<string, Sample[]>> {
+// `afterRound` runs after each timed round, untimed (progress, the machine gauge).
+export async function runSeries(steps: Record<string, Step>, runs: number, warmup = 1, afterRound?: (i: number) => void | Promise<void>): Promise<Record<string, Sample[]>> {
   const out: Record<string, Sample[]> = Object.fromEntries(Object.keys(steps).map((k) => [k, []]));
   for (let i = -warmup; i < runs; i++) {
     for (const [label, step] of Object.entries(steps)) {
@@ -94,7 +95,7 @@ export async function runSeries(steps: Record<string, Step>, runs: number, warmu
       const s = await runOnce(step.cmd);
       if (i >= 0) out[label]!.push(s);
     }
-    if (i >= 0) onRound?.(i);
+    if (i >= 0) await afterRound?.(i);
   }
   return out;
 }

@@ -4,6 +4,7 @@
 //
 //   npm run bench [-- --runs 5] [--json] [--only startup,scale,enforce,verify] [--tests [--test-runs 1]]
 //                 [--cli other/bin/nanopolicy.js]   (measure another build, e.g. an older commit's)
+//                 [--no-gauge]   (skip the machine gauge between rounds, bench/machine-gauge.ts)
 //
 // A benchmark, not a test: it reports MISSED goals but exits 0 unless a command itself fails.
 
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { runOnce, runSeries, type Cmd, type Sample, type Step } from './measure.ts';
 import { makeRow, stats, type Row, type RowSpec, type Stats } from './summarize.ts';
 import { formatJson, formatText } from './format-report.ts';
+import { MachineGauge, summarizeMachine, type GaugeReading, type MachineSummary } from './machine-gauge.ts';
 import { policyOfShape, policyWithStatements, policyWithSyntaxErrors, SHAPES, type Shape } from './generate-policy.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -28,6 +30,7 @@ const { values: flags } = parseArgs({
     tests: { type: 'boolean', default: false },
     'test-runs': { type: 'string', default: '1' },
     cli: { type: 'string' },
+    'no-gauge': { type: 'boolean', default: false },
   },
 });
 if (flags.cli) CLI = resolve(flags.cli);
@@ -39,6 +42,9 @@ const node = (...args: string[]): string[] => [process.execPath, ...args];
 const all: Record<string, Stats> = {};
 const specs: RowSpec[] = [];
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const gauge = flags['no-gauge'] ? undefined : await MachineGauge.start();
+/** The gauge's readings after each round, per command label (every label of a series shares them). */
+const readings: Record<string, GaugeReading[]> = {};
 
 // Records the samples of a series under their labels, with the command lines they ran.
 function keep(samples: Record<string, Sample[]>, steps: Record<string, Step>): void {
@@ -48,10 +54,16 @@ function keep(samples: Record<string, Sample[]>, steps: Record<string, Step>): v
   }
 }
 
-async function series(name: string, steps: Record<string, Step>, n = runs): Promise<Record<string, Sample[]>> {
+async function series(name: string, steps: Record<string, Step>, n = runs, warmup = 1): Promise<Record<string, Sample[]>> {
   log(`${name}: ${n} rounds of ${Object.keys(steps).join(', ')}`);
-  const samples = await runSeries(steps, n, 1, (i) => log(`${name}: round ${i + 1}/${n} done`));
+  const seen: GaugeReading[] = [];
+  const samples = await runSeries(steps, n, warmup, async (i) => {
+    const r = await gauge?.read();
+    if (r) seen.push(r);
+    log(`${name}: round ${i + 1}/${n} done${r ? `; ${r.freeCores.toFixed(1)} of ${gauge!.cores} cores free` : ''}`);
+  });
   keep(samples, steps);
+  for (const label of Object.keys(steps)) readings[label] = seen;
   return samples;
 }
 
@@ -193,11 +205,23 @@ if (flags.tests) {
   const n = Number(flags['test-runs']);
   const steps: Record<string, Step> = { 'npm test': { cmd: { argv: node('--import', 'tsx', 'test/run.ts'), cwd: ROOT, env: { ...env, CI: 'true' }, timeoutMs: 900_000 } } };
   log(`npm test: ${n} run(s), ~2-3 min each`);
-  await attempt('npm test', async () => keep(await runSeries(steps, n, 0), steps));
+  await attempt('npm test', async () => void (await series('npm test', steps, n, 0)));
   if (all['npm test']) specs.push({ id: 'npm-test', title: '`npm test` wall time (build excluded)', subject: 'npm test', figure: { kind: 'absolute' }, goal: 120_000 });
 }
 
-const rows: Row[] = specs.map((s) => makeRow(s, all));
+// Each label's rounds against the fastest single-core reading of the whole run.
+function machineSummaries(): Record<string, MachineSummary> {
+  const best = Math.min(...Object.values(readings).flatMap((list) => list.map((r) => r.soloMs)));
+  const out: Record<string, MachineSummary> = {};
+  for (const [label, list] of Object.entries(readings)) {
+    const m = summarizeMachine(list, gauge!.cores, best);
+    if (m) out[label] = m;
+  }
+  return out;
+}
+
+await gauge?.close();
+const rows: Row[] = specs.map((s) => makeRow(s, all, machineSummaries()));
 const report = { machine: { cpus: cpus().length, loadavg: loadavg(), node: process.version, when: new Date().toISOString() }, rows, failures };
 process.stdout.write(flags.json ? formatJson(report) : formatText(report));
 process.exitCode = failures.length > 0 ? 1 : 0;

@@ -2,6 +2,7 @@
 // row's headline figure against its reference, all from the same run.
 
 import type { Sample } from './measure.ts';
+import type { MachineSummary } from './machine-gauge.ts';
 
 export interface Stats {
   label: string;
@@ -43,6 +44,8 @@ export interface Row {
   subject: Stats;
   reference?: Stats;
   extra?: Stats;
+  /** How much of the machine the subject's rounds had (absent when the gauge did not run). */
+  machine?: MachineSummary;
 }
 
 export function stats(label: string, command: string, samples: readonly Sample[]): Stats {
@@ -66,8 +69,8 @@ export function median(sorted: readonly number[]): number {
   return n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
 }
 
-// One row from the stats of its commands, by label.
-export function makeRow(spec: RowSpec, all: Readonly<Record<string, Stats>>): Row {
+// One row from the stats of its commands, by label, and the machine its subject's rounds saw.
+export function makeRow(spec: RowSpec, all: Readonly<Record<string, Stats>>, machine?: Readonly<Record<string, MachineSummary>>): Row {
   const get = (label: string) => {
     const s = all[label];
     if (!s) throw new Error(`row ${spec.id}: no measurements for "${label}"`);
@@ -107,5 +110,6 @@ export function makeRow(spec: RowSpec, all: Readonly<Record<string, Stats>>): Ro
     subject,
     ...(reference ? { reference } : {}),
     ...(extra ? { extra } : {}),
+    ...(machine?.[spec.subject] ? { machine: machine[spec.subject] } : {}),
   };
 }

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { runOnce, runSeries } from '../../bench/measure.ts';
 import { makeRow, median, stats } from '../../bench/summarize.ts';
 import { formatJson, formatText } from '../../bench/format-report.ts';
+import { isBusy, MachineGauge, summarizeMachine } from '../../bench/machine-gauge.ts';
 import { policyOfShape, policyWithStatements, policyWithSyntaxErrors, SHAPES } from '../../bench/generate-policy.ts';
 import { compilePolicy } from '../../src/compiler/compile.ts';
 import { parsePolicy } from '../../src/grammar/parse-policy.ts';
@@ -76,6 +77,43 @@ t('figures: ratio, delta, absolute and growth from medians; goals met or missed'
   const json = JSON.parse(formatJson(report)) as typeof report;
   assert.is(json.rows[0]!.figure, 1.5);
   assert.is(json.rows[0]!.subject.peakKb, 2048);
+});
+
+t('the machine gauge: a round is busy when a core was taken or one ran slow; rows say so', () => {
+  // Two cores; the run's fastest single-thread loop took 20 ms.
+  const whole = { freeCores: 1.9, soloMs: 21 };
+  const coreTaken = { freeCores: 1.05, soloMs: 20 };
+  const slowCore = { freeCores: 2, soloMs: 30 };
+  assert.not.ok(isBusy(whole, 2, 20));
+  assert.ok(isBusy(coreTaken, 2, 20), 'one of two cores free');
+  assert.ok(isBusy(slowCore, 2, 20), 'a core at 0.67× the run\'s best');
+  assert.is(summarizeMachine([], 2, 20), undefined);
+  const m = summarizeMachine([whole, coreTaken, slowCore, whole], 2, 20)!;
+  assert.equal({ ...m, worstSpeed: Number(m.worstSpeed.toFixed(3)) }, { cores: 2, rounds: 4, busyRounds: 2, worstFreeCores: 1.05, worstSpeed: 0.667 });
+
+  const all = { ref: stats('ref', 'ref', [{ ms: 100 }]), sub: stats('sub', 'sub', [{ ms: 150 }]) };
+  const spec = { id: 'd', title: 'delta row', subject: 'sub', reference: 'ref', figure: { kind: 'delta' as const }, goal: 60 };
+  const busy = makeRow(spec, all, { sub: m });
+  const quiet = makeRow({ ...spec, id: 'q', title: 'quiet row' }, all, { sub: summarizeMachine([whole, whole], 2, 20)! });
+  assert.equal(busy.machine, m, 'the subject\'s rounds');
+  assert.is(makeRow(spec, all).machine, undefined, 'no gauge, no machine');
+  const text = formatText({ machine: { cpus: 2, loadavg: [0, 0, 0], node: 'v20', when: 'now' }, rows: [busy, quiet], failures: [] });
+  assert.match(text, /machine BUSY in 2 of 4 rounds \(1\.1 of 2 cores free at worst, one core at 0\.67× the run's best\)/);
+  assert.match(text, /machine whole in all 2 rounds/);
+  assert.match(text, /row +figure +goal +machine\n {2}delta row +\+50\.0 ms +≤ 60\.0 ms +met +busy 2\/4\n {2}quiet row .* whole machine/);
+  assert.match(text, /Busy rows measure the machine as much as the code: rerun them\./);
+});
+
+t('the machine gauge reads any machine: cores free within its count, a loop time, no error', async () => {
+  // No time is asserted (the test runner's own load decides the figures), only their shape.
+  const gauge = await MachineGauge.start(2);
+  try {
+    const r = await gauge.read();
+    assert.ok(r.freeCores > 0 && r.freeCores <= 2, `free cores: ${r.freeCores}`);
+    assert.ok(r.soloMs > 0, `loop: ${r.soloMs} ms`);
+  } finally {
+    await gauge.close();
+  }
 });
 
 t('generated inputs: N unique statements over the bundled policy; N syntax-error lines', () => {
