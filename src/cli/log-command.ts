@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { homeDir } from '../lazy-builtins.ts';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createColors } from 'picocolors';
+import { colors, type Colors } from '../colors.ts';
 import { compilePolicyFile } from '../compiler/compile.ts';
 import type { AuditRecord } from '../proxy/config.ts';
 import { defaultStateDir, proxyAuditPath } from '../enforce/state.ts';
@@ -59,7 +59,7 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
   const policy = outcome.policy;
   const stateDir = resolve(flags.stateDir ?? defaultStateDir(policy.vm, io.env, process.getuid?.()));
   const path = proxyAuditPath(stateDir);
-  const c = createColors(useColor(io.stdout, io.env));
+  const c = colors(useColor(io.stdout, io.env));
   const show = (records: AuditRecord[]) => {
     for (const r of records) {
       if (flags.refused && r.decision !== 'refused') continue;
@@ -97,8 +97,6 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
   }
   return EXIT.ok;
 }
-
-type Colors = ReturnType<typeof createColors>;
 
 // One decision on one line: when, what, where to, and why when refused.
 export function formatRecord(r: AuditRecord, c: Colors): string {

@@ -1,11 +1,11 @@
 // The readable account of a compiled policy that `compile` prints without -o.
 
-import { createColors } from 'picocolors';
+import { colors } from '../colors.ts';
 import type { Artifact } from '../compiler/artifact.ts';
 import { anchorName, SHARES_ROOT, type Policy } from '../compiler/policy.ts';
 
 export function renderSummary(policy: Policy, artifacts: readonly Artifact[], color: boolean): string {
-  const c = createColors(color);
+  const c = colors(color);
   const { network } = policy;
   const lines: string[] = [];
   lines.push(`${c.bold(policy.vm)}  ${c.dim(`${policy.source.file}  sha256 ${policy.source.sha256.slice(0, 12)}`)}`);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { homeDir } from '../lazy-builtins.ts';
 import type { Command } from 'commander';
-import pc from 'picocolors';
+import { colors } from '../colors.ts';
 import { compilePolicyFile } from '../compiler/compile.ts';
 import { buildVerifyManifest } from '../compiler/emit/verify-manifest.ts';
 import type { Policy } from '../compiler/policy.ts';
@@ -76,7 +76,8 @@ Examples:
     .action(async (file: string, options: VerifyCliOptions) => {
       const inside = insideOptions(options);
       const color = useColor(io.stdout, io.env);
-      const paint: Paint = color ? { red: pc.red, green: pc.green, dim: pc.dim, bold: pc.bold } : NO_PAINT;
+      const c = colors(color);
+      const paint: Paint = color ? { red: c.red, green: c.green, dim: c.dim, bold: c.bold } : NO_PAINT;
       const progress = progressPrinter(io);
       let results: ProbeResult[];
       let figures: unknown;

@@ -1,6 +1,6 @@
 // Prints diagnostics rustc-style: the message, the place, the source line with carets, the hint.
 
-import { createColors } from 'picocolors';
+import { colors } from '../colors.ts';
 import type { Diagnostic } from './diagnostic.ts';
 import { splitLines } from '../grammar/split-lines.ts';
 
@@ -17,7 +17,7 @@ export function formatDiagnostic(d: Diagnostic, options: FormatOptions): string 
 
 // Renders one diagnostic whose source line (if any) is already looked up.
 function formatOne(d: Diagnostic, color: boolean, sourceText: string | undefined): string {
-  const c = createColors(color);
+  const c = colors(color);
   const paint = d.severity === 'error' ? c.red : c.yellow;
   const out: string[] = [`${c.bold(paint(`${d.severity}[${d.code}]`))}${c.bold(`: ${inert(d.message)}`)}`];
   const lineText = sourceText === undefined ? undefined : inert(sourceText.replace(/\s+$/, ''));
