@@ -33,11 +33,17 @@ if (process.env.NANOPOLICY_DEBUG) process.stderr.write(`nanopolicy: code cache $
 const cli = { exports: {} };
 script.runInThisContext()(cli.exports, require('node:module').createRequire(file), cli, file, join(__dirname, '../dist'));
 
-// This process's V8 is the CLI's own to tune (src/compiler/v8-tuning.ts), for the commands whose
-// time is the policy's size. (A V8 flag set at run time also makes Node compile every built-in it
-// loads afterwards without its code cache: enforce and verify load many, check and compile few.)
-if (role === 'default' && (process.argv[2] === 'check' || process.argv[2] === 'compile')) cli.exports.allowV8Tuning();
-cli.exports.main(process.argv, { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
+// check and compile print once and end: their output goes straight to the descriptors, without
+// the cost of Node's stdio streams (src/cli/fd-output.ts). This process's V8 is theirs to tune
+// (src/compiler/v8-tuning.ts): their time is the policy's size. (A V8 flag set at run time also
+// makes Node compile every built-in it loads afterwards without its code cache: enforce and verify
+// load many, check and compile few.)
+const oneShot = role === 'default' && (process.argv[2] === 'check' || process.argv[2] === 'compile');
+if (oneShot) cli.exports.allowV8Tuning();
+const io = oneShot
+  ? { stdout: cli.exports.fdOutput(1, () => process.stdout), stderr: cli.exports.fdOutput(2, () => process.stderr), env: process.env }
+  : { stdout: process.stdout, stderr: process.stderr, env: process.env };
+cli.exports.main(process.argv, io).then((code) => {
   // The build's one training run keeps what it compiled, for every later start.
   if (process.env.NANOPOLICY_WRITE_CODE_CACHE === '1') writeFileSync(cacheFile, script.createCachedData());
   // Every command awaits its own work, so what is still pending now is only what nobody waits for:
@@ -45,9 +51,11 @@ cli.exports.main(process.argv, { stdout: process.stdout, stderr: process.stderr,
   // process for the resolver's own timeouts, 5 s and more), a probe socket's timer. Exit once the
   // output is flushed (pipes can be asynchronous on macOS) instead of waiting for them (issue 9).
   process.exitCode = code;
-  let pending = 2;
+  const streams = oneShot ? [io.stdout.stream, io.stderr.stream].filter((s) => s !== undefined) : [process.stdout, process.stderr];
+  let pending = streams.length;
+  if (pending === 0) process.exit(code);
   const flushed = () => {
     if (--pending === 0) process.exit(code);
   };
-  for (const stream of [process.stdout, process.stderr]) stream.write('', flushed);
+  for (const stream of streams) stream.write('', flushed);
 });

@@ -8,6 +8,7 @@ import { UsageError } from './usage-error.ts';
 
 export { UsageError };
 export { allowV8Tuning } from '../compiler/v8-tuning.ts';
+export { fdOutput } from './fd-output.ts';
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   endQuietlyOnClosedPipe(io);
