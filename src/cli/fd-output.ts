@@ -28,8 +28,8 @@ export function fdOutput(fd: number, stream: () => NodeJS.WritableStream, write:
     get stream() {
       return fallback;
     },
-    // A terminal is a character device; so is /dev/null, so only those two are asked exactly
-    // (node:tty loads node:net).
+    // A terminal is a character device, and so is /dev/null: only a character device is asked
+    // exactly (node:tty loads node:net).
     get isTTY() {
       tty ??= isCharacterDevice(fd) && (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
       return tty;
