@@ -5,7 +5,7 @@
 // it exits anyway. It does not suit one that keeps running (enforce --supervise, verify's progress,
 // log --follow): a reader that stops reading would stall it, so those keep Node's streams.
 
-import { fstatSync, writeSync } from 'node:fs';
+import { fstatSync, statSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Writable } from './io.ts';
 
@@ -28,10 +28,10 @@ export function fdOutput(fd: number, stream: () => NodeJS.WritableStream, write:
     get stream() {
       return fallback;
     },
-    // A terminal is a character device, and so is /dev/null: only a character device is asked
-    // exactly (node:tty loads node:net).
+    // A terminal is a character device, and so is /dev/null (`check … >/dev/null 2>&1`, for the
+    // exit code alone): only another character device is asked exactly (node:tty loads node:net).
     get isTTY() {
-      tty ??= isCharacterDevice(fd) && (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
+      tty ??= maybeTerminal(fd) && (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
       return tty;
     },
     write(chunk: string) {
@@ -60,9 +60,11 @@ export function fdOutput(fd: number, stream: () => NodeJS.WritableStream, write:
   };
 }
 
-function isCharacterDevice(fd: number): boolean {
+// A character device other than /dev/null.
+function maybeTerminal(fd: number): boolean {
   try {
-    return fstatSync(fd).isCharacterDevice();
+    const stat = fstatSync(fd);
+    return stat.isCharacterDevice() && stat.rdev !== statSync('/dev/null').rdev;
   } catch {
     return false;
   }

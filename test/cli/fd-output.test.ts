@@ -39,6 +39,15 @@ t('writes every chunk to the file, in order, and is no terminal', () => {
   }
 });
 
+t('/dev/null is no terminal', () => {
+  const fd = openSync('/dev/null', 'w');
+  try {
+    assert.is(fdOutput(fd, () => recorder().stream).isTTY, false);
+  } finally {
+    closeSync(fd);
+  }
+});
+
 t('a short write is finished; EAGAIN hands the rest and every later chunk to the stream, in order', () => {
   const written: string[] = [];
   let calls = 0;
@@ -95,18 +104,24 @@ pipes('check into closed pipes keeps its exit code and prints no trace', () => {
   }
 });
 
-pipes('a check into pipes builds no stdio stream: neither node:net nor the stream machinery is loaded', () => {
+pipes('a check into pipes or /dev/null builds no stdio stream: neither node:net nor the stream machinery is loaded', () => {
   const dir = mkdtempSync(join(tmpdir(), 'np-fd-'));
   try {
     const record = join(dir, 'loaded.json');
     const preload = join(dir, 'record.cjs');
     writeFileSync(preload, `process.once('exit', () => require('node:fs').writeFileSync(${JSON.stringify(record)}, JSON.stringify(process.moduleLoadList)));\n`);
-    const r = spawnSync(process.execPath, ['-r', preload, join(ROOT, 'bin/nanopolicy.js'), 'check', 'policy/nanoclaw.policy'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const heavy = ['NativeModule net', 'NativeModule stream', 'NativeModule tty'];
+    // Colour is decided by the terminal alone here (no NO_COLOR), as a user's shell would.
+    const { NO_COLOR: _n, FORCE_COLOR: _f, ...env } = process.env;
+    const r = spawnSync(process.execPath, ['-r', preload, join(ROOT, 'bin/nanopolicy.js'), 'check', 'policy/nanoclaw.policy'], { cwd: ROOT, encoding: 'utf8', env });
     assert.is(r.status, 0, r.stderr);
     assert.match(r.stdout, /policy\/nanoclaw\.policy: ok/);
-    assert.match(r.stderr, /warning\[NP250\]/, 'diagnostics still reach stderr');
-    const loaded = JSON.parse(readFileSync(record, 'utf8')) as string[];
-    for (const heavy of ['NativeModule net', 'NativeModule stream', 'NativeModule tty']) assert.not.ok(loaded.includes(heavy), `${heavy} was loaded`);
+    assert.match(r.stderr, /^warning\[NP250\]/, 'diagnostics still reach stderr, without colour');
+    for (const m of heavy) assert.not.ok((JSON.parse(readFileSync(record, 'utf8')) as string[]).includes(m), `pipes: ${m} was loaded`);
+    // `check … >/dev/null 2>&1`, for the exit code alone.
+    const quiet = spawnSync(process.execPath, ['-r', preload, join(ROOT, 'bin/nanopolicy.js'), 'check', 'policy/nanoclaw.policy'], { cwd: ROOT, stdio: 'ignore', env });
+    assert.is(quiet.status, 0);
+    for (const m of heavy) assert.not.ok((JSON.parse(readFileSync(record, 'utf8')) as string[]).includes(m), `/dev/null: ${m} was loaded`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
