@@ -221,7 +221,8 @@ function machineSummaries(): Record<string, MachineSummary> {
 }
 
 await gauge?.close();
-const rows: Row[] = specs.map((s) => makeRow(s, all, machineSummaries()));
+const machines = machineSummaries();
+const rows: Row[] = specs.map((s) => makeRow(s, all, machines));
 const report = { machine: { cpus: cpus().length, loadavg: loadavg(), node: process.version, when: new Date().toISOString() }, rows, failures };
 process.stdout.write(flags.json ? formatJson(report) : formatText(report));
 process.exitCode = failures.length > 0 ? 1 : 0;
