@@ -4,7 +4,7 @@
 import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { classifyName, PORT_CODE, SWEEP_CHUNK, TcpScanner, sweepInWorker } from '../../src/verify/inside/tcp-scanner.ts';
+import { classifyName, PORT_CODE, SWEEP_CHUNK, TcpScanner, sweepInWorker, sweepOnThisThread } from '../../src/verify/inside/tcp-scanner.ts';
 import { mustBeBlocked } from '../../src/verify/inside/must-be-blocked.ts';
 import { gatewaySweep } from '../../src/verify/inside/gateway-sweep.ts';
 
@@ -86,6 +86,71 @@ t('workers that share a cursor claim chunks until none are left: each port tried
     assert.equal([...a.openPorts, ...b.openPorts].sort((x, y) => x - y), marked);
     assert.ok(marked.includes(open));
     assert.ok(cursor[0]! > to, 'the cursor ran past the range');
+  } finally {
+    server.close();
+  }
+});
+
+t('this thread and a worker share one cursor: each port tried once between them', async () => {
+  const server = net.createServer((s) => s.destroy());
+  const open = await listen(server);
+  const from = Math.max(1, Math.min(open - SWEEP_CHUNK, 65535 - 4 * SWEEP_CHUNK));
+  const to = from + 4 * SWEEP_CHUNK - 1;
+  const shared = new Int32Array(new SharedArrayBuffer(4));
+  shared[0] = from;
+  const states = new Uint8Array(new SharedArrayBuffer(65536));
+  const scanner = new TcpScanner(32, 5000);
+  try {
+    const input = { host: '127.0.0.1', from, to, skip: [], cap: 8, timeoutMs: 5000, cursor: shared, states };
+    const [here, there] = await Promise.all([sweepOnThisThread(input, () => undefined, scanner), sweepInWorker(input, () => undefined, scanner)]);
+    assert.is(here.attempts + there.attempts, to - from + 1, 'between them, each port once');
+    assert.ok(here.attempts > 0, 'this thread swept a part');
+    assert.ok(here.maxOpen <= 8, `this thread kept to its share: ${here.maxOpen}`);
+    assert.is([...states.subarray(from, to + 1)].filter((c) => c === 0).length, 0, 'an outcome for every port');
+    assert.is(states[open], PORT_CODE.open);
+    assert.ok([...here.openPorts, ...there.openPorts].includes(open));
+  } finally {
+    scanner.close();
+    server.close();
+  }
+});
+
+t("a scanner that closes stops this thread's share: it rejects, and starts nothing more", async () => {
+  const scanner = new TcpScanner(4, 5000);
+  const states = new Uint8Array(new SharedArrayBuffer(65536));
+  const cursor = new Int32Array(new SharedArrayBuffer(4));
+  cursor[0] = 1;
+  // Loopback, one socket at a time: far from done when the scanner closes on the next turn.
+  const sweep = sweepOnThisThread({ host: '127.0.0.1', from: 1, to: 65535, skip: [], cap: 1, timeoutMs: 5000, cursor, states }, () => undefined, scanner);
+  await new Promise((r) => setImmediate(r));
+  scanner.close();
+  const why = await sweep.then(() => 'resolved', (e: Error) => e.message);
+  assert.match(why, /stopped/);
+  const tried = states.filter((c) => c !== 0).length;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.is(states.filter((c) => c !== 0).length, tried, 'no port finished after the close');
+  assert.ok(tried < 65535, `stopped early (${tried} ports)`);
+});
+
+t('without tcp_wrap (the net engine) this thread sweeps every port through the scanner', async () => {
+  const server = net.createServer((s) => s.destroy());
+  const open = await listen(server);
+  const from = Math.max(1, open - 20);
+  const to = Math.min(65535, open + 20);
+  const manifest = { gateway: '127.0.0.1', gatewaySweep: { from: from as 1, to: to as 65535, except: [] } };
+  try {
+    const rows = [];
+    for (const engine of ['auto', 'net'] as const) {
+      const scanner = new TcpScanner(8, 5000, engine);
+      const seen: number[] = [];
+      const r = await gatewaySweep(manifest, scanner, (done) => seen.push(done), { workers: 0 });
+      scanner.close();
+      assert.is(scanner.stats.attempts, to - from + 1, `${engine}: each port tried once`);
+      assert.is(seen.at(-1), to - from + 1, `${engine}: progress reaches the total`);
+      rows.push(r.results.map((x) => ({ ...x, ms: 0 })));
+    }
+    assert.equal(rows[1], rows[0]);
+    assert.ok(rows[0]!.some((x) => x.probe === `127.0.0.1:${open}`), `open port ${open} named`);
   } finally {
     server.close();
   }

@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import type { VerifyManifest } from '../manifest.ts';
 import type { ProbeResult } from './result.ts';
-import { PORT_CODE, sweepInWorker, type TcpScanner, type PortState, type ShardResult } from './tcp-scanner.ts';
+import { PORT_CODE, sweepInWorker, sweepOnThisThread, type TcpScanner, type PortState, type ShardResult } from './tcp-scanner.ts';
 import { describePort } from './port-names.ts';
 
 export interface SweepProgress {
@@ -12,7 +12,7 @@ export interface SweepProgress {
 }
 
 export interface SweepOptions {
-  /** Worker threads that sweep (default: one per core, at most 4; none under 4,096 ports: then this thread sweeps). */
+  /** Worker threads that sweep beside this thread (default: one per core but this thread's, at most 3; none under 4,096 ports). */
   workers?: number;
 }
 
@@ -20,7 +20,8 @@ export interface SweepOptions {
 const MIN_PORTS_FOR_THREADS = 4096;
 
 // Connects to each port in the sweep range; one summary row plus one row per open port.
-// Worker threads share the range (each under its share of the cap); this thread finishes what they leave.
+// This thread and worker threads share the range (each under its share of the cap); this thread
+// finishes what they leave.
 export async function gatewaySweep(
   manifest: Pick<VerifyManifest, 'gateway' | 'gatewaySweep'>,
   scanner: TcpScanner,
@@ -36,36 +37,40 @@ export async function gatewaySweep(
   const started = performance.now();
   if (total === 0) return { results: [summary()], ms: 0 };
 
-  // Worker threads take the sweep (this thread keeps its event loop for the other probes' timers).
-  // They claim chunks of ports from one shared cursor, so a thread that gets less of the machine
-  // sweeps fewer ports instead of holding up the end (with fixed slices, the sweep lasted as long
-  // as its slowest thread), and write each port's outcome into one shared array. What no worker
-  // finished (none could start, or one died) this thread sweeps after them, so every port ends
-  // with one outcome, counted once.
-  const workers = Math.max(0, Math.min(options.workers ?? (total < MIN_PORTS_FOR_THREADS ? 0 : Math.min(4, availableParallelism())), scanner.stats.cap - 1));
+  // This thread and its worker threads share the sweep: they claim chunks of ports from one
+  // shared cursor, so a thread that gets less of the machine sweeps fewer ports instead of holding
+  // up the end (with fixed slices, the sweep lasted as long as its slowest thread), and write each
+  // port's outcome into one shared array. This thread's part runs on its event loop beside the
+  // other probes' timers (every answer is handled before a timeout is called, deadline.ts). What
+  // no thread finished (no tcp_wrap here, or a worker died) this thread sweeps after them through
+  // the scanner, so every port ends with one outcome, counted once.
+  const workers = Math.max(0, Math.min(options.workers ?? (total < MIN_PORTS_FOR_THREADS ? 0 : Math.min(4, availableParallelism()) - 1), scanner.stats.cap - 2));
   const states = new Uint8Array(new SharedArrayBuffer(65536));
   const cursor = new Int32Array(new SharedArrayBuffer(4));
   cursor[0] = from;
-  // Each worker gets an equal share of the cap; one share stays with this thread's other probes.
-  const share = Math.max(1, Math.floor(scanner.stats.cap / (workers + 1)));
+  // Each sweeping thread gets an equal share of the cap; one share stays with the other probes.
+  const share = Math.max(1, Math.floor(scanner.stats.cap / (workers + 2)));
   const doneBy = new Array<number>(workers + 1).fill(0);
   const report = (i: number, done: number) => {
     doneBy[i] = done;
     onProgress?.(Math.min(total, doneBy.reduce((a, b) => a + b, 0)), total);
   };
+  const input = { host: manifest.gateway, from, to, skip: except, cap: share, timeoutMs: scanner.timeoutMs, cursor, states };
 
   await Promise.all(
-    Array.from({ length: workers }, async (_, i) => {
+    Array.from({ length: workers + 1 }, async (_, i) => {
       const giveBack = scanner.lend(share);
       try {
-        const r = await sweepInWorker({ host: manifest.gateway, from, to, skip: except, cap: share, timeoutMs: scanner.timeoutMs, cursor, states }, (done) => report(i, done), scanner);
-        // Sockets the workers held count toward the figures this thread reports.
+        const onDone = (done: number) => report(i, done);
+        // Share 0 is this thread's, started at once; the workers take ~30 ms to boot.
+        const r = await (i === 0 ? sweepOnThisThread(input, onDone, scanner) : sweepInWorker(input, onDone, scanner));
+        // Sockets the shards held count toward the figures this thread reports.
         scanner.stats.attempts += r.attempts;
         scanner.stats.maxOpen += r.maxOpen;
         for (const code of r.errorCodes) errorCodes.add(code);
         report(i, r.counts.open + r.counts.closed + r.counts.filtered + r.counts.error);
       } catch {
-        // No worker here (no tcp_wrap in it, no threads), or it died: its ports are left at 0.
+        // No tcp_wrap or no threads here, or a worker died: its unfinished ports are left at 0.
       } finally {
         giveBack();
       }
@@ -75,7 +80,7 @@ export async function gatewaySweep(
   for (let p = from; p <= to; p++) if (states[p] === 0 && !skip.has(p)) left.push(p);
   // From here progress is what the array holds (a worker that died reported less than it did).
   doneBy.fill(0);
-  const here = await sweepHere(scanner, manifest.gateway, left, states, (done) => report(workers, total - left.length + done));
+  const here = await sweepHere(scanner, manifest.gateway, left, states, (done) => report(0, total - left.length + done));
   for (const code of here.errorCodes) errorCodes.add(code);
 
   const stateOf: Array<PortState | undefined> = [];

@@ -299,15 +299,20 @@ export interface ShardResult {
   maxOpen: number;
 }
 
-// Sweeps a port range in a worker thread, so a sweep can use a second core (nmap -sT uses one).
-// onDone counts every port of the range; rejects if the thread cannot start or dies, and the caller
-// then scans the range itself.
+// Sweeps a port range in a worker thread, so a sweep can use another core (nmap -sT uses one).
+// Resolves with every port of the range counted; rejects if the thread cannot start or dies, and
+// the caller then scans what it left itself.
 export async function sweepInWorker(input: ShardInput, onProgress: (done: number) => void, scanner?: TcpScanner): Promise<ShardResult> {
   const { Worker } = await import('node:worker_threads');
-  // The worker runs the source text of shardWorker (self-contained: built-ins only, through the
-  // require it is given), since the probe arrives over stdin and has no file to point a worker at.
-  // `__name` is defined for the tsx/esbuild keepNames helper, which the tests' transform may insert.
-  const source = `var __name = (f) => f;\n(${shardWorker.toString()})(require, ${WINDOW}, ${STALE_MS}, ${JSON.stringify(FILTERED_ERRORS)}, ${SWEEP_CHUNK}, ${JSON.stringify(PORT_CODE)});`;
+  // The worker runs the source text of sweepShard (self-contained: it uses only its parameters),
+  // since the probe arrives over stdin and has no file to point a worker at. `__name` is defined
+  // for the tsx/esbuild keepNames helper, which the tests' transform may insert.
+  const source = [
+    'var __name = (f) => f;',
+    "const { parentPort, workerData } = require('node:worker_threads');",
+    `(${sweepShard.toString()})(process.binding('tcp_wrap'), require('node:util').getSystemErrorName, ${JSON.stringify(SHARD_RULES)}, workerData,`,
+    '  (done, result) => parentPort.postMessage(result ? { done, result } : { done }));',
+  ].join('\n');
   return new Promise((resolve, reject) => {
     const worker = new Worker(source, { eval: true, workerData: input });
     scanner?.onClose(() => void worker.terminate());
@@ -325,16 +330,46 @@ export async function sweepInWorker(input: ShardInput, onProgress: (done: number
   });
 }
 
-// The worker thread's body: the same window, stale and timeout rules as TcpScanner, on tcp_wrap only.
-// Runs from its source text, so it may use only its parameters and globals.
-function shardWorker(req: NodeJS.Require, window: number, staleMs: number, filteredErrors: readonly string[], chunk: number, portCode: Record<PortState, number>): void {
-  const { parentPort, workerData } = req('node:worker_threads') as typeof import('node:worker_threads');
-  const { getSystemErrorName } = req('node:util') as typeof import('node:util');
-  const d = workerData as ShardInput;
+// The same sweep on this thread's event loop, beside the other probes: a worker thread costs
+// ~65 ms of CPU and ~2,000 page faults to start here, and this thread would otherwise sit idle
+// through the sweep. Rejects when the scanner has no tcp_wrap, or closes first.
+export function sweepOnThisThread(input: ShardInput, onProgress: (done: number) => void, scanner: TcpScanner): Promise<ShardResult> {
+  const raw = scanner.stats.engine === 'tcp_wrap' ? loadRawBinding() : undefined;
+  if (!raw) return Promise.reject(new Error('this scanner has no tcp_wrap'));
+  return new Promise((resolve, reject) => {
+    const stop = sweepShard(raw, getSystemErrorName, SHARD_RULES, input, (done, result) => (result ? resolve(result) : onProgress(done)));
+    scanner.onClose(() => {
+      stop();
+      reject(new Error('the sweep was stopped'));
+    });
+  });
+}
+
+/** The constants a shard needs, passed in because a worker has only the shard's source text. */
+interface ShardRules {
+  window: number;
+  staleMs: number;
+  filteredErrors: readonly string[];
+  chunk: number;
+  portCode: Record<PortState, number>;
+}
+const SHARD_RULES: ShardRules = { window: WINDOW, staleMs: STALE_MS, filteredErrors: FILTERED_ERRORS, chunk: SWEEP_CHUNK, portCode: PORT_CODE };
+
+// One thread's part of a sweep, on tcp_wrap only, under the same window, stale and timeout rules
+// as TcpScanner. report(done) gives progress at most every 100 ms, and report(done, result) once at
+// the end. Returns a function that stops it (closing what is in flight; no result follows).
+// Runs from its source text in a worker, so it may use only its parameters and globals.
+function sweepShard(
+  raw: RawBinding,
+  errorName: (status: number) => string,
+  rules: ShardRules,
+  d: ShardInput,
+  report: (done: number, result?: ShardResult) => void,
+): () => void {
+  const { window, staleMs, filteredErrors, chunk, portCode } = rules;
   // Alone (no shared cursor), the whole range is this thread's: one claim covers it.
   const cursor = d.cursor ?? Int32Array.of(d.from);
   const step = d.cursor ? chunk : d.to - d.from + 1;
-  const raw = (process as unknown as { binding(name: string): RawBinding }).binding('tcp_wrap');
   const v6 = d.host.includes(':');
   const skip = new Set(d.skip);
   const counts: Record<PortState, number> = { open: 0, closed: 0, filtered: 0, error: 0 };
@@ -364,13 +399,14 @@ function shardWorker(req: NodeJS.Require, window: number, staleMs: number, filte
   let attempts = 0;
   let done = 0;
   let pumping = false;
+  let stopped = false;
   let lastReport = 0;
   // As classifyName: the network's answers are closed or filtered, any other error is "error".
   const stateOf = (status: number): [PortState, string] => {
     if (status === 0) return ['open', 'connected'];
     let name = `E${-status}`;
     try {
-      name = getSystemErrorName(status);
+      name = errorName(status);
     } catch {
       // an errno Node has no name for: not one of the network's answers
     }
@@ -378,7 +414,7 @@ function shardWorker(req: NodeJS.Require, window: number, staleMs: number, filte
     return [filteredErrors.includes(name) ? 'filtered' : 'error', name];
   };
   const finish = (f: Flight, [state, code]: [PortState, string]): void => {
-    if (f.done) return;
+    if (f.done || stopped) return;
     f.done = true;
     f.handle.close();
     flights.delete(f);
@@ -424,14 +460,14 @@ function shardWorker(req: NodeJS.Require, window: number, staleMs: number, filte
       stale = s;
       if (now - lastReport >= 100) {
         lastReport = now;
-        parentPort!.postMessage({ done });
+        report(done);
       }
       pump();
     },
     Math.max(5, Math.min(staleMs / 2, d.timeoutMs / 4)),
   );
   function pump(): void {
-    if (pumping) return;
+    if (pumping || stopped) return;
     pumping = true;
     while (open < d.cap && open - stale < window && next >= 0) {
       start(next);
@@ -439,9 +475,17 @@ function shardWorker(req: NodeJS.Require, window: number, staleMs: number, filte
     }
     pumping = false;
     if (open === 0 && next < 0) {
+      stopped = true;
       clearInterval(timer);
-      parentPort!.postMessage({ done, result: { counts, openPorts, errorCodes, attempts, maxOpen } });
+      report(done, { counts, openPorts, errorCodes, attempts, maxOpen });
     }
   }
   pump();
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    for (const f of flights) f.handle.close();
+    flights.clear();
+  };
 }
