@@ -79,7 +79,8 @@ export class TcpScanner {
   private readonly inFlight = new Set<InFlight>();
   private cursor = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly raw: RawBinding | undefined;
+  /** libuv's TCP binding, or undefined on the net engine (a sweep on this thread uses it too). */
+  readonly raw: RawBinding | undefined;
   private closed = false;
   private pumping = false;
   /** Sockets connecting for longer than STALE_MS, as of the last timer tick. */
@@ -334,7 +335,7 @@ export async function sweepInWorker(input: ShardInput, onProgress: (done: number
 // ~65 ms of CPU and ~2,000 page faults to start here, and this thread would otherwise sit idle
 // through the sweep. Rejects when the scanner has no tcp_wrap, or closes first.
 export function sweepOnThisThread(input: ShardInput, onProgress: (done: number) => void, scanner: TcpScanner): Promise<ShardResult> {
-  const raw = scanner.stats.engine === 'tcp_wrap' ? loadRawBinding() : undefined;
+  const raw = scanner.raw;
   if (!raw) return Promise.reject(new Error('this scanner has no tcp_wrap'));
   return new Promise((resolve, reject) => {
     const stop = sweepShard(raw, getSystemErrorName, SHARD_RULES, input, (done, result) => (result ? resolve(result) : onProgress(done)));
