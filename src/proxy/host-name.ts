@@ -13,11 +13,24 @@ export function normaliseName(name: string): string {
 // IPv4 ("0x7f.1", "2130706433", "0177.0.0.1" all mean 127.0.0.1); anything with ":" or "[" is IPv6.
 export function looksLikeIpLiteral(text: string): boolean {
   if (text.includes(':') || text.includes('[') || text.includes(']')) return true;
-  // The last label, after one trailing dot is dropped: found in place, without an array of every
-  // label (a compile checks each of 10,000 names this way, issue 9).
+  // The last label, after one trailing dot is dropped, read in place: no array of every label and
+  // no copy of the last one (a compile checks each of 10,000 names this way, issue 9).
   const end = text.endsWith('.') ? text.length - 1 : text.length;
-  const last = text.slice(text.lastIndexOf('.', end - 1) + 1, end);
-  return /^(\d+|0x[0-9a-f]*)$/i.test(last);
+  const start = text.lastIndexOf('.', end - 1) + 1;
+  return endsInNumber(text, start, end);
+}
+
+// Whether text[start, end) is /^(\d+|0x[0-9a-f]*)$/i: decimal digits, or "0x" and hex digits.
+function endsInNumber(text: string, start: number, end: number): boolean {
+  if (start >= end) return false;
+  const hex = end - start >= 2 && text.charCodeAt(start) === 0x30 && (text.charCodeAt(start + 1) | 0x20) === 0x78;
+  for (let i = hex ? start + 2 : start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    const digit = c >= 0x30 && c <= 0x39;
+    const hexLetter = (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66;
+    if (!digit && !(hex && hexLetter)) return false;
+  }
+  return true;
 }
 
 /** At most 253 characters; two or more labels of 1–63 letters, digits and "-", none at a label's ends. */

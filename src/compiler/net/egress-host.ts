@@ -28,7 +28,8 @@ export type ParsedEgressHost =
     };
 
 // Splits and judges one written egress host. Nothing is built for a host that passes but the
-// answer (a compile judges every host of every egress line, issue 9).
+// answer, and its name is the written text itself when that is already lower case without a
+// trailing dot (a compile judges every host of every egress line, issue 9).
 export function parseEgressHost(text: string): ParsedEgressHost {
   const colon = text.indexOf(':');
   // Brackets, or more than one ":", can only be IPv6 in some spelling.
@@ -38,7 +39,7 @@ export function parseEgressHost(text: string): ParsedEgressHost {
   if (colon >= 0) {
     const portText = text.slice(colon + 1);
     const at = { offset: colon + 1, length: Math.max(1, portText.length) };
-    if (!/^\d+$/.test(portText)) {
+    if (!DIGITS.test(portText)) {
       return { ok: false, code: 'NP264', message: `"${portText}" after "${hostText}:" is not a port number.`, hint: 'Write HOST or HOST:PORT with a port from 1 to 65535, as in "registry.npmjs.org" or "git.example.org:8443".', ...at };
     }
     port = Number(portText);
@@ -46,13 +47,14 @@ export function parseEgressHost(text: string): ParsedEgressHost {
       return { ok: false, code: 'NP220', message: `The port ${portText} is out of range; ports run from 1 to 65535.`, hint: 'Leave the port out for HTTPS (443), or write the port the service really listens on.', ...at };
     }
   }
-  const lower = hostText.toLowerCase().replace(/\.$/, '');
+  const folded = NOT_LOWER.test(hostText) ? hostText.toLowerCase() : hostText;
+  const lower = folded.endsWith('.') ? folded.slice(0, -1) : folded;
   const wildcard = lower.startsWith('*.');
   const bare = wildcard ? lower.slice(2) : lower;
-  const hostAt = () => ({ offset: 0, length: Math.max(1, hostText.length) });
-  if (looksLikeIpLiteral(bare) || bare.includes('%')) return ipLiteral(hostText, Math.max(1, hostText.length));
+  const length = Math.max(1, hostText.length);
+  if (looksLikeIpLiteral(bare) || bare.includes('%')) return ipLiteral(hostText, length);
   if (bare === 'localhost' || bare.endsWith('.localhost')) {
-    return { ok: false, code: 'NP261', message: `"${hostText}" names the host itself.`, hint: 'Egress is for services on the internet; the proxy refuses the host and its LAN whatever a name resolves to.', ...hostAt() };
+    return { ok: false, code: 'NP261', message: `"${hostText}" names the host itself.`, hint: 'Egress is for services on the internet; the proxy refuses the host and its LAN whatever a name resolves to.', offset: 0, length };
   }
   if (bare.includes('*')) {
     return {
@@ -60,17 +62,23 @@ export function parseEgressHost(text: string): ParsedEgressHost {
       code: 'NP262',
       message: `"${hostText}" has a "*" other than a leading "*.".`,
       hint: 'A wildcard is written "*.suffix" and matches names strictly below suffix, as in "*.githubusercontent.com".',
-      ...hostAt(),
+      offset: 0,
+      length,
     };
   }
   // "*.com" is one label after the "*.": check-egress-hosts names it for what it is, a public suffix.
-  const wildcardOnTld = wildcard && /^[a-z0-9-]+$/.test(bare) && !bare.startsWith('-') && !bare.endsWith('-');
+  const wildcardOnTld = wildcard && ONE_LABEL.test(bare) && !bare.startsWith('-') && !bare.endsWith('-');
   const problem = wildcardOnTld ? undefined : invalidHostName(bare);
   if (problem) {
-    return { ok: false, code: 'NP262', message: `"${hostText}" is not a valid host name: ${problem}.`, hint: 'Write a DNS name of letters, digits, "-" and dots, as in "api.anthropic.com".', ...hostAt() };
+    return { ok: false, code: 'NP262', message: `"${hostText}" is not a valid host name: ${problem}.`, hint: 'Write a DNS name of letters, digits, "-" and dots, as in "api.anthropic.com".', offset: 0, length };
   }
-  return { ok: true, host: wildcard ? `*.${bare}` : bare, wildcard, port };
+  return { ok: true, host: lower, wildcard, port };
 }
+
+const DIGITS = /^\d+$/;
+const ONE_LABEL = /^[a-z0-9-]+$/;
+/** What toLowerCase could change: an ASCII capital, or any character past ASCII. */
+const NOT_LOWER = /[A-Z\u0080-\uffff]/;
 
 // An IP literal where a name belongs: the first `length` characters are shown as the culprit.
 function ipLiteral(shown: string, length: number): ParsedEgressHost {

@@ -8,8 +8,9 @@ import { egressKey, parsedEgressHosts } from '../net/egress-host.ts';
 
 export function reportDuplicateEgressHosts({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
-  // Each key's first rule itself: nothing is built for the many hosts listed once (issue 9).
-  const first = new Map<string, EgressStatement>();
+  // Each host's first rule itself, by port and then name: nothing is built for the many hosts
+  // listed once, not even their "host:port" (issue 9).
+  const first = new Map<number, Map<string, EgressStatement>>();
   const rules = egressRules(ast);
   const parsedHosts = parsedEgressHosts(ast);
   for (let r = 0; r < rules.length; r++) {
@@ -18,19 +19,20 @@ export function reportDuplicateEgressHosts({ ast }: CheckContext): Diagnostic[] 
       const written = rule.hosts[h]!;
       const parsed = parsedHosts[r]![h]!;
       if (!parsed.ok) continue;
-      const key = egressKey(parsed);
-      const earlier = first.get(key);
+      let onPort = first.get(parsed.port);
+      if (onPort === undefined) first.set(parsed.port, (onPort = new Map()));
+      const earlier = onPort.get(parsed.host);
       if (earlier) {
         const where = earlier === rule ? 'earlier on this line' : `by the egress rule "${earlier.name.value}" on line ${earlier.span.line}`;
         out.push(
           errorAt(ast.file, written.span, {
             code: 'NP263',
-            message: `"${key}" is already listed ${where}.`,
+            message: `"${egressKey(parsed)}" is already listed ${where}.`,
             hint: 'List each name and port once; remove this one.',
           }),
         );
       } else {
-        first.set(key, rule);
+        onPort.set(parsed.host, rule);
       }
     }
   }
