@@ -48,7 +48,8 @@ export async function readPolicyFile(path: string, shownAs: string): Promise<Rea
         return fail('NP403', `The policy "${shownAs}" is larger than ${MAX_POLICY_BYTES} bytes.`, 'Check that this is the policy file and not something else.');
       }
     }
-    return { ok: true, bytes: Buffer.from(buffer.subarray(0, length)) };
+    // The bytes read, in place: a copy would fault in the file's size in fresh memory again (issue 9).
+    return { ok: true, bytes: buffer.subarray(0, length) };
   } catch (error) {
     return fail('NP401', `Cannot read the policy file "${shownAs}": ${(error as Error).message}.`, 'Check the path and its permissions.');
   } finally {
