@@ -42,17 +42,29 @@ const patched = whitespaceDone.replace(TEXT_OF, (match, indent, array, middle, t
   return `${indent}${array} = peg$noValue;${middle.replace(new RegExp(`\\n[ \\t]*${array}\\.push\\(s\\d+\\);`, 'g'), '')}${test}`;
 });
 if (textArrays < 5) throw new Error(`peggy's output for $-expressions changed shape (${textArrays} patched): update the text patch in scripts/build.js`);
+// `$X*` cannot fail, so peggy tests nothing before the substring: there the array is recognised by
+// the text's start kept just before it (`sA = peg$currPos; sB = [];` … `sA = input.substring(sA, …)`),
+// with the same rule for the array's uses. Quoted paths and comments are read this way.
+const STAR_TEXT_OF = /(\n[ \t]*(s\d+) = peg\$currPos;\n[ \t]*)(s\d+) = \[\];((?:(?!\n  function |\n[ \t]*\2 = |\n[ \t]*\3 = \[\];)[\s\S])*?)(\n[ \t]*\2 = input\.substring\(\2, peg\$currPos\);)/g;
+let starTextArrays = 0;
+const starPatched = patched.replace(STAR_TEXT_OF, (match, start, _text, array, middle, text) => {
+  const uses = middle.match(new RegExp(`\\b${array}\\b[^\\n]*`, 'g')) ?? [];
+  if (!uses.every((use) => new RegExp(`^${array}\\.push\\(s\\d+\\);$`).test(use))) return match;
+  starTextArrays++;
+  return `${start}${array} = peg$noValue;${middle.replace(new RegExp(`\\n[ \\t]*${array}\\.push\\(s\\d+\\);`, 'g'), '')}${text}`;
+});
+if (starTextArrays < 2) throw new Error(`peggy's output for $-expressions with * changed shape (${starTextArrays} patched): update the text patch in scripts/build.js`);
 // A second: peggy tests every character against a one-character-class regex (/^[a-z]/.test(ch)),
 // which costs far more than the rest of the parser's work per character. Each class keeps its
 // regex, made once, behind a 128-entry table for ASCII that the regex itself filled; any other
 // character (and the empty string at the end of the input) still goes to the regex. The build
 // stops if peggy ever emits a class this does not recognise.
 const CLASS_DEF = /^(\s*)const (peg\$r\d+) = (\/\^\[(?:[^\]\\\n]|\\.)*\]\/);$/gm;
-const classes = patched.match(/^\s*const peg\$r\d+ = .*$/gm) ?? [];
+const classes = starPatched.match(/^\s*const peg\$r\d+ = .*$/gm) ?? [];
 if (classes.length === 0 || classes.some((line) => !new RegExp(CLASS_DEF.source).test(line))) throw new Error("peggy's character classes changed shape: update the class patch in scripts/build.js");
 const PARSE = 'function peg$parse(input, options) {';
-if (!patched.includes(PARSE)) throw new Error("peggy's parse function changed shape: update the class patch in scripts/build.js");
-const fast = patched
+if (!starPatched.includes(PARSE)) throw new Error("peggy's parse function changed shape: update the class patch in scripts/build.js");
+const fast = starPatched
   .replace(CLASS_DEF, '$1const $2 = peg$asciiClass($3);')
   .replace(
     PARSE,
