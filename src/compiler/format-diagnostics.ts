@@ -55,11 +55,38 @@ function inert(text: string): string {
   return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '\ufffd');
 }
 
-// The lines of each source, split the way the parser split them.
-function indexSources(sources: ReadonlyMap<string, string>): Map<string, string[]> {
-  return new Map([...sources].map(([file, text]) => [file, splitLines(text)]));
+// Each source's line starts, found once, however many diagnostics point into it: a diagnostic
+// slices out its own line, so one warning about a 10,000-line policy does not make 10,000 strings
+// (issue 9). A source with a "\r" is split as the parser split it.
+export type LineIndex = { text: string; starts: number[] } | { lines: string[] };
+
+function indexSources(sources: ReadonlyMap<string, string>): Map<string, () => LineIndex> {
+  const index = new Map<string, () => LineIndex>();
+  for (const [file, text] of sources) {
+    let made: LineIndex | undefined;
+    index.set(file, () => (made ??= lineIndex(text)));
+  }
+  return index;
 }
 
-function lineOf(index: ReadonlyMap<string, readonly string[]>, d: Diagnostic): string | undefined {
-  return index.get(d.file)?.[d.line - 1];
+export function lineIndex(text: string): LineIndex {
+  if (text.includes('\r')) return { lines: splitLines(text) };
+  const starts = [0];
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) starts.push(at + 1);
+  return { text, starts };
+}
+
+function lineOf(index: ReadonlyMap<string, () => LineIndex>, d: Diagnostic): string | undefined {
+  const source = index.get(d.file)?.();
+  return source === undefined ? undefined : lineFromIndex(source, d.line);
+}
+
+/** Line `line` (1-based) of an indexed source, as splitLines(text)[line - 1] gives it. */
+export function lineFromIndex(source: LineIndex, line: number): string | undefined {
+  if (!(line >= 1)) return undefined;
+  if ('lines' in source) return source.lines[line - 1];
+  const start = source.starts[line - 1];
+  if (start === undefined) return undefined;
+  const next = source.starts[line];
+  return source.text.slice(start, next === undefined ? source.text.length : next - 1);
 }

@@ -3,6 +3,7 @@
 
 import { errorAt, warningAt, type Diagnostic } from '../diagnostic.ts';
 import { bridges, findOption, type CheckContext } from '../check-context.ts';
+import type { Located } from '../../grammar/ast.ts';
 
 // Services macOS itself may run on all addresses, gateway included: a bridge there would fight
 // them for the port, or shadow them for the VM.
@@ -17,19 +18,24 @@ const MAX_CONNECTIONS = 1024;
 export function checkBridgePorts({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   const listenFirst = new Map<number, { name: string; line: number }>();
-  for (const bridge of bridges(ast)) {
-    for (const [node, role] of [[bridge.target.port, 'target'], [bridge.port, 'listen']] as const) {
-      const port = Number(node.value);
-      if (port < 1 || port > 65535) {
-        out.push(
-          errorAt(ast.file, node.span, {
-            code: 'NP220',
-            message: `The ${role} port ${node.value} is out of range; ports run from 1 to 65535.`,
-            hint: role === 'listen' ? 'Pick a free port from 1024 to 65535 for the bridge, as in "via 18443".' : 'Write the port the service really listens on.',
-          }),
-        );
-      }
+  const inRange = (node: Located, role: 'target' | 'listen') => {
+    const port = Number(node.value);
+    if (port < 1 || port > 65535) {
+      out.push(
+        errorAt(ast.file, node.span, {
+          code: 'NP220',
+          message: `The ${role} port ${node.value} is out of range; ports run from 1 to 65535.`,
+          hint: role === 'listen' ? 'Pick a free port from 1024 to 65535 for the bridge, as in "via 18443".' : 'Write the port the service really listens on.',
+        }),
+      );
     }
+  };
+  // Indexed, and no list of the two ports per bridge: see findOption.
+  const list = bridges(ast);
+  for (let i = 0; i < list.length; i++) {
+    const bridge = list[i]!;
+    inRange(bridge.target.port, 'target');
+    inRange(bridge.port, 'listen');
     const listen = Number(bridge.port.value);
     if (listen < 1 || listen > 65535) continue;
     if (listen < 1024) {

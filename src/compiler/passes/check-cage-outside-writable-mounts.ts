@@ -28,10 +28,8 @@ export function checkCageOutsideWritableMounts({ ast, home, policyPath, outputDi
     const shareFolded = paths.folded[i]!;
     const real = realPath(path);
     const realFolded = real === path ? undefined : foldPath(real);
-    const within = (form: { folded: string }) => foldedWithin(form.folded, shareFolded) || (realFolded !== undefined && foldedWithin(form.folded, realFolded));
-    const inside = (candidates: ReadonlyArray<{ path: string; folded: string }>) => candidates.find(within)?.path;
     const hint = 'Keep the policy and the compiled files outside every "rw" mount, e.g. in ~/.config/nanopolicy/, or make this mount "ro".';
-    const policyInside = inside(policyForms);
+    const policyInside = firstInside(policyForms, shareFolded, realFolded);
     if (policyInside !== undefined) {
       out.push(
         errorAt(ast.file, mount.path.span, {
@@ -41,7 +39,7 @@ export function checkCageOutsideWritableMounts({ ast, home, policyPath, outputDi
         }),
       );
     }
-    const outputInside = inside(outputForms);
+    const outputInside = firstInside(outputForms, shareFolded, realFolded);
     if (outputDir !== undefined && outputInside !== undefined) {
       out.push(
         errorAt(ast.file, mount.path.span, {
@@ -53,6 +51,16 @@ export function checkCageOutsideWritableMounts({ ast, home, policyPath, outputDi
     }
   }
   return out;
+}
+
+// The first of a path's forms that lies inside a share, as written or where it really leads; no
+// closure made per mount (issue 9: a policy may hold thousands of "rw" mounts).
+function firstInside(forms: ReadonlyArray<{ path: string; folded: string }>, shareFolded: string, realFolded: string | undefined): string | undefined {
+  for (let i = 0; i < forms.length; i++) {
+    const { path, folded } = forms[i]!;
+    if (foldedWithin(folded, shareFolded) || (realFolded !== undefined && foldedWithin(folded, realFolded))) return path;
+  }
+  return undefined;
 }
 
 // Says where a path really leads when only its real path is inside.

@@ -31,24 +31,27 @@ export function checkNestedMounts({ ast, home }: CheckContext): Diagnostic[] {
   }
   // Sorted by key (ties by line), every mount's ancestors sit on the stack when it is reached, and
   // its descendants follow it before it is popped.
-  // The sort is stable and entries are in line order, so ties keep it.
-  const sorted = [...entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // The sort is stable and entries are in line order, so ties keep it. (Indexed loops here and
+  // below: see findOption.)
+  const sorted = entries.slice().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const stack: Entry[] = [];
   const pop = () => {
     const done = stack.pop()!;
-    const parent = stack.at(-1);
+    const parent = stack[stack.length - 1];
     if (parent) parent.inner = earliest(parent.inner, earliest(done, done.inner));
   };
-  for (const entry of sorted) {
-    while (stack.length > 0 && !entry.key.startsWith(stack.at(-1)!.key)) pop();
-    const parent = stack.at(-1);
+  for (let i = 0; i < sorted.length; i++) {
+    const entry = sorted[i]!;
+    while (stack.length > 0 && !entry.key.startsWith(stack[stack.length - 1]!.key)) pop();
+    const parent = stack[stack.length - 1];
     if (parent) entry.outer = earliest(parent.outer, parent);
     stack.push(entry);
   }
   while (stack.length > 0) pop();
 
   const out: Diagnostic[] = [];
-  for (const entry of entries) {
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
     // As before: each mount is reported against the earliest mount before it that it touches.
     const earlier = earliest(entry.outer, entry.inner);
     if (!earlier || earlier.line >= entry.line) continue;

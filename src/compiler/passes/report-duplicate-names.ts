@@ -10,7 +10,10 @@ export function reportDuplicateNames({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   // Each name's first statement itself: nothing is built for the many names used once (issue 9).
   const first = new Map<string, AllowStatement | MountStatement | EgressStatement>();
-  for (const statement of ast.statements) {
+  // Indexed, as every loop over all statements: see findOption.
+  const { statements } = ast;
+  for (let i = 0; i < statements.length; i++) {
+    const statement = statements[i]!;
     if (statement.kind !== 'allow' && statement.kind !== 'mount' && statement.kind !== 'egress') continue;
     const name = statement.name.value;
     const earlier = first.get(name);

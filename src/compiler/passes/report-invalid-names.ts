@@ -15,7 +15,10 @@ const WHAT = { vm: 'VM', allow: 'bridge', mount: 'mount', egress: 'egress' } as 
 
 export function reportInvalidNames({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const statement of ast.statements) {
+  // Indexed, as every loop over all statements: see findOption.
+  const { statements } = ast;
+  for (let i = 0; i < statements.length; i++) {
+    const statement = statements[i]!;
     if (statement.kind === 'network' || statement.kind === 'proxy' || statement.kind === 'snapshot') continue;
     const problem = nameProblem(statement.name, statement.kind);
     if (problem) out.push(errorAt(ast.file, statement.name.span, { ...problem, message: `The ${WHAT[statement.kind]} name ${problem.message}` }));

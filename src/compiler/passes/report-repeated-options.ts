@@ -5,7 +5,10 @@ import type { CheckContext } from '../check-context.ts';
 
 export function reportRepeatedOptions({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const statement of ast.statements) {
+  // Indexed, as every loop over all statements: see findOption.
+  const { statements } = ast;
+  for (let i = 0; i < statements.length; i++) {
+    const statement = statements[i]!;
     // One option cannot repeat: no set to build for the many lines with none or one (issue 9).
     if (statement.kind === 'snapshot' || !('options' in statement) || statement.options.length < 2) continue;
     const seen = new Set<string>();
