@@ -34,20 +34,23 @@ export function checkNestedMounts({ ast, home }: CheckContext): Diagnostic[] {
   // The sort is stable and entries are in line order, so ties keep it. (Indexed loops here and
   // below: see findOption.)
   const sorted = entries.slice().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const stack: Entry[] = [];
+  // The stack as an array of its greatest size and a height: an array popped empty and pushed
+  // again gets a new backing store each time, once per mount here (issue 9).
+  const stack = new Array<Entry>(sorted.length);
+  let height = 0;
   const pop = () => {
-    const done = stack.pop()!;
-    const parent = stack[stack.length - 1];
+    const done = stack[--height]!;
+    const parent = height > 0 ? stack[height - 1] : undefined;
     if (parent) parent.inner = earliest(parent.inner, earliest(done, done.inner));
   };
   for (let i = 0; i < sorted.length; i++) {
     const entry = sorted[i]!;
-    while (stack.length > 0 && !entry.key.startsWith(stack[stack.length - 1]!.key)) pop();
-    const parent = stack[stack.length - 1];
+    while (height > 0 && !entry.key.startsWith(stack[height - 1]!.key)) pop();
+    const parent = height > 0 ? stack[height - 1] : undefined;
     if (parent) entry.outer = earliest(parent.outer, parent);
-    stack.push(entry);
+    stack[height++] = entry;
   }
-  while (stack.length > 0) pop();
+  while (height > 0) pop();
 
   const out: Diagnostic[] = [];
   for (let i = 0; i < entries.length; i++) {

@@ -89,10 +89,13 @@ function lookUp(path: string): Resolved | undefined {
 // The path normalised, without a final "/" (realpath answers the same either way); posix.normalize
 // copies every path, and most are already plain (issue 9).
 function plainPath(path: string): string {
-  if (!/\/\/|\/\.\.?(\/|$)|.\/$/.test(path)) return path;
+  if (!UNPLAIN.test(path)) return path;
   const normal = posix.normalize(path);
   return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
 }
+
+/** "//", a "." or ".." segment, or a final "/". (Made once: a regex literal in the function is a new object per call.) */
+const UNPLAIN = /\/\/|\/\.\.?(\/|$)|.\/$/;
 
 /** A fresh resolver for every call: for one-off lookups outside a compile. */
 export const realPathOnHost: RealPath = (absolute) => realPathResolver()(absolute);

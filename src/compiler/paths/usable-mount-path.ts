@@ -36,10 +36,13 @@ export function mountPaths(ast: PolicyAst, home: string): MountPaths {
 }
 
 function usable(written: string, home: string): string | undefined {
-  if (written === '' || /[:,\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(written) || CLIMBS.test(written)) return undefined;
+  if (written === '' || REFUSED_CHARACTER.test(written) || CLIMBS.test(written)) return undefined;
   const expanded = expandHome(written, home);
   return expanded.ok ? expanded.path : undefined;
 }
+
+/** What check-mount-paths refuses in a path: tart's separators, control and bidirectional characters. */
+const REFUSED_CHARACTER = /[:,\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 /** A ".." segment anywhere in the path. */
 export const CLIMBS = /(^|\/)\.\.(\/|$)/;
