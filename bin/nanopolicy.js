@@ -28,7 +28,9 @@ try {
 } catch {
   // No cache: V8 compiles as usual.
 }
-const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
+// The bundle is already the function to call (scripts/build.js wraps it at build time, so V8 gets
+// the file's string as it is, with no flat copy of a wrapper made at every start).
+const script = new Script(source, { filename: file, cachedData });
 if (process.env.NANOPOLICY_DEBUG) process.stderr.write(`nanopolicy: code cache ${cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'accepted'} (${cacheFile})\n`);
 const cli = { exports: {} };
 script.runInThisContext()(cli.exports, require('node:module').createRequire(file), cli, file, join(__dirname, '../dist'));

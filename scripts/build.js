@@ -155,6 +155,10 @@ const vendorSplit = {
     b.onResolve({ filter: /^\.\/vendor\.cjs$/ }, () => ({ path: './vendor.cjs', external: true }));
   },
 };
+// dist/cli.cjs is one function expression with CommonJS's parameters; bin/nanopolicy.js runs it as
+// a script and calls the function it evaluates to. Not a module: nothing requires it.
+const CLI_WRAPPER_START = '(function (exports, require, module, __filename, __dirname) {';
+const CLI_WRAPPER_END = '\n})';
 mkdirSync(join(root, 'dist'), { recursive: true });
 // Earlier builds' files: the split ES module chunks, and code caches of other builds.
 const STALE = /^[\w-]+-[A-Z0-9]{8}\.js$|^cli\.js$|^cli\.cjs\..*\.cache$/;
@@ -172,7 +176,10 @@ await build({
   minify: true,
   sourcemap: 'external',
   define: { ...common.define, 'import.meta.url': '__nanopolicyModuleUrl' },
-  banner: { js: "const __nanopolicyModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // The file is the function bin/nanopolicy.js calls, wrapped here rather than there: a wrapper
+  // added at run time makes V8 copy the whole source into one flat string at every start (issue 9).
+  banner: { js: `${CLI_WRAPPER_START}const __nanopolicyModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
+  footer: { js: CLI_WRAPPER_END },
 });
 await build({
   ...common,
