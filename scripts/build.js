@@ -64,8 +64,13 @@ const classes = starPatched.match(/^\s*const peg\$r\d+ = .*$/gm) ?? [];
 if (classes.length === 0 || classes.some((line) => !new RegExp(CLASS_DEF.source).test(line))) throw new Error("peggy's character classes changed shape: update the class patch in scripts/build.js");
 const PARSE = 'function peg$parse(input, options) {';
 if (!starPatched.includes(PARSE)) throw new Error("peggy's parse function changed shape: update the class patch in scripts/build.js");
+// Each test of a character reads the table in place; only a character past ASCII calls the class's
+// test (its regex). (A call per character was most of what is left of a big check's parse.)
+const CLASS_TEST = /(peg\$r\d+)\.test\((s\d+)\)/g;
+const classTests = starPatched.match(CLASS_TEST)?.length ?? 0;
 const fast = starPatched
-  .replace(CLASS_DEF, '$1const $2 = peg$asciiClass($3);')
+  .replace(CLASS_DEF, '$1const $2 = peg$asciiClass($3);\n$1const $2$ascii = $2.ascii;')
+  .replace(CLASS_TEST, '($1$ascii[$2.charCodeAt(0)] === 1 || ($2.charCodeAt(0) >= 128 && $1.test($2)))')
   .replace(
     PARSE,
     `// Added by scripts/build.js: a character class as a table for ASCII, the regex for the rest.
@@ -75,7 +80,7 @@ function peg$asciiClass(re) {
   if (tested === undefined) {
     const ascii = new Uint8Array(128);
     for (let c = 0; c < 128; c++) ascii[c] = re.test(String.fromCharCode(c)) ? 1 : 0;
-    tested = { test: (ch) => { const c = ch.charCodeAt(0); return c < 128 ? ascii[c] === 1 : re.test(ch); } };
+    tested = { ascii, test: (ch) => { const c = ch.charCodeAt(0); return c < 128 ? ascii[c] === 1 : re.test(ch); } };
     peg$asciiClasses.set(re.source, tested);
   }
   return tested;
@@ -94,6 +99,7 @@ const inPlace = fast.replace(LITERAL, (match, length, name) => {
   literals++;
   return `input.startsWith(${name}, peg$currPos))`;
 });
+if (classTests < 5) throw new Error(`peggy's class tests changed shape (${classTests} rewritten): update the class patch in scripts/build.js`);
 if (literals < 5 || /input\.substr\(/.test(inPlace)) throw new Error(`peggy's literal tests changed shape (${literals} patched): update the literal patch in scripts/build.js`);
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'parser.js'), `// Generated from src/grammar/policy.peggy by scripts/build.js. Do not edit.\n${inPlace}`);
