@@ -68,6 +68,7 @@ if (!starPatched.includes(PARSE)) throw new Error("peggy's parse function change
 // test (its regex). (A call per character was most of what is left of a big check's parse.)
 const CLASS_TEST = /(peg\$r\d+)\.test\((s\d+)\)/g;
 const classTests = starPatched.match(CLASS_TEST)?.length ?? 0;
+if (classTests < 5) throw new Error(`peggy's class tests changed shape (${classTests} rewritten): update the class patch in scripts/build.js`);
 const fast = starPatched
   .replace(CLASS_DEF, '$1const $2 = peg$asciiClass($3);\n$1const $2$ascii = $2.ascii;')
   .replace(CLASS_TEST, '($1$ascii[$2.charCodeAt(0)] === 1 || ($2.charCodeAt(0) >= 128 && $1.test($2)))')
@@ -99,7 +100,6 @@ const inPlace = fast.replace(LITERAL, (match, length, name) => {
   literals++;
   return `input.startsWith(${name}, peg$currPos))`;
 });
-if (classTests < 5) throw new Error(`peggy's class tests changed shape (${classTests} rewritten): update the class patch in scripts/build.js`);
 if (literals < 5 || /input\.substr\(/.test(inPlace)) throw new Error(`peggy's literal tests changed shape (${literals} patched): update the literal patch in scripts/build.js`);
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'parser.js'), `// Generated from src/grammar/policy.peggy by scripts/build.js. Do not edit.\n${inPlace}`);

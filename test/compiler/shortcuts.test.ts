@@ -27,7 +27,7 @@ t('a line from the index is the line splitLines gives, for every line number and
 });
 
 t('the snippet under a diagnostic is its own line of the source, at the first and the last line too', () => {
-  const source = 'vm a\nallow x 1.2.3.4:1 via 2\nmount m /x ro';
+  const source = 'vm a\nallow x 192.0.2.10:1 via 2\nmount m /x ro';
   const at = (line: number): Diagnostic => ({ severity: 'error', code: 'NP999', message: 'm', file: 'p', line, column: 1, endColumn: 2 });
   const text = formatDiagnostics([at(1), at(3), at(4)], { sources: new Map([['p', source]]), color: false });
   assert.match(text, /1 \| vm a\n/);

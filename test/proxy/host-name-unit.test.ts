@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { invalidHostName, looksLikeIpLiteral } from '../../src/proxy/host-name.ts';
+import { invalidHostName, looksLikeIpLiteral, normaliseName } from '../../src/proxy/host-name.ts';
 
 const t = suite('host-name shortcuts');
 const runs = { seed: Number(process.env.FUZZ_SEED ?? 20261127), numRuns: 5000 };
@@ -46,6 +46,12 @@ const name = fc.oneof(
   fc.array(fc.constantFrom('abcdefghij'.repeat(6), 'x'), { minLength: 1, maxLength: 6 }).map((labels) => labels.join('.')),
   fc.string({ maxLength: 20 }),
 );
+
+t('normaliseName gives what lowercasing every name gives, copy or not', () => {
+  const plain = (text: string) => text.toLowerCase().replace(/\.$/, '');
+  const mixed = fc.oneof(name, fc.string({ unit: fc.constantFrom('a', 'Z', '.', '\u00c9', '\u0130', '\u212a', 'ß', '-'), maxLength: 12 }));
+  fc.assert(fc.property(mixed, (text) => assert.is(normaliseName(text), plain(text), JSON.stringify(text))), runs);
+});
 
 t('looksLikeIpLiteral answers what the label-splitting code answers', () => {
   fc.assert(fc.property(name, (text) => looksLikeIpLiteral(text) === plainLooksLikeIp(text)), runs);

@@ -4,7 +4,7 @@
 
 import type { PolicyAst } from '../../grammar/ast.ts';
 import { egressRules } from '../check-context.ts';
-import { invalidHostName, looksLikeIpLiteral } from '../../proxy/host-name.ts';
+import { invalidHostName, looksLikeIpLiteral, normaliseName } from '../../proxy/host-name.ts';
 
 export const DEFAULT_EGRESS_PORT = 443;
 
@@ -28,8 +28,8 @@ export type ParsedEgressHost =
     };
 
 // Splits and judges one written egress host. Nothing is built for a host that passes but the
-// answer, and its name is the written text itself when that is already lower case without a
-// trailing dot (a compile judges every host of every egress line, issue 9).
+// answer, and its name is the written text itself when normaliseName has nothing to change (a
+// compile judges every host of every egress line, issue 9).
 export function parseEgressHost(text: string): ParsedEgressHost {
   const colon = text.indexOf(':');
   // Brackets, or more than one ":", can only be IPv6 in some spelling.
@@ -47,8 +47,7 @@ export function parseEgressHost(text: string): ParsedEgressHost {
       return { ok: false, code: 'NP220', message: `The port ${portText} is out of range; ports run from 1 to 65535.`, hint: 'Leave the port out for HTTPS (443), or write the port the service really listens on.', ...at };
     }
   }
-  const folded = NOT_LOWER.test(hostText) ? hostText.toLowerCase() : hostText;
-  const lower = folded.endsWith('.') ? folded.slice(0, -1) : folded;
+  const lower = normaliseName(hostText);
   const wildcard = lower.startsWith('*.');
   const bare = wildcard ? lower.slice(2) : lower;
   const length = Math.max(1, hostText.length);
@@ -77,8 +76,6 @@ export function parseEgressHost(text: string): ParsedEgressHost {
 
 const DIGITS = /^\d+$/;
 const ONE_LABEL = /^[a-z0-9-]+$/;
-/** What toLowerCase could change: an ASCII capital, or any character past ASCII. */
-const NOT_LOWER = /[A-Z\u0080-\uffff]/;
 
 // An IP literal where a name belongs: the first `length` characters are shown as the culprit.
 function ipLiteral(shown: string, length: number): ParsedEgressHost {
