@@ -2,15 +2,14 @@
 // read as an IP (dotted, hex, octal, short forms like "127.1", one big number, brackets, colons)
 // is refused, because a name rule must never be satisfied by an address in disguise.
 
+import { lowerCase } from '../lower-case.ts';
+
 // Lowercases and drops one trailing dot ("Example.COM." and "example.com" are the same name).
-// A name already in lower case is not copied (a compile normalises every egress host, issue 9).
+// A name already in lower case is not copied (lowerCase).
 export function normaliseName(name: string): string {
-  const lower = NOT_LOWER.test(name) ? name.toLowerCase() : name;
+  const lower = lowerCase(name);
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
-
-/** What toLowerCase could change: an ASCII capital, or any character past ASCII. */
-const NOT_LOWER = /[A-Z\u0080-\uffff]/;
 
 // Whether text is, or could be read by inet_aton / WHATWG URL / getaddrinfo as, an IP address.
 // WHATWG's "ends in a number" rule: if the last label is decimal or 0x-hex, the host is parsed as
