@@ -34,12 +34,20 @@ const whitespaceDone = source.replace(WHITESPACE, '$1s0 = peg$noValue;$2\n').rep
 // most of a policy's characters (issue 9).
 // (The text between may not start another array in the same variable: that one is tried on its own.)
 const TEXT_OF = /(\n[ \t]*)(s\d+) = \[\];((?:(?!\n  function |\n[ \t]*\2 = \[\];)[\s\S])*?)(\n[ \t]*if \(\2 !== peg\$FAILED\) \{\n[ \t]*(s\d+) = input\.substring\(\5, peg\$currPos\);)/g;
+// Whether the only uses of `array` in `middle` are its pushes (and, where given, `array = peg$FAILED;`),
+// and `middle` without the pushes: the shared empty array stands in for one whose value no one reads.
+function onlyPushed(array, middle, alsoAllowed) {
+  const uses = middle.match(new RegExp(`\\b${array}\\b[^\\n]*`, 'g')) ?? [];
+  return uses.every((use) => new RegExp(`^${array}\\.push\\(s\\d+\\);$`).test(use) || use === alsoAllowed);
+}
+function withoutPushes(array, middle) {
+  return middle.replace(new RegExp(`\\n[ \\t]*${array}\\.push\\(s\\d+\\);`, 'g'), '');
+}
 let textArrays = 0;
 const patched = whitespaceDone.replace(TEXT_OF, (match, indent, array, middle, test) => {
-  const uses = middle.match(new RegExp(`\\b${array}\\b[^\\n]*`, 'g')) ?? [];
-  if (!uses.every((use) => new RegExp(`^${array}\\.push\\(s\\d+\\);$`).test(use) || use === `${array} = peg$FAILED;`)) return match;
+  if (!onlyPushed(array, middle, `${array} = peg$FAILED;`)) return match;
   textArrays++;
-  return `${indent}${array} = peg$noValue;${middle.replace(new RegExp(`\\n[ \\t]*${array}\\.push\\(s\\d+\\);`, 'g'), '')}${test}`;
+  return `${indent}${array} = peg$noValue;${withoutPushes(array, middle)}${test}`;
 });
 if (textArrays < 5) throw new Error(`peggy's output for $-expressions changed shape (${textArrays} patched): update the text patch in scripts/build.js`);
 // `$X*` cannot fail, so peggy tests nothing before the substring: there the array is recognised by
@@ -48,10 +56,9 @@ if (textArrays < 5) throw new Error(`peggy's output for $-expressions changed sh
 const STAR_TEXT_OF = /(\n[ \t]*(s\d+) = peg\$currPos;\n[ \t]*)(s\d+) = \[\];((?:(?!\n  function |\n[ \t]*\2 = |\n[ \t]*\3 = \[\];)[\s\S])*?)(\n[ \t]*\2 = input\.substring\(\2, peg\$currPos\);)/g;
 let starTextArrays = 0;
 const starPatched = patched.replace(STAR_TEXT_OF, (match, start, _text, array, middle, text) => {
-  const uses = middle.match(new RegExp(`\\b${array}\\b[^\\n]*`, 'g')) ?? [];
-  if (!uses.every((use) => new RegExp(`^${array}\\.push\\(s\\d+\\);$`).test(use))) return match;
+  if (!onlyPushed(array, middle)) return match;
   starTextArrays++;
-  return `${start}${array} = peg$noValue;${middle.replace(new RegExp(`\\n[ \\t]*${array}\\.push\\(s\\d+\\);`, 'g'), '')}${text}`;
+  return `${start}${array} = peg$noValue;${withoutPushes(array, middle)}${text}`;
 });
 if (starTextArrays < 2) throw new Error(`peggy's output for $-expressions with * changed shape (${starTextArrays} patched): update the text patch in scripts/build.js`);
 // A second: peggy tests every character against a one-character-class regex (/^[a-z]/.test(ch)),
