@@ -127,28 +127,30 @@ function fakeBinding(open: ReadonlySet<number>, again: (req: FakeReq, port: numb
   return { binding: { TCP, TCPConnectWrap, constants: { SOCKET: 0 } }, made };
 }
 
-function withBinding(binding: unknown): TcpScanner {
+// Sweeps ports from..to of a TEST-NET address through the stand-in (no packet leaves), `cap` at a
+// time, and lets one more turn of the loop run, for anything a closed socket might still report.
+async function fakeSweep(open: number[], again: (req: FakeReq, port: number) => number, from: number, to: number, cap: number) {
+  const { binding, made } = fakeBinding(new Set(open), again);
   const scanner = new TcpScanner(8, 5000);
   Object.assign(scanner, { raw: binding });
-  return scanner;
-}
-
-t('a socket that will not dial again (the BSDs) stops redialling: every port is answered on a fresh socket', async () => {
-  const open = new Set([205]);
-  const { binding, made } = fakeBinding(open, () => -errno.EINVAL!);
-  const scanner = withBinding(binding);
   const states = new Uint8Array(new SharedArrayBuffer(65536));
   try {
-    const r = await sweepOnThisThread({ host: '192.0.2.1', from: 200, to: 219, skip: [], cap: 2, timeoutMs: 5000, states }, () => undefined, scanner);
-    assert.is(r.redials, 0);
-    assert.equal(r.counts, { open: 1, closed: 19, filtered: 0, error: 0 });
-    assert.equal(r.openPorts, [205]);
-    // One socket per port: the spare whose redial failed was port 200's.
-    assert.is(made.sockets, 20);
-    assert.is(made.closed, made.sockets, 'every socket closed');
+    const r = await sweepOnThisThread({ host: '192.0.2.1', from, to, skip: [], cap, timeoutMs: 5000, states }, () => undefined, scanner);
+    await new Promise((resolve) => setImmediate(resolve));
+    return { r, made, states };
   } finally {
     scanner.close();
   }
+}
+
+t('a socket that will not dial again (the BSDs) stops redialling: every port is answered on a fresh socket', async () => {
+  const { r, made } = await fakeSweep([205], () => -errno.EINVAL!, 200, 219, 2);
+  assert.is(r.redials, 0);
+  assert.equal(r.counts, { open: 1, closed: 19, filtered: 0, error: 0 });
+  assert.equal(r.openPorts, [205]);
+  // One socket per port: the spare whose redial failed was port 200's.
+  assert.is(made.sockets, 20);
+  assert.is(made.closed, made.sockets, 'every socket closed');
 });
 
 t("a reset that starts a dial and reports a refusal is not the port's answer: the port is tried on a fresh socket", async () => {
@@ -156,63 +158,50 @@ t("a reset that starts a dial and reports a refusal is not the port's answer: th
   // dial. This socket's reset "starts" and then claims a refusal, the false "closed" a sweep must
   // never count.
   let lies = 0;
-  const { binding, made } = fakeBinding(new Set([301]), (req) => {
-    lies++;
-    setImmediate(() => req.oncomplete(-errno.ECONNREFUSED!));
-    return 0;
-  });
-  const scanner = withBinding(binding);
-  const states = new Uint8Array(new SharedArrayBuffer(65536));
-  try {
-    const r = await sweepOnThisThread({ host: '192.0.2.1', from: 300, to: 302, skip: [], cap: 1, timeoutMs: 5000, states }, () => undefined, scanner);
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.is(lies, REDIAL ? 1 : 0, 'the spare was tried once, then redialling stopped');
-    assert.is(states[301], PORT_CODE.open, 'the open port is open');
-    assert.equal(r.counts, { open: 1, closed: 2, filtered: 0, error: 0 });
-    assert.is(r.redials, 0);
-    assert.is(made.closed, made.sockets, 'the lying socket was closed too');
-  } finally {
-    scanner.close();
-  }
+  const { r, made, states } = await fakeSweep(
+    [301],
+    (req) => {
+      lies++;
+      setImmediate(() => req.oncomplete(-errno.ECONNREFUSED!));
+      return 0;
+    },
+    300,
+    302,
+    1,
+  );
+  assert.is(lies, REDIAL ? 1 : 0, 'the spare was tried once, then redialling stopped');
+  assert.is(states[301], PORT_CODE.open, 'the open port is open');
+  assert.equal(r.counts, { open: 1, closed: 2, filtered: 0, error: 0 });
+  assert.is(r.redials, 0);
+  assert.is(made.closed, made.sockets, 'the lying socket was closed too');
 });
 
 t('a reset that fails as Linux says, then a dial that fails at once, closes the socket and tries the port afresh', async () => {
   // ECONNABORTED for the reset, then ENOBUFS for the dial: the fresh socket's answer counts.
   let calls = 0;
-  const { binding, made } = fakeBinding(new Set(), () => (calls++ % 2 === 0 ? -errno.ECONNABORTED! : -errno.ENOBUFS!));
-  const scanner = withBinding(binding);
-  try {
-    const r = await sweepOnThisThread({ host: '192.0.2.1', from: 400, to: 405, skip: [], cap: 1, timeoutMs: 5000 }, () => undefined, scanner);
-    assert.equal(r.counts, { open: 0, closed: 6, filtered: 0, error: 0 });
-    assert.is(r.redials, 0);
-    assert.is(calls, REDIAL ? 2 : 0);
-    assert.is(made.closed, made.sockets);
-  } finally {
-    scanner.close();
-  }
+  const { r, made } = await fakeSweep([], () => (calls++ % 2 === 0 ? -errno.ECONNABORTED! : -errno.ENOBUFS!), 400, 405, 1);
+  assert.equal(r.counts, { open: 0, closed: 6, filtered: 0, error: 0 });
+  assert.is(r.redials, 0);
+  assert.is(calls, REDIAL ? 2 : 0);
+  assert.is(made.closed, made.sockets);
 });
 
 t('a reset that fails as Linux says, then a dial that starts: the port counts as a redial', async () => {
   let resets = 0;
-  const { binding, made } = fakeBinding(new Set([503]), (req, port) => {
+  const again = (req: FakeReq, port: number): number => {
     if (resets++ % 2 === 0) return -errno.ECONNABORTED!;
     setImmediate(() => req.oncomplete(port === 503 ? 0 : -errno.ECONNREFUSED!));
     return 0;
-  });
-  const scanner = withBinding(binding);
-  try {
-    const r = await sweepOnThisThread({ host: '192.0.2.1', from: 500, to: 509, skip: [], cap: 1, timeoutMs: 5000 }, () => undefined, scanner);
-    assert.equal(r.counts, { open: 1, closed: 9, filtered: 0, error: 0 });
-    assert.equal(r.openPorts, [503]);
-    if (REDIAL) {
-      // 500 fresh, 501–503 on its socket; 503 connects, so 504 is fresh, and 505–509 on that one.
-      assert.is(r.redials, 8);
-      assert.is(made.sockets, 2);
-    }
-    assert.is(made.closed, made.sockets);
-  } finally {
-    scanner.close();
+  };
+  const { r, made } = await fakeSweep([503], again, 500, 509, 1);
+  assert.equal(r.counts, { open: 1, closed: 9, filtered: 0, error: 0 });
+  assert.equal(r.openPorts, [503]);
+  if (REDIAL) {
+    // 500 fresh, 501–503 on its socket; 503 connects, so 504 is fresh, and 505–509 on that one.
+    assert.is(r.redials, 8);
+    assert.is(made.sockets, 2);
   }
+  assert.is(made.closed, made.sockets);
 });
 
 t.run();
