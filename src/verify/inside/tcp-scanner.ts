@@ -6,7 +6,8 @@
 // Why not net.Socket: a full gateway sweep is 65,535 connects, and net.Socket's stream and event
 // machinery costs more per connect than the kernel does (measured: ~2.1x nmap -sT at best). The raw
 // libuv TCP handle behind net (process.binding('tcp_wrap'), on Node's allow-list) skips all of that
-// and keeps pace with nmap (~1.05x). If a future Node drops the binding we fall back to net.
+// and keeps pace with nmap (~1.05x); a sweep that redials refused sockets (REDIAL, Linux) runs
+// ahead of it. If a future Node drops the binding we fall back to net.
 
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
