@@ -367,8 +367,11 @@ interface ShardRules {
  * Linux only, where it is defined behaviour: connect() on a TCP socket whose nonblocking connect
  * failed first reports that attempt's end (ECONNABORTED, its error having been read) and
  * disconnects the socket, and the next connect() starts a new handshake from a new local port
- * (net/ipv4/af_inet.c, __inet_stream_connect). POSIX leaves such a socket unspecified and the
- * BSDs, macOS among them, refuse it, so there every port gets a fresh socket as before.
+ * (net/ipv4/af_inet.c, __inet_stream_connect; the same ECONNREFUSED, ECONNABORTED, ECONNREFUSED
+ * of retries on one socket is in irods/irods#2948). POSIX leaves such a socket unspecified and
+ * macOS answers EINVAL (the same issue), so there every port gets a fresh socket as before. Some
+ * "Linux" kernels lack it too (gVisor, google/gvisor#3828): a socket that does not behave as
+ * Linux's does stops the redialling at its first port (see redialled in sweepShard).
  * Measured: a quarter less CPU and time for a 65,535-port sweep (docs/performance.md, round 9).
  */
 export const REDIAL = process.platform === 'linux';
