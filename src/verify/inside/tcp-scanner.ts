@@ -442,10 +442,10 @@ function sweepShard(
   // the port that frees it is the one that starts next.
   let spare: RawHandle | undefined;
   let redial = rules.redial;
-  const finish = (f: Flight, [state, code]: [PortState, string], refused = false): void => {
+  const finish = (f: Flight, [state, code]: [PortState, string]): void => {
     if (f.done || stopped) return;
     f.done = true;
-    if (refused && redial && spare === undefined && next >= 0) spare = f.handle;
+    if (code === 'ECONNREFUSED' && redial && spare === undefined && next >= 0) spare = f.handle;
     else f.handle.close();
     flights.delete(f);
     open--;
@@ -456,15 +456,13 @@ function sweepShard(
     done++;
     pump();
   };
+  const connectOn = (handle: RawHandle, req: RawConnectReq, p: number): number => (v6 ? handle.connect6(req, d.host, p) : handle.connect(req, d.host, p));
   const dial = (handle: RawHandle, p: number, f: Flight): number => {
     const connect = new raw.TCPConnectWrap();
     connect.address = d.host;
     connect.port = p;
-    connect.oncomplete = (status) => {
-      const outcome = stateOf(status);
-      finish(f, outcome, outcome[1] === 'ECONNREFUSED');
-    };
-    return v6 ? handle.connect6(connect, d.host, p) : handle.connect(connect, d.host, p);
+    connect.oncomplete = (status) => finish(f, stateOf(status));
+    return connectOn(handle, connect, p);
   };
   // A spare socket's first connect only ends its last attempt: on Linux it fails at once with
   // ECONNABORTED, and its request, which is never counted, has nothing to report. Then the socket
@@ -475,7 +473,7 @@ function sweepShard(
   const redialled = (handle: RawHandle, p: number, f: Flight): boolean => {
     const reset = new raw.TCPConnectWrap();
     reset.oncomplete = () => undefined;
-    const ended = v6 ? handle.connect6(reset, d.host, p) : handle.connect(reset, d.host, p);
+    const ended = connectOn(handle, reset, p);
     if (ended !== 0 && nameOf(ended) === 'ECONNABORTED' && dial(handle, p, f) === 0) return true;
     handle.close();
     redial = false;
