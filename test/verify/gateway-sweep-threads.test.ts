@@ -7,12 +7,9 @@ import * as assert from 'uvu/assert';
 import { classifyName, PORT_CODE, SWEEP_CHUNK, TcpScanner, sweepInWorker, sweepOnThisThread } from '../../src/verify/inside/tcp-scanner.ts';
 import { mustBeBlocked } from '../../src/verify/inside/must-be-blocked.ts';
 import { gatewaySweep } from '../../src/verify/inside/gateway-sweep.ts';
+import { listen } from '../helpers/listen.ts';
 
 const t = suite('gateway sweep: worker threads');
-
-function listen(server: net.Server): Promise<number> {
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
-}
 
 t('three worker threads report the same rows as this thread alone, with every port counted once', async () => {
   // A narrow range round one listener: loopback is shared with the machine's other listeners.

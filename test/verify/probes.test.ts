@@ -20,12 +20,9 @@ import { normalize, diffRules } from '../../src/verify/host/nft-table.ts';
 import { parseEndpoints } from '../../src/verify/parse-endpoints.ts';
 import { formatReport } from '../../src/verify/format-report.ts';
 import { splitPrefix } from '../../src/verify/host/run-inside.ts';
+import { listen } from '../helpers/listen.ts';
 
 const t = suite('verify: probes (loopback)');
-
-function listen(server: net.Server): Promise<number> {
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
-}
 
 t('scanner tells open from closed and keeps under its cap', async () => {
   const server = net.createServer((s) => s.destroy());

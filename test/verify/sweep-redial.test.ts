@@ -8,13 +8,10 @@ import { constants } from 'node:os';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PORT_CODE, REDIAL, TcpScanner, sweepInWorker, sweepOnThisThread, type ShardInput } from '../../src/verify/inside/tcp-scanner.ts';
+import { listen } from '../helpers/listen.ts';
 
 const t = suite('gateway sweep: redialling refused sockets');
 const errno = constants.errno;
-
-function listen(server: net.Server): Promise<number> {
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
-}
 
 // A range round two listeners, with each port's outcome written to a shared array.
 async function twoListeners(): Promise<{ servers: net.Server[]; ports: number[]; input: ShardInput }> {
