@@ -53,8 +53,10 @@ const CHILD_FLAG = '--files';
 /**
  * Each child gets a slot number of its own (NANOPOLICY_TEST_SLOT): suites that must hold a real
  * resource of the root namespace, such as the fake Mac's bridge ports, offset it by the slot.
+ * NANOPOLICY_TEST_SLOT_BASE starts the numbering elsewhere, so two runs (two checkouts) at once
+ * do not share slots.
  */
-let slots = 0;
+let slots = Number(process.env.NANOPOLICY_TEST_SLOT_BASE ?? 0);
 
 const root = join(import.meta.dirname, '..');
 const childFiles = process.argv[2] === CHILD_FLAG ? (process.argv[3] ?? '').split('\n').filter(Boolean) : undefined;
