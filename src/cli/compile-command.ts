@@ -3,7 +3,7 @@
 import { homeDir, lazyOs } from '../lazy-builtins.ts';
 import type { Command } from 'commander';
 import { compilePolicyFile } from '../compiler/compile.ts';
-import { hasErrors } from '../compiler/diagnostic.ts';
+import { hasErrors } from '../diagnostics/diagnostic.ts';
 import { emitArtifacts } from '../compiler/emit/index.ts';
 import { isWithin } from '../compiler/paths/expand-home.ts';
 import { realPathOnHost } from '../compiler/paths/real-path.ts';

@@ -8,7 +8,7 @@ import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import type { Session } from '../enforce/session.ts';
 import type { DownResult } from '../enforce/down.ts';
-import { parseIpv4 } from '../compiler/net/ipv4.ts';
+import { parseIpv4 } from '../net/ipv4.ts';
 import type { Backend, ProxyState } from '../enforce/state.ts';
 import type { UndoFailure } from '../enforce/run-plan.ts';
 import { shQuote } from '../enforce/command.ts';
@@ -102,7 +102,7 @@ interface EnforceRecord {
   earlier?: { how: 'fresh' | 'repaired'; reason: string; removed: string[] };
   plan?: string;
   /** The policy's problems, for result "policy-errors". */
-  diagnostics?: readonly import('../compiler/diagnostic.ts').Diagnostic[];
+  diagnostics?: readonly import('../diagnostics/diagnostic.ts').Diagnostic[];
 }
 
 async function runEnforce(file: string, flags: EnforceFlags, io: Io): Promise<number> {

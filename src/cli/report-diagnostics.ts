@@ -1,7 +1,7 @@
 // Prints diagnostics for a person on stderr, coloured only where that is wanted.
 
-import { formatDiagnostics } from '../compiler/format-diagnostics.ts';
-import type { Diagnostic } from '../compiler/diagnostic.ts';
+import { formatDiagnostics } from '../diagnostics/format-diagnostics.ts';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { useColor, type Io } from './io.ts';
 
 export function reportDiagnostics(io: Io, diagnostics: readonly Diagnostic[], file: string, source: string | undefined): void {

@@ -15,7 +15,7 @@ export interface CheckContext {
 }
 
 /** A check pass: reports problems, never changes anything. */
-export type CheckPass = (ctx: CheckContext) => import('./diagnostic.ts').Diagnostic[];
+export type CheckPass = (ctx: CheckContext) => import('../diagnostics/diagnostic.ts').Diagnostic[];
 
 // Every pass asks for the statements of a kind; each list is made once per tree (issue 9: ten
 // passes filtering 10,000 statements each), and frozen, since all of them share it.

@@ -5,7 +5,7 @@
 import { basename, resolve } from 'node:path';
 import { parsePolicy } from '../grammar/parse-policy.ts';
 import { decodeUtf8 } from '../grammar/decode-utf8.ts';
-import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostic.ts';
+import { hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { CHECK_PASSES } from './passes/index.ts';
 import { lowerPolicy } from './lower-policy.ts';
 import type { Policy } from './policy.ts';

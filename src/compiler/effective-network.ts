@@ -4,7 +4,7 @@
 import type { PolicyAst } from '../grammar/ast.ts';
 import { DEFAULT_SUBNET } from './policy.ts';
 import { findOption, statementsOf } from './check-context.ts';
-import { parseIpv4, prefixMask, type Cidr4 } from './net/ipv4.ts';
+import { parseIpv4, prefixMask, type Cidr4 } from '../net/ipv4.ts';
 
 export interface EffectiveNetwork {
   subnet: Cidr4;

@@ -6,7 +6,7 @@ import { bridges, egressRules, findOption, mounts, statementsOf } from './check-
 import { effectiveNetwork } from './effective-network.ts';
 import { classifyTarget } from './net/classify-target.ts';
 import { parsedEgressHosts } from './net/egress-host.ts';
-import { formatCidr, formatIpv4 } from './net/ipv4.ts';
+import { formatCidr, formatIpv4 } from '../net/ipv4.ts';
 import { expandHome } from './paths/expand-home.ts';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_PROXY_MAX_CONNECTIONS, DEFAULT_PROXY_PORT, type Bridge, type EgressRule, type Mount, type Owner, type Policy, type PolicySource } from './policy.ts';
 

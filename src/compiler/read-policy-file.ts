@@ -2,7 +2,7 @@
 // size: a FIFO or a device would hang or stream forever, a huge file would eat the memory.
 
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { errorAt, type Diagnostic } from './diagnostic.ts';
+import { errorAt, type Diagnostic } from '../diagnostics/diagnostic.ts';
 
 /** Far above any real policy (the bundled one is 1 KB; 30,000 statements are about 1.5 MB). */
 export const MAX_POLICY_BYTES = 4 * 1024 * 1024;

@@ -2,7 +2,7 @@
 // bridge's range=, so it must be a host address of the policy's subnet other than the gateway.
 
 import { parseCidr4 } from '../compiler/effective-network.ts';
-import { broadcastOf, inCidr, parseIpv4 } from '../compiler/net/ipv4.ts';
+import { broadcastOf, inCidr, parseIpv4 } from '../net/ipv4.ts';
 
 export function isVmAddress(address: string, subnet: string, gateway: string): boolean {
   const a = parseIpv4(address);

@@ -4,7 +4,7 @@
 // bridge and DHCP traffic before the second anchor is read. Until rules are keyed on each VM's own
 // address, a second cage on an overlapping subnet is refused (enforce) and reported (verify).
 
-import { inCidr, parseIpv4, type Cidr4 } from '../compiler/net/ipv4.ts';
+import { inCidr, parseIpv4, type Cidr4 } from '../net/ipv4.ts';
 import { NANOPOLICY_ANCHOR } from '../compiler/emit/pfctl-commands.ts';
 
 // The nanopolicy anchors in `pfctl -a com.apple -s Anchors` output ("  com.apple/NAME" lines).

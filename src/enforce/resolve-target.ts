@@ -9,8 +9,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Bridge, Policy } from '../compiler/policy.ts';
 import { parseCidr4 } from '../compiler/effective-network.ts';
-import { inCidr, parseIpv4, UNROUTABLE_IPV4 } from '../compiler/net/ipv4.ts';
-import { canonicalIpv6, unroutableIpv6 } from '../compiler/net/ipv6.ts';
+import { inCidr, parseIpv4, UNROUTABLE_IPV4 } from '../net/ipv4.ts';
+import { canonicalIpv6, unroutableIpv6 } from '../net/ipv6.ts';
 
 /** Every address a name resolves to, in the resolver's order. */
 export type Lookup = (name: string) => Promise<string[]>;

@@ -4,8 +4,8 @@
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { compilePolicyFile } from '../compiler/compile.ts';
-import type { Diagnostic } from '../compiler/diagnostic.ts';
-import { hasErrors } from '../compiler/diagnostic.ts';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
+import { hasErrors } from '../diagnostics/diagnostic.ts';
 import type { Policy } from '../compiler/policy.ts';
 import { artifactsFor } from './artifacts-from-emitters.ts';
 import type { BackendPlan } from './backend.ts';

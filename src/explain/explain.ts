@@ -13,7 +13,7 @@ import { pfLayer } from './pf-layer.ts';
 import { proxyLayer } from './proxy-layer.ts';
 import { explainPath } from './share-layer.ts';
 import { softnetLayer } from './softnet-layer.ts';
-import { parseIpv4 } from '../compiler/net/ipv4.ts';
+import { parseIpv4 } from '../net/ipv4.ts';
 
 export type FirewallBackend = 'pf' | 'nft';
 

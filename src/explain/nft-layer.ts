@@ -2,7 +2,7 @@
 // gateway (the host), the forward chain otherwise; rules in order, the first verdict wins, the
 // chain policy (accept) when none matches. Reads the rule shapes the nft emitter writes.
 
-import { inCidr, parseIpv4 } from '../compiler/net/ipv4.ts';
+import { inCidr, parseIpv4 } from '../net/ipv4.ts';
 import type { Bridge } from '../compiler/policy.ts';
 import type { LayerResult, Packet } from './layer.ts';
 

@@ -1,7 +1,7 @@
 // What `explain` was asked about: HOST:PORT (an endpoint), a host alone, or a host path.
 
-import { canonicalIpv6 } from '../compiler/net/ipv6.ts';
-import { parseIpv4 } from '../compiler/net/ipv4.ts';
+import { canonicalIpv6 } from '../net/ipv6.ts';
+import { parseIpv4 } from '../net/ipv4.ts';
 import type { Packet } from './layer.ts';
 
 export type ExplainTarget =

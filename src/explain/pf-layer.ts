@@ -3,7 +3,7 @@
 // rule shapes the anchor emitter writes (action, direction, quick, on, af, proto, from/to with
 // address lists and ports, all); a rule it cannot read is an error, never silently skipped.
 
-import { inCidr, parseIpv4 } from '../compiler/net/ipv4.ts';
+import { inCidr, parseIpv4 } from '../net/ipv4.ts';
 import type { Bridge } from '../compiler/policy.ts';
 import type { LayerResult, Packet } from './layer.ts';
 

@@ -2,7 +2,7 @@
 // rule matching, the internet and the gateway pass. IPv4 only: IPv6 never passes. Read from the
 // emitted tart-run.sh, so what is cited is what tart will be given.
 
-import { inCidr, parseIpv4, type Cidr4 } from '../compiler/net/ipv4.ts';
+import { inCidr, parseIpv4, type Cidr4 } from '../net/ipv4.ts';
 import { findArtifactLine, type LayerResult, type Packet } from './layer.ts';
 
 interface Rule {

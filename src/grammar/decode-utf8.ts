@@ -2,7 +2,7 @@
 // U+FFFD that would make two different files read (and hash) alike or put "?" into a share path.
 
 import { isUtf8 } from 'node:buffer';
-import type { Diagnostic } from '../compiler/diagnostic.ts';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 
 export interface Decoded {
   /** The text, when every line is UTF-8. */

@@ -2,9 +2,9 @@
 
 import { parse, SyntaxError as PeggySyntaxError } from './generated/parser.js';
 import type { PolicyAst, Statement } from './ast.ts';
-import type { Diagnostic } from '../compiler/diagnostic.ts';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { rewordSyntaxError } from './reword-syntax-error.ts';
-import { splitLines } from './split-lines.ts';
+import { splitLines } from '../diagnostics/split-lines.ts';
 
 export interface ParseResult {
   ast: PolicyAst;

@@ -1,7 +1,7 @@
 // Turns peggy's "Expected … but … found" into one sentence a policy author understands.
 
 import type { SyntaxError as PeggySyntaxError } from './generated/parser.js';
-import type { Diagnostic } from '../compiler/diagnostic.ts';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 
 type Expectation = NonNullable<PeggySyntaxError['expected']>[number];
 

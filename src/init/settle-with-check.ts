@@ -3,7 +3,7 @@
 // would refuse, and never drops a finding silently.
 
 import { compilePolicy } from '../compiler/compile.ts';
-import type { Diagnostic } from '../compiler/diagnostic.ts';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { comment } from './policy-text.ts';
 import type { PolicyLine } from './render-policy.ts';
 

@@ -3,8 +3,8 @@
 
 import { isAbsolute } from 'node:path';
 import { isIPv4 } from 'node:net';
-import { invalidHostName, normaliseName } from './host-name.ts';
-import { parseCidr } from './ip-address.ts';
+import { invalidHostName, normaliseName } from '../net/host-name.ts';
+import { parseCidr } from '../net/ip-address.ts';
 
 export interface ProxyRule {
   /** The policy's egress name (e.g. "claude"), for the audit log. */

@@ -1,6 +1,6 @@
 // The CONNECT request target ("host:port") as a name and a port, or why it names neither.
 
-import { invalidHostName, looksLikeIpLiteral, normaliseName, printable } from './host-name.ts';
+import { invalidHostName, looksLikeIpLiteral, normaliseName, printable } from '../net/host-name.ts';
 
 export type ConnectTarget = { ok: true; name: string; port: number } | { ok: false; reason: string; name: string; port: number };
 

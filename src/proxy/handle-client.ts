@@ -9,8 +9,8 @@ import { parseConnectTarget } from './connect-target.ts';
 import { matchRule } from './match-rule.ts';
 import { resolveChecked, type CheckedAddress, type Lookup } from './resolve-checked.ts';
 import { readClientHello } from './client-hello.ts';
-import { normaliseName, printable } from './host-name.ts';
-import type { Cidr, IpBytes } from './ip-address.ts';
+import { normaliseName, printable } from '../net/host-name.ts';
+import type { Cidr, IpBytes } from '../net/ip-address.ts';
 
 // Opens the upstream TCP connection to a checked address (net.connect; tests map lab addresses).
 export type Connect = (options: { host: string; port: number; family: 4 | 6 }) => Socket;

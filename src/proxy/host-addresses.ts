@@ -4,7 +4,7 @@
 // VM's gateway appearing), which a list written at start-up would miss.
 
 import { networkInterfaces } from 'node:os';
-import { parseIp, type IpBytes } from './ip-address.ts';
+import { parseIp, type IpBytes } from '../net/ip-address.ts';
 
 const CACHE_MS = 2000;
 

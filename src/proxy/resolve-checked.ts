@@ -3,8 +3,8 @@
 // up again, so a second answer (DNS rebinding) cannot slip in between the check and the connect.
 
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { parseIp, type Cidr, type IpBytes } from './ip-address.ts';
-import { whyRefused } from './refused-address.ts';
+import { parseIp, type Cidr, type IpBytes } from '../net/ip-address.ts';
+import { whyRefused } from '../net/refused-address.ts';
 
 export interface LookupAddress { address: string; family: number }
 export type Lookup = (name: string) => Promise<LookupAddress[]>;

@@ -5,7 +5,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import type { AuditRecord, ProxyConfig } from './config.ts';
 import { openAuditLog } from './audit-log.ts';
 import { ClientConnection, type ClientContext, type Connect } from './handle-client.ts';
-import { cidrContains, parseCidr, parseIp, type Cidr, type IpBytes } from './ip-address.ts';
+import { cidrContains, parseCidr, parseIp, type Cidr, type IpBytes } from '../net/ip-address.ts';
 import { systemLookup, type Lookup } from './resolve-checked.ts';
 import { liveHostAddresses } from './host-addresses.ts';
 

@@ -7,16 +7,16 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
 import { isUtf8 } from 'node:buffer';
-import { inetAton, isIpv4Spelling } from '../../src/compiler/net/inet-aton.ts';
+import { inetAton, isIpv4Spelling } from '../../src/net/inet-aton.ts';
 import { firstInvalidUtf8, decodeUtf8 } from '../../src/grammar/decode-utf8.ts';
-import { isPrivateSubnet } from '../../src/compiler/net/private-ranges.ts';
+import { isPrivateSubnet } from '../../src/net/private-ranges.ts';
 import { parseCidr4 } from '../../src/compiler/effective-network.ts';
 import { checkNestedMounts } from '../../src/compiler/passes/check-nested-mounts.ts';
 import { parsePolicy } from '../../src/grammar/parse-policy.ts';
 import { lexicalPath } from '../../src/compiler/paths/real-path.ts';
 import { isWithin } from '../../src/compiler/paths/expand-home.ts';
 import { sensitiveSegment } from '../../src/compiler/paths/sensitive-patterns.ts';
-import { splitLines } from '../../src/grammar/split-lines.ts';
+import { splitLines } from '../../src/diagnostics/split-lines.ts';
 
 // A fixed seed by default, so `npm test` (and CI) is the same run every time; FUZZ_SEED=$RANDOM
 // explores further, and a failure names its seed in the suite title.

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compilePolicy } from '../../src/compiler/compile.ts';
-import { formatDiagnostics } from '../../src/compiler/format-diagnostics.ts';
+import { formatDiagnostics } from '../../src/diagnostics/format-diagnostics.ts';
 import { expectGolden } from '../helpers/golden.ts';
 import { FIXTURE_CWD, FIXTURE_HOME } from '../helpers/fixture-host.ts';
 

@@ -5,10 +5,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { formatDiagnostics, lineFromIndex, lineIndex } from '../../src/compiler/format-diagnostics.ts';
+import { formatDiagnostics, lineFromIndex, lineIndex } from '../../src/diagnostics/format-diagnostics.ts';
 import { foldPath } from '../../src/compiler/paths/fold-path.ts';
-import { splitLines } from '../../src/grammar/split-lines.ts';
-import type { Diagnostic } from '../../src/compiler/diagnostic.ts';
+import { splitLines } from '../../src/diagnostics/split-lines.ts';
+import type { Diagnostic } from '../../src/diagnostics/diagnostic.ts';
 
 const seed = Number(process.env['FUZZ_SEED'] ?? 20261127);
 const t = suite(`compiler shortcuts (FUZZ_SEED=${seed})`);

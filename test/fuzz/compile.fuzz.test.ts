@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePolicy, type CompileOutcome } from '../../src/compiler/compile.ts';
 import { decodeUtf8 } from '../../src/grammar/decode-utf8.ts';
-import { formatDiagnostics } from '../../src/compiler/format-diagnostics.ts';
+import { formatDiagnostics } from '../../src/diagnostics/format-diagnostics.ts';
 import { emitArtifacts } from '../../src/compiler/emit/index.ts';
 import type { Artifact } from '../../src/compiler/artifact.ts';
 import { FIXTURE_CWD, FIXTURE_HOME } from '../helpers/fixture-host.ts';

@@ -2,10 +2,10 @@
 
 import type { TargetNode } from '../../grammar/ast.ts';
 import type { TargetKind } from '../policy.ts';
-import { formatIpv4, parseIpv4 } from './ipv4.ts';
-import { inetAton, isIpv4Spelling } from './inet-aton.ts';
-import { canonicalIpv6 } from './ipv6.ts';
-import { invalidDnsName } from './dns-name.ts';
+import { formatIpv4, parseIpv4 } from '../../net/ipv4.ts';
+import { inetAton, isIpv4Spelling } from '../../net/inet-aton.ts';
+import { canonicalIpv6 } from '../../net/ipv6.ts';
+import { invalidDnsName } from '../../net/dns-name.ts';
 
 export type ClassifiedTarget =
   | { ok: true; kind: TargetKind; host: string; ipv4?: number }

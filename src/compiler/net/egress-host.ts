@@ -4,7 +4,7 @@
 
 import type { PolicyAst } from '../../grammar/ast.ts';
 import { egressRules } from '../check-context.ts';
-import { invalidHostName, looksLikeIpLiteral, normaliseName } from '../../proxy/host-name.ts';
+import { invalidHostName, looksLikeIpLiteral, normaliseName } from '../../net/host-name.ts';
 
 export const DEFAULT_EGRESS_PORT = 443;
 

@@ -1,7 +1,7 @@
 // Ports are 1–65535; listen ports are unprivileged, unique, and clear of the host's own services;
 // connection limits are sane.
 
-import { errorAt, warningAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, warningAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { bridges, findOption, type CheckContext } from '../check-context.ts';
 import type { Located } from '../../grammar/ast.ts';
 

@@ -1,12 +1,12 @@
 // Every bridge forwards to a host the owner's LAN or the internet can route: never the host
 // itself, the VM network, or an address no router forwards.
 
-import { errorAt, warningAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, warningAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { bridges, type CheckContext } from '../check-context.ts';
 import { effectiveNetwork } from '../effective-network.ts';
 import { classifyTarget } from '../net/classify-target.ts';
-import { formatCidr, formatIpv4, inCidr, UNROUTABLE_IPV4 } from '../net/ipv4.ts';
-import { unroutableIpv6 } from '../net/ipv6.ts';
+import { formatCidr, formatIpv4, inCidr, UNROUTABLE_IPV4 } from '../../net/ipv4.ts';
+import { unroutableIpv6 } from '../../net/ipv6.ts';
 
 export function checkBridgeTargets({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];

@@ -3,7 +3,7 @@
 // leads on this host (symlinks resolved), since "-o ~/out" with ~/out a symlink into a share writes
 // the sudoers lines where the VM can edit them. (enforce repeats this before it applies anything.)
 
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { mounts, type CheckContext } from '../check-context.ts';
 import { foldedWithin } from '../paths/expand-home.ts';
 import { foldPath } from '../paths/fold-path.ts';

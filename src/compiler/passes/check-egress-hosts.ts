@@ -2,10 +2,10 @@
 // spelling, never the host itself, and never a wildcard over a whole public suffix ("*.com").
 
 import type { Located, Span } from '../../grammar/ast.ts';
-import { errorAt, warningAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, warningAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { egressRules, type CheckContext } from '../check-context.ts';
 import { parsedEgressHosts } from '../net/egress-host.ts';
-import { publicSuffixKind } from '../net/public-suffix.ts';
+import { publicSuffixKind } from '../../net/public-suffix.ts';
 
 export function checkEgressHosts({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];

@@ -1,7 +1,7 @@
 // Mount paths are absolute (or "~/…"), never climb with "..", and hold nothing tart's
 // --dir NAME:PATH[:OPTIONS] parsing would split on.
 
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { mounts, type CheckContext } from '../check-context.ts';
 import { expandHome } from '../paths/expand-home.ts';
 import { CLIMBS, mountPaths } from '../paths/usable-mount-path.ts';

@@ -2,7 +2,7 @@
 // the outer one's mode, whatever its own line says. Paths compare as a Mac compares them (without
 // case, normalised), and in O(n log n): mounts sorted by path form a tree of containment.
 
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { mounts, type CheckContext } from '../check-context.ts';
 import type { MountStatement } from '../../grammar/ast.ts';
 import { mountPaths } from '../paths/usable-mount-path.ts';

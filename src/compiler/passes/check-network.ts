@@ -1,11 +1,11 @@
 // The network line names a well-formed subnet and a gateway that is a host address inside it.
 
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { findOption, statementsOf, type CheckContext } from '../check-context.ts';
 import { parseCidr4 } from '../effective-network.ts';
-import { broadcastOf, formatCidr, formatIpv4, inCidr, parseIpv4, prefixMask } from '../net/ipv4.ts';
+import { broadcastOf, formatCidr, formatIpv4, inCidr, parseIpv4, prefixMask } from '../../net/ipv4.ts';
 import { DEFAULT_SUBNET } from '../policy.ts';
-import { describeNonPrivate, isPrivateSubnet } from '../net/private-ranges.ts';
+import { describeNonPrivate, isPrivateSubnet } from '../../net/private-ranges.ts';
 
 export function checkNetwork({ ast }: CheckContext): Diagnostic[] {
   const line = statementsOf(ast, 'network')[0];

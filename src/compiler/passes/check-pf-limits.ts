@@ -2,7 +2,7 @@
 // a quoted string in an 8096-byte buffer (pfctl parse.y, yylex: "string too long" beyond 8094
 // characters). A policy past that would compile here and fail when enforce loads it.
 
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { bridges, type CheckContext } from '../check-context.ts';
 
 /** pfctl parse.y: `char buf[8096]`, and a quoted string stops at sizeof(buf) - 2 characters. */

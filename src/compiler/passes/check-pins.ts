@@ -1,6 +1,6 @@
 // A pin belongs to a TLS bridge and is a base64 SHA-256 of the server's public key (32 bytes).
 
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { bridges, findOption, type CheckContext } from '../check-context.ts';
 
 export function checkPins({ ast }: CheckContext): Diagnostic[] {

@@ -1,7 +1,7 @@
 // The egress proxy listens on an unprivileged gateway port of its own (no bridge there), and its
 // connection limit is sane. Without a `proxy` line it takes port 13128 once any egress is listed.
 
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { bridges, egressRules, findOption, statementsOf, type CheckContext } from '../check-context.ts';
 import { DEFAULT_PROXY_PORT, MAX_PROXY_CONNECTIONS } from '../policy.ts';
 

@@ -1,7 +1,7 @@
 // No mount shares the root, the home folder (or a folder above it), or a folder NanoClaw counts as
 // secret (.ssh, .aws, .env …), unless its line says "allow-sensitive".
 
-import { errorAt, warningAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, warningAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { findOption, mounts, type CheckContext } from '../check-context.ts';
 import { foldedWithin } from '../paths/expand-home.ts';
 import { foldPath } from '../paths/fold-path.ts';

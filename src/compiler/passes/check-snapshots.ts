@@ -1,6 +1,6 @@
 // `snapshot keep N` appears at most once, and N is a count of snapshots a disk can hold (1–100).
 
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { statementsOf, type CheckContext } from '../check-context.ts';
 
 /** Each snapshot is a full APFS clone: cheap at first, but each one keeps the blocks the VM since changed. */

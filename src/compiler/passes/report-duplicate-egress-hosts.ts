@@ -2,7 +2,7 @@
 // which rule allows it (and the audit log would name only one of them).
 
 import type { EgressStatement } from '../../grammar/ast.ts';
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { egressRules, type CheckContext } from '../check-context.ts';
 import { egressKey, parsedEgressHosts } from '../net/egress-host.ts';
 

@@ -1,6 +1,6 @@
 // Every bridge, mount and egress rule has its own name: names label rules, processes, shares and probe results.
 
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import type { CheckContext } from '../check-context.ts';
 import type { AllowStatement, EgressStatement, MountStatement } from '../../grammar/ast.ts';
 

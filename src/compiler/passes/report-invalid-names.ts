@@ -2,7 +2,7 @@
 // tart's --dir NAME:PATH, the pf anchor path, the nft table name and the launchd label.
 
 import type { Located } from '../../grammar/ast.ts';
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import type { CheckContext } from '../check-context.ts';
 
 const NAME = /^[a-z][a-z0-9-]*$/;

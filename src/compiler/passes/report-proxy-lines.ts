@@ -1,7 +1,7 @@
 // One proxy per VM: at most one `proxy` line, and a `proxy` line only where egress is listed (a
 // proxy with no names to allow would only be one more open port on the gateway).
 
-import { errorAt, warningAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, warningAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { egressRules, statementsOf, type CheckContext } from '../check-context.ts';
 
 export function reportProxyLines({ ast }: CheckContext): Diagnostic[] {

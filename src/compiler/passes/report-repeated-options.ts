@@ -1,6 +1,6 @@
 // No option appears twice on one line: "max-conn 8 max-conn 64" means nothing certain.
 
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import type { CheckContext } from '../check-context.ts';
 
 export function reportRepeatedOptions({ ast }: CheckContext): Diagnostic[] {

@@ -1,6 +1,6 @@
 // A policy names its VM exactly once and describes its network at most once.
 
-import { errorAt, type Diagnostic } from '../diagnostic.ts';
+import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { statementsOf, type CheckContext } from '../check-context.ts';
 
 export function reportStatementCounts({ ast }: CheckContext): Diagnostic[] {

@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Policy } from '../../compiler/policy.ts';
 import { parseCidr4 } from '../../compiler/effective-network.ts';
-import { inCidr, parseIpv4 } from '../../compiler/net/ipv4.ts';
+import { inCidr, parseIpv4 } from '../../net/ipv4.ts';
 import { readState, proxyAuditPath, proxyConfigPath } from '../../enforce/state.ts';
 import type { AuditRecord } from '../../proxy/config.ts';
 import { readRecords } from './read-audit-log.ts';

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { parseEgressHost } from '../../../src/compiler/net/egress-host.ts';
-import { publicSuffixKind } from '../../../src/compiler/net/public-suffix.ts';
+import { publicSuffixKind } from '../../../src/net/public-suffix.ts';
 
 const RUNS = { seed: 7, numRuns: 400, interruptAfterTimeLimit: 4000 };
 const label = fc.stringMatching(/^[a-z]([a-z0-9-]{0,10}[a-z0-9])?$/);

@@ -1,6 +1,6 @@
 // IPv6 target addresses: validated by Node's own parser and printed in canonical form (RFC 5952).
 
-import { lazyNet } from '../../lazy-builtins.ts';
+import { lazyNet } from '../lazy-builtins.ts';
 
 // Canonical lowercase compressed text of an IPv6 address, or undefined when it is not one.
 export function canonicalIpv6(text: string): string | undefined {

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { invalidHostName, looksLikeIpLiteral, normaliseName } from '../../src/proxy/host-name.ts';
+import { invalidHostName, looksLikeIpLiteral, normaliseName } from '../../src/net/host-name.ts';
 
 const t = suite('host-name shortcuts');
 const runs = { seed: Number(process.env.FUZZ_SEED ?? 20261127), numRuns: 5000 };

@@ -2,7 +2,7 @@
 
 import { colors } from '../colors.ts';
 import type { Diagnostic } from './diagnostic.ts';
-import { splitLines } from '../grammar/split-lines.ts';
+import { splitLines } from './split-lines.ts';
 
 export interface FormatOptions {
   /** Source text by file name, for the snippet; a file not given gets no snippet. */
