@@ -9,7 +9,7 @@ import { reportDiagnostics } from './report-diagnostics.ts';
 import type { Session } from '../enforce/session.ts';
 import type { DownResult } from '../enforce/down.ts';
 import { parseIpv4 } from '../net/ipv4.ts';
-import type { Backend, ProxyState } from '../enforce/state.ts';
+import type { Backend, ProxyState } from '../formats/enforce-state.ts';
 import type { UndoFailure } from '../enforce/run-plan.ts';
 import { shQuote } from '../enforce/command.ts';
 

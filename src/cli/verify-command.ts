@@ -9,7 +9,7 @@ import { colors } from '../colors.ts';
 import { compilePolicyFile } from '../compiler/compile.ts';
 import { buildVerifyManifest } from '../compiler/emit/verify-manifest.ts';
 import type { Policy } from '../compiler/policy.ts';
-import type { VerifyManifest } from '../verify/manifest.ts';
+import type { VerifyManifest } from '../formats/verify-manifest.ts';
 import type { InsideOptions, ProbeResult } from '../verify/inside/result.ts';
 import type { Backend } from '../verify/host/verify-host.ts';
 import { formatReport, NO_PAINT, type Paint } from '../verify/format-report.ts';
@@ -18,7 +18,7 @@ import { EXIT, useColor, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
 import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
-import { defaultStateDir } from '../enforce/state.ts';
+import { defaultStateDir } from '../formats/enforce-state.ts';
 import { recordVerify } from '../workflow/record-verify.ts';
 
 interface VerifyCliOptions {

@@ -3,7 +3,7 @@
 
 import { Option, type Command } from 'commander';
 import type { Session } from '../enforce/session.ts';
-import type { Backend } from '../enforce/state.ts';
+import type { Backend } from '../formats/enforce-state.ts';
 import type { Io } from './io.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 

@@ -12,7 +12,7 @@ import { acquireLock, LockedError, type Lock } from './lock.ts';
 import { runPlan, type PlanOutcome } from './run-plan.ts';
 import { runPreflight, type PreflightProblem } from './preflight.ts';
 import type { Session } from './session.ts';
-import { ensureStateDir, readState, removeState, writeState, type EnforceState } from './state.ts';
+import { ensureStateDir, readState, removeState, writeState, type EnforceState } from '../formats/enforce-state.ts';
 
 export type ApplyResult =
   | { kind: 'locked'; message: string }

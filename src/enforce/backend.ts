@@ -4,7 +4,7 @@
 import type { EnforceArtifacts } from './artifacts.ts';
 import type { CommandRunner } from './command-runner.ts';
 import type { PreflightCheck } from './preflight.ts';
-import type { Backend, EnforceState } from './state.ts';
+import type { Backend, EnforceState } from '../formats/enforce-state.ts';
 import type { Step, StepContext } from './step.ts';
 
 export interface BackendPlan {

@@ -11,7 +11,7 @@ import type { CommandRunner } from './command-runner.ts';
 import { portListening } from './port-listening.ts';
 import { pollUntil, processGone } from './process-gone.ts';
 import { hostAddresses, resolveTarget } from './resolve-target.ts';
-import { bridgeLogPath, type BridgeState } from './state.ts';
+import { bridgeLogPath, type BridgeState } from '../formats/enforce-state.ts';
 import { StepError, type Step, type StepContext } from './step.ts';
 
 /** Longest wait for a fresh socat when its port cannot be seen listening (no /proc: macOS). */

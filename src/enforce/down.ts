@@ -6,7 +6,7 @@ import { stopBridge } from './bridge-step.ts';
 import { stopProxy } from './proxy-step.ts';
 import { undoSteps, type UndoFailure } from './run-plan.ts';
 import type { Session } from './session.ts';
-import { readState, removeState, writeState, type EnforceState } from './state.ts';
+import { readState, removeState, writeState, type EnforceState } from '../formats/enforce-state.ts';
 
 export interface DownResult {
   /** There was a recorded state to remove. */

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { formatCommand } from './command.ts';
 import type { Session } from './session.ts';
-import { loadedRulesPath } from './state.ts';
+import { loadedRulesPath } from '../formats/enforce-state.ts';
 
 export interface DryRun {
   text: string;

@@ -13,7 +13,7 @@ import { interfaceFromIpJson, safeInterfaceName } from './find-interface.ts';
 import { netmaskMatches, prefixFromIpJson } from './interface-prefix.ts';
 import { tableProblem } from './nft-readback.ts';
 import { PLACEHOLDER } from './plan-pf.ts';
-import { loadedRulesPath } from './state.ts';
+import { loadedRulesPath } from '../formats/enforce-state.ts';
 import { mustRun, noUndo, StepError, type Step, type StepContext } from './step.ts';
 
 export interface NftPlanInput {

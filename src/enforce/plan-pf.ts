@@ -17,7 +17,7 @@ import { loadServices, servicesFileFrom } from './services-db.ts';
 import { bridgeStep } from './bridge-step.ts';
 import { proxyStep } from './proxy-step.ts';
 import { pruneSnapshotsStep, snapshotStep } from './snapshot-step.ts';
-import { loadedRulesPath } from './state.ts';
+import { loadedRulesPath } from '../formats/enforce-state.ts';
 import { ensureVmStopped, tartStop } from './stop-vm.ts';
 import { netmaskMatches, prefixFromIfconfig } from './interface-prefix.ts';
 import { mustRun, noUndo, StepError, type Step, type StepContext } from './step.ts';

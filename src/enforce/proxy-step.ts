@@ -11,7 +11,7 @@ import { parseLsof, parseSs } from '../verify/host/listeners.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
 import { cmd, type Cmd } from './command.ts';
 import type { CommandRunner } from './command-runner.ts';
-import { proxyAuditPath, proxyConfigPath, proxyLogPath, type ProxyState } from './state.ts';
+import { proxyAuditPath, proxyConfigPath, proxyLogPath, type ProxyState } from '../formats/enforce-state.ts';
 import { StepError, type Step, type StepContext } from './step.ts';
 
 /** How long a fresh proxy has to print its "listening" line. */

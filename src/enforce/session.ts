@@ -12,7 +12,7 @@ import type { BackendPlan } from './backend.ts';
 import { pfBackend } from './backend-pf.ts';
 import { nftBackend } from './backend-nft.ts';
 import { createRunner, type CommandRunner } from './command-runner.ts';
-import { emptyState, defaultStateDir, type Backend, type EnforceState } from './state.ts';
+import { emptyState, defaultStateDir, type Backend, type EnforceState } from '../formats/enforce-state.ts';
 import type { StepContext } from './step.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
 import { targetsCheck } from './preflight-common.ts';

@@ -3,7 +3,7 @@
 
 import type { Cmd } from './command.ts';
 import type { CommandRunner, CmdResult } from './command-runner.ts';
-import type { EnforceState } from './state.ts';
+import type { EnforceState } from '../formats/enforce-state.ts';
 import { formatCommand } from './command.ts';
 import type { Lookup } from './resolve-target.ts';
 

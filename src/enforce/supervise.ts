@@ -5,7 +5,7 @@
 // told to stop (the signal), or when the rules cannot be restored — failing closed rather than
 // leaving the VM up without its cage.
 
-import { bridgeLogPath, writeState, type EnforceState } from './state.ts';
+import { bridgeLogPath, writeState, type EnforceState } from '../formats/enforce-state.ts';
 import { isOurBridge, socatCmd, startBridge, stopBridge } from './bridge-step.ts';
 import { hostAddresses, resolveTarget } from './resolve-target.ts';
 import { downLocked, type DownResult } from './down.ts';

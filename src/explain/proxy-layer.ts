@@ -2,8 +2,8 @@
 // rules of the emitted proxy.json and the proxy's own matcher (src/proxy/match-rule.ts), so what
 // explain says is what the proxy will do. Offline: the name is matched, never resolved.
 
-import type { ProxyRule } from '../proxy/config.ts';
-import { matchRule, nameMatches } from '../proxy/match-rule.ts';
+import type { ProxyRule } from '../formats/proxy-config.ts';
+import { matchRule, nameMatches } from '../formats/match-rule.ts';
 import type { EgressRule, Policy } from '../compiler/policy.ts';
 import { findArtifactLine, type ArtifactLine, type LayerResult, type Packet } from './layer.ts';
 

@@ -2,7 +2,7 @@
 // are private), rotated by size to log.1 so a chatty agent cannot fill the disk.
 
 import { closeSync, fchmodSync, fstatSync, openSync, renameSync, writeSync } from 'node:fs';
-import type { AuditRecord } from './config.ts';
+import type { AuditRecord } from '../formats/proxy-config.ts';
 
 export interface AuditLog {
   write(record: AuditRecord): void;

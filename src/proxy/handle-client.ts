@@ -3,10 +3,10 @@
 // Every path ends in exactly one audit record and both sockets destroyed.
 
 import type { Socket } from 'node:net';
-import type { AuditRecord, ProxyConfig, ProxyRule } from './config.ts';
+import type { AuditRecord, ProxyConfig, ProxyRule } from '../formats/proxy-config.ts';
 import { readRequestHead } from './request-head.ts';
 import { parseConnectTarget } from './connect-target.ts';
-import { matchRule } from './match-rule.ts';
+import { matchRule } from '../formats/match-rule.ts';
 import { resolveChecked, type CheckedAddress, type Lookup } from './resolve-checked.ts';
 import { readClientHello } from './client-hello.ts';
 import { normaliseName, printable } from '../net/host-name.ts';

@@ -3,7 +3,7 @@
 // line on a bad config or a failed bind. SIGTERM and SIGINT close every tunnel and the log.
 
 import { readFileSync } from 'node:fs';
-import { parseProxyConfig } from './config.ts';
+import { parseProxyConfig } from '../formats/proxy-config.ts';
 import { startProxy } from './server.ts';
 
 // Reads the one option this process takes.

@@ -2,7 +2,7 @@
 // connections, and hands each one to a ClientConnection. Usable in-process (tests) and from main.
 
 import { connect, createServer, type Socket } from 'node:net';
-import type { AuditRecord, ProxyConfig } from './config.ts';
+import type { AuditRecord, ProxyConfig } from '../formats/proxy-config.ts';
 import { openAuditLog } from './audit-log.ts';
 import { ClientConnection, type ClientContext, type Connect } from './handle-client.ts';
 import { cidrContains, parseCidr, parseIp, type Cidr, type IpBytes } from '../net/ip-address.ts';

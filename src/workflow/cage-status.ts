@@ -5,7 +5,7 @@
 import { isOurBridge } from '../enforce/bridge-step.ts';
 import { cmd } from '../enforce/command.ts';
 import type { Session } from '../enforce/session.ts';
-import { readState, type EnforceState } from '../enforce/state.ts';
+import { readState, type EnforceState } from '../formats/enforce-state.ts';
 import { listSnapshots, type SnapshotRow } from './list-snapshots.ts';
 import { readRecords, type VerifyOutcome } from './snapshot-records.ts';
 

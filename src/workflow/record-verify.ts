@@ -2,7 +2,7 @@
 // the enforce run now in force took, for `snapshots`. A record, never a proof: verify proves.
 
 import { existsSync } from 'node:fs';
-import { readState } from '../enforce/state.ts';
+import { readState } from '../formats/enforce-state.ts';
 import { updateRecords, type VerifyOutcome } from './snapshot-records.ts';
 
 // Records only where enforce keeps a state directory: verify alone never creates one.

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliArgs } from '../helpers/cli-process.ts';
 import { runCli } from '../helpers/run-cli.ts';
-import type { AuditRecord } from '../../src/proxy/config.ts';
+import type { AuditRecord } from '../../src/formats/proxy-config.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'np-log-'));

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { cidrContains, parseCidr, parseIp, type Cidr } from '../../src/net/ip-address.ts';
 import { whyRefused } from '../../src/net/refused-address.ts';
-import { matchRule, nameMatches } from '../../src/proxy/match-rule.ts';
+import { matchRule, nameMatches } from '../../src/formats/match-rule.ts';
 import { resolveChecked } from '../../src/proxy/resolve-checked.ts';
 import { liveHostAddresses } from '../../src/proxy/host-addresses.ts';
 

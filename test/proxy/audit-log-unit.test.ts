@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAuditLog } from '../../src/proxy/audit-log.ts';
-import type { AuditRecord } from '../../src/proxy/config.ts';
+import type { AuditRecord } from '../../src/formats/proxy-config.ts';
 
 const record = (n: number): AuditRecord => ({ time: new Date(n).toISOString(), client: '192.168.64.2', name: `n${n}.example.test`, port: 443,
   decision: 'refused', reason: 'name not listed', bytesUp: 0, bytesDown: 0, durationMs: 1 });

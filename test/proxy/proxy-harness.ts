@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { startProxy, type ProxyDeps, type RunningProxy } from '../../src/proxy/server.ts';
-import type { AuditRecord, ProxyConfig } from '../../src/proxy/config.ts';
-import { PROXY_DEFAULTS } from '../../src/proxy/config.ts';
+import type { AuditRecord, ProxyConfig } from '../../src/formats/proxy-config.ts';
+import { PROXY_DEFAULTS } from '../../src/formats/proxy-config.ts';
 import { createLabCa } from '../lab/lab-ca.ts';
 
 export const UPSTREAM_ADDRESS = '203.0.113.10'; // TEST-NET-3: what the fake resolver answers

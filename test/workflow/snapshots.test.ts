@@ -11,7 +11,7 @@ import { main } from '../../src/cli/main.ts';
 import { readRecords } from '../../src/workflow/snapshot-records.ts';
 import { recordVerify } from '../../src/workflow/record-verify.ts';
 import { updateRecords } from '../../src/workflow/snapshot-records.ts';
-import { emptyState, writeState } from '../../src/enforce/state.ts';
+import { emptyState, writeState } from '../../src/formats/enforce-state.ts';
 import { fakeMac, gone, POLICY, PORT, type FakeMac } from '../enforce/harness.ts';
 
 const OLD = ['t-vm-np-20200101T000000Z', 't-vm-np-20210101T000000Z'];

@@ -4,8 +4,8 @@
 // the audit log in the state directory.
 
 import { join } from 'node:path';
-import type { ProxyConfig } from '../../proxy/config.ts';
-import { PROXY_DEFAULTS } from '../../proxy/config.ts';
+import type { ProxyConfig } from '../../formats/proxy-config.ts';
+import { PROXY_DEFAULTS } from '../../formats/proxy-config.ts';
 import type { Policy } from '../policy.ts';
 
 export interface ProxyJsonOptions {

@@ -2,7 +2,7 @@
 
 import type { Policy } from '../policy.ts';
 import { anchorName, SHARES_ROOT } from '../policy.ts';
-import type { VerifyManifest } from '../../verify/manifest.ts';
+import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import { gatewayPorts } from './anchor-pf.ts';
 import { GENERATED_BY } from './header.ts';
 import { hostsEntries } from './hosts.ts';

@@ -2,7 +2,7 @@
 // report claims crossed the firewall. Only traffic to the gateway is counted: on a Mac, softnet
 // drops traffic to other addresses in user space before the host's kernel (and pf) ever sees it.
 
-import type { VerifyManifest } from '../manifest.ts';
+import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import type { ProbeResult } from '../inside/result.ts';
 import type { FirewallCounters } from './firewall-counters.ts';
 import { hostRow } from './host-result.ts';

@@ -2,7 +2,7 @@
 // verify's check that the log holds this run's probe attempts.
 
 import { existsSync, readFileSync } from 'node:fs';
-import type { AuditRecord } from '../../proxy/config.ts';
+import type { AuditRecord } from '../../formats/proxy-config.ts';
 
 // The complete lines from `offset` on, as records; a half-written last line waits for the next read.
 export function readRecords(path: string, offset: number): { records: AuditRecord[]; offset: number } {

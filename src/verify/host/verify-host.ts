@@ -6,7 +6,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Policy } from '../../compiler/policy.ts';
-import type { VerifyManifest } from '../manifest.ts';
+import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import type { InsideOptions, InsideStats, ProbeResult } from '../inside/result.ts';
 import { DEFAULT_BUDGET_MS, PROBE_GROUPS } from '../inside/run-probes.ts';
 import { sanitizeText } from '../sanitize-text.ts';

@@ -4,7 +4,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { createHash } from 'node:crypto';
-import type { VerifyManifest } from '../manifest.ts';
+import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import type { ProbeResult } from './result.ts';
 import { deadline } from './deadline.ts';
 

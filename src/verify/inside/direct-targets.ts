@@ -2,7 +2,7 @@
 
 import dns from 'node:dns';
 import net from 'node:net';
-import type { VerifyManifest } from '../manifest.ts';
+import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import type { Endpoint, ProbeResult } from './result.ts';
 import type { TcpScanner } from './tcp-scanner.ts';
 import { mustBeBlocked } from './must-be-blocked.ts';

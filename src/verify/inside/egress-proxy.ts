@@ -6,7 +6,7 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
-import type { VerifyManifest } from '../manifest.ts';
+import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import type { Endpoint, ProbeResult } from './result.ts';
 import type { TcpScanner } from './tcp-scanner.ts';
 import { mustBeBlocked } from './must-be-blocked.ts';

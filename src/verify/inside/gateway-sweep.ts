@@ -2,7 +2,7 @@
 // AirPlay, screen sharing) listen on the gateway address too, and Softnet passes the gateway by default.
 
 import { availableParallelism } from 'node:os';
-import type { VerifyManifest } from '../manifest.ts';
+import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import type { ProbeResult } from './result.ts';
 import { PORT_CODE, sweepInWorker, sweepOnThisThread, type TcpScanner, type PortState, type ShardResult } from './tcp-scanner.ts';
 import { describePort } from './port-names.ts';

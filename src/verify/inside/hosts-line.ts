@@ -2,7 +2,7 @@
 // there cannot reach it by the name its certificate carries.
 
 import dns from 'node:dns';
-import type { VerifyManifest } from '../manifest.ts';
+import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import type { ProbeResult } from './result.ts';
 import { deadline } from './deadline.ts';
 

@@ -6,7 +6,7 @@ import type { Dirent } from 'node:fs';
 import { link, open, readdir, rename, stat, symlink, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { VerifyManifest } from '../manifest.ts';
+import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import type { ProbeResult } from './result.ts';
 
 /** Finder litter macOS may drop into the root; it is no share. */

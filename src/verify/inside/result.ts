@@ -1,7 +1,7 @@
 // The records every probe returns, and what the host sends into the VM. Plain data only: this
 // file is bundled into the probe that runs inside the VM (Node built-ins only).
 
-import type { VerifyManifest } from '../manifest.ts';
+import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 
 /** One expectation checked once: the row of the truth table. */
 export interface ProbeResult {

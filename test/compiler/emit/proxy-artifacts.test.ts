@@ -12,7 +12,7 @@ import { emitNftConf } from '../../../src/compiler/emit/nft-conf.ts';
 import { emitAnchor } from '../../../src/compiler/emit/anchor-pf.ts';
 import { tartRunArgv } from '../../../src/compiler/emit/tart-run.ts';
 import { buildVerifyManifest } from '../../../src/compiler/emit/verify-manifest.ts';
-import { parseProxyConfig } from '../../../src/proxy/config.ts';
+import { parseProxyConfig } from '../../../src/formats/proxy-config.ts';
 import type { Policy } from '../../../src/compiler/policy.ts';
 import { FIXTURE_CWD, FIXTURE_HOME } from '../../helpers/fixture-host.ts';
 

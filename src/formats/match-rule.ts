@@ -1,6 +1,6 @@
 // Which egress rule allows a (name, port), if any: exact names, or "*.suffix" strictly below it.
 
-import type { ProxyRule } from './config.ts';
+import type { ProxyRule } from './proxy-config.ts';
 
 export type RuleMatch = { ok: true; rule: ProxyRule } | { ok: false; reason: string };
 

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { PROXY_DEFAULTS, parseProxyConfig } from '../../src/proxy/config.ts';
+import { PROXY_DEFAULTS, parseProxyConfig } from '../../src/formats/proxy-config.ts';
 
 const BASE = {
   format: 1,
