@@ -11,7 +11,7 @@ import type { DownResult } from '../enforce/down.ts';
 import { parseIpv4 } from '../net/ipv4.ts';
 import type { Backend, ProxyState } from '../formats/enforce-state.ts';
 import type { UndoFailure } from '../enforce/run-plan.ts';
-import { shQuote } from '../enforce/command.ts';
+import { shQuote } from '../host/command.ts';
 
 interface EnforceFlags {
   backend?: Backend;

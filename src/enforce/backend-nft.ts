@@ -3,7 +3,7 @@
 import type { Policy } from '../compiler/policy.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
 import type { BackendPlan } from './backend.ts';
-import { interfaceFromIpJson } from './find-interface.ts';
+import { interfaceFromIpJson } from '../host/find-interface.ts';
 import { nftFor, nftProblem, nftRulesHash, nftText, planNft } from './plan-nft.ts';
 import { preflightNft } from './preflight-nft.ts';
 import { StepError } from './step.ts';

@@ -2,7 +2,7 @@
 // is written once.
 
 import type { EnforceArtifacts } from './artifacts.ts';
-import type { CommandRunner } from './command-runner.ts';
+import type { CommandRunner } from '../host/command-runner.ts';
 import type { PreflightCheck } from './preflight.ts';
 import type { Backend, EnforceState } from '../formats/enforce-state.ts';
 import type { Step, StepContext } from './step.ts';

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import type { Bridge, Network } from '../compiler/policy.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
-import { cmd, type Cmd } from './command.ts';
-import type { CommandRunner } from './command-runner.ts';
+import { cmd, type Cmd } from '../host/command.ts';
+import type { CommandRunner } from '../host/command-runner.ts';
 import { portListening } from './port-listening.ts';
 import { pollUntil, processGone } from './process-gone.ts';
 import { hostAddresses, resolveTarget } from './resolve-target.ts';

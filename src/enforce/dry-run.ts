@@ -3,7 +3,7 @@
 // only (reading the loaded rules).
 
 import { readFileSync } from 'node:fs';
-import { formatCommand } from './command.ts';
+import { formatCommand } from '../host/command.ts';
 import type { Session } from './session.ts';
 import { loadedRulesPath } from '../formats/enforce-state.ts';
 

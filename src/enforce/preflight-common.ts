@@ -7,8 +7,8 @@ import { basename, dirname, join } from 'node:path';
 import type { Policy } from '../compiler/policy.ts';
 import { sensitiveSegment } from '../compiler/paths/sensitive-patterns.ts';
 import { isWithin } from '../compiler/paths/expand-home.ts';
-import { cmd } from './command.ts';
-import { findOnPath } from './command-runner.ts';
+import { cmd } from '../host/command.ts';
+import { findOnPath } from '../host/command-runner.ts';
 import type { PreflightCheck } from './preflight.ts';
 import { hostAddresses, resolveTarget, type Lookup } from './resolve-target.ts';
 

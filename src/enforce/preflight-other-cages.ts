@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Policy } from '../compiler/policy.ts';
 import { anchorName } from '../compiler/policy.ts';
-import { addressesInSubnet, nanopolicyAnchors } from './other-cages.ts';
+import { addressesInSubnet, nanopolicyAnchors } from '../host/other-cages.ts';
 import type { Pfctl } from './plan-pf.ts';
 import type { PreflightCheck } from './preflight.ts';
 

@@ -1,8 +1,8 @@
 // Preflight: checks that change nothing, all run before the first step, every problem reported at
 // once with what to do about it. Any problem means exit 3 with the host untouched.
 
-import type { CommandRunner } from './command-runner.ts';
-import type { Cmd } from './command.ts';
+import type { CommandRunner } from '../host/command-runner.ts';
+import type { Cmd } from '../host/command.ts';
 
 export interface PreflightProblem {
   check: string;

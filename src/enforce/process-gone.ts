@@ -3,7 +3,7 @@
 // finds it, and waiting on it would wait for nothing).
 
 import { readFileSync } from 'node:fs';
-import type { CommandRunner } from './command-runner.ts';
+import type { CommandRunner } from '../host/command-runner.ts';
 
 export function processGone(runner: CommandRunner, pid: number): boolean {
   if (!runner.alive(pid)) return true;

@@ -7,10 +7,10 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Policy } from '../compiler/policy.ts';
-import { parseLsof, parseSs } from '../verify/host/listeners.ts';
+import { parseLsof, parseSs } from '../host/listeners.ts';
 import type { EnforceArtifacts } from './artifacts.ts';
-import { cmd, type Cmd } from './command.ts';
-import type { CommandRunner } from './command-runner.ts';
+import { cmd, type Cmd } from '../host/command.ts';
+import type { CommandRunner } from '../host/command-runner.ts';
 import { proxyAuditPath, proxyConfigPath, proxyLogPath, type ProxyState } from '../formats/enforce-state.ts';
 import { StepError, type Step, type StepContext } from './step.ts';
 

@@ -7,8 +7,8 @@
 
 import type { Policy } from '../compiler/policy.ts';
 import { replacedName, snapshotTime, ownSnapshots } from '../workflow/snapshot-names.ts';
-import { listVms, TART_LIST, type TartVm } from '../workflow/tart-vms.ts';
-import { cmd, formatCommand, type Cmd } from './command.ts';
+import { listVms, TART_LIST, type TartVm } from '../host/tart-vms.ts';
+import { cmd, formatCommand, type Cmd } from '../host/command.ts';
 import { downLocked } from './down.ts';
 import type { Session } from './session.ts';
 import { mustRun, noUndo, StepError, type Step, type StepContext } from './step.ts';

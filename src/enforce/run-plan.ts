@@ -2,7 +2,7 @@
 // the state (persisted at once), and on a failure undoes what was done in reverse order. The failed
 // step is undone too, since it may have done part of its work; undos are written to be safe then.
 
-import { formatCommand } from './command.ts';
+import { formatCommand } from '../host/command.ts';
 import type { Step, StepContext } from './step.ts';
 import { StepError } from './step.ts';
 

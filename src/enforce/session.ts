@@ -11,7 +11,7 @@ import { artifactsFor } from './artifacts-from-emitters.ts';
 import type { BackendPlan } from './backend.ts';
 import { pfBackend } from './backend-pf.ts';
 import { nftBackend } from './backend-nft.ts';
-import { createRunner, type CommandRunner } from './command-runner.ts';
+import { createRunner, type CommandRunner } from '../host/command-runner.ts';
 import { emptyState, defaultStateDir, type Backend, type EnforceState } from '../formats/enforce-state.ts';
 import type { StepContext } from './step.ts';
 import type { EnforceArtifacts } from './artifacts.ts';

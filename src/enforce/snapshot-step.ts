@@ -6,8 +6,8 @@
 import type { Policy } from '../compiler/policy.ts';
 import { ownSnapshots, snapshotName } from '../workflow/snapshot-names.ts';
 import { updateRecords } from '../workflow/snapshot-records.ts';
-import { listVms, TART_LIST } from '../workflow/tart-vms.ts';
-import { cmd } from './command.ts';
+import { listVms, TART_LIST } from '../host/tart-vms.ts';
+import { cmd } from '../host/command.ts';
 import { mustRun, noUndo, StepError, type Step } from './step.ts';
 
 const PLACEHOLDER_SNAPSHOT = '<snapshot>';

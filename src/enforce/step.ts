@@ -1,10 +1,10 @@
 // One step of an enforce plan: what it does, how to undo it, and the commands a person would run for
 // each (shown by --dry-run, and printed as manual commands when an undo fails).
 
-import type { Cmd } from './command.ts';
-import type { CommandRunner, CmdResult } from './command-runner.ts';
+import type { Cmd } from '../host/command.ts';
+import type { CommandRunner, CmdResult } from '../host/command-runner.ts';
 import type { EnforceState } from '../formats/enforce-state.ts';
-import { formatCommand } from './command.ts';
+import { formatCommand } from '../host/command.ts';
 import type { Lookup } from './resolve-target.ts';
 
 export interface StepContext {

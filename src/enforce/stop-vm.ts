@@ -2,7 +2,7 @@
 // confirm it is stopped) first, whoever started it. A VM that cannot be stopped keeps its anchor:
 // the step that calls this halts the undo on failure (Step.haltUndoOnFailure).
 
-import { cmd, type Cmd } from './command.ts';
+import { cmd, type Cmd } from '../host/command.ts';
 import { pollUntil, processGone } from './process-gone.ts';
 import { StepError, type StepContext } from './step.ts';
 import { tartVmState } from './tart-vm-state.ts';

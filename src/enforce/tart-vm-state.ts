@@ -2,8 +2,8 @@
 // running|suspended|stopped, Running): what --down and a stopping supervisor ask before the rules
 // go, and what enforce asks to tell a fresh start from a VM left running.
 
-import { cmd, type Cmd } from './command.ts';
-import type { CommandRunner } from './command-runner.ts';
+import { cmd, type Cmd } from '../host/command.ts';
+import type { CommandRunner } from '../host/command-runner.ts';
 
 export const tartList = (): Cmd => cmd('tart', 'list', '--format', 'json');
 

@@ -3,7 +3,7 @@
 // the last verify and the newest snapshots. Read-only: it runs only listing commands.
 
 import { isOurBridge } from '../enforce/bridge-step.ts';
-import { cmd } from '../enforce/command.ts';
+import { cmd } from '../host/command.ts';
 import type { Session } from '../enforce/session.ts';
 import { readState, type EnforceState } from '../formats/enforce-state.ts';
 import { listSnapshots, type SnapshotRow } from './list-snapshots.ts';

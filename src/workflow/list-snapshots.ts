@@ -1,9 +1,9 @@
 // The VM's snapshots as tart has them, newest first, with what nanopolicy recorded about each.
 
-import type { CommandRunner } from '../enforce/command-runner.ts';
+import type { CommandRunner } from '../host/command-runner.ts';
 import { ownSnapshots, snapshotTime } from './snapshot-names.ts';
 import { readRecords, type VerifyOutcome } from './snapshot-records.ts';
-import { listVms } from './tart-vms.ts';
+import { listVms } from '../host/tart-vms.ts';
 
 export interface SnapshotRow {
   name: string;

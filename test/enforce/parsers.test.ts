@@ -4,9 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { printedAnchor } from '../helpers/pf-printed.ts';
-import { compareAnchor } from '../../src/enforce/compare-anchor.ts';
-import { formatCommand } from '../../src/enforce/command.ts';
-import { interfaceFromIfconfig, interfaceFromIpJson } from '../../src/enforce/find-interface.ts';
+import { compareAnchor } from '../../src/host/compare-anchor.ts';
+import { formatCommand } from '../../src/host/command.ts';
+import { interfaceFromIfconfig, interfaceFromIpJson } from '../../src/host/find-interface.ts';
 import { isVmAddress } from '../../src/enforce/is-vm-address.ts';
 import { tableProblem } from '../../src/enforce/nft-readback.ts';
 import { anchorMissing, mainRulesetHasAppleAnchor, parseEnableToken, pfEnabled, tokenAlreadyReleased } from '../../src/enforce/parse-pf-output.ts';
@@ -15,12 +15,12 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
-import { loadServices, parseServices } from '../../src/enforce/services-db.ts';
-import { addressesInSubnet, nanopolicyAnchors } from '../../src/enforce/other-cages.ts';
+import { loadServices, parseServices } from '../../src/host/services-db.ts';
+import { addressesInSubnet, nanopolicyAnchors } from '../../src/host/other-cages.ts';
 import { compareVersions, softnetArgs } from '../../src/enforce/preflight-pf.ts';
 import { planPf } from '../../src/enforce/plan-pf.ts';
 import { artifactsFor } from '../../src/enforce/artifacts-from-emitters.ts';
-import { createRunner, findOnPath } from '../../src/enforce/command-runner.ts';
+import { createRunner, findOnPath } from '../../src/host/command-runner.ts';
 import { compilePolicy } from '../../src/compiler/compile.ts';
 import { gatewayInterface } from '../../src/verify/host/gateway-interface.ts';
 

@@ -15,7 +15,7 @@ import { gatewaySweep } from '../../src/verify/inside/gateway-sweep.ts';
 import { bridgeOpen } from '../../src/verify/inside/bridge-open.ts';
 import { mountsProbe } from '../../src/verify/inside/mounts.ts';
 import { dnsProbe } from '../../src/verify/inside/dns.ts';
-import { parseSs, parseLsof } from '../../src/verify/host/listeners.ts';
+import { parseSs, parseLsof } from '../../src/host/listeners.ts';
 import { normalize, diffRules } from '../../src/verify/host/nft-table.ts';
 import { parseEndpoints } from '../../src/verify/parse-endpoints.ts';
 import { formatReport } from '../../src/verify/format-report.ts';

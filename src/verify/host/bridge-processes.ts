@@ -4,9 +4,9 @@
 import type { Policy } from '../../compiler/policy.ts';
 import { socatListenPrefix, socatTarget } from '../../compiler/emit/bridges-sh.ts';
 import type { ProbeResult } from '../inside/result.ts';
-import type { RunCommand } from './run-command.ts';
+import type { RunCommand } from '../../host/run-command.ts';
 import { hostRow } from './host-result.ts';
-import { listTcpListeners, processArgs } from './listeners.ts';
+import { listTcpListeners, processArgs } from '../../host/listeners.ts';
 
 // One row per bridge.
 export async function checkBridgeProcesses(policy: Policy, run: RunCommand): Promise<ProbeResult[]> {

@@ -13,8 +13,8 @@ import { readRecords } from './read-audit-log.ts';
 import { probeNames } from '../inside/egress-proxy.ts';
 import type { ProbeResult } from '../inside/result.ts';
 import { hostRow } from './host-result.ts';
-import { listTcpListeners, processArgs } from './listeners.ts';
-import type { RunCommand } from './run-command.ts';
+import { listTcpListeners, processArgs } from '../../host/listeners.ts';
+import type { RunCommand } from '../../host/run-command.ts';
 
 // One row: the proxy enforce started is alive, ours, and bound to the gateway only.
 export async function checkProxyProcess(policy: Policy, stateDir: string, run: RunCommand): Promise<ProbeResult[]> {

@@ -5,7 +5,7 @@
 import type { Policy } from '../../compiler/policy.ts';
 import { nftTableName } from '../../compiler/emit/nft-conf.ts';
 import { PFCTL, pfctlCommands } from '../../compiler/emit/pfctl-commands.ts';
-import type { RunCommand } from './run-command.ts';
+import type { RunCommand } from '../../host/run-command.ts';
 
 export interface FirewallCounters {
   /** Packets refused by the block/reject rules. */

@@ -1,7 +1,7 @@
 // The interface holding the gateway address, found by address and never by name (domain.md §4).
 
-import { interfaceFromIfconfig, interfaceFromIpJson } from '../../enforce/find-interface.ts';
-import type { RunCommand } from './run-command.ts';
+import { interfaceFromIfconfig, interfaceFromIpJson } from '../../host/find-interface.ts';
+import type { RunCommand } from '../../host/run-command.ts';
 
 export interface GatewayInterfaceOptions {
   /** Which tool to ask first: `ifconfig` on macOS (pf), `ip -j addr` on Linux (nft). */

@@ -5,7 +5,7 @@
 import type { Policy } from '../../compiler/policy.ts';
 import { emitNftConf, nftTableName } from '../../compiler/emit/nft-conf.ts';
 import type { ProbeResult } from '../inside/result.ts';
-import type { RunCommand } from './run-command.ts';
+import type { RunCommand } from '../../host/run-command.ts';
 import { hostRow } from './host-result.ts';
 import { gatewayInterface } from './gateway-interface.ts';
 

@@ -7,11 +7,11 @@ import type { Policy } from '../../compiler/policy.ts';
 import { anchorName } from '../../compiler/policy.ts';
 import { emitAnchor } from '../../compiler/emit/anchor-pf.ts';
 import { PF_VM_IF, PFCTL, pfctlCommands } from '../../compiler/emit/pfctl-commands.ts';
-import { compareAnchor } from '../../enforce/compare-anchor.ts';
-import { addressesInSubnet, nanopolicyAnchors } from '../../enforce/other-cages.ts';
-import { DEFAULT_SERVICES_FILE, loadServices } from '../../enforce/services-db.ts';
+import { compareAnchor } from '../../host/compare-anchor.ts';
+import { addressesInSubnet, nanopolicyAnchors } from '../../host/other-cages.ts';
+import { DEFAULT_SERVICES_FILE, loadServices } from '../../host/services-db.ts';
 import type { ProbeResult } from '../inside/result.ts';
-import type { RunCommand } from './run-command.ts';
+import type { RunCommand } from '../../host/run-command.ts';
 import { gatewayInterface } from './gateway-interface.ts';
 import { hostRow } from './host-result.ts';
 

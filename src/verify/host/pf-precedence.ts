@@ -9,7 +9,7 @@ import type { Policy } from '../../compiler/policy.ts';
 import { anchorName } from '../../compiler/policy.ts';
 import { PFCTL, pfctlCommands } from '../../compiler/emit/pfctl-commands.ts';
 import type { ProbeResult } from '../inside/result.ts';
-import type { RunCommand } from './run-command.ts';
+import type { RunCommand } from '../../host/run-command.ts';
 import { gatewayInterface } from './gateway-interface.ts';
 import { hostRow } from './host-result.ts';
 

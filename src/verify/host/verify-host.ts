@@ -10,7 +10,7 @@ import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import type { InsideOptions, InsideStats, ProbeResult } from '../inside/result.ts';
 import { DEFAULT_BUDGET_MS, PROBE_GROUPS } from '../inside/run-probes.ts';
 import { sanitizeText } from '../sanitize-text.ts';
-import { runCommand, type RunCommand } from './run-command.ts';
+import { runCommand, type RunCommand } from '../../host/run-command.ts';
 import { checkNftTable } from './nft-table.ts';
 import { checkPf, type PfCheckOptions } from './pf-anchor.ts';
 import { checkBridgeProcesses } from './bridge-processes.ts';

@@ -6,7 +6,7 @@
 import type { Policy } from '../../compiler/policy.ts';
 import { tartRunArgv } from '../../compiler/emit/tart-run.ts';
 import type { ProbeResult } from '../inside/result.ts';
-import type { RunCommand } from './run-command.ts';
+import type { RunCommand } from '../../host/run-command.ts';
 import { hostRow } from './host-result.ts';
 
 export interface PsEntry {

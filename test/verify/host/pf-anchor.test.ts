@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compilePolicy } from '../../../src/compiler/compile.ts';
 import { checkPf } from '../../../src/verify/host/pf-anchor.ts';
-import type { RunCommand } from '../../../src/verify/host/run-command.ts';
+import type { RunCommand } from '../../../src/host/run-command.ts';
 import { printedAnchor } from '../../helpers/pf-printed.ts';
 
 const root = join(import.meta.dirname, '../../..');

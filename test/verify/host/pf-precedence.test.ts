@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compilePolicy } from '../../../src/compiler/compile.ts';
 import { beforeAppleAnchor, checkPfPrecedence, passesVmTraffic, skippedInterface } from '../../../src/verify/host/pf-precedence.ts';
-import type { RunCommand } from '../../../src/verify/host/run-command.ts';
+import type { RunCommand } from '../../../src/host/run-command.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const policy = compilePolicy({ file: 'policy/nanoclaw.policy', source: readFileSync(join(root, 'policy/nanoclaw.policy'), 'utf8'), home: '/Users/owner', cwd: '/Users/owner/cfg' }).policy!;

@@ -17,7 +17,7 @@ import { claimsOf, counterEvidence } from '../../../src/verify/host/counter-evid
 import { canaryCandidates } from '../../../src/verify/host/canaries.ts';
 import { checkVmProcesses, compareJoinedArgs, parsePs } from '../../../src/verify/host/vm-processes.ts';
 import { formatReport } from '../../../src/verify/format-report.ts';
-import { runCommand, type RunCommand } from '../../../src/verify/host/run-command.ts';
+import { runCommand, type RunCommand } from '../../../src/host/run-command.ts';
 import { spawn } from 'node:child_process';
 import type { ProbeResult } from '../../../src/verify/inside/result.ts';
 

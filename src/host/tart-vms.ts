@@ -1,7 +1,7 @@
 // `tart list --format json` (domain.md §9): an array of { Name, State, Running, … }.
 
-import { cmd, type Cmd } from '../enforce/command.ts';
-import type { CommandRunner } from '../enforce/command-runner.ts';
+import { cmd, type Cmd } from './command.ts';
+import type { CommandRunner } from './command-runner.ts';
 
 export interface TartVm {
   name: string;
