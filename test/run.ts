@@ -42,7 +42,7 @@ const SLOW: Array<[RegExp, number]> = [
   [/\/forger-lab\.test\.ts$/, 22],
   [/\/verify-faults-lab\.test\.ts$/, 19],
   [/-lab\.test\.ts$/, 30],
-  [/\/workflow\/snapshots\.test\.ts$/, 23],
+  [/\/snapshots\/snapshots\.test\.ts$/, 23],
   [/\/lab\/lab\.test\.ts$/, 21],
   [/\/lab\/exit-trap\.test\.ts$/, 15],
   [/\/enforce\/supervise\.test\.ts$/, 10],

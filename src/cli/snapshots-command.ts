@@ -1,7 +1,7 @@
 // `nanopolicy snapshots`: the VM's snapshots, newest first, with the verify result that followed.
 
 import type { Command } from 'commander';
-import { listSnapshots } from '../workflow/list-snapshots.ts';
+import { listSnapshots } from '../snapshots/list-snapshots.ts';
 import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
 import { addSessionOptions, openWorkflowSession, type WorkflowFlags } from './workflow-session.ts';

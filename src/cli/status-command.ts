@@ -1,7 +1,7 @@
 // `nanopolicy status`: what is in force now, on one screen.
 
 import type { Command } from 'commander';
-import type { CageStatus, ProcessStatus } from '../workflow/cage-status.ts';
+import type { CageStatus, ProcessStatus } from '../enforce/cage-status.ts';
 import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
 import { addSessionOptions, openWorkflowSession, type WorkflowFlags } from './workflow-session.ts';
@@ -30,7 +30,7 @@ Examples:
     .action(async (file: string, flags: WorkflowFlags) => {
       const session = await openWorkflowSession(file, flags, io, 'status');
       if (!session) return setExit(EXIT.policy);
-      const { cageStatus } = await import('../workflow/cage-status.ts'); // loaded on use, not at start-up (issue 9)
+      const { cageStatus } = await import('../enforce/cage-status.ts'); // loaded on use, not at start-up (issue 9)
       const status = await cageStatus(session);
       if (flags.json) io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else io.stdout.write(formatStatus(status));

@@ -19,7 +19,7 @@ import type { SetExit } from './commands.ts';
 import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { defaultStateDir } from '../formats/enforce-state.ts';
-import { recordVerify } from '../workflow/record-verify.ts';
+import { recordVerify } from '../snapshots/record-verify.ts';
 
 interface VerifyCliOptions {
   inside?: boolean;

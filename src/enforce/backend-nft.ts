@@ -1,7 +1,7 @@
 // The nft backend (Linux, and the lab): its plan, preflight and health checks.
 
 import type { Policy } from '../compiler/policy.ts';
-import type { EnforceArtifacts } from './artifacts.ts';
+import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import type { BackendPlan } from './backend.ts';
 import { interfaceFromIpJson } from '../host/find-interface.ts';
 import { nftFor, nftProblem, nftRulesHash, nftText, planNft } from './plan-nft.ts';

@@ -2,7 +2,7 @@
 
 import type { Policy } from '../compiler/policy.ts';
 import { anchorName } from '../compiler/policy.ts';
-import type { EnforceArtifacts } from './artifacts.ts';
+import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import type { BackendPlan } from './backend.ts';
 import { anchorProblem, ensurePfHolds, pfctlFor, planPf, rulesHash } from './plan-pf.ts';
 import { pfEnabled } from './parse-pf-output.ts';

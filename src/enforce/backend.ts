@@ -1,7 +1,7 @@
 // What enforce, --down, --dry-run and --supervise need from a backend (pf or nft), so each of them
 // is written once.
 
-import type { EnforceArtifacts } from './artifacts.ts';
+import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import type { CommandRunner } from '../host/command-runner.ts';
 import type { PreflightCheck } from './preflight.ts';
 import type { Backend, EnforceState } from '../formats/enforce-state.ts';

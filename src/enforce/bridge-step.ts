@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Bridge, Network } from '../compiler/policy.ts';
-import type { EnforceArtifacts } from './artifacts.ts';
+import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import { cmd, type Cmd } from '../host/command.ts';
 import type { CommandRunner } from '../host/command-runner.ts';
 import { portListening } from './port-listening.ts';

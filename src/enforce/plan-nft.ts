@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { Policy } from '../compiler/policy.ts';
-import type { EnforceArtifacts } from './artifacts.ts';
+import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import { bridgeStep } from './bridge-step.ts';
 import { proxyStep } from './proxy-step.ts';
 import { cmd, sudo, type Cmd } from '../host/command.ts';

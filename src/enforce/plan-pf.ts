@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Policy } from '../compiler/policy.ts';
-import type { EnforceArtifacts } from './artifacts.ts';
+import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import { cmd, formatCommand, sudo, type Cmd } from '../host/command.ts';
 import type { CmdResult } from '../host/command-runner.ts';
 import { PFCTL, PF_VM_IF, pfctlCommands } from '../compiler/emit/pfctl-commands.ts';

@@ -4,7 +4,7 @@
 
 import { statSync } from 'node:fs';
 import type { Policy } from '../compiler/policy.ts';
-import type { EnforceArtifacts } from './artifacts.ts';
+import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import { cmd, sudo, type Cmd } from '../host/command.ts';
 import { otherCagesCheck } from './preflight-other-cages.ts';
 import { mainRulesetHasAppleAnchor } from './parse-pf-output.ts';

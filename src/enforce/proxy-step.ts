@@ -8,7 +8,7 @@ import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Policy } from '../compiler/policy.ts';
 import { parseLsof, parseSs } from '../host/listeners.ts';
-import type { EnforceArtifacts } from './artifacts.ts';
+import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import { cmd, type Cmd } from '../host/command.ts';
 import type { CommandRunner } from '../host/command-runner.ts';
 import { proxyAuditPath, proxyConfigPath, proxyLogPath, type ProxyState } from '../formats/enforce-state.ts';

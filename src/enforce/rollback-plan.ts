@@ -6,7 +6,7 @@
 // cage down are not undone: a stopped VM needs no cage, and enforce starts it under the policy.
 
 import type { Policy } from '../compiler/policy.ts';
-import { replacedName, snapshotTime, ownSnapshots } from '../workflow/snapshot-names.ts';
+import { replacedName, snapshotTime, ownSnapshots } from '../snapshots/snapshot-names.ts';
 import { listVms, TART_LIST, type TartVm } from '../host/tart-vms.ts';
 import { cmd, formatCommand, type Cmd } from '../host/command.ts';
 import { downLocked } from './down.ts';

@@ -7,14 +7,14 @@ import { compilePolicyFile } from '../compiler/compile.ts';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { hasErrors } from '../diagnostics/diagnostic.ts';
 import type { Policy } from '../compiler/policy.ts';
-import { artifactsFor } from './artifacts-from-emitters.ts';
+import { artifactsFor } from '../compiler/artifacts-from-emitters.ts';
 import type { BackendPlan } from './backend.ts';
 import { pfBackend } from './backend-pf.ts';
 import { nftBackend } from './backend-nft.ts';
 import { createRunner, type CommandRunner } from '../host/command-runner.ts';
 import { emptyState, defaultStateDir, type Backend, type EnforceState } from '../formats/enforce-state.ts';
 import type { StepContext } from './step.ts';
-import type { EnforceArtifacts } from './artifacts.ts';
+import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import { targetsCheck } from './preflight-common.ts';
 import { lookupFor, type Lookup } from './resolve-target.ts';
 

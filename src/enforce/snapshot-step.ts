@@ -4,8 +4,8 @@
 // are ever deleted: every other VM on the Mac belongs to someone else.
 
 import type { Policy } from '../compiler/policy.ts';
-import { ownSnapshots, snapshotName } from '../workflow/snapshot-names.ts';
-import { updateRecords } from '../workflow/snapshot-records.ts';
+import { ownSnapshots, snapshotName } from '../snapshots/snapshot-names.ts';
+import { updateRecords } from '../snapshots/snapshot-records.ts';
 import { listVms, TART_LIST } from '../host/tart-vms.ts';
 import { cmd } from '../host/command.ts';
 import { mustRun, noUndo, StepError, type Step } from './step.ts';

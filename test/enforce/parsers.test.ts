@@ -19,7 +19,7 @@ import { loadServices, parseServices } from '../../src/host/services-db.ts';
 import { addressesInSubnet, nanopolicyAnchors } from '../../src/host/other-cages.ts';
 import { compareVersions, softnetArgs } from '../../src/enforce/preflight-pf.ts';
 import { planPf } from '../../src/enforce/plan-pf.ts';
-import { artifactsFor } from '../../src/enforce/artifacts-from-emitters.ts';
+import { artifactsFor } from '../../src/compiler/artifacts-from-emitters.ts';
 import { createRunner, findOnPath } from '../../src/host/command-runner.ts';
 import { compilePolicy } from '../../src/compiler/compile.ts';
 import { gatewayInterface } from '../../src/verify/host/gateway-interface.ts';

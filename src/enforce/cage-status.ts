@@ -2,12 +2,12 @@
 // bridge process (and the proxy, when the state has one) with its connections, the VM's address,
 // the last verify and the newest snapshots. Read-only: it runs only listing commands.
 
-import { isOurBridge } from '../enforce/bridge-step.ts';
+import { isOurBridge } from './bridge-step.ts';
 import { cmd } from '../host/command.ts';
-import type { Session } from '../enforce/session.ts';
+import type { Session } from './session.ts';
 import { readState, type EnforceState } from '../formats/enforce-state.ts';
-import { listSnapshots, type SnapshotRow } from './list-snapshots.ts';
-import { readRecords, type VerifyOutcome } from './snapshot-records.ts';
+import { listSnapshots, type SnapshotRow } from '../snapshots/list-snapshots.ts';
+import { readRecords, type VerifyOutcome } from '../snapshots/snapshot-records.ts';
 
 export interface ProcessStatus {
   name: string;

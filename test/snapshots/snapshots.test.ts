@@ -8,9 +8,9 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
-import { readRecords } from '../../src/workflow/snapshot-records.ts';
-import { recordVerify } from '../../src/workflow/record-verify.ts';
-import { updateRecords } from '../../src/workflow/snapshot-records.ts';
+import { readRecords } from '../../src/snapshots/snapshot-records.ts';
+import { recordVerify } from '../../src/snapshots/record-verify.ts';
+import { updateRecords } from '../../src/snapshots/snapshot-records.ts';
 import { emptyState, writeState } from '../../src/formats/enforce-state.ts';
 import { fakeMac, gone, POLICY, PORT, type FakeMac } from '../enforce/harness.ts';
 

@@ -1,12 +1,12 @@
 // The real artifacts, from the compiler's emitters.
 
-import type { Policy } from '../compiler/policy.ts';
-import { emitAnchor } from '../compiler/emit/anchor-pf.ts';
-import { socatArgv } from '../compiler/emit/bridges-sh.ts';
-import { tartRunArgv } from '../compiler/emit/tart-run.ts';
-import { emitNftConf, nftTableName } from '../compiler/emit/nft-conf.ts';
-import { emitProxyJson } from '../compiler/emit/proxy-json.ts';
-import type { EnforceArtifacts } from './artifacts.ts';
+import type { Policy } from './policy.ts';
+import { emitAnchor } from './emit/anchor-pf.ts';
+import { socatArgv } from './emit/bridges-sh.ts';
+import { tartRunArgv } from './emit/tart-run.ts';
+import { emitNftConf, nftTableName } from './emit/nft-conf.ts';
+import { emitProxyJson } from './emit/proxy-json.ts';
+import type { EnforceArtifacts } from './enforce-artifacts.ts';
 
 // Builds what enforce needs for one policy.
 export function artifactsFor(policy: Policy): EnforceArtifacts {

@@ -2,8 +2,8 @@
 // command lines. One interface, so plans are pure functions of (policy, artifacts) and tests can
 // hand in exactly the artifacts they mean.
 
-import type { Bridge } from '../compiler/policy.ts';
-import type { ProxyJsonOptions } from '../compiler/emit/proxy-json.ts';
+import type { Bridge } from './policy.ts';
+import type { ProxyJsonOptions } from './emit/proxy-json.ts';
 
 export interface EnforceArtifacts {
   /** pf anchor text as compiled; its interface slot is the pf macro named by `interfaceMacro`. */
