@@ -11,8 +11,7 @@ import { registerExplainCommand } from './explain-command.ts';
 import { registerSnapshotsCommand } from './snapshots-command.ts';
 import { registerRollbackCommand } from './rollback-command.ts';
 import { registerStatusCommand } from './status-command.ts';
-
-export type SetExit = (code: number) => void;
+import type { SetExit } from './set-exit.ts';
 
 export function registerCommands(program: Command, io: Io, setExit: SetExit): void {
   registerInitCommand(program, io, setExit);

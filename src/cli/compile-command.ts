@@ -11,7 +11,7 @@ import { basename, resolve } from 'node:path';
 import { checkAbsolutePath, checkDaemonUser, checkOutputOption, checkSudoUser } from './check-compile-options.ts';
 import { EXIT, useColor, type Io } from './io.ts';
 import { UsageError } from './usage-error.ts';
-import type { SetExit } from './commands.ts';
+import type { SetExit } from './set-exit.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { renderSummary } from './render-summary.ts';
 

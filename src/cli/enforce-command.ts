@@ -3,7 +3,7 @@
 
 import { Option, type Command } from 'commander';
 import { EXIT, type Io } from './io.ts';
-import type { SetExit } from './commands.ts';
+import type { SetExit } from './set-exit.ts';
 import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import type { Session } from '../enforce/session.ts';

@@ -7,7 +7,7 @@ import { emitArtifacts } from '../compiler/emit/index.ts';
 import { explain, ExplainTargetError, type FirewallBackend } from '../explain/explain.ts';
 import { formatExplanation } from '../explain/format-explanation.ts';
 import { EXIT, type Io } from './io.ts';
-import type { SetExit } from './commands.ts';
+import type { SetExit } from './set-exit.ts';
 import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 

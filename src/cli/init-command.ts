@@ -8,7 +8,7 @@ import { initPolicy, InitInputError } from '../init/init-policy.ts';
 import { InitCheckError } from '../init/settle-with-check.ts';
 import { visible } from '../init/visible-text.ts';
 import { EXIT, type Io } from './io.ts';
-import type { SetExit } from './commands.ts';
+import type { SetExit } from './set-exit.ts';
 import { UsageError } from './usage-error.ts';
 
 interface InitFlags {

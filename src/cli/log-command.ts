@@ -10,7 +10,7 @@ import { compilePolicyFile } from '../compiler/compile.ts';
 import type { AuditRecord } from '../formats/proxy-config.ts';
 import { defaultStateDir, proxyAuditPath } from '../formats/enforce-state.ts';
 import { EXIT, useColor, type Io } from './io.ts';
-import type { SetExit } from './commands.ts';
+import type { SetExit } from './set-exit.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { readRecords } from '../verify/host/read-audit-log.ts';
 

@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { EXIT, type Io } from './io.ts';
-import type { SetExit } from './commands.ts';
+import type { SetExit } from './set-exit.ts';
 import { addSessionOptions, openWorkflowSession, type WorkflowFlags } from './workflow-session.ts';
 
 interface RollbackFlags extends WorkflowFlags {

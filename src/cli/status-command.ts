@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import type { CageStatus, ProcessStatus } from '../enforce/cage-status.ts';
 import { EXIT, type Io } from './io.ts';
-import type { SetExit } from './commands.ts';
+import type { SetExit } from './set-exit.ts';
 import { addSessionOptions, openWorkflowSession, type WorkflowFlags } from './workflow-session.ts';
 
 export function registerStatusCommand(program: Command, io: Io, setExit: SetExit): void {

@@ -15,7 +15,7 @@ import type { Backend } from '../verify/host/verify-host.ts';
 import { formatReport, NO_PAINT, type Paint } from '../verify/format-report.ts';
 import { parseEndpoints } from '../verify/parse-endpoints.ts';
 import { EXIT, useColor, type Io } from './io.ts';
-import type { SetExit } from './commands.ts';
+import type { SetExit } from './set-exit.ts';
 import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { defaultStateDir } from '../formats/enforce-state.ts';

@@ -1,6 +1,6 @@
 // The one shape every problem nanopolicy reports takes, from the parser to the verifier.
 
-import type { Span } from '../grammar/ast.ts';
+import type { Span } from './span.ts';
 
 export type Severity = 'error' | 'warning';
 

@@ -1,11 +1,8 @@
 // The syntax tree the grammar produces: every piece of text the user wrote, with where it stands.
 
-/** Columns are 1-based; `endColumn` is exclusive. A statement never spans lines. */
-export interface Span {
-  line: number;
-  column: number;
-  endColumn: number;
-}
+import type { Span } from '../diagnostics/span.ts';
+
+export type { Span };
 
 /** A token. The parser's nodes (tokens, statements, targets) are their own spans: `span`
  * returns the node, so each costs one object, not two (issue 9); code reads `span` and need not

@@ -5,7 +5,7 @@
 // address, a second cage on an overlapping subnet is refused (enforce) and reported (verify).
 
 import { inCidr, parseIpv4, type Cidr4 } from '../net/ipv4.ts';
-import { NANOPOLICY_ANCHOR } from '../compiler/emit/pfctl-commands.ts';
+import { NANOPOLICY_ANCHOR } from '../formats/pf-anchor-name.ts';
 
 // The nanopolicy anchors in `pfctl -a com.apple -s Anchors` output ("  com.apple/NAME" lines).
 export function nanopolicyAnchors(listing: string): string[] {

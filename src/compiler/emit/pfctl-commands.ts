@@ -3,14 +3,12 @@
 
 import type { Policy } from '../policy.ts';
 import { anchorName } from '../policy.ts';
+import { NANOPOLICY_ANCHOR } from '../../formats/pf-anchor-name.ts';
 
 export const PFCTL = '/sbin/pfctl';
 
 /** Interface names the `-D vm_if=` commands accept (and sudoers allows): vmnet's bridges. */
 export const PF_VM_IF = /^bridge[0-9]{1,3}$/;
-
-/** Another VM's nanopolicy anchor: what `anchorName()` gives for a valid VM name. */
-export const NANOPOLICY_ANCHOR = /^com\.apple\/100\.nanopolicy\.[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** pf reference tokens from `pfctl -E` are unsigned 64-bit decimals. */
 export const PF_TOKEN = /^[0-9]{1,20}$/;
