@@ -8,6 +8,8 @@ import type { Command } from 'commander';
 import { colors } from '../colors.ts';
 import { compilePolicyFile } from '../compiler/compile.ts';
 import { buildVerifyManifest } from '../compiler/emit/verify-manifest.ts';
+import { artifactsFor } from '../compiler/artifacts-from-emitters.ts';
+import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import type { Policy } from '../compiler/policy.ts';
 import type { VerifyManifest } from '../formats/verify-manifest.ts';
 import type { InsideOptions, ProbeResult } from '../verify/inside/result.ts';
@@ -95,6 +97,7 @@ Examples:
         const [{ verifyHost }, { splitPrefix }] = await Promise.all([import('../verify/host/verify-host.ts'), import('../verify/host/run-inside.ts')]);
         const report = await verifyHost({
           policy: loaded.policy,
+          artifacts: loaded.artifacts,
           manifest: loaded.manifest,
           backend: backendOf(options.backend),
           exec: options.exec ? splitPrefix(options.exec) : ['tart', 'exec', '-i', loaded.policy.vm],
@@ -166,13 +169,14 @@ function readManifest(file: string): VerifyManifest {
   }
 }
 
-async function loadPolicy(file: string, o: VerifyCliOptions, io: Io): Promise<{ policy: Policy; manifest: VerifyManifest } | undefined> {
+// Compiles the policy once; what verify checks inside the VM and on the host comes from here.
+async function loadPolicy(file: string, o: VerifyCliOptions, io: Io): Promise<{ policy: Policy; manifest: VerifyManifest; artifacts: EnforceArtifacts } | undefined> {
   const outcome = await compilePolicyFile(file, { home: o.home ?? homeDir(), cwd: process.cwd() });
   if (!outcome.policy) {
     reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
     return undefined;
   }
-  return { policy: outcome.policy, manifest: buildVerifyManifest(outcome.policy) };
+  return { policy: outcome.policy, manifest: buildVerifyManifest(outcome.policy), artifacts: artifactsFor(outcome.policy) };
 }
 
 // Sweep progress on stderr, on a TTY only, rewritten in place.

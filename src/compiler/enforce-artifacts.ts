@@ -1,9 +1,12 @@
-// What enforce takes from the emitters: the compiled rules, the tart arguments and the socat
-// command lines. One interface, so plans are pure functions of (policy, artifacts) and tests can
-// hand in exactly the artifacts they mean.
+// What a command takes from the emitters: the compiled rules, the tart arguments, the socat and
+// pfctl command lines. Built once per command and handed down: enforce applies them and verify
+// compares the host against the same ones, so no layer re-emits what the compiler already made.
+// One interface, so plans are pure functions of (policy, artifacts) and tests can hand in exactly
+// the artifacts they mean.
 
 import type { Bridge } from './policy.ts';
 import type { ProxyJsonOptions } from './emit/proxy-json.ts';
+import type { PfctlCommands } from './emit/pfctl-commands.ts';
 
 export interface EnforceArtifacts {
   /** pf anchor text as compiled; its interface slot is the pf macro named by `interfaceMacro`. */
@@ -18,6 +21,8 @@ export interface EnforceArtifacts {
   nftRuleset(vmIf: string): string;
   /** "nanopolicy_<vm>" (in family inet). */
   nftTable: string;
+  /** pfctl's argument lists for this policy's anchor (the compiled sudoers file allows exactly these). */
+  pfctl: PfctlCommands;
   /** With egress: the proxy's config text (proxy.json) narrowed for this run. */
   proxyConfig?(options: ProxyJsonOptions): string;
 }

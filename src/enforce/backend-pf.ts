@@ -20,7 +20,7 @@ export interface PfBackendInput {
 // Assembles the pf backend for one policy.
 export function pfBackend(input: PfBackendInput): BackendPlan {
   const { policy, artifacts } = input;
-  const pf = pfctlFor(policy);
+  const pf = pfctlFor(artifacts.pfctl);
   return {
     backend: 'pf',
     rulesName: anchorName(policy),

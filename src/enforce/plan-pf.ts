@@ -8,7 +8,7 @@ import type { Policy } from '../compiler/policy.ts';
 import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import { cmd, formatCommand, sudo, type Cmd } from '../host/command.ts';
 import type { CmdResult } from '../host/command-runner.ts';
-import { PFCTL, PF_VM_IF, pfctlCommands } from '../compiler/emit/pfctl-commands.ts';
+import { PFCTL, PF_VM_IF, type PfctlCommands } from '../compiler/emit/pfctl-commands.ts';
 import { compareAnchor } from '../host/compare-anchor.ts';
 import { interfaceFromIfconfig } from '../host/find-interface.ts';
 import { isVmAddress } from './is-vm-address.ts';
@@ -36,9 +36,8 @@ export interface PfPlanInput {
 export const PLACEHOLDER = { iface: '<vm_if>', vmAddress: '<vm-ip>', token: '<token>', pid: '<pid>' } as const;
 
 // The pfctl commands, built from the emitter's exact argument lists (the sudoers file allows
-// exactly those), each run as `sudo -n /sbin/pfctl …`.
-export function pfctlFor(policy: Policy) {
-  const pf = pfctlCommands(policy);
+// exactly those; they come compiled, in the artifacts), each run as `sudo -n /sbin/pfctl …`.
+export function pfctlFor(pf: PfctlCommands) {
   const run = (argv: readonly string[], input?: string): Cmd => ({
     ...sudo(cmd(PFCTL, ...argv)),
     ...(input !== undefined ? { input, inputName: 'anchor.pf' } : {}),
@@ -80,7 +79,7 @@ function definesFor(iface: string | undefined): Record<string, string> {
 // Builds every step of the pf plan, in order.
 export function planPf(input: PfPlanInput): Step[] {
   const { policy, artifacts } = input;
-  const pf = pfctlFor(policy);
+  const pf = pfctlFor(artifacts.pfctl);
   return [
     loadAnchor(pf, artifacts),
     killStates(pf, policy, 'kill-states'),

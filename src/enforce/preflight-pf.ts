@@ -22,7 +22,7 @@ export interface PfPreflightInput {
 // Every pf preflight check, in the order they are reported.
 export function preflightPf(input: PfPreflightInput): PreflightCheck[] {
   const { policy } = input;
-  const pf = pfctlFor(policy);
+  const pf = pfctlFor(input.artifacts.pfctl);
   return [
     mountsCheck(policy, input.home),
     cageCheck(policy, input.stateDir),

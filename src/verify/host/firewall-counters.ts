@@ -3,8 +3,8 @@
 // really crossed the firewall; the VM's rows alone prove nothing (docs/threat-model.md).
 
 import type { Policy } from '../../compiler/policy.ts';
-import { nftTableName } from '../../compiler/emit/nft-conf.ts';
-import { PFCTL, pfctlCommands } from '../../compiler/emit/pfctl-commands.ts';
+import type { EnforceArtifacts } from '../../compiler/enforce-artifacts.ts';
+import { PFCTL } from '../../compiler/emit/pfctl-commands.ts';
 import type { RunCommand } from '../../host/run-command.ts';
 
 export interface FirewallCounters {
@@ -47,13 +47,13 @@ export function parsePfCounters(text: string, gateway: string): FirewallCounters
 }
 
 // Reads the counters of our table or anchor; a string says why they could not be read.
-export async function readCounters(policy: Policy, backend: 'pf' | 'nft', run: RunCommand, asRoot = false): Promise<FirewallCounters | string> {
+export async function readCounters(policy: Policy, artifacts: EnforceArtifacts, backend: 'pf' | 'nft', run: RunCommand, asRoot = false): Promise<FirewallCounters | string> {
   if (backend === 'nft') {
-    const r = await run(['nft', 'list', 'table', 'inet', nftTableName(policy)]);
+    const r = await run(['nft', 'list', 'table', 'inet', artifacts.nftTable]);
     return r.exitCode === 0 ? parseNftCounters(r.stdout) : `nft list table failed (${r.stderr.trim().split('\n')[0] ?? r.exitCode})`;
   }
   // The compiled sudoers file allows exactly this command.
-  const args = pfctlCommands(policy).showAnchorCounters;
+  const args = artifacts.pfctl.showAnchorCounters;
   const r = await run(asRoot ? [PFCTL, ...args] : ['sudo', '-n', PFCTL, ...args]);
   return r.exitCode === 0 ? parsePfCounters(r.stdout, policy.network.gateway) : `pfctl -v -sr failed (${r.stderr.trim().split('\n')[0] ?? r.exitCode}): install the compiled sudoers lines, or run verify as root`;
 }

@@ -3,23 +3,24 @@
 // normalizes it exactly as it normalized the live one; only rule handles differ.
 
 import type { Policy } from '../../compiler/policy.ts';
-import { emitNftConf, nftTableName } from '../../compiler/emit/nft-conf.ts';
+import type { EnforceArtifacts } from '../../compiler/enforce-artifacts.ts';
+import { DEFAULT_VM_IF } from '../../compiler/emit/anchor-pf.ts';
 import type { ProbeResult } from '../inside/result.ts';
 import type { RunCommand } from '../../host/run-command.ts';
 import { hostRow } from './host-result.ts';
 import { gatewayInterface } from './gateway-interface.ts';
 
 // One row: the table is loaded and equal to the compiled one, or what differs.
-export async function checkNftTable(policy: Policy, run: RunCommand): Promise<ProbeResult[]> {
+export async function checkNftTable(policy: Policy, artifacts: EnforceArtifacts, run: RunCommand): Promise<ProbeResult[]> {
   const started = performance.now();
-  const table = `inet ${nftTableName(policy)}`;
+  const table = `inet ${artifacts.nftTable}`;
   const probe = `nft table ${table}`;
   const live = await run(['nft', 'list', 'table', ...table.split(' ')]);
   if (live.exitCode !== 0) {
     return [hostRow(probe, 'loaded, as compiled', 'NOT LOADED', false, performance.now() - started, `the nft table ${table} is not loaded: nothing filters the VM (${firstLine(live.stderr)})`)];
   }
   const vmIf = await gatewayInterface(policy.network.gateway, run);
-  const expectedText = emitNftConf(policy, vmIf ? { vmIf } : {});
+  const expectedText = artifacts.nftRuleset(vmIf || DEFAULT_VM_IF);
   const compiled = await run(['unshare', '--net', 'sh', '-c', `nft -f - && nft list table ${table}`], { input: expectedText });
   if (compiled.exitCode !== 0) {
     return [hostRow(probe, 'loaded, as compiled', 'cannot compare', false, performance.now() - started, `could not load the compiled nft.conf in a scratch namespace to compare: ${firstLine(compiled.stderr)}`)];

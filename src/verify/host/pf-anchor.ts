@@ -5,8 +5,8 @@
 
 import type { Policy } from '../../compiler/policy.ts';
 import { anchorName } from '../../compiler/policy.ts';
-import { emitAnchor } from '../../compiler/emit/anchor-pf.ts';
-import { PF_VM_IF, PFCTL, pfctlCommands } from '../../compiler/emit/pfctl-commands.ts';
+import type { EnforceArtifacts } from '../../compiler/enforce-artifacts.ts';
+import { PF_VM_IF, PFCTL, type PfctlCommands } from '../../compiler/emit/pfctl-commands.ts';
 import { compareAnchor } from '../../host/compare-anchor.ts';
 import { addressesInSubnet, nanopolicyAnchors } from '../../host/other-cages.ts';
 import { DEFAULT_SERVICES_FILE, loadServices } from '../../host/services-db.ts';
@@ -23,9 +23,9 @@ export interface PfCheckOptions {
 }
 
 // Rows: pf enabled; anchor hook present; no other nanopolicy cage on the subnet; anchor loaded as compiled.
-export async function checkPf(policy: Policy, run: RunCommand, options: PfCheckOptions = {}): Promise<ProbeResult[]> {
+export async function checkPf(policy: Policy, artifacts: EnforceArtifacts, run: RunCommand, options: PfCheckOptions = {}): Promise<ProbeResult[]> {
   const t0 = performance.now();
-  const pf = pfctlCommands(policy);
+  const pf = artifacts.pfctl;
   const pfctl = (args: readonly string[]) => run(options.asRoot ? [PFCTL, ...args] : ['sudo', '-n', PFCTL, ...args]);
   const anchor = anchorName(policy);
   const rows: ProbeResult[] = [];
@@ -50,7 +50,7 @@ export async function checkPf(policy: Policy, run: RunCommand, options: PfCheckO
   const vmIf = await gatewayInterface(policy.network.gateway, run, { prefer: 'ifconfig' });
   const defines: Record<string, string> = vmIf !== undefined && PF_VM_IF.test(vmIf) ? { vm_if: vmIf } : {};
   // pf printed named ports by their names in this host's services file (domain.md §9).
-  const comparison = compareAnchor(emitAnchor(policy), defines, live.stdout, loadServices(options.servicesFile ?? DEFAULT_SERVICES_FILE));
+  const comparison = compareAnchor(artifacts.anchor, defines, live.stdout, loadServices(options.servicesFile ?? DEFAULT_SERVICES_FILE));
   const detail = [
     comparison.extra.length ? `extra ${comparison.extra.map((r) => `"${r}"`).join(', ')}` : '',
     comparison.missing.length ? `missing ${comparison.missing.map((r) => `"${r}"`).join(', ')}` : '',
@@ -69,7 +69,7 @@ export async function checkPf(policy: Policy, run: RunCommand, options: PfCheckO
 async function otherCagesRow(
   policy: Policy,
   pfctl: (args: readonly string[]) => ReturnType<RunCommand>,
-  pf: ReturnType<typeof pfctlCommands>,
+  pf: PfctlCommands,
   anchor: string,
   t0: number,
 ): Promise<ProbeResult> {

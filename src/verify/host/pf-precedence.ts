@@ -7,7 +7,8 @@
 import { BlockList } from 'node:net';
 import type { Policy } from '../../compiler/policy.ts';
 import { anchorName } from '../../compiler/policy.ts';
-import { PFCTL, pfctlCommands } from '../../compiler/emit/pfctl-commands.ts';
+import type { EnforceArtifacts } from '../../compiler/enforce-artifacts.ts';
+import { PFCTL } from '../../compiler/emit/pfctl-commands.ts';
 import type { ProbeResult } from '../inside/result.ts';
 import type { RunCommand } from '../../host/run-command.ts';
 import { gatewayInterface } from './gateway-interface.ts';
@@ -56,7 +57,7 @@ export function beforeAppleAnchor(mainRules: string): { rules: string[]; anchors
 }
 
 // Rows: no `set skip` on the VM's interface; no quick pass for the VM's traffic before our anchor.
-export async function checkPfPrecedence(policy: Policy, run: RunCommand, asRoot = false): Promise<ProbeResult[]> {
+export async function checkPfPrecedence(policy: Policy, artifacts: EnforceArtifacts, run: RunCommand, asRoot = false): Promise<ProbeResult[]> {
   const t0 = performance.now();
   const pfctl = (args: readonly string[]) => run(asRoot ? [PFCTL, ...args] : ['sudo', '-n', PFCTL, ...args]);
   const ours = anchorName(policy);
@@ -64,7 +65,7 @@ export async function checkPfPrecedence(policy: Policy, run: RunCommand, asRoot 
   const vmIf = await gatewayInterface(policy.network.gateway, run);
   const rows: ProbeResult[] = [];
 
-  const ifaces = await pfctl(pfctlCommands(policy).showInterfaces);
+  const ifaces = await pfctl(artifacts.pfctl.showInterfaces);
   const skipped = ifaces.exitCode === 0 && vmIf !== undefined && skippedInterface(ifaces.stdout, vmIf);
   rows.push(hostRow(`pf set skip on ${vmIf ?? 'the VM interface'}`, 'not skipped', ifaces.exitCode !== 0 ? 'UNKNOWN' : skipped ? 'SKIPPED' : 'not skipped', ifaces.exitCode === 0 && !skipped, performance.now() - t0,
     ifaces.exitCode !== 0

@@ -6,6 +6,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Policy } from '../../compiler/policy.ts';
+import type { EnforceArtifacts } from '../../compiler/enforce-artifacts.ts';
 import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import type { InsideOptions, InsideStats, ProbeResult } from '../inside/result.ts';
 import { DEFAULT_BUDGET_MS, PROBE_GROUPS } from '../inside/run-probes.ts';
@@ -28,6 +29,8 @@ export type Backend = 'pf' | 'nft' | 'none';
 
 export interface VerifyHostOptions {
   policy: Policy;
+  /** The artifacts compiled from `policy` once, by the command: the host is compared with these. */
+  artifacts: EnforceArtifacts;
   manifest: VerifyManifest;
   backend: Backend;
   /** argv before `node -` that runs a command in the VM. */
@@ -62,7 +65,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
   const nonce = o.inside.egressNonce ?? randomBytes(6).toString('hex');
   const mark = probeEgress && o.stateDir ? markAudit(o.stateDir) : undefined;
   const counted = o.backend === 'pf' || o.backend === 'nft' ? o.backend : undefined;
-  const before: FirewallCounters | string | undefined = counted ? await readCounters(o.policy, counted, run, o.pf?.asRoot) : undefined;
+  const before: FirewallCounters | string | undefined = counted ? await readCounters(o.policy, o.artifacts, counted, run, o.pf?.asRoot) : undefined;
   let insideRows: ProbeResult[];
   let insideStats: InsideStats | undefined;
   const [hostRows, inside] = await Promise.all([
@@ -90,7 +93,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
       }
     })(),
   ]);
-  const after = counted ? await readCounters(o.policy, counted, run, o.pf?.asRoot) : undefined;
+  const after = counted ? await readCounters(o.policy, o.artifacts, counted, run, o.pf?.asRoot) : undefined;
   const canaryRows = await canaries.close();
   const auditRows = !probeEgress || inside instanceof Error
     ? []
@@ -114,12 +117,12 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
 async function hostChecks(o: VerifyHostOptions, run: RunCommand): Promise<ProbeResult[]> {
   const firewall =
     o.backend === 'nft'
-      ? checkNftTable(o.policy, run)
+      ? checkNftTable(o.policy, o.artifacts, run)
       : o.backend === 'pf'
-        ? Promise.all([checkPf(o.policy, run, o.pf), checkPfPrecedence(o.policy, run, o.pf?.asRoot)]).then((r) => r.flat())
+        ? Promise.all([checkPf(o.policy, o.artifacts, run, o.pf), checkPfPrecedence(o.policy, o.artifacts, run, o.pf?.asRoot)]).then((r) => r.flat())
         : Promise.resolve<ProbeResult[]>([]);
   const proxy = o.policy.proxy && o.stateDir ? checkProxyProcess(o.policy, o.stateDir, run) : Promise.resolve<ProbeResult[]>([]);
-  const [fw, bridges, vm, proxyRows] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run), o.processes === false ? [] : checkVmProcesses(o.policy, run), proxy]);
+  const [fw, bridges, vm, proxyRows] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run), o.processes === false ? [] : checkVmProcesses(o.policy, o.artifacts, run), proxy]);
   return [...fw, ...vm, ...bridges, ...proxyRows];
 }
 

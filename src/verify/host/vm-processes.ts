@@ -4,7 +4,7 @@
 // adds a share or `--net-softnet-allow=0.0.0.0/0`, widens the cage behind the policy's back.
 
 import type { Policy } from '../../compiler/policy.ts';
-import { tartRunArgv } from '../../compiler/emit/tart-run.ts';
+import type { EnforceArtifacts } from '../../compiler/enforce-artifacts.ts';
 import type { ProbeResult } from '../inside/result.ts';
 import type { RunCommand } from '../../host/run-command.ts';
 import { hostRow } from './host-result.ts';
@@ -46,12 +46,12 @@ const SOFTNET = /^(?:\S*\/)?softnet(?:\s|$)/;
 const SOFTNET_PER_RUN = new Set(['--vm-fd', '--vm-mac-address']);
 
 // Rows: the tart process and its softnet, each as compiled.
-export async function checkVmProcesses(policy: Policy, run: RunCommand): Promise<ProbeResult[]> {
+export async function checkVmProcesses(policy: Policy, artifacts: EnforceArtifacts, run: RunCommand): Promise<ProbeResult[]> {
   const t0 = performance.now();
   const ps = await run(['ps', '-axww', '-o', 'pid=,ppid=,args=']);
   if (ps.exitCode !== 0) return [hostRow(`tart run ${policy.vm}`, 'as compiled', 'UNKNOWN', false, performance.now() - t0, `ps failed (${ps.stderr.trim()}): the VM's process arguments are unchecked`)];
   const entries = parsePs(ps.stdout);
-  const expected = tartRunArgv(policy);
+  const expected = artifacts.tartRunArgs;
   const tarts = entries.filter((e) => TART.test(e.args) && e.args.endsWith(` ${policy.vm}`));
   const probe = `tart run ${policy.vm}: arguments`;
   if (tarts.length === 0) {

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compilePolicy } from '../../../src/compiler/compile.ts';
+import { artifactsFor } from '../../../src/compiler/artifacts-from-emitters.ts';
 import { checkPf } from '../../../src/verify/host/pf-anchor.ts';
 import type { RunCommand } from '../../../src/host/run-command.ts';
 import { printedAnchor } from '../../helpers/pf-printed.ts';
@@ -48,7 +49,7 @@ function fakeMac(anchor: string, info = 'Status: Enabled for 0 days 00:10:00', o
 
 test('the anchor as loaded for bridge101 (found by the gateway address) passes; pfctl goes through sudo -n', async () => {
   const mac = fakeMac(PRINTED);
-  const rows = await checkPf(policy, mac.run);
+  const rows = await checkPf(policy, artifactsFor(policy), mac.run);
   assert.equal(rows.map((r) => [r.probe, r.ok]), [
     ['pf status', true],
     ['pf main ruleset: anchor "com.apple/*"', true],
@@ -60,17 +61,17 @@ test('the anchor as loaded for bridge101 (found by the gateway address) passes; 
 });
 
 test('an extra pass rule is named', async () => {
-  const rows = await checkPf(policy, fakeMac(`${PRINTED}pass in quick inet proto tcp from 192.168.64.0/24 to 192.168.64.1 port = ssh flags S/SA keep state\n`).run);
+  const rows = await checkPf(policy, artifactsFor(policy), fakeMac(`${PRINTED}pass in quick inet proto tcp from 192.168.64.0/24 to 192.168.64.1 port = ssh flags S/SA keep state\n`).run);
   const anchor = rows.at(-1)!;
   assert.is(anchor.ok, false);
   assert.match(anchor.detail ?? '', /extra "pass in quick proto tcp from 192\.168\.64\.0\/24 to 192\.168\.64\.1 port 22"/);
 });
 
 test('an empty anchor, a disabled pf, and pfctl refused by sudo all fail', async () => {
-  assert.is((await checkPf(policy, fakeMac('').run)).at(-1)!.measured, 'EMPTY');
-  assert.is((await checkPf(policy, fakeMac(PRINTED, 'Status: Disabled').run))[0]!.ok, false);
+  assert.is((await checkPf(policy, artifactsFor(policy), fakeMac('').run)).at(-1)!.measured, 'EMPTY');
+  assert.is((await checkPf(policy, artifactsFor(policy), fakeMac(PRINTED, 'Status: Disabled').run))[0]!.ok, false);
   const refused: RunCommand = async () => ({ exitCode: 1, stdout: '', stderr: 'sudo: a password is required' });
-  const rows = await checkPf(policy, refused);
+  const rows = await checkPf(policy, artifactsFor(policy), refused);
   assert.equal(rows.map((r) => [r.measured, r.ok]), [['UNKNOWN', false]]);
   assert.match(rows[0]!.detail ?? '', /sudoers/);
 });
@@ -79,18 +80,18 @@ test('ports printed by their macOS names (services file) compare as compiled', a
   const services = join(root, 'test/fixtures/macos/services');
   const named = PRINTED.replace(/port = 18443 /, 'port = np-test-beta ');
   assert.ok(named !== PRINTED);
-  assert.is((await checkPf(policy, fakeMac(named).run, { servicesFile: services })).at(-1)!.ok, true);
-  assert.is((await checkPf(policy, fakeMac(named).run, { servicesFile: join(root, 'no-such-services') })).at(-1)!.ok, false);
+  assert.is((await checkPf(policy, artifactsFor(policy), fakeMac(named).run, { servicesFile: services })).at(-1)!.ok, true);
+  assert.is((await checkPf(policy, artifactsFor(policy), fakeMac(named).run, { servicesFile: join(root, 'no-such-services') })).at(-1)!.ok, false);
 });
 
 test('another VM\'s nanopolicy anchor on the same subnet is reported by name', async () => {
   const other = { 'com.apple/100.nanopolicy.second-vm': 'block return in log quick inet from 192.168.64.0/24 to any\n' };
   const cages = (rows: Awaited<ReturnType<typeof checkPf>>) => rows.find((r) => r.probe.startsWith('pf: no other'))!;
-  const row = cages(await checkPf(policy, fakeMac(PRINTED, undefined, other).run));
+  const row = cages(await checkPf(policy, artifactsFor(policy), fakeMac(PRINTED, undefined, other).run));
   assert.equal([row.ok, row.measured], [false, 'FOUND']);
   assert.match(row.detail ?? '', /"com\.apple\/100\.nanopolicy\.second-vm" \(192\.168\.64\.0\/24\)/);
   const elsewhere = { 'com.apple/100.nanopolicy.second-vm': 'block return in log quick inet from 10.211.55.0/24 to any\n' };
-  assert.is(cages(await checkPf(policy, fakeMac(PRINTED, undefined, elsewhere).run)).ok, true);
+  assert.is(cages(await checkPf(policy, artifactsFor(policy), fakeMac(PRINTED, undefined, elsewhere).run)).ok, true);
 });
 
 test.run();

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compilePolicy } from '../../../src/compiler/compile.ts';
+import { artifactsFor } from '../../../src/compiler/artifacts-from-emitters.ts';
 import { beforeAppleAnchor, checkPfPrecedence, passesVmTraffic, skippedInterface } from '../../../src/verify/host/pf-precedence.ts';
 import type { RunCommand } from '../../../src/host/run-command.ts';
 
@@ -34,12 +35,12 @@ function fakeMac(o: { main?: string; ifaces?: string; list?: string; anchors?: R
 }
 
 test('a stock Mac: no skip, nothing passes the VM before our anchor', async () => {
-  const rows = await checkPfPrecedence(policy, fakeMac(), true);
+  const rows = await checkPfPrecedence(policy, artifactsFor(policy), fakeMac(), true);
   assert.equal(rows.map((r) => r.ok), [true, true], JSON.stringify(rows));
 });
 
 test('"set skip on" the VM interface is named', async () => {
-  const rows = await checkPfPrecedence(policy, fakeMac({ ifaces: 'lo0 (skip)\nbridge101 (skip)\n' }), true);
+  const rows = await checkPfPrecedence(policy, artifactsFor(policy), fakeMac({ ifaces: 'lo0 (skip)\nbridge101 (skip)\n' }), true);
   assert.match(rows[0]!.detail!, /pf has "set skip on bridge101": it ignores the VM's interface/);
   assert.ok(skippedInterface('  bridge101 (skip)', 'bridge101'));
   assert.not.ok(skippedInterface('bridge1010 (skip)\nbridge101\n', 'bridge101'));
@@ -47,15 +48,15 @@ test('"set skip on" the VM interface is named', async () => {
 
 test('a quick pass in the main ruleset above the com.apple hook, or in an earlier sibling anchor, is named', async () => {
   const main = `pass in quick on bridge101 all flags S/SA keep state\n${MAIN}pass in quick all\n`;
-  let rows = await checkPfPrecedence(policy, fakeMac({ main }), true);
+  let rows = await checkPfPrecedence(policy, artifactsFor(policy), fakeMac({ main }), true);
   assert.match(rows[1]!.detail!, /main ruleset: "pass in quick on bridge101 all/);
   assert.not.match(rows[1]!.detail!, /pass in quick all"/, 'rules after the hook come after ours');
   const list = `  com.apple/050.vpn\n${ANCHORS}`;
-  rows = await checkPfPrecedence(policy, fakeMac({ list, anchors: { 'com.apple/050.vpn': 'pass in quick inet from 192.168.0.0/16 to any keep state\n', 'com.apple/200.AirDrop': 'pass in quick all\n' } }), true);
+  rows = await checkPfPrecedence(policy, artifactsFor(policy), fakeMac({ list, anchors: { 'com.apple/050.vpn': 'pass in quick inet from 192.168.0.0/16 to any keep state\n', 'com.apple/200.AirDrop': 'pass in quick all\n' } }), true);
   assert.match(rows[1]!.detail!, /anchor "com\.apple\/050\.vpn": "pass in quick inet from 192\.168\.0\.0\/16/);
   assert.not.match(rows[1]!.detail!, /AirDrop/, 'siblings after ours do not matter');
   const called = `anchor "corp/*" all\n${MAIN}`;
-  rows = await checkPfPrecedence(policy, fakeMac({ main: called, anchors: { 'corp/*': 'pass in quick from <trusted> to any\n' } }), true);
+  rows = await checkPfPrecedence(policy, artifactsFor(policy), fakeMac({ main: called, anchors: { 'corp/*': 'pass in quick from <trusted> to any\n' } }), true);
   assert.match(rows[1]!.detail!, /anchor "corp\/\*": "pass in quick from <trusted>/);
 });
 
@@ -74,7 +75,7 @@ test('which rules may match the VM', () => {
 
 test('without root the checks say what they could not read', async () => {
   const denied: RunCommand = async (argv) => (argv[0] === 'sudo' ? { exitCode: 1, stdout: '', stderr: 'sudo: a password is required' } : fakeMac()(argv));
-  const rows = await checkPfPrecedence(policy, denied, false);
+  const rows = await checkPfPrecedence(policy, artifactsFor(policy), denied, false);
   assert.equal(rows.map((r) => r.ok), [false, false]);
   assert.match(rows[0]!.detail!, /run verify as root/);
 });

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compilePolicy } from '../../../src/compiler/compile.ts';
+import { artifactsFor } from '../../../src/compiler/artifacts-from-emitters.ts';
 import { buildVerifyManifest } from '../../../src/compiler/emit/verify-manifest.ts';
 import { tartRunArgv } from '../../../src/compiler/emit/tart-run.ts';
 import { checkReport } from '../../../src/verify/host/check-report.ts';
@@ -149,7 +150,7 @@ const COMPILED = tartRunArgv(policy).join(' ');
 const SOFTNET = `--allow ${policy.network.gateway}/32 --block 0.0.0.0/0`;
 
 t('processes: the compiled tart and softnet pass', async () => {
-  const rows = await checkVmProcesses(policy, fakePs(COMPILED, SOFTNET));
+  const rows = await checkVmProcesses(policy, artifactsFor(policy), fakePs(COMPILED, SOFTNET));
   assert.equal(rows.map((r) => r.ok), [true, true], JSON.stringify(rows));
 });
 
@@ -165,14 +166,14 @@ t('processes: a missing --no-audio, an extra share, a missing share, a wider sof
     [COMPILED, '--block 0.0.0.0/0', /not the compiled/],
   ];
   for (const [tart, softnet, pattern] of cases) {
-    const rows = await checkVmProcesses(policy, fakePs(tart, softnet));
+    const rows = await checkVmProcesses(policy, artifactsFor(policy), fakePs(tart, softnet));
     const details = rows.filter((r) => !r.ok).map((r) => r.detail).join(' | ');
     assert.match(details, pattern, `${tart} / ${softnet}`);
   }
 });
 
 t('processes: no tart for the VM is a failure; paths with spaces compare whole', async () => {
-  const rows = await checkVmProcesses(policy, fakePs(COMPILED.replace('nanoclaw-vm', 'other-vm'), SOFTNET));
+  const rows = await checkVmProcesses(policy, artifactsFor(policy), fakePs(COMPILED.replace('nanoclaw-vm', 'other-vm'), SOFTNET));
   assert.match(rows[0]!.detail!, /no "tart run … nanoclaw-vm" process is running/);
   assert.equal(compareJoinedArgs('run --dir=a:/x y/z --no-audio vm', ['run', '--dir=a:/x y/z', '--no-audio', 'vm']), { missing: [], extra: '' });
   assert.equal(compareJoinedArgs('run --dir=a:/x y/z vm', ['run', '--dir=a:/x', '--no-audio', 'vm']), { missing: ['--no-audio'], extra: 'y/z' });
@@ -187,7 +188,7 @@ t('processes: real processes read through ps (perl sets its own command line)', 
   try {
     let rows: ProbeResult[] = [];
     for (let i = 0; i < 50; i++) {
-      rows = await checkVmProcesses(mine, runCommand);
+      rows = await checkVmProcesses(mine, artifactsFor(mine), runCommand);
       if (rows.length === 2 && rows[1]!.ok) break;
       await new Promise((r) => setTimeout(r, 100));
     }
