@@ -1,5 +1,5 @@
 // The egress proxy on the gateway: whether it lets the VM through to a name and port, by the
-// rules of the emitted proxy.json and the proxy's own matcher (src/proxy/match-rule.ts), so what
+// rules of the emitted proxy.json and the proxy's own matcher (src/formats/match-rule.ts), so what
 // explain says is what the proxy will do. Offline: the name is matched, never resolved.
 
 import type { ProxyRule } from '../formats/proxy-config.ts';

@@ -1,4 +1,4 @@
-// proxy.json: the egress proxy's configuration (src/proxy/config.ts, read by
+// proxy.json: the egress proxy's configuration (src/formats/proxy-config.ts, read by
 // `node dist/proxy.js --config FILE`). compile writes it with the whole VM subnet as the allowed
 // clients; enforce writes its own copy with the VM's /32, the host's own addresses refused, and
 // the audit log in the state directory.

@@ -1,4 +1,4 @@
-// verify.json: what `verify` must find open and what it must find blocked (src/verify/manifest.ts).
+// verify.json: what `verify` must find open and what it must find blocked (src/formats/verify-manifest.ts).
 
 import type { Policy } from '../policy.ts';
 import { anchorName, SHARES_ROOT } from '../policy.ts';

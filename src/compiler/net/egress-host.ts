@@ -1,5 +1,5 @@
 // An egress host as written ("api.example.com", "*.example.com:8443") split into name, wildcard
-// and port, or why it is none. Names are judged by the proxy's own validator (src/proxy/host-name.ts),
+// and port, or why it is none. Names are judged by the proxy's own validator (src/net/host-name.ts),
 // so whatever compiles, the proxy accepts.
 
 import type { PolicyAst } from '../../grammar/ast.ts';
