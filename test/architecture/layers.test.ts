@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { ICruiseResult, IForbiddenRuleType, IViolation } from 'dependency-cruiser';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -31,14 +31,25 @@ function check(baseDir: string): { violations: IViolation[]; text: string } {
   return { violations, text };
 }
 
-// A throwaway tree of files (path → text) under a fresh directory.
-function tree(files: Record<string, string>): string {
+// Cruises a throwaway tree: each file under src/ imports the files listed for it ("type " before
+// one makes it a type-only import); files only imported are created empty.
+function checkTree(files: Record<string, string[]>): { violations: IViolation[]; text: string } {
   const dir = mkdtempSync(join(tmpdir(), 'np-layers-'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
+  try {
+    const all = new Set([...Object.keys(files), ...Object.values(files).flat().map((t) => t.replace(/^type /, ''))]);
+    for (const file of all) {
+      const lines = (files[file] ?? []).map((t, i) => {
+        const target = t.replace(/^type /, '');
+        const spec = relative(dirname(file), target);
+        return `import ${t.startsWith('type ') ? 'type ' : ''}* as m${i} from '${spec.startsWith('.') ? spec : `./${spec}`}';`;
+      });
+      mkdirSync(dirname(join(dir, 'src', file)), { recursive: true });
+      writeFileSync(join(dir, 'src', file), [...lines, 'export const here = 1;', ''].join('\n'));
+    }
+    return check(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  return dir;
 }
 
 const rooms = config.forbidden.map((r) => /^floor-\d+-(.+)$/.exec(r.name ?? '')?.[1]).filter((r): r is string => r !== undefined);
@@ -55,65 +66,51 @@ layers('every folder of src/ is a room of the plan', () => {
   for (const f of folders) assert.ok(rooms.includes(f), `src/${f}/ is in no floor of .dependency-cruiser.cjs (and docs/architecture.md)`);
 });
 
-layers('an upward, a sideways, a circular and a stray import are each reported by name', async () => {
-  const dir = tree({
-    'src/lower-case.ts': "import { Policy } from './compiler/policy.ts';\nexport const x: Policy = {};\n",
-    'src/compiler/policy.ts': 'export interface Policy {}\n',
+layers('an upward, a sideways, a circular and a stray import are each reported by name', () => {
+  const { violations } = checkTree({
+    'lower-case.ts': ['compiler/policy.ts'],
     // net (floor 1) reaching up to the compiler (floor 3), as a type only.
-    'src/net/ipv4.ts': "import type { Policy } from '../compiler/policy.ts';\nexport type P = Policy;\n",
+    'net/ipv4.ts': ['type compiler/policy.ts'],
     // the grammar reaching up to its own compiler.
-    'src/grammar/ast.ts': "import type { Policy } from '../compiler/policy.ts';\nexport type Q = Policy;\n",
+    'grammar/ast.ts': ['type compiler/policy.ts'],
     // enforce and verify are siblings on floor 4.
-    'src/enforce/state.ts': "export const state = 1;\n",
-    'src/verify/host/pf.ts': "import { state } from '../../enforce/state.ts';\nexport const pf = state;\n",
+    'verify/host/pf.ts': ['enforce/state.ts'],
     // the CLI's old circle, through a type.
-    'src/cli/commands.ts': "import { registerVerify } from './verify-command.ts';\nexport type SetExit = (code: number) => void;\nexport const all = [registerVerify];\n",
-    'src/cli/verify-command.ts': "import type { SetExit } from './commands.ts';\nexport function registerVerify(s: SetExit): void { s(0); }\n",
+    'cli/commands.ts': ['cli/verify-command.ts'],
+    'cli/verify-command.ts': ['type cli/commands.ts'],
     // the VM's bundle taking a host-side module.
-    'src/verify/inside/main.ts': "import { pf } from '../host/pf.ts';\nexport const m = pf;\n",
+    'verify/inside/main.ts': ['verify/host/pf.ts'],
     // a folder the plan does not know.
-    'src/misc/thing.ts': "import { state } from '../enforce/state.ts';\nexport const t = state;\n",
+    'misc/thing.ts': ['enforce/state.ts'],
   });
-  try {
-    const { violations } = check(dir);
-    const seen = violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`);
-    const expect = [
-      'top-level-imports-no-room: src/lower-case.ts → src/compiler/policy.ts',
-      'floor-1-net: src/net/ipv4.ts → src/compiler/policy.ts',
-      'floor-3-grammar: src/grammar/ast.ts → src/compiler/policy.ts',
-      'floor-4-verify: src/verify/host/pf.ts → src/enforce/state.ts',
-      'verify-inside-stays-small: src/verify/inside/main.ts → src/verify/host/pf.ts',
-      'no-unknown-room: src/misc/thing.ts → src/enforce/state.ts',
-    ];
-    for (const e of expect) assert.ok(seen.includes(e), `not reported: ${e}\nreported:\n${seen.join('\n')}`);
-    assert.ok(violations.some((v) => v.rule.name === 'no-circular' && v.from === 'src/cli/commands.ts'), `the circle is not reported:\n${seen.join('\n')}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const seen = violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`);
+  const expect = [
+    'top-level-imports-no-room: src/lower-case.ts → src/compiler/policy.ts',
+    'floor-1-net: src/net/ipv4.ts → src/compiler/policy.ts',
+    'floor-3-grammar: src/grammar/ast.ts → src/compiler/policy.ts',
+    'floor-4-verify: src/verify/host/pf.ts → src/enforce/state.ts',
+    'verify-inside-stays-small: src/verify/inside/main.ts → src/verify/host/pf.ts',
+    'no-unknown-room: src/misc/thing.ts → src/enforce/state.ts',
+  ];
+  for (const e of expect) assert.ok(seen.includes(e), `not reported: ${e}\nreported:\n${seen.join('\n')}`);
+  assert.ok(violations.some((v) => v.rule.name === 'no-circular' && v.from === 'src/cli/commands.ts'), `the circle is not reported:\n${seen.join('\n')}`);
 });
 
-layers('the arrows the plan allows pass: down a floor, and the named ones within a floor', async () => {
-  const dir = tree({
-    'src/lazy-builtins.ts': 'export const lazy = 1;\n',
-    'src/diagnostics/diagnostic.ts': "import { lazy } from '../lazy-builtins.ts';\nexport const d = lazy;\n",
-    'src/formats/verify-manifest.ts': "export type Manifest = { format: 1 };\n",
-    'src/host/other-cages.ts': "import type { Manifest } from '../formats/verify-manifest.ts';\nexport type H = Manifest;\n",
-    'src/snapshots/list.ts': "import type { H } from '../host/other-cages.ts';\nexport type S = H;\n",
-    'src/grammar/ast.ts': "import { d } from '../diagnostics/diagnostic.ts';\nexport const a = d;\n",
-    'src/compiler/compile.ts': "import { a } from '../grammar/ast.ts';\nimport type { S } from '../snapshots/list.ts';\nexport const c = a;\nexport type C = S;\n",
-    'src/inject/secret.ts': 'export const i = 1;\n',
-    'src/proxy/server.ts': "import { i } from '../inject/secret.ts';\nimport { c } from '../compiler/compile.ts';\nexport const p = i + c;\n",
-    'src/enforce/apply.ts': "import { c } from '../compiler/compile.ts';\nexport const e = c;\n",
-    'src/verify/inside/main.ts': "import type { Manifest } from '../../formats/verify-manifest.ts';\nexport type V = Manifest;\n",
-    'src/doctor/doctor.ts': "import { e } from '../enforce/apply.ts';\nexport const dr = e;\n",
-    'src/cli/main.ts': "import { dr } from '../doctor/doctor.ts';\nimport { p } from '../proxy/server.ts';\nexport const m = dr + p;\n",
+layers('the arrows the plan allows pass: down a floor, and the named ones within a floor', () => {
+  const { violations, text } = checkTree({
+    'diagnostics/diagnostic.ts': ['lazy-builtins.ts'],
+    'host/other-cages.ts': ['type formats/verify-manifest.ts'],
+    'snapshots/list.ts': ['host/other-cages.ts', 'formats/enforce-state.ts'],
+    'grammar/ast.ts': ['diagnostics/diagnostic.ts'],
+    'compiler/compile.ts': ['grammar/ast.ts', 'type snapshots/list.ts', 'net/ipv4.ts'],
+    'proxy/server.ts': ['inject/secret.ts', 'compiler/compile.ts'],
+    'enforce/apply.ts': ['compiler/compile.ts'],
+    'verify/inside/main.ts': ['type formats/verify-manifest.ts'],
+    'doctor/doctor.ts': ['enforce/apply.ts', 'verify/inside/main.ts'],
+    'guest/setup.ts': ['enforce/apply.ts'],
+    'cli/main.ts': ['doctor/doctor.ts', 'proxy/server.ts', 'guest/setup.ts'],
   });
-  try {
-    const { violations, text } = check(dir);
-    assert.is(violations.length, 0, `\n${text}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  assert.is(violations.length, 0, `\n${text}`);
 });
 
 layers.run();
