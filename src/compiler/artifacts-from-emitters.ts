@@ -9,7 +9,7 @@ import { emitProxyJson } from './emit/proxy-json.ts';
 import { pfctlCommands } from './emit/pfctl-commands.ts';
 import type { EnforceArtifacts } from './enforce-artifacts.ts';
 
-// Builds what enforce applies and verify checks, for one policy.
+// Builds what enforce needs for one policy.
 export function artifactsFor(policy: Policy): EnforceArtifacts {
   return {
     anchor: emitAnchor(policy),

@@ -1,8 +1,7 @@
-// What a command takes from the emitters: the compiled rules, the tart arguments, the socat and
-// pfctl command lines. Built once per command and handed down: enforce applies them and verify
-// compares the host against the same ones, so no layer re-emits what the compiler already made.
-// One interface, so plans are pure functions of (policy, artifacts) and tests can hand in exactly
-// the artifacts they mean.
+// What enforce takes from the emitters: the compiled rules, the tart arguments and the socat
+// command lines. One interface, so plans are pure functions of (policy, artifacts) and tests can
+// hand in exactly the artifacts they mean. Verify compares the host with the same object: a
+// command builds it once and hands it down, so no layer re-emits what the compiler made.
 
 import type { Bridge } from './policy.ts';
 import type { ProxyJsonOptions } from './emit/proxy-json.ts';
