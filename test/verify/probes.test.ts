@@ -15,6 +15,8 @@ import { gatewaySweep } from '../../src/verify/inside/gateway-sweep.ts';
 import { bridgeOpen } from '../../src/verify/inside/bridge-open.ts';
 import { mountsProbe } from '../../src/verify/inside/mounts.ts';
 import { dnsProbe } from '../../src/verify/inside/dns.ts';
+import { systemLookup } from '../../src/verify/inside/system-lookup.ts';
+import { directTargets } from '../../src/verify/inside/direct-targets.ts';
 import { parseSs, parseLsof } from '../../src/verify/host/listeners.ts';
 import { normalize, diffRules } from '../../src/verify/host/nft-table.ts';
 import { parseEndpoints } from '../../src/verify/parse-endpoints.ts';
@@ -218,6 +220,32 @@ t('dns: the system resolver is asked while the UDP queries wait, not after them 
     assert.ok(askedAfter >= 0 && askedAfter < 500, `the system resolver was asked ${Math.round(askedAfter)} ms in, with the UDP query still waiting`);
   } finally {
     silent.close();
+  }
+});
+
+t('dns: a system resolver that could not be asked is no pass (not "does not resolve")', async () => {
+  const [row] = await dnsProbe({ servers: [], name: 'web.lab.test', timeoutMs: 300, lookup: async () => { throw Object.assign(new Error('the lookup could not start: spawn EAGAIN'), { code: 'ENOTRUN' }); } });
+  assert.is(row!.ok, false);
+  assert.is(row!.measured, 'NOT RUN');
+  assert.match(row!.detail!, /could not be asked .*unknown/);
+});
+
+t('system lookup: asked in a child, answers from the hosts file (localhost: no DNS query)', async () => {
+  const addresses = await systemLookup('localhost', 5000);
+  assert.ok(addresses.includes('127.0.0.1') || addresses.includes('::1'), addresses.join(','));
+});
+
+t('direct: a bridge target whose name no one resolved is reported not tried, never blocked', async () => {
+  const scanner = new TcpScanner(4, 300);
+  try {
+    let asked = '';
+    const rows = await directTargets([{ bridge: 'vault', host: 'vault.lab.test', port: 443 }], {}, scanner, 300, async (name) => ((asked = name), []));
+    assert.is(asked, 'vault.lab.test');
+    assert.is(rows.length, 1);
+    assert.is(rows[0]!.ok, false);
+    assert.match(rows[0]!.detail!, /was not tried/);
+  } finally {
+    scanner.close();
   }
 });
 

@@ -1,16 +1,10 @@
 // Each TLS bridge's name must resolve to the gateway inside the VM (an /etc/hosts line), or clients
 // there cannot reach it by the name its certificate carries.
 
-import dns from 'node:dns';
 import type { VerifyManifest } from '../manifest.ts';
 import type { ProbeResult } from './result.ts';
 import { deadline } from './deadline.ts';
-
-export type Lookup = (name: string) => Promise<string[]>;
-
-// The system resolver (getaddrinfo: /etc/hosts first), every address.
-export const systemLookup: Lookup = async (name) =>
-  (await dns.promises.lookup(name, { all: true, verbatim: true })).map((a) => a.address);
+import { systemLookup, type Lookup } from './system-lookup.ts';
 
 // One row per hosts line the manifest asks for.
 export function hostsLine(hosts: VerifyManifest['hosts'], timeoutMs: number, lookup: Lookup = systemLookup): Promise<ProbeResult[]> {
@@ -20,7 +14,7 @@ export function hostsLine(hosts: VerifyManifest['hosts'], timeoutMs: number, loo
       let measured: string;
       let ok = false;
       try {
-        const addresses = await withTimeout(lookup(name), timeoutMs);
+        const addresses = await withTimeout(lookup(name, timeoutMs), lookupBound(timeoutMs));
         measured = addresses.join(', ') || 'nothing';
         ok = addresses.length > 0 && addresses.every((a) => a === address);
       } catch (e) {
@@ -39,6 +33,15 @@ export function hostsLine(hosts: VerifyManifest['hosts'], timeoutMs: number, loo
   );
 }
 
+/**
+ * The longest a lookup may take in all: systemLookup waits `timeoutMs` for its child to start and
+ * as long again for the answer, and ends itself; this bound is for a lookup that does not.
+ */
+export function lookupBound(timeoutMs: number): number {
+  return 2 * timeoutMs + 100;
+}
+
+// Rejects with code ETIMEOUT when `p` has not settled within `ms`.
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = deadline(() => reject(Object.assign(new Error('timed out'), { code: 'ETIMEOUT' })), ms);
