@@ -94,7 +94,7 @@ interface EnforceRecord {
   fix?: string;
   undone?: string[];
   /** Commands a person must still run after a failed undo. */
-  manual?: Array<{ step: string; error: string; commands: string[] }>;
+  manual?: Array<{ step: string; error: string; commands: string[]; lookUp?: string[] }>;
   /** stale: what of the earlier enforce still stands, and the commands that fix it, in order. */
   standing?: string[];
   commands?: string[];
@@ -312,7 +312,7 @@ function downOutcome(session: Session, base: Pick<EnforceRecord, 'vm' | 'rules' 
 }
 
 function manualOf(failures: readonly UndoFailure[]): NonNullable<EnforceRecord['manual']> {
-  return failures.map((f) => ({ step: f.step, error: f.error, commands: f.manual }));
+  return failures.map((f) => ({ step: f.step, error: f.error, commands: f.manual, ...(f.lookUp ? { lookUp: f.lookUp } : {}) }));
 }
 
 function writeUndoFailures(io: Io, failures: readonly UndoFailure[]): void {
@@ -320,5 +320,7 @@ function writeUndoFailures(io: Io, failures: readonly UndoFailure[]): void {
   for (const f of failures) {
     io.stderr.write(`  # ${f.step}: ${f.error}\n`);
     for (const m of f.manual) io.stderr.write(`  ${m}\n`);
+    // Values no one recorded: what to look up instead of a command with a placeholder in it.
+    for (const l of f.lookUp ?? []) io.stderr.write(`  # look up first — ${l}\n`);
   }
 }

@@ -27,6 +27,7 @@ export function bridgeStep(bridge: Bridge, range: (ctx: StepContext) => string, 
       const pid = ctx.state.bridges.find((b) => b.name === bridge.name)?.pid;
       return [cmd('kill', pid === undefined ? '<pid>' : String(pid))];
     },
+    lookUp: () => `no pid is recorded for the bridge "${bridge.name}": "lsof -nP -iTCP:${bridge.listen} -sTCP:LISTEN" shows what listens on its port; stop it only if that is socat`,
     async run(ctx) {
       const address = await checkedTarget(ctx, bridge, network);
       await startBridge(ctx, bridge, socatCmd(artifacts, bridge, range(ctx), address), range(ctx), address, network);

@@ -51,6 +51,7 @@ export function proxyStep(policy: Policy, range: (ctx: StepContext) => string, a
     describe: `Start the egress proxy on ${where} for ${policy.egress.map((r) => r.name).join(', ')} (config and audit log in the state directory)`,
     commands: (ctx) => [proxyCmd(proxyConfigPath(ctx.stateDir))],
     undoCommands: (ctx) => [cmd('kill', ctx.state.proxy === undefined ? '<pid>' : String(ctx.state.proxy.pid))],
+    lookUp: () => `no pid is recorded for the egress proxy: "lsof -nP -iTCP:${proxy.listen} -sTCP:LISTEN" shows what listens on its port; stop it only if that is nanopolicy's proxy`,
     async run(ctx) {
       await startProxy(ctx, policy, artifacts, range(ctx));
     },

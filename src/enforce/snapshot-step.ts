@@ -20,7 +20,10 @@ export function snapshotStep(policy: Policy, now: () => Date = () => new Date())
     id: 'snapshot-vm',
     describe: `Clone the stopped VM "${policy.vm}" as a snapshot (keep ${policy.snapshots?.keep ?? 0}; the undo runs only if this enforce fails)`,
     commands: (ctx) => [cmd('tart', 'clone', policy.vm, name(ctx.state))],
-    undoCommands: (ctx) => [cmd('tart', 'delete', name(ctx.state))],
+    // A completed enforce keeps its snapshot (the rollback point): nothing to undo, nothing to print.
+    undoCommands: (ctx) => (ctx.state.complete ? [] : [cmd('tart', 'delete', name(ctx.state))]),
+    lookUp: () =>
+      `no snapshot name is recorded, so none is deleted: "tart list" shows the VM's snapshots (${policy.vm}-np-<UTC time>); they are rollback points, so keep them unless you know this enforce made one and failed`,
     async run(ctx) {
       const snapshot = snapshotName(policy.vm, now());
       const vms = await listVms(ctx.runner);
