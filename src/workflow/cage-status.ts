@@ -7,7 +7,7 @@ import { cmd } from '../enforce/command.ts';
 import type { Session } from '../enforce/session.ts';
 import { readState, type EnforceState } from '../enforce/state.ts';
 import { listSnapshots, type SnapshotRow } from './list-snapshots.ts';
-import { readRecords, type VerifyOutcome } from './snapshot-records.ts';
+import { readRecords, RecordsError, type VerifyOutcome } from './snapshot-records.ts';
 
 export interface ProcessStatus {
   name: string;
@@ -44,7 +44,15 @@ interface ProxyState {
 export async function cageStatus(session: Session): Promise<CageStatus> {
   const { policy, stateDir, runner } = session;
   const state = readState(stateDir);
-  const records = readRecords(stateDir);
+  // Unreadable records cost the last verify and the snapshot list (listSnapshots says why), not the status.
+  const records = (() => {
+    try {
+      return readRecords(stateDir);
+    } catch (e) {
+      if (e instanceof RecordsError) return undefined;
+      throw e;
+    }
+  })();
   const snaps = await listSnapshots(runner, policy.vm, stateDir);
   const base: CageStatus = {
     vm: policy.vm,
@@ -52,7 +60,7 @@ export async function cageStatus(session: Session): Promise<CageStatus> {
     inForce: false,
     problems: [],
     bridges: [],
-    ...(records.lastVerify ? { lastVerify: records.lastVerify } : {}),
+    ...(records?.lastVerify ? { lastVerify: records.lastVerify } : {}),
     snapshots: typeof snaps === 'string' ? [] : snaps.slice(0, 3),
     ...(typeof snaps === 'string' ? { snapshotsProblem: snaps } : {}),
   };

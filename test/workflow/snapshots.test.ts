@@ -284,5 +284,35 @@ rb('no snapshot: a clear error, nothing changed', async () => {
   }
 });
 
+test('a corrupt snapshots.json is a clear error naming the file and the fix, never an internal error (exit 70)', async () => {
+  const m = staged();
+  try {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(m.stateDir, { recursive: true });
+    const file = join(m.stateDir, 'snapshots.json');
+    writeFileSync(file, '{"format": 1, "snapshots": [ {"name": "t-vm-np-2026');
+    const r = await cli(m, ['snapshots']);
+    assert.is(r.code, 1, r.stderr);
+    assert.not.match(r.stderr, /internal error/);
+    assert.match(r.stderr, `The snapshot records "${file}" cannot be read: it is not JSON`);
+    assert.match(r.stderr, `Move it aside (mv ${file} ${file}.corrupt)`);
+    const status = await cli(m, ['status']);
+    assert.is.not(status.code, 70, status.stderr);
+    assert.match(status.stdout + status.stderr, 'cannot be read');
+    // enforce refuses before it clones anything: no clone for records that cannot name it.
+    writeFileSync(join(m.fakeState, 'vm'), 'stopped');
+    const before = vms(m).length;
+    const up = await m.enforce([m.policy, '--backend', 'pf']);
+    assert.is(up.code, 3, up.stderr);
+    assert.match(up.stderr, `The snapshot records "${file}" cannot be read`, up.stderr);
+    assert.is(vms(m).length, before);
+    assert.is(m.leftovers().anchors.length, 0);
+    writeFileSync(file, '{"format": 1, "snapshots": [null]}');
+    assert.match((await cli(m, ['snapshots'])).stderr, 'snapshot entry 1 has no "name" and "takenAt"');
+  } finally {
+    m.cleanup();
+  }
+});
+
 test.run();
 rb.run();
