@@ -99,7 +99,7 @@ interface EnforceRecord {
   standing?: string[];
   commands?: string[];
   /** applied: an earlier state that no longer held was a fresh start, or was removed first. */
-  earlier?: { how: 'fresh' | 'repaired'; reason: string; removed: string[] };
+  earlier?: { how: 'fresh' | 'repaired'; reason: string; removed: string[]; voidTokens?: string[] };
   plan?: string;
   /** The policy's problems, for result "policy-errors". */
   diagnostics?: readonly import('../compiler/diagnostic.ts').Diagnostic[];
@@ -239,6 +239,7 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
             : earlier.how === 'fresh'
               ? `enforce: the earlier enforce left nothing standing (${earlier.reason}): this was a fresh start.\n`
               : `enforce: the earlier enforce no longer held (${earlier.reason}); removed what was left of it (${earlier.removed.join('; ')}) first.\n`) +
+          (earlier?.voidTokens ? `enforce: its pf reference token(s) ${earlier.voidTokens.join(' ')} were from before the last boot: void, dropped without "pfctl -X".\n` : '') +
           (result.kind === 'unchanged'
             ? `enforce: the policy is already in force for "${s.vm}"; nothing changed.\n`
             : `enforce: the policy is in force for "${s.vm}" (${session.plan.rulesName}).\n`);
