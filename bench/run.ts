@@ -128,9 +128,12 @@ if (only.has('startup') || only.has('scale')) {
   };
   if (only.has('scale')) {
     steps['check 10k'] = check(file('10k-statements.policy', policyWithStatements(bundled, 10_000)));
-    steps['check 30k'] = check(file('30k-statements.policy', policyWithStatements(bundled, 30_000)));
+    // 30,000 statements hold ~29,000 mounts: more than tart's command line holds on macOS (NP305,
+    // issue 24), so check ends with that one error (exit 1) after running every pass as before.
+    steps['check 30k'] = check(file('30k-statements.policy', policyWithStatements(bundled, 30_000)), [1]);
     steps['10k syntax errors'] = check(file('10k-syntax-errors.policy', policyWithSyntaxErrors(10_000)), [1]);
-    for (const shape of SHAPES) steps[`check 10k ${shape}`] = check(file(`10k-${shape}.policy`, policyOfShape(bundled, 10_000, shape)));
+    // The deep shape's 10,000 shares pass NP305's bound too (exit 1, one error; see above).
+    for (const shape of SHAPES) steps[`check 10k ${shape}`] = check(file(`10k-${shape}.policy`, policyOfShape(bundled, 10_000, shape)), shape === 'deep' ? [1] : [0]);
   }
   await attempt('compile', async () => {
     await series('compile', steps);
