@@ -48,8 +48,10 @@ export function registerEnforceCommand(program: Command, io: Io, setExit: SetExi
       `
 Exit codes: 0 applied (or already in force: nothing changed), 3 a preflight check or a step failed
 and everything was undone, or an earlier enforce is partly standing next to a running VM (the
-commands that fix it are printed), 4 an undo failed too (the manual commands left are printed),
-64 bad command line. An earlier enforce that left nothing standing (a reboot) is a fresh start.
+commands that fix it are printed), 4 an undo failed too, or --down could not remove (or confirm
+the removal of) a part (the concrete manual commands left are printed, and what to look up where
+a value is unknown), 64 bad command line. An earlier enforce that left nothing standing (a
+reboot) is a fresh start; its pf tokens from before the boot are void and dropped, not released.
 
 Examples:
   $ nanopolicy enforce policy/nanoclaw.policy --dry-run

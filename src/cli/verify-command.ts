@@ -62,8 +62,8 @@ export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit
     .addHelpText(
       'after',
       `
-Exit codes: 0 every expectation holds, 2 any does not (each failure is named), 1 the policy has
-errors, 64 bad command line.
+Exit codes: 0 every expectation holds, 2 any does not or could not be checked (each is named; a
+check that could not run is NOT RUN, never a pass), 1 the policy has errors, 64 bad command line.
 
 The built-in egress targets are real public addresses: use them on a real VM only.
 
