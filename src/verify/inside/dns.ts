@@ -5,8 +5,8 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { ProbeResult } from './result.ts';
 import { dnsQuery } from './dns-query.ts';
-import { lookupBound, withTimeout } from './hosts-line.ts';
-import { systemLookup, type Lookup } from './system-lookup.ts';
+import { ask } from './hosts-line.ts';
+import type { Lookup } from './system-lookup.ts';
 import { deadline } from './deadline.ts';
 
 export interface DnsOptions {
@@ -72,7 +72,7 @@ async function systemResolver(o: DnsOptions): Promise<ProbeResult> {
   let measured: string;
   let detail: string | undefined;
   try {
-    const addresses = await withTimeout((o.lookup ?? systemLookup)(o.name, o.timeoutMs), lookupBound(o.timeoutMs));
+    const addresses = await ask(o.name, o.timeoutMs, o.lookup);
     measured = `resolves to ${addresses.join(', ')}`;
     detail = `the VM's system resolver resolves "${o.name}": DNS reaches out of the cage`;
   } catch (e) {
