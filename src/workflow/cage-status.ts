@@ -3,6 +3,7 @@
 // the last verify and the newest snapshots. Read-only: it runs only listing commands.
 
 import { isOurBridge } from '../enforce/bridge-step.ts';
+import { isOurProxy } from '../enforce/proxy-step.ts';
 import { cmd } from '../enforce/command.ts';
 import type { Session } from '../enforce/session.ts';
 import { readState, type EnforceState } from '../enforce/state.ts';
@@ -34,11 +35,6 @@ export interface CageStatus {
   lastVerify?: VerifyOutcome;
   snapshots: SnapshotRow[];
   snapshotsProblem?: string;
-}
-
-/** The proxy another part of nanopolicy may record in the state; shown when present. */
-interface ProxyState {
-  proxy?: { pid: number; listen: number };
 }
 
 export async function cageStatus(session: Session): Promise<CageStatus> {
@@ -73,8 +69,12 @@ export async function cageStatus(session: Session): Promise<CageStatus> {
     const alive = await isOurBridge(runner, b);
     bridges.push({ name: b.name, listen: b.listen, pid: b.pid, alive, ...(alive ? await count(b.listen) : {}) });
   }
-  const recordedProxy = (state as EnforceState & ProxyState).proxy;
-  const proxy = recordedProxy ? { name: 'proxy', listen: recordedProxy.listen, pid: recordedProxy.pid, alive: runner.alive(recordedProxy.pid), ...(await count(recordedProxy.listen)) } : undefined;
+  // Alive means still our proxy (its command line), as for a bridge: a recycled pid is not it.
+  const recordedProxy = state.proxy;
+  const proxyAlive = recordedProxy ? await isOurProxy(runner, recordedProxy) : false;
+  const proxy = recordedProxy
+    ? { name: 'proxy', listen: recordedProxy.listen.port, pid: recordedProxy.pid, alive: proxyAlive, ...(proxyAlive ? await count(recordedProxy.listen.port) : {}) }
+    : undefined;
   const problems: string[] = [];
   if (!state.complete) problems.push('the last enforce did not finish');
   if (state.policySha256 !== policy.source.sha256) problems.push('the policy changed since it was enforced');

@@ -284,6 +284,24 @@ rb('no snapshot: a clear error, nothing changed', async () => {
   }
 });
 
+test('status: a recorded proxy whose pid is now another program is NOT RUNNING, shown by its port', async () => {
+  const m = mac();
+  try {
+    assert.is((await m.enforce([m.policy, '--backend', 'pf'])).code, 0);
+    const { readState } = await import('../../src/enforce/state.ts');
+    const state = readState(m.stateDir)!;
+    // This test process stands in for a program that got the proxy's old pid.
+    writeState(m.stateDir, { ...state, proxy: { pid: process.pid, listen: { host: '192.168.64.1', port: 13128 }, allowClients: ['192.168.64.5/32'], config: join(m.stateDir, 'proxy.json'), auditLog: join(m.stateDir, 'audit.log'), argv: [] } });
+    const r = await cli(m, ['status']);
+    assert.is(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`proxy\\s+:13128\\s+pid ${process.pid} NOT RUNNING`));
+    assert.match(r.stdout, `the proxy (pid ${process.pid}) is not running`);
+    await m.enforce([m.policy, '--backend', 'pf', '--down']);
+  } finally {
+    m.cleanup();
+  }
+});
+
 test('a corrupt snapshots.json is a clear error naming the file and the fix, never an internal error (exit 70)', async () => {
   const m = staged();
   try {
