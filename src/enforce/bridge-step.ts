@@ -97,7 +97,14 @@ function procCommandLine(pid: number): string | undefined {
 // Stops a bridge: TERM to its process group (socat's forked children too), then KILL; polls for
 // the exact condition (the pid gone, or a zombie) instead of sleeping.
 export async function stopBridge(runner: CommandRunner, entry: BridgeState): Promise<void> {
-  if (!(await isOurBridge(runner, entry))) return;
+  if (!(await isOurBridge(runner, entry))) {
+    // Gone, or another program now: nothing of ours to stop. But a live pid whose command line
+    // cannot be read (ps failed) may still be the bridge: that is not "stopped" (issue 24).
+    if (!processGone(runner, entry.pid) && procCommandLine(entry.pid) === undefined && (await runner.commandLine(entry.pid)) === undefined && !processGone(runner, entry.pid)) {
+      throw new StepError(`Could not tell whether pid ${entry.pid} is still the bridge "${entry.name}": its command line cannot be read.`, `Look with "ps -o command= -p ${entry.pid}"; if it is socat listening on port ${entry.listen}, stop it (kill ${entry.pid}).`);
+    }
+    return;
+  }
   const gone = () => processGone(runner, entry.pid);
   runner.signal(entry.pid, 'SIGTERM');
   if (await pollUntil(runner, gone, 2000)) return;

@@ -8,6 +8,8 @@ import { downLocked } from '../../src/enforce/down.ts';
 import { openSession } from '../../src/enforce/session.ts';
 import { readState, writeState } from '../../src/enforce/state.ts';
 import type { CommandRunner } from '../../src/enforce/command-runner.ts';
+import { stopBridge } from '../../src/enforce/bridge-step.ts';
+import { stopProxy } from '../../src/enforce/proxy-step.ts';
 import { fakeMac, POLICY, PF, type FakeMac } from './harness.ts';
 
 const t = suite('enforce --down: every report true');
@@ -89,6 +91,21 @@ t('nft: a table that is really gone ("No such file or directory") is fine to --d
   if (!('session' in opened)) throw new Error(JSON.stringify(opened.diagnostics));
   const down = await downLocked(opened.session);
   assert.equal(down.failures, []);
+});
+
+t('a bridge pid that is alive but whose command line cannot be read is not reported stopped', async () => {
+  // A pid no /proc entry has (above any pid_max), that the runner says is alive, and ps fails on.
+  const entry = { name: 'alpha', pid: 99_999_999, listen: 18080, range: '192.168.64.5/32', target: '198.51.100.10' } as Parameters<typeof stopBridge>[1];
+  const runner = { ...refusingRunner([]), alive: () => true, commandLine: async () => undefined };
+  const error = await stopBridge(runner, entry).then(() => undefined, (e: Error) => e);
+  assert.ok(error, 'stopBridge claimed the bridge stopped');
+  assert.match(error.message, /Could not tell whether pid 99999999 is still the bridge "alpha"/);
+  // Gone for real: nothing to stop, no error.
+  await stopBridge({ ...runner, alive: () => false }, entry);
+  const proxy = { pid: 99_999_999, listen: { host: '192.168.64.1', port: 13128 }, allowClients: [], config: '/state/proxy.json', auditLog: '/state/audit.log', argv: [] };
+  const proxyError = await stopProxy(runner, proxy).then(() => undefined, (e: Error) => e);
+  assert.match(proxyError?.message ?? 'claimed stopped', /Could not tell whether pid 99999999 is still the egress proxy/);
+  await stopProxy({ ...runner, alive: () => false }, proxy);
 });
 
 t.run();
