@@ -24,6 +24,7 @@ const PER_ARGUMENT = 1 + 8;
  */
 const FIXED = 512;
 
+// Every share's --dir argument, added up, stays within tart's half of ARG_MAX.
 export function checkTartArgv({ ast, home }: CheckContext): Diagnostic[] {
   const list = mounts(ast);
   const paths = mountPaths(ast, home).path;
