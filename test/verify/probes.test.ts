@@ -17,6 +17,7 @@ import { mountsProbe } from '../../src/verify/inside/mounts.ts';
 import { dnsProbe } from '../../src/verify/inside/dns.ts';
 import { systemLookup } from '../../src/verify/inside/system-lookup.ts';
 import { directTargets } from '../../src/verify/inside/direct-targets.ts';
+import { main } from '../../src/cli/main.ts';
 import { parseSs, parseLsof } from '../../src/verify/host/listeners.ts';
 import { normalize, diffRules } from '../../src/verify/host/nft-table.ts';
 import { parseEndpoints } from '../../src/verify/parse-endpoints.ts';
@@ -247,6 +248,15 @@ t('direct: a bridge target whose name no one resolved is reported not tried, nev
   } finally {
     scanner.close();
   }
+});
+
+t('--dns-servers takes addresses only: a name would be looked up in the probe itself (exit 64, nothing probed)', async () => {
+  let out = '';
+  const io = { stdout: { write: (x: string) => (out += x) }, stderr: { write: (x: string) => (out += x) }, env: {} };
+  const manifest = join(import.meta.dirname, '../fixtures/valid/minimal/verify.json');
+  const code = await main(['node', 'nanopolicy', 'verify', '--inside', manifest, '--dns-servers', '203.0.113.53,resolver.lab.test'], io);
+  assert.is(code, 64, out);
+  assert.match(out, '--dns-servers takes resolver addresses, not "resolver.lab.test".');
 });
 
 t('dns: a query lost on the way is sent again within the wait, so one lost datagram is no false pass', async () => {
