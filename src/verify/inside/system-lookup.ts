@@ -6,6 +6,7 @@
 // A killed child holds nothing. Node built-ins only: this file is bundled into the VM's probe.
 
 import { spawn } from 'node:child_process';
+import { deadline } from './deadline.ts';
 
 /** Resolves to every address of the name, or rejects with an error carrying `code`. */
 export type Lookup = (name: string, timeoutMs: number) => Promise<string[]>;
@@ -79,7 +80,9 @@ function askInChild(requests: readonly Request[]): void {
       if (!asked && line === 'R') {
         asked = true;
         clearTimeout(startTimer);
-        requests.forEach((r, i) => (timers[i] = setTimeout(() => settle(i, Object.assign(new Error('timed out'), { code: 'ETIMEOUT' })), r.timeoutMs)));
+        // deadline(): an answer already read in the same turn wins over its timeout (a timeout here
+        // reads as "does not resolve", a pass, so a false one would be a false pass).
+        requests.forEach((r, i) => (timers[i] = deadline(() => settle(i, Object.assign(new Error('timed out'), { code: 'ETIMEOUT' })), r.timeoutMs)));
         continue;
       }
       answer(line);
