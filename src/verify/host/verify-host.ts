@@ -70,7 +70,10 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
     (async () => {
       try {
         // Only the direct-target probe needs the names resolved: no lookup when it is skipped.
-        const lookupMs = o.inside.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+        // The host's resolver answers (it is not caged), but a cold cache over a slow link may take
+        // a while: twice the probe timeout, at least 2 s. A name still unresolved then is NOT RUN
+        // in the VM's direct row, never a pass.
+        const lookupMs = Math.max(2 * (o.inside.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS), 2000);
         const [resolvedTargets, resolvedEgress] = await Promise.all([
           o.inside.skip?.includes('direct') ? {} : resolveTargets(o.manifest, lookupMs),
           probeEgress ? resolveEgress(o.manifest, lookupMs) : {},
