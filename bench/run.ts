@@ -128,9 +128,12 @@ if (only.has('startup') || only.has('scale')) {
   };
   if (only.has('scale')) {
     steps['check 10k'] = check(file('10k-statements.policy', policyWithStatements(bundled, 10_000)));
-    steps['check 30k'] = check(file('30k-statements.policy', policyWithStatements(bundled, 30_000)));
+    // 30,000 statements hold ~29,000 mounts: more than tart's command line holds on macOS (NP305,
+    // issue 24), so check ends with that one error (exit 1) after running every pass as before.
+    steps['check 30k'] = check(file('30k-statements.policy', policyWithStatements(bundled, 30_000)), [1]);
     steps['10k syntax errors'] = check(file('10k-syntax-errors.policy', policyWithSyntaxErrors(10_000)), [1]);
-    for (const shape of SHAPES) steps[`check 10k ${shape}`] = check(file(`10k-${shape}.policy`, policyOfShape(bundled, 10_000, shape)));
+    // The deep shape's 10,000 shares pass NP305's bound too (exit 1, one error; see above).
+    for (const shape of SHAPES) steps[`check 10k ${shape}`] = check(file(`10k-${shape}.policy`, policyOfShape(bundled, 10_000, shape)), shape === 'deep' ? [1] : [0]);
   }
   await attempt('compile', async () => {
     await series('compile', steps);
@@ -149,6 +152,7 @@ if (only.has('startup') || only.has('scale')) {
 
 if (only.has('enforce') || only.has('verify')) {
   const { createVerifyLab } = await import('../test/verify/lab-setup.ts');
+  const { PLAN } = await import('../test/lab/index.ts');
   const { buildVerifyManifest } = await import('../src/compiler/emit/verify-manifest.ts');
   log('building the lab');
   const c = await createVerifyLab();
@@ -181,8 +185,9 @@ if (only.has('enforce') || only.has('verify')) {
       writeFileSync(manifest, `${JSON.stringify(buildVerifyManifest(c.policy))}\n`);
       // The user's defaults for timeout and budget, not the lab tests' short ones.
       const hostArgs = dropFlags(c.verifyArgs, ['--timeout', '--budget']);
-      // The host-only flags (firewall, exec prefix, home) do not apply inside the VM.
-      const insideArgs = dropFlags(hostArgs.slice(2), ['--backend', '--exec', '--home']);
+      // The host-only flags (firewall, exec prefix, home) do not apply inside the VM. Nor does the
+      // direct group: alone in the VM nothing resolves a bridge's target name, so its row is NOT RUN.
+      const insideArgs = [...dropFlags(hostArgs.slice(2), ['--backend', '--exec', '--home']), '--skip', 'direct'];
       const steps: Record<string, Step> = {
         'nmap -sT -p-': { cmd: { argv: ['nmap', '-sT', '-p-', '-n', '-Pn', c.lab.gateway], ns: c.lab.ns.vm, env, timeoutMs: 120_000 } },
         // Exit 2 (a check failed) still times a whole verify; the note says which checks failed.
@@ -190,10 +195,23 @@ if (only.has('enforce') || only.has('verify')) {
         'verify (host)': { cmd: { argv: node(CLI, ...hostArgs, '--json'), ns: c.lab.ns.host, cwd: ROOT, env, timeoutMs: 120_000, keepStdout: true, exitCodes: [0, 2] } },
       };
       const samples = await series('verify', steps);
+      // Issue 24: the VM's DNS dropped silently (as softnet does) and its resolver waiting as a
+      // system's does (5 s, twice): verify must still end within its budget.
+      c.lab.setResolvers('vm', [PLAN.wan.dns], { timeoutS: 5, attempts: 2 });
+      await c.lab.faults.dropDnsSilently();
+      const dropped = await series('verify, DNS dropped', {
+        'nmap -sT -p- (DNS dropped)': { cmd: { ...steps['nmap -sT -p-']!.cmd } },
+        'verify (host, DNS dropped)': { cmd: { ...steps['verify (host)']!.cmd } },
+        'verify --inside (DNS dropped)': { cmd: { ...steps['verify --inside']!.cmd } },
+      });
       await runOnce(enforce('--down'));
       specs.push(
         { id: 'verify-inside', title: 'full `verify --inside` vs `nmap -sT -p- -n -Pn` of the gateway', subject: 'verify --inside', reference: 'nmap -sT -p-', figure: { kind: 'ratio' }, goal: 1.0, note: `${insideFigures(samples['verify --inside']!)}${failedChecks(samples['verify --inside']!)}` },
         { id: 'verify-host', title: 'full `verify` from the host (probes via ip netns exec) vs the same nmap', subject: 'verify (host)', reference: 'nmap -sT -p-', figure: { kind: 'ratio' }, note: `no goal in the issue; for reference${failedChecks(samples['verify (host)']!)}` },
+      );
+      specs.push(
+        { id: 'verify-host-dns-dropped', title: 'full `verify` from the host, the VM\'s DNS dropped silently, vs `nmap -sT -p-` of the gateway', subject: 'verify (host, DNS dropped)', reference: 'nmap -sT -p- (DNS dropped)', figure: { kind: 'ratio' }, goal: 1.3, note: `issue 24${failedChecks(dropped['verify (host, DNS dropped)']!)}` },
+        { id: 'verify-inside-dns-dropped', title: 'full `verify --inside`, DNS dropped silently, vs the same nmap', subject: 'verify --inside (DNS dropped)', reference: 'nmap -sT -p- (DNS dropped)', figure: { kind: 'ratio' }, goal: 1.3, note: `issue 24; ${insideFigures(dropped['verify --inside (DNS dropped)']!)}${failedChecks(dropped['verify --inside (DNS dropped)']!)}` },
       );
     });
   } finally {
@@ -211,6 +229,7 @@ if (flags.tests) {
 
 // Each label's rounds against the fastest single-core reading of the whole run.
 function machineSummaries(): Record<string, MachineSummary> {
+  if (gauge === undefined) return {};
   const best = Math.min(...Object.values(readings).flatMap((list) => list.map((r) => r.soloMs)));
   const out: Record<string, MachineSummary> = {};
   for (const [label, list] of Object.entries(readings)) {

@@ -49,9 +49,9 @@ cli.exports.main(process.argv, io).then((code) => {
   // The build's one training run keeps what it compiled, for every later start.
   if (process.env.NANOPOLICY_WRITE_CODE_CACHE === '1') writeFileSync(cacheFile, script.createCachedData());
   // Every command awaits its own work, so what is still pending now is only what nobody waits for:
-  // a system-resolver lookup that verify gave up on (getaddrinfo cannot be cancelled and holds the
-  // process for the resolver's own timeouts, 5 s and more), a probe socket's timer. Exit once the
-  // output is flushed (pipes can be asynchronous on macOS) instead of waiting for them (issue 9).
+  // a probe socket's timer. Exit once the output is flushed (pipes can be asynchronous on macOS)
+  // instead of waiting for them (issue 9). (Not a getaddrinfo: exit joins libuv's pool threads, so
+  // verify asks the system resolver only in a child it kills: src/verify/inside/system-lookup.ts.)
   process.exitCode = code;
   const streams = oneShot ? [io.stdout.stream, io.stderr.stream].filter((s) => s !== undefined) : [process.stdout, process.stderr];
   let pending = streams.length;

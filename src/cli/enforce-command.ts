@@ -48,8 +48,10 @@ export function registerEnforceCommand(program: Command, io: Io, setExit: SetExi
       `
 Exit codes: 0 applied (or already in force: nothing changed), 3 a preflight check or a step failed
 and everything was undone, or an earlier enforce is partly standing next to a running VM (the
-commands that fix it are printed), 4 an undo failed too (the manual commands left are printed),
-64 bad command line. An earlier enforce that left nothing standing (a reboot) is a fresh start.
+commands that fix it are printed), 4 an undo failed too, or --down could not remove (or confirm
+the removal of) a part (the concrete manual commands left are printed, and what to look up where
+a value is unknown), 64 bad command line. An earlier enforce that left nothing standing (a
+reboot) is a fresh start; its pf tokens from before the boot are void and dropped, not released.
 
 Examples:
   $ nanopolicy enforce policy/nanoclaw.policy --dry-run
@@ -94,12 +96,12 @@ interface EnforceRecord {
   fix?: string;
   undone?: string[];
   /** Commands a person must still run after a failed undo. */
-  manual?: Array<{ step: string; error: string; commands: string[] }>;
+  manual?: Array<{ step: string; error: string; commands: string[]; lookUp?: string[] }>;
   /** stale: what of the earlier enforce still stands, and the commands that fix it, in order. */
   standing?: string[];
   commands?: string[];
   /** applied: an earlier state that no longer held was a fresh start, or was removed first. */
-  earlier?: { how: 'fresh' | 'repaired'; reason: string; removed: string[] };
+  earlier?: { how: 'fresh' | 'repaired'; reason: string; removed: string[]; voidTokens?: string[] };
   plan?: string;
   /** The policy's problems, for result "policy-errors". */
   diagnostics?: readonly import('../diagnostics/diagnostic.ts').Diagnostic[];
@@ -239,6 +241,7 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
             : earlier.how === 'fresh'
               ? `enforce: the earlier enforce left nothing standing (${earlier.reason}): this was a fresh start.\n`
               : `enforce: the earlier enforce no longer held (${earlier.reason}); removed what was left of it (${earlier.removed.join('; ')}) first.\n`) +
+          (earlier?.voidTokens ? `enforce: its pf reference token(s) ${earlier.voidTokens.join(' ')} were from before the last boot: void, dropped without "pfctl -X".\n` : '') +
           (result.kind === 'unchanged'
             ? `enforce: the policy is already in force for "${s.vm}"; nothing changed.\n`
             : `enforce: the policy is in force for "${s.vm}" (${session.plan.rulesName}).\n`);
@@ -312,7 +315,7 @@ function downOutcome(session: Session, base: Pick<EnforceRecord, 'vm' | 'rules' 
 }
 
 function manualOf(failures: readonly UndoFailure[]): NonNullable<EnforceRecord['manual']> {
-  return failures.map((f) => ({ step: f.step, error: f.error, commands: f.manual }));
+  return failures.map((f) => ({ step: f.step, error: f.error, commands: f.manual, ...(f.lookUp ? { lookUp: f.lookUp } : {}) }));
 }
 
 function writeUndoFailures(io: Io, failures: readonly UndoFailure[]): void {
@@ -320,5 +323,7 @@ function writeUndoFailures(io: Io, failures: readonly UndoFailure[]): void {
   for (const f of failures) {
     io.stderr.write(`  # ${f.step}: ${f.error}\n`);
     for (const m of f.manual) io.stderr.write(`  ${m}\n`);
+    // Values no one recorded: what to look up instead of a command with a placeholder in it.
+    for (const l of f.lookUp ?? []) io.stderr.write(`  # look up first — ${l}\n`);
   }
 }

@@ -78,14 +78,14 @@ async function runRollback(file: string, flags: RollbackFlags, io: Io): Promise<
       }
       return EXIT.ok;
     }
-    const manual = outcome.undoFailures.map((f) => ({ step: f.step, error: f.error, commands: f.manual }));
+    const manual = outcome.undoFailures.map((f) => ({ step: f.step, error: f.error, commands: f.manual, ...(f.lookUp ? { lookUp: f.lookUp } : {}) }));
     if (flags.json) {
       io.stdout.write(`${JSON.stringify({ ok: false, result: manual.length ? 'undo-failed' : 'failed', ...base, failedStep: outcome.failedStep, error: outcome.error, ...(outcome.fix ? { fix: outcome.fix } : {}), undone: outcome.undone, ...(manual.length ? { manual } : {}) })}\n`);
     } else {
       io.stderr.write(`rollback: step "${outcome.failedStep}" failed: ${outcome.error}\n${outcome.fix ? `  fix: ${outcome.fix}\n` : ''}`);
       if (manual.length) {
         io.stderr.write('rollback: could not undo everything. Run these commands yourself:\n');
-        for (const m of manual) io.stderr.write(`  # ${m.step}: ${m.error}\n${m.commands.map((c) => `  ${c}\n`).join('')}`);
+        for (const m of manual) io.stderr.write(`  # ${m.step}: ${m.error}\n${m.commands.map((c) => `  ${c}\n`).join('')}${(m.lookUp ?? []).map((l) => `  # look up first — ${l}\n`).join('')}`);
       } else {
         io.stderr.write(`rollback: undid ${outcome.undone.length} step${outcome.undone.length === 1 ? '' : 's'}; "${session.policy.vm}" is the VM it was.\n`);
       }

@@ -21,7 +21,8 @@ Snapshots are the VMs named <vm>-np-<UTC time> in "tart list"; enforce takes one
 VM before each start and keeps the newest N. "verify" is the result of the last
 "nanopolicy verify" while that enforce run was in force ("-" when none ran).
 
-Exit codes: 0 listed, 1 the policy has errors or tart could not be asked, 64 bad command line.
+Exit codes: 0 listed, 1 the policy has errors, tart could not be asked, or the records in the state
+directory cannot be read (the file and the fix are named), 64 bad command line.
 
 Examples:
   $ nanopolicy snapshots policy/nanoclaw.policy

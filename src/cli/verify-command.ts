@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { homeDir } from '../lazy-builtins.ts';
+import { homeDir, lazyNet } from '../lazy-builtins.ts';
 import type { Command } from 'commander';
 import { colors } from '../colors.ts';
 import { compilePolicyFile } from '../compiler/compile.ts';
@@ -64,8 +64,8 @@ export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit
     .addHelpText(
       'after',
       `
-Exit codes: 0 every expectation holds, 2 any does not (each failure is named), 1 the policy has
-errors, 64 bad command line.
+Exit codes: 0 every expectation holds, 2 any does not or could not be checked (each is named; a
+check that could not run is NOT RUN, never a pass), 1 the policy has errors, 64 bad command line.
 
 The built-in egress targets are real public addresses: use them on a real VM only.
 
@@ -130,7 +130,13 @@ function insideOptions(o: VerifyCliOptions): InsideOptions {
   } catch (e) {
     throw new UsageError(`--egress: ${(e as Error).message}`);
   }
-  if (o.dnsServers !== undefined) out.dnsServers = o.dnsServers.split(',').map((s) => s.trim()).filter(Boolean);
+  if (o.dnsServers !== undefined) {
+    out.dnsServers = o.dnsServers.split(',').map((s) => s.trim()).filter(Boolean);
+    // Addresses only: a name would be looked up (getaddrinfo) in the probe's own process, which a
+    // stalled resolver then holds past its budget (issue 24), and it is not what is being tested.
+    const name = out.dnsServers.find((s) => lazyNet().isIP(s) === 0);
+    if (name !== undefined) throw new UsageError(`--dns-servers takes resolver addresses, not "${name}".`);
+  }
   if (o.dnsName !== undefined) out.dnsName = o.dnsName;
   if (o.ca !== undefined) {
     try {

@@ -13,6 +13,7 @@ import { runPlan, type PlanOutcome } from './run-plan.ts';
 import { runPreflight, type PreflightProblem } from './preflight.ts';
 import type { Session } from './session.ts';
 import { ensureStateDir, readState, removeState, writeState, type EnforceState } from '../formats/enforce-state.ts';
+import { dropVoidTokens } from './void-tokens.ts';
 
 export type ApplyResult =
   | { kind: 'locked'; message: string }
@@ -28,6 +29,8 @@ export interface Earlier {
   how: 'fresh' | 'repaired';
   reason: string;
   removed: string[];
+  /** pf reference tokens recorded before the last reboot: void, dropped from the record, never given to `pfctl -X`. */
+  voidTokens?: string[];
 }
 
 // Takes the VM's lock, or reports who holds it.
@@ -43,24 +46,24 @@ export function lockSession(session: Session): Lock | { kind: 'locked'; message:
 
 // Applies the policy; the caller releases `lock` (supervise keeps it).
 export async function applyLocked(session: Session): Promise<ApplyResult> {
-  const existing = readState(session.stateDir);
+  let existing = readState(session.stateDir);
   let earlier: Earlier | undefined;
   if (existing !== undefined) {
     const reason = await whyNotCurrent(session, existing);
     if (reason === undefined) return { kind: 'unchanged', state: existing };
+    const dropped = dropVoidTokens(session, existing);
+    existing = dropped.state;
+    const voidTokens = dropped.dropped;
     const standing = await whatStands(session, existing);
     if (standing.parts.length === 0) {
       session.options.log(`the earlier enforce recorded in ${session.stateDir} left nothing standing (${reason}; after a reboot or a crash): starting afresh`);
-      if (existing.tokens.length > 0) {
-        session.options.log(`its pf reference token(s) ${existing.tokens.join(' ')} are not released: a reboot voids them; after a crash without one, "sudo pfctl -X <token>" drops each`);
-      }
       removeState(session.stateDir);
-      earlier = { how: 'fresh', reason, removed: [] };
+      earlier = { how: 'fresh', reason, removed: [], ...(voidTokens.length ? { voidTokens } : {}) };
     } else if (standing.vmStopped) {
       session.options.log(`the earlier enforce no longer holds (${reason}) and the VM is stopped: removing what is left of it (${standing.parts.join('; ')}) first`);
       const down = await downLocked(session, existing);
       if (down.failures.length > 0) return { kind: 'stale', reason: `${reason}; removing what was left failed: ${down.failures.map((f) => f.error).join('; ')}`, standing: standing.parts };
-      earlier = { how: 'repaired', reason, removed: standing.parts };
+      earlier = { how: 'repaired', reason, removed: standing.parts, ...(voidTokens.length ? { voidTokens } : {}) };
     } else {
       return { kind: 'stale', reason, standing: standing.parts };
     }
@@ -113,6 +116,8 @@ export async function whyNotCurrent(session: Session, state: EnforceState): Prom
 // VM running. `vmStopped` only when that is known for sure (the nft backend never runs the VM).
 export async function whatStands(session: Session, state: EnforceState): Promise<{ parts: string[]; vmStopped: boolean }> {
   const parts: string[] = [];
+  // Tokens taken in this boot may still hold pf enabled: released by the removal (--down) path.
+  if (state.tokens.length > 0) parts.push(`the pf reference token(s) ${state.tokens.join(' ')} may still be held (taken since the last boot)`);
   const rules = await session.plan.loadedRules(session.runner);
   if (rules !== undefined && rules.trim() !== '' && hasRules(session.plan.backend, rules)) parts.push(`${session.plan.rulesName} is loaded`);
   for (const entry of state.bridges) {

@@ -27,6 +27,7 @@ export function bridgeStep(bridge: Bridge, range: (ctx: StepContext) => string, 
       const pid = ctx.state.bridges.find((b) => b.name === bridge.name)?.pid;
       return [cmd('kill', pid === undefined ? '<pid>' : String(pid))];
     },
+    lookUp: () => `no pid is recorded for the bridge "${bridge.name}": "lsof -nP -iTCP:${bridge.listen} -sTCP:LISTEN" shows what listens on its port; stop it only if that is socat`,
     async run(ctx) {
       const address = await checkedTarget(ctx, bridge, network);
       await startBridge(ctx, bridge, socatCmd(artifacts, bridge, range(ctx), address), range(ctx), address, network);
@@ -96,7 +97,14 @@ function procCommandLine(pid: number): string | undefined {
 // Stops a bridge: TERM to its process group (socat's forked children too), then KILL; polls for
 // the exact condition (the pid gone, or a zombie) instead of sleeping.
 export async function stopBridge(runner: CommandRunner, entry: BridgeState): Promise<void> {
-  if (!(await isOurBridge(runner, entry))) return;
+  if (!(await isOurBridge(runner, entry))) {
+    // Gone, or another program now: nothing of ours to stop. But a live pid whose command line
+    // cannot be read (ps failed) may still be the bridge: that is not "stopped" (issue 24).
+    if (!processGone(runner, entry.pid) && procCommandLine(entry.pid) === undefined && (await runner.commandLine(entry.pid)) === undefined && !processGone(runner, entry.pid)) {
+      throw new StepError(`Could not tell whether pid ${entry.pid} is still the bridge "${entry.name}": its command line cannot be read.`, `Look with "ps -o command= -p ${entry.pid}"; if it is socat listening on port ${entry.listen}, stop it (kill ${entry.pid}).`);
+    }
+    return;
+  }
   const gone = () => processGone(runner, entry.pid);
   runner.signal(entry.pid, 'SIGTERM');
   if (await pollUntil(runner, gone, 2000)) return;

@@ -3,11 +3,12 @@
 // the last verify and the newest snapshots. Read-only: it runs only listing commands.
 
 import { isOurBridge } from './bridge-step.ts';
+import { isOurProxy } from './proxy-step.ts';
 import { cmd } from '../host/command.ts';
 import type { Session } from './session.ts';
 import { readState, type EnforceState } from '../formats/enforce-state.ts';
 import { listSnapshots, type SnapshotRow } from '../snapshots/list-snapshots.ts';
-import { readRecords, type VerifyOutcome } from '../snapshots/snapshot-records.ts';
+import { readRecords, RecordsError, type VerifyOutcome } from '../snapshots/snapshot-records.ts';
 
 export interface ProcessStatus {
   name: string;
@@ -36,15 +37,18 @@ export interface CageStatus {
   snapshotsProblem?: string;
 }
 
-/** The proxy another part of nanopolicy may record in the state; shown when present. */
-interface ProxyState {
-  proxy?: { pid: number; listen: number };
-}
-
 export async function cageStatus(session: Session): Promise<CageStatus> {
   const { policy, stateDir, runner } = session;
   const state = readState(stateDir);
-  const records = readRecords(stateDir);
+  // Unreadable records cost the last verify and the snapshot list (listSnapshots says why), not the status.
+  const records = (() => {
+    try {
+      return readRecords(stateDir);
+    } catch (e) {
+      if (e instanceof RecordsError) return undefined;
+      throw e;
+    }
+  })();
   const snaps = await listSnapshots(runner, policy.vm, stateDir);
   const base: CageStatus = {
     vm: policy.vm,
@@ -52,7 +56,7 @@ export async function cageStatus(session: Session): Promise<CageStatus> {
     inForce: false,
     problems: [],
     bridges: [],
-    ...(records.lastVerify ? { lastVerify: records.lastVerify } : {}),
+    ...(records?.lastVerify ? { lastVerify: records.lastVerify } : {}),
     snapshots: typeof snaps === 'string' ? [] : snaps.slice(0, 3),
     ...(typeof snaps === 'string' ? { snapshotsProblem: snaps } : {}),
   };
@@ -65,8 +69,12 @@ export async function cageStatus(session: Session): Promise<CageStatus> {
     const alive = await isOurBridge(runner, b);
     bridges.push({ name: b.name, listen: b.listen, pid: b.pid, alive, ...(alive ? await count(b.listen) : {}) });
   }
-  const recordedProxy = (state as EnforceState & ProxyState).proxy;
-  const proxy = recordedProxy ? { name: 'proxy', listen: recordedProxy.listen, pid: recordedProxy.pid, alive: runner.alive(recordedProxy.pid), ...(await count(recordedProxy.listen)) } : undefined;
+  // Alive means still our proxy (its command line), as for a bridge: a recycled pid is not it.
+  const recordedProxy = state.proxy;
+  const proxyAlive = recordedProxy ? await isOurProxy(runner, recordedProxy) : false;
+  const proxy = recordedProxy
+    ? { name: 'proxy', listen: recordedProxy.listen.port, pid: recordedProxy.pid, alive: proxyAlive, ...(proxyAlive ? await count(recordedProxy.listen.port) : {}) }
+    : undefined;
   const problems: string[] = [];
   if (!state.complete) problems.push('the last enforce did not finish');
   if (state.policySha256 !== policy.source.sha256) problems.push('the policy changed since it was enforced');

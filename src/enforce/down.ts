@@ -7,6 +7,7 @@ import { stopProxy } from './proxy-step.ts';
 import { undoSteps, type UndoFailure } from './run-plan.ts';
 import type { Session } from './session.ts';
 import { readState, removeState, writeState, type EnforceState } from '../formats/enforce-state.ts';
+import { dropVoidTokens } from './void-tokens.ts';
 
 export interface DownResult {
   /** There was a recorded state to remove. */
@@ -16,8 +17,10 @@ export interface DownResult {
 }
 
 // Tears everything down; the caller holds the lock.
-export async function downLocked(session: Session, state: EnforceState | undefined = readState(session.stateDir)): Promise<DownResult> {
-  const hadState = state !== undefined;
+export async function downLocked(session: Session, recorded: EnforceState | undefined = readState(session.stateDir)): Promise<DownResult> {
+  const hadState = recorded !== undefined;
+  // Tokens from before the last boot are void: never released blindly (void-tokens.ts).
+  const state = recorded === undefined ? undefined : dropVoidTokens(session, recorded).state;
   const ctx = session.context(state ?? session.fresh());
   // Every step, whatever the options now: the VM is stopped only if the state says enforce started it.
   const steps = session.plan.steps;

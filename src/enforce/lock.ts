@@ -3,9 +3,9 @@
 // the last boot is stale whatever its pid: after a reboot that number may belong to anything, and
 // a launchd supervisor at boot must not wait forever on it.
 
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { uptime } from 'node:os';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { writtenBeforeBoot } from '../host/boot-time.ts';
 
 export interface Lock {
   path: string;
@@ -33,21 +33,12 @@ export function acquireLock(dir: string, pid: number = process.pid): Lock {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = readHolder(path);
-      if (holder !== undefined && holder !== pid && pidAlive(holder) && !fromBeforeBoot(path)) throw new LockedError(path, holder);
+      if (holder !== undefined && holder !== pid && pidAlive(holder) && !writtenBeforeBoot(path)) throw new LockedError(path, holder);
       // Stale (holder gone) or unreadable (a crash between create and write): take it over.
       rmSync(path, { force: true });
     }
   }
   throw new LockedError(path, readHolder(path) ?? -1);
-}
-
-// Whether the lock file was written before this boot (a margin for clock steps at boot).
-function fromBeforeBoot(path: string): boolean {
-  try {
-    return statSync(path).mtimeMs < Date.now() - uptime() * 1000 - 2000;
-  } catch {
-    return false;
-  }
 }
 
 function releaseIfOurs(path: string, pid: number): void {

@@ -121,19 +121,31 @@ function loadTable(nft: Nft, artifacts: EnforceArtifacts): Step {
 }
 
 // Deletes the table if it exists: safe to run twice. One command when it exists; only a failed
-// delete asks whether the table was there at all.
+// delete asks whether the table was there at all. Only nft's own "no such table" is read as gone:
+// a listing that failed for another reason (sudo refusing, nft missing) proves nothing, and a
+// removal that cannot be confirmed is never reported done (issue 24).
 export async function removeTable(ctx: StepContext, nft: Nft): Promise<void> {
   const removed = await ctx.runner.run(nft.remove());
   if (removed.exitCode === 0) return;
   const listed = await ctx.runner.run(nft.list());
-  if (listed.exitCode !== 0) return;
+  if (listed.exitCode !== 0 && tableMissing(listed.stderr)) return;
+  if (listed.exitCode !== 0) {
+    const why = (removed.stderr.trim() || listed.stderr.trim() || `exit ${listed.exitCode}`).split('\n')[0];
+    throw new StepError(`Could not remove the nft table "${nft.remove().args.at(-1)}", nor tell whether it is still loaded: ${why}.`, 'Run enforce as root, or allow nft through sudo without a password (the compiled sudoers lines).');
+  }
   await mustRun(ctx, nft.remove());
+}
+
+// nft's answer for a table that does not exist ("Error: No such file or directory; did you mean …").
+export function tableMissing(stderr: string): boolean {
+  return /No such file or directory/.test(stderr);
 }
 
 // Why the loaded table is not the one meant, or undefined.
 export async function nftProblem(ctx: StepContext, nft: Nft, artifacts: EnforceArtifacts): Promise<string | undefined> {
   const r = await ctx.runner.run(nft.list());
-  if (r.exitCode !== 0) return `the table "inet ${artifacts.nftTable}" is not loaded`;
+  if (r.exitCode !== 0 && tableMissing(r.stderr)) return `the table "inet ${artifacts.nftTable}" is not loaded`;
+  if (r.exitCode !== 0) return `the table "inet ${artifacts.nftTable}" could not be read (${r.stderr.trim().split('\n')[0] || `exit ${r.exitCode}`})`;
   return tableProblem(nftText(artifacts, ctx.state.iface), artifacts.nftTable, r.stdout);
 }
 

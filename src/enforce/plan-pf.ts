@@ -146,6 +146,8 @@ function enablePf(pf: Pfctl): Step {
     describe: 'Enable pf, holding a reference token',
     commands: () => [pf.enable()],
     undoCommands: (ctx) => (ctx.state.tokens.length ? ctx.state.tokens : [PLACEHOLDER.token]).map((t) => pf.release(t)),
+    lookUp: () =>
+      'no pf reference token is recorded: "sudo pfctl -s References" lists the references held; release one with "sudo pfctl -X TOKEN" only if you know it is this enforce\'s, and never run "pfctl -d" (it stops pf for everyone)',
     async run(ctx) {
       await enableAndRecord(ctx, pf);
     },

@@ -51,6 +51,7 @@ export function proxyStep(policy: Policy, range: (ctx: StepContext) => string, a
     describe: `Start the egress proxy on ${where} for ${policy.egress.map((r) => r.name).join(', ')} (config and audit log in the state directory)`,
     commands: (ctx) => [proxyCmd(proxyConfigPath(ctx.stateDir))],
     undoCommands: (ctx) => [cmd('kill', ctx.state.proxy === undefined ? '<pid>' : String(ctx.state.proxy.pid))],
+    lookUp: () => `no pid is recorded for the egress proxy: "lsof -nP -iTCP:${proxy.listen} -sTCP:LISTEN" shows what listens on its port; stop it only if that is nanopolicy's proxy`,
     async run(ctx) {
       await startProxy(ctx, policy, artifacts, range(ctx));
     },
@@ -114,7 +115,13 @@ export async function isOurProxy(runner: CommandRunner, entry: ProxyState): Prom
 
 // Stops the proxy: TERM (it closes its tunnels and the audit log), then KILL.
 export async function stopProxy(runner: CommandRunner, entry: ProxyState): Promise<void> {
-  if (!(await isOurProxy(runner, entry))) return;
+  if (!(await isOurProxy(runner, entry))) {
+    // A live pid whose command line cannot be read may still be the proxy: not "stopped" (issue 24).
+    if (runner.alive(entry.pid) && (await runner.commandLine(entry.pid)) === undefined && runner.alive(entry.pid)) {
+      throw new StepError(`Could not tell whether pid ${entry.pid} is still the egress proxy: its command line cannot be read.`, `Look with "ps -o command= -p ${entry.pid}"; if it is nanopolicy's proxy.js, stop it (kill ${entry.pid}).`);
+    }
+    return;
+  }
   runner.signal(entry.pid, 'SIGTERM');
   for (let i = 0; i < 30 && runner.alive(entry.pid); i++) await runner.sleep(100);
   if (runner.alive(entry.pid)) runner.signal(entry.pid, 'SIGKILL');

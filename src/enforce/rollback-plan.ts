@@ -72,7 +72,7 @@ export function planRollback(input: RollbackInput): { steps: Step[]; progress: R
           if (down.failures.length > 0) {
             throw new StepError(
               `The cage did not come down completely: ${down.failures.map((f) => `${f.step}: ${f.error}`).join('; ')}.`,
-              `Run these yourself, then rollback again: ${down.failures.flatMap((f) => f.manual).join('; ')}`,
+              `Run these yourself, then rollback again: ${down.failures.flatMap((f) => f.manual).join('; ') || '(no command is known for sure)'}${down.failures.flatMap((f) => f.lookUp ?? []).map((l) => `; look up first — ${l}`).join('')}`,
             );
           }
         },

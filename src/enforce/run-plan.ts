@@ -2,15 +2,39 @@
 // the state (persisted at once), and on a failure undoes what was done in reverse order. The failed
 // step is undone too, since it may have done part of its work; undos are written to be safe then.
 
-import { formatCommand } from '../host/command.ts';
+import { formatCommand, type Cmd } from '../host/command.ts';
 import type { Step, StepContext } from './step.ts';
 import { StepError } from './step.ts';
 
 export interface UndoFailure {
   step: string;
   error: string;
-  /** The exact commands a person must still run. */
+  /** The exact commands a person must still run: each concrete, never with a placeholder in it. */
   manual: string[];
+  /** Where an undo needs a value no one recorded: what to look up, and how, instead of a command. */
+  lookUp?: string[];
+}
+
+/** A stand-in for a value not known yet (`<token>`, `<pid>`, `'<vm>-np-<snapshot>'`), as --dry-run shows them. */
+const PLACEHOLDER = /<[a-z][a-z0-9_-]*>/;
+
+// The manual part of an undo: its concrete commands, and for each command that holds a
+// placeholder, the step's sentence saying what to look up instead. A command with a placeholder
+// filled in by guesswork can do harm (`tart delete` of the wrong clone deletes a rollback point).
+export function manualUndo(steps: readonly Step[], ctx: StepContext): { manual: string[]; lookUp: string[] } {
+  const manual: string[] = [];
+  const lookUp: string[] = [];
+  for (const step of steps) {
+    const commands = step.undoCommands(ctx);
+    const concrete = commands.filter((c) => !hasPlaceholder(c));
+    manual.push(...concrete.map(formatCommand));
+    if (concrete.length < commands.length) lookUp.push(`${step.id}: ${step.lookUp?.(ctx) ?? 'a value its undo needs was not recorded; nothing of it is safe to run blind'}`);
+  }
+  return { manual, lookUp };
+}
+
+function hasPlaceholder(c: Cmd): boolean {
+  return [c.file, ...c.args].some((a) => PLACEHOLDER.test(a));
 }
 
 export type PlanOutcome =
@@ -50,7 +74,6 @@ export async function undoSteps(
   const failures: UndoFailure[] = [];
   const order = [...steps].reverse();
   for (const [i, step] of order.entries()) {
-    const manual = step.undoCommands(ctx).map(formatCommand);
     try {
       await step.undo(ctx);
       undone.push(step.id);
@@ -58,17 +81,19 @@ export async function undoSteps(
     } catch (error) {
       const message = (error as Error)?.message ?? String(error);
       if (step.haltUndoOnFailure) {
-        const rest = order.slice(i + 1).flatMap((s) => s.undoCommands(ctx).map(formatCommand));
         const held = order.slice(i + 1).filter((s) => s.undoCommands(ctx).length > 0).map((s) => s.id);
+        const { manual, lookUp } = manualUndo(order.slice(i), ctx);
         failures.push({
           step: step.id,
           error: `${message} Nothing after it was undone (${held.join(', ') || 'nothing left'}): the rules stay while the VM may run.`,
-          manual: [...manual, ...rest],
+          manual,
+          ...(lookUp.length ? { lookUp } : {}),
         });
         persist();
         break;
       }
-      failures.push({ step: step.id, error: message, manual });
+      const { manual, lookUp } = manualUndo([step], ctx);
+      failures.push({ step: step.id, error: message, manual, ...(lookUp.length ? { lookUp } : {}) });
     }
     persist();
   }

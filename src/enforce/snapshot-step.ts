@@ -5,10 +5,30 @@
 
 import type { Policy } from '../compiler/policy.ts';
 import { ownSnapshots, snapshotName } from '../snapshots/snapshot-names.ts';
-import { updateRecords } from '../snapshots/snapshot-records.ts';
+import { readRecords, RecordsError, updateRecords as update, type WorkflowRecords } from '../snapshots/snapshot-records.ts';
 import { listVms, TART_LIST } from '../host/tart-vms.ts';
 import { cmd } from '../host/command.ts';
 import { mustRun, noUndo, StepError, type Step } from './step.ts';
+
+// updateRecords, its unreadable-file error turned into a step error with the fix.
+function updateRecords(stateDir: string, change: (r: WorkflowRecords) => void): void {
+  try {
+    update(stateDir, change);
+  } catch (e) {
+    if (e instanceof RecordsError) throw new StepError(e.message, e.fix);
+    throw e;
+  }
+}
+
+// For undos and the prune, which must not fail on bookkeeping: the records left as they are, said.
+function updateRecordsOrSay(stateDir: string, log: (m: string) => void, change: (r: WorkflowRecords) => void): void {
+  try {
+    update(stateDir, change);
+  } catch (e) {
+    if (!(e instanceof RecordsError)) throw e;
+    log(`${e.message} ${e.fix}`);
+  }
+}
 
 const PLACEHOLDER_SNAPSHOT = '<snapshot>';
 const PLACEHOLDER_OLDER = '<older-snapshot>';
@@ -20,9 +40,19 @@ export function snapshotStep(policy: Policy, now: () => Date = () => new Date())
     id: 'snapshot-vm',
     describe: `Clone the stopped VM "${policy.vm}" as a snapshot (keep ${policy.snapshots?.keep ?? 0}; the undo runs only if this enforce fails)`,
     commands: (ctx) => [cmd('tart', 'clone', policy.vm, name(ctx.state))],
-    undoCommands: (ctx) => [cmd('tart', 'delete', name(ctx.state))],
+    // A completed enforce keeps its snapshot (the rollback point): nothing to undo, nothing to print.
+    undoCommands: (ctx) => (ctx.state.complete ? [] : [cmd('tart', 'delete', name(ctx.state))]),
+    lookUp: () =>
+      `no snapshot name is recorded, so none is deleted: "tart list" shows the VM's snapshots (${policy.vm}-np-<UTC time>); they are rollback points, so keep them unless you know this enforce made one and failed`,
     async run(ctx) {
       const snapshot = snapshotName(policy.vm, now());
+      // The records must be writable before a clone is made that they would have to name.
+      try {
+        readRecords(ctx.stateDir);
+      } catch (e) {
+        if (e instanceof RecordsError) throw new StepError(e.message, e.fix);
+        throw e;
+      }
       const vms = await listVms(ctx.runner);
       if (typeof vms === 'string') throw new StepError(vms);
       if (vms.some((v) => v.name === snapshot)) throw new StepError(`A VM named "${snapshot}" exists already.`, 'Wait a second and enforce again.');
@@ -47,7 +77,7 @@ export function snapshotStep(policy: Policy, now: () => Date = () => new Date())
       const vms = await listVms(ctx.runner);
       if (typeof vms === 'string') throw new StepError(vms);
       if (vms.some((v) => v.name === snapshot)) await mustRun(ctx, cmd('tart', 'delete', snapshot));
-      updateRecords(ctx.stateDir, (r) => {
+      updateRecordsOrSay(ctx.stateDir, ctx.log, (r) => {
         r.snapshots = r.snapshots.filter((s) => s.name !== snapshot);
       });
       ctx.state.snapshot = undefined;
@@ -76,7 +106,7 @@ export function pruneSnapshotsStep(policy: Policy, keep: number): Step {
           ctx.log(`could not delete the old snapshot "${old}": ${r.stderr.trim() || `exit ${r.exitCode}`}`);
           continue;
         }
-        updateRecords(ctx.stateDir, (rec) => {
+        updateRecordsOrSay(ctx.stateDir, ctx.log, (rec) => {
           rec.snapshots = rec.snapshots.filter((s) => s.name !== old);
         });
       }

@@ -33,6 +33,12 @@ export interface Step {
    * a VM that still runs must keep its anchor (or table).
    */
   haltUndoOnFailure?: boolean;
+  /**
+   * What to look up, and how, when an undo command needs a value the state did not record (a pid,
+   * a token, a snapshot name): such a command is never printed for a person to run with a
+   * placeholder in it (issue 24), this sentence is.
+   */
+  lookUp?(ctx: StepContext): string;
 }
 
 /** A step failed: `message` says what, `fix` what the owner can do about it. */

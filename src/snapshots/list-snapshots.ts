@@ -2,7 +2,7 @@
 
 import type { CommandRunner } from '../host/command-runner.ts';
 import { ownSnapshots, snapshotTime } from './snapshot-names.ts';
-import { readRecords, type VerifyOutcome } from './snapshot-records.ts';
+import { readRecords, RecordsError, type VerifyOutcome } from './snapshot-records.ts';
 import { listVms } from '../host/tart-vms.ts';
 
 export interface SnapshotRow {
@@ -15,11 +15,18 @@ export interface SnapshotRow {
   verify?: VerifyOutcome;
 }
 
-// Lists the snapshots of `vm`; a string says why tart could not be asked.
+// Lists the snapshots of `vm`; a string says why tart could not be asked, or why the records
+// could not be read (and how to fix that).
 export async function listSnapshots(runner: CommandRunner, vm: string, stateDir: string): Promise<SnapshotRow[] | string> {
   const vms = await listVms(runner);
   if (typeof vms === 'string') return vms;
-  const records = readRecords(stateDir);
+  let records;
+  try {
+    records = readRecords(stateDir);
+  } catch (e) {
+    if (e instanceof RecordsError) return `${e.message.replace(/\.$/, '')}. ${e.fix}`;
+    throw e;
+  }
   return ownSnapshots(vm, vms.map((v) => v.name))
     .reverse()
     .map((name) => {

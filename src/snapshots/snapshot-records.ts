@@ -31,13 +31,40 @@ export function recordsPath(stateDir: string): string {
   return join(stateDir, 'snapshots.json');
 }
 
-// Reads the records; a missing file is an empty record, a corrupt one an error.
+/** The records file cannot be read: one sentence naming the file, and what to do (`fix`). */
+export class RecordsError extends Error {
+  constructor(
+    readonly path: string,
+    why: string,
+    readonly fix = `Move it aside (mv ${shellWord(path)} ${shellWord(`${path}.corrupt`)}) and run the command again: the snapshots themselves are still in "tart list"; only the times and verify results recorded for them are lost.`,
+  ) {
+    super(`The snapshot records "${path}" cannot be read: ${why}.`);
+  }
+}
+
+// Reads the records; a missing file is an empty record, an unreadable or corrupt one a
+// RecordsError (never a crash: a half-written or hand-edited file is the owner's to fix).
 export function readRecords(stateDir: string): WorkflowRecords {
   const path = recordsPath(stateDir);
   if (!existsSync(path)) return { format: 1, snapshots: [] };
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as WorkflowRecords;
-  if (parsed.format !== 1 || !Array.isArray(parsed.snapshots)) throw new Error(`${path}: unknown format`);
-  return parsed;
+  let parsed: Partial<WorkflowRecords>;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<WorkflowRecords>;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new RecordsError(path, code ? `${code}` : `it is not JSON (${(e as Error).message})`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || parsed.format !== 1 || !Array.isArray(parsed.snapshots)) {
+    throw new RecordsError(path, 'it is not a nanopolicy snapshot record (format 1 with a "snapshots" list)');
+  }
+  const bad = parsed.snapshots.findIndex((s) => s === null || typeof s !== 'object' || typeof s.name !== 'string' || typeof s.takenAt !== 'string');
+  if (bad >= 0) throw new RecordsError(path, `snapshot entry ${bad + 1} has no "name" and "takenAt"`);
+  return parsed as WorkflowRecords;
+}
+
+// A path as one word for a POSIX shell.
+function shellWord(path: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
 }
 
 export function writeRecords(stateDir: string, records: WorkflowRecords): void {

@@ -79,7 +79,10 @@ t('a big policy keeps the young generation at its first size and goes without Tu
     const tuned = runRecorded(['check', big], { NANOPOLICY_DEBUG: '1' });
     const hugeRun = runRecorded(['check', huge], { NANOPOLICY_DEBUG: '1' });
     assert.is(tuned.status, 0, tuned.stderr);
-    assert.is(hugeRun.status, 0, hugeRun.stderr);
+    // 24,000 shares do not fit tart's command line on macOS (NP305, issue 24): check still runs
+    // every pass over the whole policy, and ends with that one error.
+    assert.is(hugeRun.status, 1, hugeRun.stderr);
+    assert.match(hugeRun.stderr, /error\[NP305\][^]*\n1 error, 1 warning\n/);
     const major = Number(process.versions.v8.split('.')[0]);
     if (major >= 10 && major <= 13) {
       assert.match(tuned.stderr, /young generation kept at its first size \(a policy of \d+ KiB\)/);

@@ -30,8 +30,11 @@ const until = async (what: () => boolean, ms = 30_000) => {
   return what();
 };
 
-// What a reboot leaves of the fake Mac: no process, no anchor, no pf reference, the VM stopped.
+// What a reboot leaves of the fake Mac: no process, no anchor, no pf reference, the VM stopped;
+// and what enforce wrote before it (the state, its pf tokens) is older than the boot.
 async function reboot(): Promise<void> {
+  const before = (Date.now() - uptime() * 1000 - 60_000) / 1000;
+  utimesSync(join(f.stateDir, 'state.json'), before, before);
   const killed = f.leftovers().socat;
   for (const pid of killed) process.kill(pid, 'SIGKILL');
   const vmPid = join(f.fakeState, 'vm.pid');
@@ -64,7 +67,9 @@ t('after a reboot that left nothing standing, enforce is a fresh start and says 
     const record = JSON.parse(r.stdout);
     assert.equal([record.result, record.earlier.how], ['applied', 'fresh']);
     assert.match(r.stderr, /left nothing standing .*: starting afresh/);
-    assert.match(r.stderr, /pf reference token\(s\) \d+ are not released: a reboot voids them/);
+    assert.match(r.stderr, /the pf reference token\(s\) \d+ recorded in .* are from before the last boot: the reboot voided them; dropped from the record without "pfctl -X"/);
+    assert.equal(record.earlier.voidTokens.length, 1);
+    assert.equal(f.calls().filter((c) => c.includes(`-X ${record.earlier.voidTokens[0]}`)), [], 'a void token is never released');
     const left = f.leftovers();
     assert.equal([left.anchors.length, left.tokens.length, left.vm, left.socat.length], [1, 1, 'running', 2]);
   } finally {
@@ -74,6 +79,40 @@ t('after a reboot that left nothing standing, enforce is a fresh start and says 
   assert.match(text.stdout, /already in force/);
   assert.is((await f.enforce([f.policy, ...PF, '--down'])).code, 0);
   assert.equal(f.leftovers(), { anchors: [], tokens: [], vm: 'stopped', socat: [], state: false });
+});
+
+t('--down after a reboot drops the void pf token with a note and never runs "pfctl -X" on it', async () => {
+  const up = JSON.parse((await f.enforce([f.policy, ...PF, '--json'])).stdout);
+  const [token] = up.applied.tokens as string[];
+  await reboot();
+  // Another program's reference that now carries the old number (xnu makes token values from
+  // kernel addresses): releasing the recorded token blindly would release it.
+  writeFileSync(join(f.fakeState, 'tokens'), `${token}\n`);
+  f.clearCalls();
+  const down = await f.enforce([f.policy, ...PF, '--down']);
+  assert.is(down.code, 0, down.stderr);
+  assert.match(down.stderr, new RegExp(`token\\(s\\) ${token} recorded in .* are from before the last boot`));
+  assert.equal(f.calls().filter((c) => / -X /.test(c)), []);
+  assert.equal(f.leftovers().tokens, [token], "the other program's reference stays");
+});
+
+t('a crash without a reboot: the pf token still held is released before the fresh start', async () => {
+  const up = JSON.parse((await f.enforce([f.policy, ...PF, '--json'])).stdout);
+  const [token] = up.applied.tokens as string[];
+  // The VM and bridges died and the anchor was flushed, but no reboot: pf still holds our reference.
+  for (const pid of f.leftovers().socat) process.kill(pid, 'SIGKILL');
+  writeFileSync(join(f.fakeState, 'vm'), 'stopped');
+  await gone([Number(readFileSync(join(f.fakeState, 'vm.pid'), 'utf8'))]);
+  for (const a of readdirSync(join(f.fakeState, 'anchors'))) rmSync(join(f.fakeState, 'anchors', a));
+  f.clearCalls();
+  const r = await f.enforce([f.policy, ...PF, '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const rec = JSON.parse(r.stdout);
+  assert.is(rec.earlier.how, 'repaired');
+  assert.ok(rec.earlier.removed.some((p: string) => p.includes(`token(s) ${token} may still be held`)), rec.earlier.removed);
+  assert.ok(f.calls().some((c) => c.endsWith(`-X ${token}`)), 'the old reference was released');
+  assert.equal(f.leftovers().tokens.length, 1, 'only the new reference is held');
+  await f.enforce([f.policy, ...PF, '--down']);
 });
 
 t('parts left standing with the VM stopped are removed first, then applied afresh', async () => {

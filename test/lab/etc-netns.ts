@@ -17,10 +17,11 @@ export function writeNetnsHosts(ns: string, map: Record<string, string>): void {
 }
 
 // Writes /etc/netns/<ns>/resolv.conf naming only lab resolvers, so nothing in the lab ever asks
-// the machine's real resolver (whose address is not a lab address).
-export function writeNetnsResolvConf(ns: string, servers: string[]): void {
+// the machine's real resolver (whose address is not a lab address). The lab's default wait is
+// short (1 s, once); a test of a stalled resolver asks for the system's own (5 s, twice).
+export function writeNetnsResolvConf(ns: string, servers: string[], wait: { timeoutS: number; attempts: number } = { timeoutS: 1, attempts: 1 }): void {
   const lines = servers.map((s) => `nameserver ${assertLabAddress(s, 'resolver')}`);
-  writeNetnsFile(ns, 'resolv.conf', `${lines.join('\n')}\noptions timeout:1 attempts:1\n`);
+  writeNetnsFile(ns, 'resolv.conf', `${lines.join('\n')}\noptions timeout:${wait.timeoutS} attempts:${wait.attempts}\n`);
 }
 
 // Writes one file under /etc/netns/<ns>/.

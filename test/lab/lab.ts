@@ -177,6 +177,18 @@ export class Lab {
     remountShareRw: (name: string): void => remountShare(this.dir, name, 'rw'),
     /** Adds a share the policy never declared. */
     addUndeclaredShare: (spec: ShareSpec): string => mountShare(this.dir, spec),
+    /**
+     * Drops every DNS query the VM sends (UDP port 53), silently (no reply, no ICMP), as softnet
+     * does: in the host namespace's prerouting, before any table of the code under test sees it.
+     * TCP port 53 is left to the cage, so a sweep of the gateway (verify's, nmap's) meets the same
+     * ports as without the fault.
+     */
+    dropDnsSilently: async (): Promise<void> => {
+      const r = await this.exec('host', ['nft', '-f', '-'], {
+        input: `table inet lab-dns-drop {\n chain pre {\n  type filter hook prerouting priority -300\n  iifname "${this.vmInterface}" udp dport 53 drop\n }\n}\n`,
+      });
+      if (r.exitCode !== 0) throw new Error(`could not drop DNS in the lab: ${r.stderr}`);
+    },
   };
 
   private readonly services = new Map<string, RunningService>();
@@ -336,9 +348,9 @@ export class Lab {
     writeNetnsHosts(this.ns[role], map);
   }
 
-  // Replaces the role's resolv.conf nameservers.
-  setResolvers(role: Role, servers: string[]): void {
-    writeNetnsResolvConf(this.ns[role], servers);
+  // Replaces the role's resolv.conf nameservers (and, given, how long and how often it asks each).
+  setResolvers(role: Role, servers: string[], wait?: { timeoutS: number; attempts: number }): void {
+    writeNetnsResolvConf(this.ns[role], servers, wait);
   }
 
   // Creates host folders and bind-mounts them under the shares root (ro ones read-only).

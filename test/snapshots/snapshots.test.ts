@@ -284,5 +284,53 @@ rb('no snapshot: a clear error, nothing changed', async () => {
   }
 });
 
+test('status: a recorded proxy whose pid is now another program is NOT RUNNING, shown by its port', async () => {
+  const m = mac();
+  try {
+    assert.is((await m.enforce([m.policy, '--backend', 'pf'])).code, 0);
+    const { readState } = await import('../../src/formats/enforce-state.ts');
+    const state = readState(m.stateDir)!;
+    // This test process stands in for a program that got the proxy's old pid.
+    writeState(m.stateDir, { ...state, proxy: { pid: process.pid, listen: { host: '192.168.64.1', port: 13128 }, allowClients: ['192.168.64.5/32'], config: join(m.stateDir, 'proxy.json'), auditLog: join(m.stateDir, 'audit.log'), argv: [] } });
+    const r = await cli(m, ['status']);
+    assert.is(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`proxy\\s+:13128\\s+pid ${process.pid} NOT RUNNING`));
+    assert.match(r.stdout, `the proxy (pid ${process.pid}) is not running`);
+    await m.enforce([m.policy, '--backend', 'pf', '--down']);
+  } finally {
+    m.cleanup();
+  }
+});
+
+test('a corrupt snapshots.json is a clear error naming the file and the fix, never an internal error (exit 70)', async () => {
+  const m = staged();
+  try {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(m.stateDir, { recursive: true });
+    const file = join(m.stateDir, 'snapshots.json');
+    writeFileSync(file, '{"format": 1, "snapshots": [ {"name": "t-vm-np-2026');
+    const r = await cli(m, ['snapshots']);
+    assert.is(r.code, 1, r.stderr);
+    assert.not.match(r.stderr, /internal error/);
+    assert.match(r.stderr, `The snapshot records "${file}" cannot be read: it is not JSON`);
+    assert.match(r.stderr, `Move it aside (mv ${file} ${file}.corrupt)`);
+    const status = await cli(m, ['status']);
+    assert.is.not(status.code, 70, status.stderr);
+    assert.match(status.stdout + status.stderr, 'cannot be read');
+    // enforce refuses before it clones anything: no clone for records that cannot name it.
+    writeFileSync(join(m.fakeState, 'vm'), 'stopped');
+    const before = vms(m).length;
+    const up = await m.enforce([m.policy, '--backend', 'pf']);
+    assert.is(up.code, 3, up.stderr);
+    assert.match(up.stderr, `The snapshot records "${file}" cannot be read`, up.stderr);
+    assert.is(vms(m).length, before);
+    assert.is(m.leftovers().anchors.length, 0);
+    writeFileSync(file, '{"format": 1, "snapshots": [null]}');
+    assert.match((await cli(m, ['snapshots'])).stderr, 'snapshot entry 1 has no "name" and "takenAt"');
+  } finally {
+    m.cleanup();
+  }
+});
+
 test.run();
 rb.run();

@@ -15,6 +15,9 @@ import { gatewaySweep } from '../../src/verify/inside/gateway-sweep.ts';
 import { bridgeOpen } from '../../src/verify/inside/bridge-open.ts';
 import { mountsProbe } from '../../src/verify/inside/mounts.ts';
 import { dnsProbe } from '../../src/verify/inside/dns.ts';
+import { systemLookup } from '../../src/verify/inside/system-lookup.ts';
+import { directTargets } from '../../src/verify/inside/direct-targets.ts';
+import { main } from '../../src/cli/main.ts';
 import { parseSs, parseLsof } from '../../src/host/listeners.ts';
 import { normalize, diffRules } from '../../src/verify/host/nft-table.ts';
 import { parseEndpoints } from '../../src/verify/parse-endpoints.ts';
@@ -219,6 +222,41 @@ t('dns: the system resolver is asked while the UDP queries wait, not after them 
   } finally {
     silent.close();
   }
+});
+
+t('dns: a system resolver that could not be asked is no pass (not "does not resolve")', async () => {
+  const [row] = await dnsProbe({ servers: [], name: 'web.lab.test', timeoutMs: 300, lookup: async () => { throw Object.assign(new Error('the lookup could not start: spawn EAGAIN'), { code: 'ENOTRUN' }); } });
+  assert.is(row!.ok, false);
+  assert.is(row!.measured, 'NOT RUN');
+  assert.match(row!.detail!, /could not be asked .*unknown/);
+});
+
+t('system lookup: asked in a child, answers from the hosts file (localhost: no DNS query)', async () => {
+  const addresses = await systemLookup('localhost', 5000);
+  assert.ok(addresses.includes('127.0.0.1') || addresses.includes('::1'), addresses.join(','));
+});
+
+t('direct: a bridge target whose name no one resolved is reported not tried, never blocked', async () => {
+  const scanner = new TcpScanner(4, 300);
+  try {
+    let asked = '';
+    const rows = await directTargets([{ bridge: 'vault', host: 'vault.lab.test', port: 443 }], {}, scanner, 300, async (name) => ((asked = name), []));
+    assert.is(asked, 'vault.lab.test');
+    assert.is(rows.length, 1);
+    assert.is(rows[0]!.ok, false);
+    assert.match(rows[0]!.detail!, /was not tried/);
+  } finally {
+    scanner.close();
+  }
+});
+
+t('--dns-servers takes addresses only: a name would be looked up in the probe itself (exit 64, nothing probed)', async () => {
+  let out = '';
+  const io = { stdout: { write: (x: string) => (out += x) }, stderr: { write: (x: string) => (out += x) }, env: {} };
+  const manifest = join(import.meta.dirname, '../fixtures/valid/minimal/verify.json');
+  const code = await main(['node', 'nanopolicy', 'verify', '--inside', manifest, '--dns-servers', '203.0.113.53,resolver.lab.test'], io);
+  assert.is(code, 64, out);
+  assert.match(out, '--dns-servers takes resolver addresses, not "resolver.lab.test".');
 });
 
 t('dns: a query lost on the way is sent again within the wait, so one lost datagram is no false pass', async () => {

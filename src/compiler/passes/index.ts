@@ -11,6 +11,7 @@ import { checkBridgeTargets } from './check-bridge-targets.ts';
 import { checkPins } from './check-pins.ts';
 import { checkPfLimits } from './check-pf-limits.ts';
 import { checkMountPaths } from './check-mount-paths.ts';
+import { checkTartArgv } from './check-tart-argv.ts';
 import { checkSensitiveMounts } from './check-sensitive-mounts.ts';
 import { checkNestedMounts } from './check-nested-mounts.ts';
 import { checkCageOutsideWritableMounts } from './check-cage-outside-writable-mounts.ts';
@@ -31,6 +32,7 @@ export const CHECK_PASSES: readonly CheckPass[] = [
   checkPins,
   checkPfLimits,
   checkMountPaths,
+  checkTartArgv,
   checkSensitiveMounts,
   checkNestedMounts,
   checkCageOutsideWritableMounts,

@@ -2,14 +2,14 @@
 // alive and bound to the gateway only), canaries on the gateway, and the probes run inside the VM.
 // Returns every row; the CLI prints them.
 
-import dns from 'node:dns';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Policy } from '../../compiler/policy.ts';
 import type { EnforceArtifacts } from '../../compiler/enforce-artifacts.ts';
 import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import type { InsideOptions, InsideStats, ProbeResult } from '../inside/result.ts';
-import { DEFAULT_BUDGET_MS, PROBE_GROUPS } from '../inside/run-probes.ts';
+import { DEFAULT_BUDGET_MS, DEFAULT_CONNECT_TIMEOUT_MS, PROBE_GROUPS } from '../inside/run-probes.ts';
+import { systemLookup } from '../inside/system-lookup.ts';
 import { sanitizeText } from '../sanitize-text.ts';
 import { runCommand, type RunCommand } from '../../host/run-command.ts';
 import { checkNftTable } from './nft-table.ts';
@@ -73,8 +73,14 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
     (async () => {
       try {
         // Only the direct-target probe needs the names resolved: no lookup when it is skipped.
-        const resolvedTargets = o.inside.skip?.includes('direct') ? {} : await resolveTargets(o.manifest);
-        const resolvedEgress = probeEgress ? await resolveEgress(o.manifest) : {};
+        // The host's resolver answers (it is not caged), but a cold cache over a slow link may take
+        // a while: twice the probe timeout, at least 2 s. A name still unresolved then is NOT RUN
+        // in the VM's direct row, never a pass.
+        const lookupMs = Math.max(2 * (o.inside.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS), 2000);
+        const [resolvedTargets, resolvedEgress] = await Promise.all([
+          o.inside.skip?.includes('direct') ? {} : resolveTargets(o.manifest, lookupMs),
+          probeEgress ? resolveEgress(o.manifest, lookupMs) : {},
+        ]);
         const budgetMs = o.inside.budgetMs ?? DEFAULT_BUDGET_MS;
         return await runInside(
           {
@@ -136,29 +142,20 @@ function completeness(results: readonly ProbeResult[], skipped: readonly string[
 }
 
 // The host resolves each listed egress name, so the VM can dial its addresses without the proxy.
-async function resolveEgress(manifest: VerifyManifest): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
-  for (const n of manifest.egress?.names ?? []) {
-    if (n.wildcard || out[n.host]) continue;
-    try {
-      out[n.host] = (await dns.promises.lookup(n.host, { all: true })).map((a) => a.address);
-    } catch {
-      out[n.host] = [];
-    }
-  }
-  return out;
+function resolveEgress(manifest: VerifyManifest, timeoutMs: number): Promise<Record<string, string[]>> {
+  return resolveAll((manifest.egress?.names ?? []).filter((n) => !n.wildcard).map((n) => n.host), timeoutMs);
 }
 
 // The host resolves bridge target names (the VM cannot: no DNS) so the VM can dial them directly.
-async function resolveTargets(manifest: VerifyManifest): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
-  for (const d of manifest.direct) {
-    if (net.isIP(d.host) || out[d.host]) continue;
-    try {
-      out[d.host] = (await dns.promises.lookup(d.host, { all: true })).map((a) => a.address);
-    } catch {
-      out[d.host] = [];
-    }
-  }
-  return out;
+function resolveTargets(manifest: VerifyManifest, timeoutMs: number): Promise<Record<string, string[]>> {
+  return resolveAll(manifest.direct.map((d) => d.host).filter((h) => !net.isIP(h)), timeoutMs);
+}
+
+// Every name at once, each through the system resolver in a child killed at the deadline (the
+// host's resolver may stall too; its lookup must not hold verify past its budget). A name that
+// does not resolve in time gets no addresses, and the VM's row for it says it was not tried.
+async function resolveAll(names: readonly string[], timeoutMs: number): Promise<Record<string, string[]>> {
+  const unique = [...new Set(names)];
+  const answers = await Promise.all(unique.map((name) => systemLookup(name, timeoutMs).catch(() => [] as string[])));
+  return Object.fromEntries(unique.map((name, i) => [name, answers[i]!]));
 }

@@ -15,6 +15,7 @@ export async function directTargets(
   resolved: Record<string, string[]>,
   scanner: TcpScanner,
   timeoutMs: number,
+  resolveName: (name: string, timeoutMs: number) => Promise<string[]> = resolveInVm,
 ): Promise<ProbeResult[]> {
   const endpoints: Array<Endpoint & { label: string }> = [];
   const unresolved: ProbeResult[] = [];
@@ -24,16 +25,17 @@ export async function directTargets(
       continue;
     }
     let addresses = resolved[d.host] ?? [];
-    if (addresses.length === 0) addresses = await resolveInVm(d.host, timeoutMs);
+    if (addresses.length === 0) addresses = await resolveName(d.host, timeoutMs);
     if (addresses.length === 0) {
       unresolved.push({
         group: 'direct',
         probe: `${d.host}:${d.port} (${d.bridge} target)`,
         expected: 'blocked',
-        measured: 'name does not resolve',
-        ok: true,
+        measured: 'NOT RUN (name does not resolve)',
+        // A way around the bridge that was never dialled is not shown blocked (issue 24).
+        ok: false,
         ms: 0,
-        detail: 'not dialled: no address for the name (pass it from the host, which resolves it)',
+        detail: `the way around the bridge "${d.bridge}" to ${d.host}:${d.port} was not tried: neither the host nor the VM resolved the name, so whether it is blocked is unknown (verify from the host resolves it; --skip direct leaves the group out)`,
       });
     }
     for (const a of addresses) endpoints.push({ host: a, port: d.port, label: `${d.bridge} target ${d.host}` });
@@ -44,11 +46,16 @@ export async function directTargets(
   return [...rows, ...unresolved];
 }
 
-// DNS proper, not the hosts file (which points the name at the gateway).
+// DNS proper, not the hosts file (which points the name at the gateway). c-ares, asked once and
+// cancelled at the deadline: its sockets would otherwise keep the process alive for the system's
+// own timeouts and retries (issue 24).
 async function resolveInVm(name: string, timeoutMs: number): Promise<string[]> {
+  const resolver = new dns.promises.Resolver({ timeout: timeoutMs, tries: 1 });
   try {
-    return await withTimeout(dns.promises.resolve4(name), timeoutMs);
+    return await withTimeout(resolver.resolve4(name), timeoutMs);
   } catch {
     return [];
+  } finally {
+    resolver.cancel();
   }
 }

@@ -5,7 +5,8 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { ProbeResult } from './result.ts';
 import { dnsQuery } from './dns-query.ts';
-import { systemLookup, withTimeout, type Lookup } from './hosts-line.ts';
+import { ask } from './hosts-line.ts';
+import type { Lookup } from './system-lookup.ts';
 import { deadline } from './deadline.ts';
 
 export interface DnsOptions {
@@ -64,24 +65,30 @@ function udpQuery(server: string, o: DnsOptions): Promise<ProbeResult> {
   });
 }
 
+// The system resolver must fail on the name; a lookup that could not be made at all (ENOTRUN) is
+// not a failure to resolve but a check that did not run, so it is no pass.
 async function systemResolver(o: DnsOptions): Promise<ProbeResult> {
   const started = performance.now();
   let measured: string;
-  let ok = true;
+  let detail: string | undefined;
   try {
-    const addresses = await withTimeout((o.lookup ?? systemLookup)(o.name), o.timeoutMs);
+    const addresses = await ask(o.name, o.timeoutMs, o.lookup);
     measured = `resolves to ${addresses.join(', ')}`;
-    ok = false;
+    detail = `the VM's system resolver resolves "${o.name}": DNS reaches out of the cage`;
   } catch (e) {
-    measured = `does not resolve (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTRUN') {
+      measured = 'NOT RUN';
+      detail = `the VM's system resolver could not be asked (${(e as Error).message}): whether DNS reaches out is unknown`;
+    } else measured = `does not resolve (${code ?? (e as Error).message})`;
   }
   return {
     group: 'dns',
     probe: `system resolver: ${o.name}`,
     expected: 'does not resolve',
     measured,
-    ok,
+    ok: detail === undefined,
     ms: Math.round(performance.now() - started),
-    ...(ok ? {} : { detail: `the VM's system resolver resolves "${o.name}": DNS reaches out of the cage` }),
+    ...(detail === undefined ? {} : { detail }),
   };
 }

@@ -1,4 +1,5 @@
-// ICMP echo must get no reply (ping tunnels carry data). Optional: skipped where `ping` is missing.
+// ICMP echo must get no reply (ping tunnels carry data). Where `ping` is missing the row is NOT RUN
+// (no pass); `--skip icmp` leaves the group out on purpose.
 
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -60,7 +61,8 @@ export function icmpProbe(addresses: readonly string[], timeoutMs: number, comma
           const codes = status.get(index) ?? [];
           const row = (measured: string, ok: boolean, detail?: string): ProbeResult => ({ group: 'icmp', probe: `ping ${address}`, expected: 'no reply', measured, ok, ms, ...(detail ? { detail } : {}) });
           if (codes.includes(0)) return row('REPLY', false, `${address} answers ping from the VM: ICMP leaves the cage`);
-          if (skipped !== undefined || codes.includes(127)) return row('skipped', true, skipped ?? '`ping` is not installed in the VM');
+          // Not run is no pass (issue 24): whether ICMP leaves the cage is then unknown.
+          if (skipped !== undefined || codes.includes(127)) return row('NOT RUN', false, `${skipped ?? '`ping` is not installed in the VM'}: whether ICMP leaves the cage is unknown (install ping, or leave the group out with --skip icmp)`);
           return row('no reply', true);
         }),
       );

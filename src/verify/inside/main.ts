@@ -24,8 +24,9 @@ async function probeMain(): Promise<void> {
     last = now;
     process.stderr.write(`${JSON.stringify({ progress: { done, total } })}\n`);
   });
-  // Exit once the report is out: a system-resolver lookup the DNS probe gave up on cannot be
-  // cancelled and would hold the process (and the host, which waits for it) for seconds.
+  // Exit once the report is out, whatever a probe left behind (a socket's timer). The system
+  // resolver is asked in a child (system-lookup.ts): process.exit() joins libuv's pool threads, so
+  // a getaddrinfo of our own would hold even this exit, and the host waiting for it (issue 24).
   process.stdout.write(`${JSON.stringify(report)}\n`, () => process.stderr.write('', () => process.exit()));
 }
 
