@@ -41,7 +41,7 @@ Examples:
     .action(async (file: string, options: CommonOptions) => {
       if (options.home !== undefined) checkAbsolutePath('--home', options.home, '"~" must mean one folder');
       // Checks only: the checked policy is not lowered into the form the emitters use.
-      const outcome = await compilePolicyFile(file, { home: options.home ?? homeDir(), cwd: process.cwd(), lower: false });
+      const outcome = await compilePolicyFile(file, { home: options.home ?? homeDir(), cwd: process.cwd(), lower: false, scanShares: true });
       const ok = !hasErrors(outcome.diagnostics);
       if (options.json) {
         io.stdout.write(`${JSON.stringify({ ok, file, diagnostics: outcome.diagnostics }, null, 2)}\n`);
@@ -96,6 +96,7 @@ Examples:
         home: options.home ?? homeDir(),
         ...(user !== undefined ? { user } : {}),
         cwd: process.cwd(),
+        scanShares: true,
         ...(options.out !== undefined ? { outputDir: options.out } : {}),
       });
       const policy = outcome.policy;

@@ -1,8 +1,8 @@
 // `nanopolicy init`: write a first policy from an existing NanoClaw install.
 
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { homeDir } from '../lazy-builtins.ts';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { initPolicy, InitInputError } from '../init/init-policy.ts';
 import { InitCheckError } from '../init/settle-with-check.ts';
@@ -90,6 +90,9 @@ function runInit(flags: InitFlags, io: Io): number {
   for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);
   if (output !== undefined) {
     try {
+      // The README's first command writes into ~/.config/nanopolicy/, which a fresh home lacks.
+      // Private (0700): the folder will hold the compiled output and the policy, nothing the VM needs.
+      mkdirSync(dirname(output), { recursive: true, mode: 0o700 });
       writeFileSync(output, result.policy, { mode: 0o644, flag: flags.force ? 'w' : 'wx' });
     } catch (error) {
       io.stderr.write(`init: cannot write "${visible(flags.out!)}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.\n`);

@@ -62,7 +62,8 @@ export async function openSession(options: EnforceOptions): Promise<{ session: S
   const stateDir = resolve(options.cwd, options.stateDir ?? defaultStateDir(probe.policy.vm, options.env, process.getuid?.()));
   // Compile again with the state directory as the output directory: the compiler's own check then
   // refuses a state directory inside a writable share.
-  const compiled = await compilePolicyFile(options.policyFile, { home, cwd: options.cwd, outputDir: stateDir });
+  // It also looks inside the shares for secret-looking files, and warns as check does.
+  const compiled = await compilePolicyFile(options.policyFile, { home, cwd: options.cwd, outputDir: stateDir, scanShares: true });
   if (hasErrors(compiled.diagnostics) || compiled.policy === undefined) return { diagnostics: compiled.diagnostics, ...(compiled.source !== undefined ? { source: compiled.source } : {}) };
   const policy = compiled.policy;
   const artifacts = (options.artifacts ?? artifactsFor)(policy);
