@@ -145,10 +145,11 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
     env: io.env,
     cwd: process.cwd(),
     log,
+    scanShares: true,
   });
   if (!('session' in opened)) {
     return {
-      code: EXIT.enforceFailed,
+      code: EXIT.policy,
       record: { ok: false, result: 'policy-errors', diagnostics: opened.diagnostics },
       text: (out) => {
         reportDiagnostics(out, opened.diagnostics, file, opened.source);

@@ -10,6 +10,7 @@ import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
 import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
+import { policyFailure } from './command-failure.ts';
 
 export function registerExplainCommand(program: Command, io: Io, setExit: SetExit): void {
   program
@@ -40,10 +41,7 @@ Examples:
     )
     .action(async (file: string, target: string, options: { backend: FirewallBackend; home?: string; json?: boolean }) => {
       const outcome = await compilePolicyFile(file, { home: options.home ?? io.env.HOME ?? homeDir(), cwd: process.cwd() });
-      if (!outcome.policy) {
-        reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
-        return setExit(EXIT.policy);
-      }
+      if (!outcome.policy) throw policyFailure(file, outcome);
       let explanation;
       try {
         explanation = explain({ policy: outcome.policy, artifacts: emitArtifacts(outcome.policy), backend: options.backend, cwd: process.cwd() }, target);

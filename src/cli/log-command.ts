@@ -13,6 +13,7 @@ import { EXIT, useColor, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { readRecords } from '../verify/host/read-audit-log.ts';
+import { policyFailure } from './command-failure.ts';
 
 interface LogFlags {
   refused?: boolean;
@@ -52,10 +53,7 @@ Examples:
 async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
   const home = flags.home ?? io.env.HOME ?? homeDir();
   const outcome = await compilePolicyFile(file, { home, cwd: process.cwd() });
-  if (!outcome.policy) {
-    reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
-    return EXIT.policy;
-  }
+  if (!outcome.policy) throw policyFailure(file, outcome);
   const policy = outcome.policy;
   const stateDir = resolve(flags.stateDir ?? defaultStateDir(policy.vm, io.env, process.getuid?.()));
   const path = proxyAuditPath(stateDir);

@@ -52,7 +52,6 @@ async function runRollback(file: string, flags: RollbackFlags, io: Io): Promise<
     import('../enforce/run-plan.ts'),
   ]);
   const session = await openWorkflowSession(file, flags, io, 'rollback');
-  if (!session) return EXIT.policy;
   const { steps, progress } = planRollback({ session, stop: flags.stop === true, waitSeconds: 60, ...(flags.to ? { to: flags.to } : {}) });
   const ctx = session.context(session.fresh());
   if (flags.dryRun) {

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { listSnapshots } from '../workflow/list-snapshots.ts';
 import { EXIT, type Io } from './io.ts';
+import { CommandFailure } from './command-failure.ts';
 import type { SetExit } from './commands.ts';
 import { addSessionOptions, openWorkflowSession, type WorkflowFlags } from './workflow-session.ts';
 
@@ -30,12 +31,8 @@ Examples:
     )
     .action(async (file: string, flags: WorkflowFlags) => {
       const session = await openWorkflowSession(file, flags, io, 'snapshots');
-      if (!session) return setExit(EXIT.policy);
       const rows = await listSnapshots(session.runner, session.policy.vm, session.stateDir);
-      if (typeof rows === 'string') {
-        io.stderr.write(`snapshots: ${rows}.\n`);
-        return setExit(EXIT.policy);
-      }
+      if (typeof rows === 'string') throw new CommandFailure(EXIT.unavailable, `snapshots: ${rows}.`);
       if (flags.json) {
         io.stdout.write(`${JSON.stringify({ vm: session.policy.vm, keep: session.policy.snapshots?.keep ?? 0, snapshots: rows }, null, 2)}\n`);
         return setExit(EXIT.ok);

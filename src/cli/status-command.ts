@@ -29,7 +29,6 @@ Examples:
     )
     .action(async (file: string, flags: WorkflowFlags) => {
       const session = await openWorkflowSession(file, flags, io, 'status');
-      if (!session) return setExit(EXIT.policy);
       const { cageStatus } = await import('../workflow/cage-status.ts'); // loaded on use, not at start-up (issue 9)
       const status = await cageStatus(session);
       if (flags.json) io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);

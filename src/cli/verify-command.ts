@@ -20,6 +20,7 @@ import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { defaultStateDir } from '../enforce/state.ts';
 import { recordVerify } from '../workflow/record-verify.ts';
+import { policyFailure } from './command-failure.ts';
 
 interface VerifyCliOptions {
   inside?: boolean;
@@ -168,10 +169,7 @@ function readManifest(file: string): VerifyManifest {
 
 async function loadPolicy(file: string, o: VerifyCliOptions, io: Io): Promise<{ policy: Policy; manifest: VerifyManifest } | undefined> {
   const outcome = await compilePolicyFile(file, { home: o.home ?? homeDir(), cwd: process.cwd() });
-  if (!outcome.policy) {
-    reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
-    return undefined;
-  }
+  if (!outcome.policy) throw policyFailure(file, outcome);
   return { policy: outcome.policy, manifest: buildVerifyManifest(outcome.policy) };
 }
 

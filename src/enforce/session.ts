@@ -33,6 +33,8 @@ export interface EnforceOptions {
   cwd: string;
   /** Progress lines (the CLI writes them to stderr). */
   log(message: string): void;
+  /** Search the shares for secret-looking files and warn (enforce does; status and the like need not). */
+  scanShares?: boolean;
   /** Tests inject a runner; otherwise one over execa with `env`. */
   runner?: CommandRunner;
   /** Tests inject artifacts; otherwise the emitters build them. */
@@ -63,7 +65,7 @@ export async function openSession(options: EnforceOptions): Promise<{ session: S
   // Compile again with the state directory as the output directory: the compiler's own check then
   // refuses a state directory inside a writable share.
   // It also looks inside the shares for secret-looking files, and warns as check does.
-  const compiled = await compilePolicyFile(options.policyFile, { home, cwd: options.cwd, outputDir: stateDir, scanShares: true });
+  const compiled = await compilePolicyFile(options.policyFile, { home, cwd: options.cwd, outputDir: stateDir, ...(options.scanShares ? { scanShares: true } : {}) });
   if (hasErrors(compiled.diagnostics) || compiled.policy === undefined) return { diagnostics: compiled.diagnostics, ...(compiled.source !== undefined ? { source: compiled.source } : {}) };
   const policy = compiled.policy;
   const artifacts = (options.artifacts ?? artifactsFor)(policy);

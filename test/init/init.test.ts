@@ -191,7 +191,7 @@ test('-o never overwrites without --force; the file written passes check', async
     writeFileSync(out, 'mine\n');
     const second = await runCli(['init', '--home', install.home, '-o', out]);
     assert.is(second.code, 1);
-    assert.match(second.stderr, 'exists; nothing was written. Add --force');
+    assert.match(second.stderr, 'exists; nothing was written.\n  hint: Add --force');
     assert.is(readFileSync(out, 'utf8'), 'mine\n');
     const forced = await runCli(['init', '--home', install.home, '-o', out, '--force']);
     assert.is(forced.code, 0);
