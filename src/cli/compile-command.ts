@@ -131,17 +131,27 @@ Examples:
       // Loaded only to write (node:fs/promises is start-up time that check and the summary do not need).
       const { OutputError, writeArtifacts } = await import('../compiler/write-artifacts.ts');
       let written;
+      const stale: Array<{ name: string; path: string; removed: boolean; why?: string }> = [];
       try {
-        written = await writeArtifacts(options.out, artifacts, { policyPath: resolve(process.cwd(), file) });
+        written = await writeArtifacts(options.out, artifacts, {
+          policyPath: resolve(process.cwd(), file),
+          stale: (e) => stale.push(e),
+        });
       } catch (error) {
         if (error instanceof OutputError) throw new UsageError(`-o: ${error.message}`);
         throw error;
       }
       if (options.json) {
-        io.stdout.write(`${JSON.stringify({ ok: true, file, sha256: policy.source.sha256, diagnostics: outcome.diagnostics, artifacts: written }, null, 2)}\n`);
+        const removed = stale.filter((e) => e.removed).map((e) => e.path);
+        const kept = stale.filter((e) => !e.removed).map((e) => ({ path: e.path, why: e.why }));
+        io.stdout.write(`${JSON.stringify({ ok: true, file, sha256: policy.source.sha256, diagnostics: outcome.diagnostics, artifacts: written, removed, kept }, null, 2)}\n`);
       } else {
         reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
         for (const w of written) io.stdout.write(`wrote ${w.path}\n`);
+        for (const e of stale) {
+          if (e.removed) io.stdout.write(`removed ${e.path} (an earlier compile wrote it; this policy no longer needs it)\n`);
+          else io.stderr.write(`compile: kept ${e.path}, which this policy no longer needs: ${e.why}; remove it yourself if it is not wanted.\n`);
+        }
       }
       setExit(EXIT.ok);
     });

@@ -98,7 +98,8 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
 
 // One decision on one line: when, what, where to, and why when refused.
 export function formatRecord(r: AuditRecord, c: Colors): string {
-  const time = String(r.time).replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+  // The proxy records UTC; the line says so, since a Mac's clock shows local time (issue 25).
+  const time = `${String(r.time).replace('T', ' ').replace(/\.\d+Z$|Z$/, '')} UTC`;
   const what = `${r.name}:${r.port}`;
   if (r.decision === 'allowed') {
     const traffic = `↑${bytes(r.bytesUp)} ↓${bytes(r.bytesDown)} in ${seconds(r.durationMs)}`;

@@ -21,6 +21,8 @@ import { reportDiagnostics } from './report-diagnostics.ts';
 import { defaultStateDir } from '../enforce/state.ts';
 import { recordVerify } from '../workflow/record-verify.ts';
 import { policyFailure } from './command-failure.ts';
+import { PROBE_GROUPS } from '../verify/inside/probe-groups.ts';
+import { didYouMean } from '../did-you-mean.ts';
 
 interface VerifyCliOptions {
   inside?: boolean;
@@ -141,8 +143,21 @@ function insideOptions(o: VerifyCliOptions): InsideOptions {
   if (o.timeout !== undefined) out.connectTimeoutMs = positive('--timeout', o.timeout);
   if (o.budget !== undefined) out.budgetMs = positive('--budget', o.budget);
   if (o.maxSockets !== undefined) out.maxSockets = positive('--max-sockets', o.maxSockets);
-  if (o.skip !== undefined) out.skip = o.skip.split(',').map((s) => s.trim()).filter(Boolean);
+  if (o.skip !== undefined) out.skip = skipGroups(o.skip);
   return out;
+}
+
+// The --skip list; a group that does not exist is refused, never ignored: skipping nothing while
+// the owner believes a slow group is skipped is harmless, but "--skip gatway" reads as a typo that
+// would leave the gateway sweep out of a proof the owner thinks is whole.
+function skipGroups(value: string): string[] {
+  const groups = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const g of groups) {
+    if ((PROBE_GROUPS as readonly string[]).includes(g)) continue;
+    const near = didYouMean(g, PROBE_GROUPS);
+    throw new UsageError(`--skip: there is no probe group "${g}"${near ? ` (did you mean "${near}"?)` : ''}; the groups are ${PROBE_GROUPS.join(', ')}.`);
+  }
+  return groups;
 }
 
 function positive(flag: string, value: string): number {
