@@ -14,6 +14,7 @@ import { UsageError } from './usage-error.ts';
 import type { SetExit } from './commands.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { renderSummary } from './render-summary.ts';
+import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 
 interface CommonOptions {
   json?: boolean;
@@ -25,7 +26,7 @@ const HOME_HELP = 'folder "~" in mount paths stands for (default: your home)';
 export function registerCheckCommand(program: Command, io: Io, setExit: SetExit): void {
   program
     .command('check')
-    .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+    .argument('[policy]', POLICY_ARGUMENT_HELP)
     .description('Parse and check a policy; print every problem with its place and a hint.')
     .option('--json', 'print the diagnostics as JSON on stdout')
     .option('--home <dir>', HOME_HELP)
@@ -38,7 +39,8 @@ Examples:
   $ nanopolicy check policy/nanoclaw.policy
   $ nanopolicy check policy/nanoclaw.policy --json | jq '.diagnostics[].message'`,
     )
-    .action(async (file: string, options: CommonOptions) => {
+    .action(async (given: string | undefined, options: CommonOptions) => {
+      const file = policyFile(given, io);
       if (options.home !== undefined) checkAbsolutePath('--home', options.home, '"~" must mean one folder');
       // Checks only: the checked policy is not lowered into the form the emitters use.
       const outcome = await compilePolicyFile(file, { home: options.home ?? homeDir(), cwd: process.cwd(), lower: false, scanShares: true });
@@ -56,7 +58,7 @@ Examples:
 export function registerCompileCommand(program: Command, io: Io, setExit: SetExit): void {
   program
     .command('compile')
-    .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+    .argument('[policy]', POLICY_ARGUMENT_HELP)
     .description('Check a policy and emit the pf anchor, tart run script, socat bridges, hosts lines, verify manifest, launchd plist and sudoers lines.')
     .option('-o, --out <dir>', 'write the artifacts into this folder (all or nothing); without it, print a summary')
     .option('--json', 'print diagnostics and the artifact list as JSON on stdout')
@@ -79,7 +81,8 @@ Examples:
   $ nanopolicy compile policy/nanoclaw.policy -o ~/.config/nanopolicy/out
   $ nanopolicy compile policy/nanoclaw.policy -o out --json`,
     )
-    .action(async (file: string, options: CommonOptions & { out?: string; sudoUser?: string; program?: string; user?: string }) => {
+    .action(async (given: string | undefined, options: CommonOptions & { out?: string; sudoUser?: string; program?: string; user?: string }) => {
+      const file = policyFile(given, io);
       if (options.user !== undefined && !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(options.user)) {
         throw new UsageError(`--user takes a user name, not "${options.user}".`);
       }

@@ -12,6 +12,7 @@ import { parseIpv4 } from '../compiler/net/ipv4.ts';
 import type { Backend, ProxyState } from '../enforce/state.ts';
 import type { UndoFailure } from '../enforce/run-plan.ts';
 import { shQuote } from '../enforce/command.ts';
+import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 
 interface EnforceFlags {
   backend?: Backend;
@@ -30,7 +31,7 @@ interface EnforceFlags {
 export function registerEnforceCommand(program: Command, io: Io, setExit: SetExit): void {
   program
     .command('enforce')
-    .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+    .argument('[policy]', POLICY_ARGUMENT_HELP)
     .description('Apply a policy on this host, all or nothing: rules, VM, bridges. Undo it with --down.')
     .addOption(new Option('--backend <name>', 'pf (macOS, default there) or nft (Linux, default elsewhere; never starts the VM)').choices(['pf', 'nft']))
     .option('--state-dir <dir>', 'where pids, pf tokens and the lock live (default /var/run/nanopolicy/<vm> as root, else $XDG_RUNTIME_DIR/nanopolicy/<vm> or ~/.nanopolicy/run/<vm>)')
@@ -49,7 +50,7 @@ export function registerEnforceCommand(program: Command, io: Io, setExit: SetExi
 Exit codes: 0 applied (or already in force: nothing changed), 3 a preflight check or a step failed
 and everything was undone, or an earlier enforce is partly standing next to a running VM (the
 commands that fix it are printed), 4 an undo failed too (the manual commands left are printed),
-64 bad command line. An earlier enforce that left nothing standing (a reboot) is a fresh start.
+1 the policy has errors (nothing was changed), 64 bad command line. An earlier enforce that left nothing standing (a reboot) is a fresh start.
 
 Examples:
   $ nanopolicy enforce policy/nanoclaw.policy --dry-run
@@ -57,7 +58,8 @@ Examples:
   $ nanopolicy enforce --down policy/nanoclaw.policy
   $ sudo nanopolicy enforce --backend nft --vm-address 192.168.64.2 policy/nanoclaw.policy`,
     )
-    .action(async (file: string, flags: EnforceFlags) => {
+    .action(async (given: string | undefined, flags: EnforceFlags) => {
+      const file = policyFile(given, io);
       setExit(await runEnforce(file, flags, io));
     });
 }

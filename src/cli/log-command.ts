@@ -14,6 +14,7 @@ import type { SetExit } from './commands.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { readRecords } from '../verify/host/read-audit-log.ts';
 import { policyFailure } from './command-failure.ts';
+import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 
 interface LogFlags {
   refused?: boolean;
@@ -27,7 +28,7 @@ interface LogFlags {
 export function registerLogCommand(program: Command, io: Io, setExit: SetExit): void {
   program
     .command('log')
-    .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+    .argument('[policy]', POLICY_ARGUMENT_HELP)
     .description("Print the egress proxy's audit log: every name the VM tried to reach, allowed or refused, and why.")
     .option('--refused', 'only the refused attempts')
     .option('--follow', 'keep printing new decisions as they happen (Ctrl-C stops)')
@@ -45,7 +46,8 @@ Examples:
   $ nanopolicy log policy/nanoclaw.policy --refused
   $ nanopolicy log policy/nanoclaw.policy --follow --json | jq .name`,
     )
-    .action(async (file: string, flags: LogFlags) => {
+    .action(async (given: string | undefined, flags: LogFlags) => {
+      const file = policyFile(given, io);
       setExit(await runLog(file, flags, io));
     });
 }

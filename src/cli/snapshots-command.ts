@@ -6,12 +6,13 @@ import { EXIT, type Io } from './io.ts';
 import { CommandFailure } from './command-failure.ts';
 import type { SetExit } from './commands.ts';
 import { addSessionOptions, openWorkflowSession, type WorkflowFlags } from './workflow-session.ts';
+import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 
 export function registerSnapshotsCommand(program: Command, io: Io, setExit: SetExit): void {
   addSessionOptions(
     program
       .command('snapshots')
-      .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+      .argument('[policy]', POLICY_ARGUMENT_HELP)
       .description('List the snapshots enforce took of the VM ("snapshot keep N"), newest first, with the verify result of the run that followed.'),
   )
     .option('--json', 'print the list as JSON on stdout')
@@ -22,14 +23,16 @@ Snapshots are the VMs named <vm>-np-<UTC time> in "tart list"; enforce takes one
 VM before each start and keeps the newest N. "verify" is the result of the last
 "nanopolicy verify" while that enforce run was in force ("-" when none ran).
 
-Exit codes: 0 listed, 1 the policy has errors or tart could not be asked, 64 bad command line.
+Exit codes: 0 listed, 1 the policy has errors, 69 tart is missing or could not be asked, 64 bad
+command line.
 
 Examples:
   $ nanopolicy snapshots policy/nanoclaw.policy
   $ nanopolicy snapshots policy/nanoclaw.policy --json | jq -r '.snapshots[0].name'
   $ nanopolicy rollback policy/nanoclaw.policy --to <name>`,
     )
-    .action(async (file: string, flags: WorkflowFlags) => {
+    .action(async (given: string | undefined, flags: WorkflowFlags) => {
+      const file = policyFile(given, io);
       const session = await openWorkflowSession(file, flags, io, 'snapshots');
       const rows = await listSnapshots(session.runner, session.policy.vm, session.stateDir);
       if (typeof rows === 'string') throw new CommandFailure(EXIT.unavailable, `snapshots: ${rows}.`);

@@ -5,12 +5,13 @@ import type { CageStatus, ProcessStatus } from '../workflow/cage-status.ts';
 import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
 import { addSessionOptions, openWorkflowSession, type WorkflowFlags } from './workflow-session.ts';
+import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 
 export function registerStatusCommand(program: Command, io: Io, setExit: SetExit): void {
   addSessionOptions(
     program
       .command('status')
-      .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+      .argument('[policy]', POLICY_ARGUMENT_HELP)
       .description("Show what is in force now: backend, rules, bridges with pids and connections, the VM's address, the last verify, the newest snapshots."),
   )
     .option('--json', 'print the status as JSON on stdout')
@@ -27,7 +28,8 @@ Examples:
   $ nanopolicy status policy/nanoclaw.policy
   $ nanopolicy status policy/nanoclaw.policy --json | jq '.bridges'`,
     )
-    .action(async (file: string, flags: WorkflowFlags) => {
+    .action(async (given: string | undefined, flags: WorkflowFlags) => {
+      const file = policyFile(given, io);
       const session = await openWorkflowSession(file, flags, io, 'status');
       const { cageStatus } = await import('../workflow/cage-status.ts'); // loaded on use, not at start-up (issue 9)
       const status = await cageStatus(session);

@@ -23,6 +23,7 @@ import { recordVerify } from '../workflow/record-verify.ts';
 import { policyFailure } from './command-failure.ts';
 import { PROBE_GROUPS } from '../verify/inside/probe-groups.ts';
 import { didYouMean } from '../did-you-mean.ts';
+import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 
 interface VerifyCliOptions {
   inside?: boolean;
@@ -45,7 +46,7 @@ interface VerifyCliOptions {
 export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit): void {
   program
     .command('verify')
-    .argument('<policy>', 'policy file (or, with --inside, its compiled verify.json)')
+    .argument('[policy]', `${POLICY_ARGUMENT_HELP}; with --inside, its compiled verify.json`)
     .description('Prove the cage holds: host checks, canaries on the gateway, and probes run inside the VM.')
     .option('--inside', 'run the probes here, inside the VM, instead of from the host')
     .option('--backend <pf|nft|none>', 'host firewall to check (default: pf on macOS, nft on Linux)')
@@ -76,7 +77,8 @@ Examples:
       --egress 203.0.113.10:443,203.0.113.53:53 --dns-name web.lab.test --ca lab-ca.pem
   $ node - < probe-input.js            # what the host sends the VM (dist/probe.cjs)`,
     )
-    .action(async (file: string, options: VerifyCliOptions) => {
+    .action(async (given: string | undefined, options: VerifyCliOptions) => {
+      const file = policyFile(given, io);
       const inside = insideOptions(options);
       const color = useColor(io.stdout, io.env);
       const c = colors(color);

@@ -57,7 +57,7 @@ check('a missing file is a diagnostic, exit 1', async () => {
 });
 
 check('usage errors exit 64', async () => {
-  assert.is((await runCli(['check'])).code, 64);
+  assert.is((await runCli(['check', BUNDLED, 'extra'])).code, 64);
   assert.is((await runCli(['check', BUNDLED, '--bogus'])).code, 64);
   assert.is((await runCli(['frobnicate'])).code, 64);
   assert.is((await runCli([])).code, 64);
