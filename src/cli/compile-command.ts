@@ -8,7 +8,7 @@ import { emitArtifacts } from '../compiler/emit/index.ts';
 import { isWithin } from '../compiler/paths/expand-home.ts';
 import { realPathOnHost } from '../compiler/paths/real-path.ts';
 import { basename, resolve } from 'node:path';
-import { checkAbsolutePath, checkDaemonUser, checkOutputOption, checkSudoUser } from './check-compile-options.ts';
+import { checkAbsolutePath, checkDaemonUser, checkExecutable, checkOutputOption, checkSudoUser } from './check-compile-options.ts';
 import { EXIT, useColor, type Io } from './io.ts';
 import { UsageError } from './usage-error.ts';
 import type { SetExit } from './commands.ts';
@@ -65,7 +65,7 @@ export function registerCompileCommand(program: Command, io: Io, setExit: SetExi
     .option('--home <dir>', HOME_HELP)
     .option('--user <name>', 'host user who owns the VM and runs the launchd job (default: you)')
     .option('--sudo-user <user>', 'who the sudoers lines are for: a user or %group (default %admin)')
-    .option('--program <path>', 'absolute path of nanopolicy for the launchd plist (default /usr/local/bin/nanopolicy)')
+    .option('--program <path>', 'absolute path of nanopolicy for the launchd plist, an existing executable (default: the nanopolicy running now)')
     .addHelpText(
       'after',
       `
@@ -111,13 +111,17 @@ Examples:
       }
       // The LaunchDaemon runs the program with the owner's sudo rights to pfctl: a program the VM
       // can rewrite through a share would let it open its own cage at the next boot.
-      if (options.program !== undefined) {
-        const program = options.program;
+      // Only written files are installed: the running program is named with -o (a summary shows none).
+      const program = options.program ?? (options.out !== undefined ? io.program : undefined);
+      if (program !== undefined) {
+        const flag = options.program !== undefined ? '--program' : 'The running nanopolicy';
         const share = policy.mounts.find((m) => m.mode === 'rw' && [program, realPathOnHost(program)].some((p) => isWithin(p, m.path) || isWithin(p, realPathOnHost(m.path))));
-        if (share) throw new UsageError(`--program "${program}" lies inside the read-write mount "${share.name}": the VM could replace the program the boot job runs.`);
+        if (share) throw new UsageError(`${flag} "${program}" lies inside the read-write mount "${share.name}": the VM could replace the program the boot job runs.`);
+        // A boot job that names nothing runnable fails at every boot, silently, with the VM uncaged.
+        if (options.program !== undefined) checkExecutable('--program', program);
       }
       const artifacts = emitArtifacts(policy, {
-        ...(options.program !== undefined ? { program: options.program } : {}),
+        ...(program !== undefined ? { program } : {}),
         ...(options.sudoUser !== undefined ? { sudoUser: options.sudoUser } : {}),
       });
       if (options.out === undefined) {

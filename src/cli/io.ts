@@ -9,6 +9,8 @@ export interface Io {
   stdout: Writable;
   stderr: Writable;
   env: NodeJS.ProcessEnv;
+  /** The absolute path this CLI was started as (argv[1]), when it was: the program a boot job runs. */
+  program?: string;
 }
 
 /** Exit codes, the same for every command. */

@@ -31,7 +31,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       },
     })
     .exitOverride();
-  registerCommands(program, io, (code) => {
+  // The path the owner started nanopolicy as (a Homebrew or npm prefix's bin/nanopolicy): compile
+  // names it in the boot job, which must run this program, not one assumed at /usr/local/bin.
+  const started = argv[1];
+  const withProgram = started !== undefined && started.startsWith('/') ? { ...io, program: started } : io;
+  registerCommands(program, withProgram, (code) => {
     exitCode = code;
   });
   try {

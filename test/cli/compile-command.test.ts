@@ -184,4 +184,31 @@ options('--program must be absolute and --sudo-user a name: else exit 64', async
   assert.is(r.code, 64);
   assert.match(r.stderr, 'error: --sudo-user takes a user name or %group');
 });
+options('--program must exist and be executable; without it the boot job names the nanopolicy that is running', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'np-program-'));
+  try {
+    const missing = await runCli(['compile', BUNDLED, ...HOME, '--program', '/nonexistent/nanopolicy']);
+    assert.is(missing.code, 64);
+    assert.match(missing.stderr, 'error: --program "/nonexistent/nanopolicy" does not exist; name the installed nanopolicy');
+    writeFileSync(join(dir, 'plain'), '#!/bin/sh\n', { mode: 0o644 });
+    const plain = await runCli(['compile', BUNDLED, ...HOME, '--program', join(dir, 'plain')]);
+    assert.is(plain.code, 64);
+    // root may execute anything with an x bit, but a file with none is refused for root too.
+    assert.match(plain.stderr, 'is not executable');
+    assert.is((await runCli(['compile', BUNDLED, ...HOME, '--program', dir])).code, 64);
+    writeFileSync(join(dir, 'nanopolicy'), '#!/bin/sh\n', { mode: 0o755 });
+    const ok = await runCli(['compile', BUNDLED, ...HOME, '--program', join(dir, 'nanopolicy'), '-o', join(dir, 'out')]);
+    assert.is(ok.code, 0, ok.stderr);
+    assert.match(readFileSync(join(dir, 'out/launchd.plist'), 'utf8'), `<string>${join(dir, 'nanopolicy')}</string>`);
+    // The installed CLI as a user starts it: argv[1] is the path of the program, e.g. an npm prefix's bin.
+    const { main } = await import('../../src/cli/main.ts');
+    const sink = { write: () => true };
+    const code = await main(['node', '/opt/homebrew/bin/nanopolicy', 'compile', BUNDLED, ...HOME, '-o', join(dir, 'out2')], { stdout: sink, stderr: sink, env: {} });
+    assert.is(code, 0);
+    assert.match(readFileSync(join(dir, 'out2/launchd.plist'), 'utf8'), '<string>/opt/homebrew/bin/nanopolicy</string>');
+    assert.not.match(readFileSync(join(dir, 'out2/launchd.plist'), 'utf8'), '/usr/local/bin/nanopolicy');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 options.run();
