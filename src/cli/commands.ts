@@ -11,6 +11,7 @@ import { registerExplainCommand } from './explain-command.ts';
 import { registerSnapshotsCommand } from './snapshots-command.ts';
 import { registerRollbackCommand } from './rollback-command.ts';
 import { registerStatusCommand } from './status-command.ts';
+import { registerCompletionCommand } from './completion-command.ts';
 
 export type SetExit = (code: number) => void;
 
@@ -25,4 +26,5 @@ export function registerCommands(program: Command, io: Io, setExit: SetExit): vo
   registerStatusCommand(program, io, setExit);
   registerSnapshotsCommand(program, io, setExit);
   registerRollbackCommand(program, io, setExit);
+  registerCompletionCommand(program, io, setExit);
 }
