@@ -186,9 +186,10 @@ await build({
   outfile: join(root, 'dist/cli.cjs'),
   format: 'cjs',
   external: ['node-forge', 'peggy', 'tldts'],
-  // tldts is its own file (dist/tldts.cjs, below), required where a wildcard is first checked, so
-  // an installed CLI needs no package beside its own files.
-  define: { ...common.define, 'import.meta.url': '__nanopolicyModuleUrl', __NANOPOLICY_TLDTS__: JSON.stringify('./tldts.cjs') },
+  // tldts and picocolors are files of their own (dist/tldts.cjs, dist/picocolors.cjs, below),
+  // required where a wildcard is first checked and where colour is first wanted, so an installed
+  // CLI needs no package beside its own files.
+  define: { ...common.define, 'import.meta.url': '__nanopolicyModuleUrl', __NANOPOLICY_TLDTS__: JSON.stringify('./tldts.cjs'), __NANOPOLICY_PICOCOLORS__: JSON.stringify('./picocolors.cjs') },
   plugins: [lazyChildProcess, lazyBuiltins, vendorSplit],
   // Minified: a smaller file to read and a smaller cache to load at every start. dist/cli.cjs.map
   // (not referenced from the bundle, so never loaded) maps a NANOPOLICY_DEBUG stack back to src/.
@@ -199,13 +200,9 @@ await build({
   banner: { js: `${CLI_WRAPPER_START}const __nanopolicyModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
   footer: { js: CLI_WRAPPER_END },
 });
-await build({
-  ...common,
-  entryPoints: [fileURLToPath(import.meta.resolve('tldts'))],
-  outfile: join(root, 'dist/tldts.cjs'),
-  format: 'cjs',
-  minify: true,
-});
+for (const name of ['tldts', 'picocolors']) {
+  await build({ ...common, entryPoints: [fileURLToPath(import.meta.resolve(name))], outfile: join(root, `dist/${name}.cjs`), format: 'cjs', minify: true });
+}
 await build({
   ...common,
   entryPoints: [join(root, 'src/vendor.ts')],

@@ -12,6 +12,7 @@ import { registerSnapshotsCommand } from './snapshots-command.ts';
 import { registerRollbackCommand } from './rollback-command.ts';
 import { registerStatusCommand } from './status-command.ts';
 import { registerCompletionCommand } from './completion-command.ts';
+import { registerGuestCommand } from './guest-command.ts';
 
 export type SetExit = (code: number) => void;
 
@@ -26,5 +27,6 @@ export function registerCommands(program: Command, io: Io, setExit: SetExit): vo
   registerStatusCommand(program, io, setExit);
   registerSnapshotsCommand(program, io, setExit);
   registerRollbackCommand(program, io, setExit);
+  registerGuestCommand(program, io, setExit);
   registerCompletionCommand(program, io, setExit);
 }

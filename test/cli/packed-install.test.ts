@@ -30,7 +30,7 @@ t('npm pack, npm install -g --prefix (offline): a working nanopolicy, its cache 
     const packed = run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, env });
     const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const files = info!.files.map((f) => f.path).sort();
-    for (const wanted of ['LICENSE', 'README.md', 'bin/nanopolicy.js', 'dist/cli.cjs', 'dist/vendor.cjs', 'dist/tldts.cjs', 'docs/cli.md', 'docs/policy-language.md', 'policy/nanoclaw.policy']) {
+    for (const wanted of ['LICENSE', 'README.md', 'bin/nanopolicy.js', 'dist/cli.cjs', 'dist/vendor.cjs', 'dist/tldts.cjs', 'dist/picocolors.cjs', 'docs/cli.md', 'docs/policy-language.md', 'policy/nanoclaw.policy']) {
       assert.ok(files.includes(wanted), `${wanted} is in the package (${files.join(', ')})`);
     }
     assert.equal(files.filter((f) => /\.map$|^src\/|^test\/|^scripts\/|^bench\/|\.mjs$|tsconfig/.test(f)), [], 'no source map or development files');
@@ -59,6 +59,9 @@ t('npm pack, npm install -g --prefix (offline): a working nanopolicy, its cache 
     assert.match(readFileSync(join(out, 'launchd.plist'), 'utf8'), `<string>${bin}</string>`);
     const checked = run(bin, ['check', join(packageDir, 'policy/nanoclaw.policy'), '--home', '/Users/owner'], { cwd: dir, env: { NANOPOLICY_DEBUG: '1' } });
     assert.match(checked.stderr, /code cache accepted/, 'the installed CLI starts from the cache it shipped with');
+    // Colour (a terminal, or FORCE_COLOR) loads picocolors from the package's own files too.
+    const coloured = run(bin, ['check', join(packageDir, 'policy/nanoclaw.policy'), '--home', '/Users/owner'], { cwd: dir, env: { FORCE_COLOR: '1' } });
+    assert.match(coloured.stderr, '\u001b[', 'a coloured warning');
     // A policy with a wildcard loads the public suffix list from the package's own files.
     const wild = run(bin, ['explain', join(ROOT, 'test/fixtures/valid/egress.policy'), 'x.example.org:443'], { cwd: dir });
     assert.ok(wild.stdout.length > 0);
