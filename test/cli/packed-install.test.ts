@@ -60,7 +60,7 @@ t('npm pack, npm install -g --prefix (offline): a working nanopolicy, its cache 
     const checked = run(bin, ['check', join(packageDir, 'policy/nanoclaw.policy'), '--home', '/Users/owner'], { cwd: dir, env: { NANOPOLICY_DEBUG: '1' } });
     assert.match(checked.stderr, /code cache accepted/, 'the installed CLI starts from the cache it shipped with');
     // Colour (a terminal, or FORCE_COLOR) loads picocolors from the package's own files too.
-    const coloured = run(bin, ['check', join(packageDir, 'policy/nanoclaw.policy'), '--home', '/Users/owner'], { cwd: dir, env: { FORCE_COLOR: '1' } });
+    const coloured = run(bin, ['check', join(packageDir, 'policy/nanoclaw.policy'), '--home', '/Users/owner'], { cwd: dir, env: { FORCE_COLOR: '1', NO_COLOR: '' } });
     assert.match(coloured.stderr, '\u001b[', 'a coloured warning');
     // A policy with a wildcard loads the public suffix list from the package's own files.
     const wild = run(bin, ['explain', join(ROOT, 'test/fixtures/valid/egress.policy'), 'x.example.org:443'], { cwd: dir });
