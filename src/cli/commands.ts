@@ -13,6 +13,7 @@ import { registerRollbackCommand } from './rollback-command.ts';
 import { registerStatusCommand } from './status-command.ts';
 import { registerCompletionCommand } from './completion-command.ts';
 import { registerGuestCommand } from './guest-command.ts';
+import { registerDoctorCommand } from './doctor-command.ts';
 
 export type SetExit = (code: number) => void;
 
@@ -28,5 +29,6 @@ export function registerCommands(program: Command, io: Io, setExit: SetExit): vo
   registerSnapshotsCommand(program, io, setExit);
   registerRollbackCommand(program, io, setExit);
   registerGuestCommand(program, io, setExit);
+  registerDoctorCommand(program, io, setExit);
   registerCompletionCommand(program, io, setExit);
 }

@@ -163,8 +163,8 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
   reportDiagnostics(io, session.diagnostics, file, undefined);
   const base = { vm: session.policy.vm, rules: session.plan.rulesName, stateDir: session.stateDir };
   if (flags.dryRun) {
-    const plan = (await dryRun(session)).text;
-    return { code: EXIT.ok, record: { ok: true, result: 'dry-run', ...base, plan }, text: (out) => out.stdout.write(plan) };
+    const { text: plan, problems } = await dryRun(session);
+    return { code: EXIT.ok, record: { ok: true, result: 'dry-run', ...base, plan, problems }, text: (out) => out.stdout.write(plan) };
   }
 
   const lock = lockSession(session);
