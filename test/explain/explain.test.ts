@@ -112,6 +112,15 @@ test('paths: ~/.ssh is not visible and the nearest share is named; inside a shar
   assert.is(explain(ctx(), '~/nanoclaw/groups-old').routes[0]!.reaches, false);
 });
 
+test('a name nothing lets through: the note names the egress line that would', () => {
+  const e = explain(ctx(), 'api.unlisted.example:443');
+  assert.is(e.routes.some((r) => r.reaches), false);
+  assert.ok(e.notes.includes('To let the VM reach it by name over HTTPS, add the line "egress unlisted api.unlisted.example" (enforce then runs a proxy for it, which checks every address the name resolves to and the TLS server name); an internal service is an "allow … via PORT" bridge instead.'), e.notes.join('\n'));
+  assert.ok(explain(ctx(), 'git.unlisted.example:8443').notes.some((n) => n.includes('"egress unlisted git.unlisted.example:8443"')));
+  // An address is never told to use egress (the proxy takes names only), nor a name that is reachable.
+  assert.not.ok(explain(ctx(), '203.0.113.9:443').notes.some((n) => n.includes('add the line')));
+});
+
 test('a .env inside a share: visible, and the note says so — never that the compiler refuses it', () => {
   const env = explain(ctx(), '~/nanoclaw/groups/main/.env');
   assert.is(env.routes[0]!.reaches, true);
