@@ -60,7 +60,7 @@ export async function openCanaries(gateway: string, exclude: readonly number[]):
       await Promise.all(servers.map((s) => new Promise((r) => s.server.close(r))));
       const ms = performance.now() - opened;
       if (servers.length === 0) {
-        return [{ group: 'canary', probe: `canaries on ${gateway}`, expected: 'opened', measured: `not possible (${lastError})`, ok: true, ms: 0, detail: `no canary could listen on ${gateway} (${lastError}): the VM's report is unchecked by the host` }];
+        return [{ group: 'canary', probe: `canaries on ${gateway}`, expected: 'opened', measured: `not possible (${lastError})`, ok: false, ms: 0, detail: `no canary could listen on ${gateway} (${lastError}): the VM's report is unchecked by the host` }];
       }
       return servers.map((s) => ({
         ...hostRow(`canary ${gateway}:${s.port}`, 'no connection', s.hits.length ? `CONNECTED from ${s.hits.slice(0, 3).join(', ')}` : 'no connection', s.hits.length === 0, ms,
