@@ -4,7 +4,7 @@
 // command asks (check, compile, enforce, init); bounded in depth, entries and time, and says so
 // when a bound cut a share's scan short — a scan that did not finish is not a clean share.
 
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Span } from '../../grammar/ast.ts';
 import { warningAt, type Diagnostic } from '../diagnostic.ts';
@@ -26,36 +26,58 @@ export interface ShareScanLimits {
   maxEntries: number;
   /** Milliseconds for all shares together. */
   budgetMs: number;
+  /** Shares searched at most; the rest are one warning (a real policy has a handful). */
+  maxShares: number;
   /** Tests only: the clock. */
   now?: () => number;
 }
 
 // Deep enough for NanoClaw's groups/<chat>/… and data/sessions/<id>/…; small enough that a share
 // holding a whole project tree costs `check` a fraction of a second, not a walk of the disk.
-export const SHARE_SCAN_LIMITS: ShareScanLimits = { maxDepth: 6, maxEntries: 20_000, budgetMs: 1500 };
+// A policy of thousands of shares (the benchmarks' 10,000) is searched no further than 500 of them,
+// so `check` stays the policy's size in time, not its shares' contents.
+export const SHARE_SCAN_LIMITS: ShareScanLimits = { maxDepth: 6, maxEntries: 20_000, budgetMs: 1500, maxShares: 500 };
 
 /** How many findings one warning lists by name. */
 const SHOWN = 5;
 
-// One warning per share that holds something secret-looking (NP252), and one per share whose scan
-// a bound cut short (NP253). Links are never followed: the VM sees the link, not the host's target.
+// One warning per share that holds something secret-looking (NP252), one for the share whose
+// search a bound cut short, and one for all the shares after it, never reached (NP253). Links are never followed: the VM sees the link, not the host's target.
 export function scanShareSecrets(file: string, shares: readonly ShareToScan[], limits: ShareScanLimits = SHARE_SCAN_LIMITS): Diagnostic[] {
   const now = limits.now ?? Date.now;
   const deadline = now() + limits.budgetMs;
   // A cut for the entries or the time ends the search of every share after it, too.
   const budget = { entries: 0, cut: undefined as string | undefined };
   const out: Diagnostic[] = [];
-  for (const share of shares) {
+  for (let index = 0; index < shares.length; index++) {
+    const share = shares[index]!;
     const found: string[] = [];
+    if (budget.cut === undefined && index >= limits.maxShares) budget.cut = `after ${limits.maxShares} shares`;
     if (budget.cut === undefined && now() > deadline) budget.cut = `after ${limits.budgetMs} ms`;
-    const state = { cutHere: budget.cut };
+    if (budget.cut !== undefined) {
+      // One warning for all the shares the search never reached, not one each (a policy of
+      // thousands of shares would drown in them).
+      const rest = shares.length - index;
+      out.push(
+        warningAt(file, share.span, {
+          code: 'NP253',
+          message: `${rest === 1 ? `The share "${share.name}" was` : `The ${rest} shares from "${share.name}" on were`} not searched for secret-looking files: the search stopped ${budget.cut}.`,
+          hint: 'Share fewer or smaller folders, or look inside them yourself: what was not searched may hold secrets.',
+        }),
+      );
+      break;
+    }
+    const state = { cutHere: undefined as string | undefined };
     const visit = (dir: string, rel: string, depth: number): void => {
       if (state.cutHere !== undefined) return;
+      // A missing or unreadable share is enforce's preflight's to report, not a secret. Asked
+      // without an exception first: a thrown ENOENT costs ~50 µs, and a big policy's shares may
+      // not exist on the machine that checks it (issue 9).
+      if (depth === 0 && statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) return;
       let names: string[];
       try {
         names = readdirSync(dir).sort();
       } catch {
-        // A missing or unreadable share is enforce's preflight's to report, not a secret.
         return;
       }
       for (const name of names) {

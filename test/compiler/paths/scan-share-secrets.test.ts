@@ -24,7 +24,7 @@ function tree(files: Record<string, string | { link: string }>): { root: string;
 }
 
 const share = (name: string, path: string, mode: 'ro' | 'rw' = 'rw'): ShareToScan => ({ name, path, mode, span: { line: 3, column: 13, endColumn: 20 } });
-const LIMITS = { maxDepth: 6, maxEntries: 10_000, budgetMs: 60_000 };
+const LIMITS = { maxDepth: 6, maxEntries: 10_000, budgetMs: 60_000, maxShares: 10_000 };
 
 t('a .env, a key and a credentials folder are named, at the line, with what the VM may do', () => {
   const { root, cleanup } = tree({ 'groups/main/.env.local': 'K=v', 'groups/main/CLAUDE.md': '', 'groups/x/id_ed25519': 'k', 'groups/.aws/credentials': 'c', 'scripts/run.sh': '' });
@@ -85,11 +85,20 @@ t('the entry and time bounds end the search of that share and of every share aft
     const byEntries = scanShareSecrets('p.policy', shares, { ...LIMITS, maxEntries: 20 });
     assert.equal(byEntries.map((x) => `${x.code} ${x.message}`), [
       'NP253 The share "big" was not searched whole for secret-looking files: the search stopped after 20 entries.',
-      'NP253 The share "later" was not searched whole for secret-looking files: the search stopped after 20 entries.',
+      'NP253 The share "later" was not searched for secret-looking files: the search stopped after 20 entries.',
     ]);
+    // Thousands of shares the search never reached are one warning, not thousands.
+    const many = Array.from({ length: 5000 }, (_, i) => share(`s${i}`, join(root, `none-${i}`)));
+    const cut = scanShareSecrets('p.policy', [shares[0]!, ...many], { ...LIMITS, maxEntries: 20 });
+    assert.equal(cut.map((x) => x.message), [
+      'The share "big" was not searched whole for secret-looking files: the search stopped after 20 entries.',
+      'The 5000 shares from "s0" on were not searched for secret-looking files: the search stopped after 20 entries.',
+    ]);
+    const capped = scanShareSecrets('p.policy', many, { ...LIMITS, maxShares: 500 });
+    assert.equal(capped.map((x) => `${x.message} ${x.line}`), ['The 4500 shares from "s500" on were not searched for secret-looking files: the search stopped after 500 shares. 3']);
     let clock = 0;
     const byTime = scanShareSecrets('p.policy', shares, { ...LIMITS, budgetMs: 100, now: () => (clock += 50) });
-    assert.ok(byTime.every((x) => x.code === 'NP253' && x.message.endsWith('after 100 ms.')), JSON.stringify(byTime));
+    assert.ok(byTime.every((x) => x.code === 'NP253' && x.message.endsWith('the search stopped after 100 ms.')), JSON.stringify(byTime));
     assert.is(byTime.length, 2);
   } finally {
     cleanup();
