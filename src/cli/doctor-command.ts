@@ -3,7 +3,6 @@
 
 import type { Command } from 'commander';
 import { emitArtifacts } from '../compiler/emit/index.ts';
-import { splitPrefix } from '../verify/host/run-inside.ts';
 import { colors } from '../colors.ts';
 import { checkSudoUser } from './check-compile-options.ts';
 import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
@@ -46,11 +45,12 @@ Examples:
       const file = policyFile(given, io);
       const session = await openWorkflowSession(file, flags, io, 'doctor');
       // Loaded on use, not at start-up (issue 9).
-      const [{ runDoctor }, { cageStatus }, { tartExecPrefix }, { BAD }] = await Promise.all([
+      const [{ runDoctor }, { cageStatus }, { tartExecPrefix }, { BAD }, { splitPrefix }] = await Promise.all([
         import('../doctor/doctor.ts'),
         import('../workflow/cage-status.ts'),
         import('../guest/guest-exec.ts'),
         import('../doctor/doctor-row.ts'),
+        import('../verify/host/run-inside.ts'),
       ]);
       const status = await cageStatus(session);
       const viaTart = flags.exec === undefined;

@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { homeDir } from '../lazy-builtins.ts';
 import { compilePolicyFile } from '../compiler/compile.ts';
 import { emitArtifacts } from '../compiler/emit/index.ts';
-import { splitPrefix } from '../verify/host/run-inside.ts';
 import { policyFailure } from './command-failure.ts';
 import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 import { EXIT, useColor, type Io } from './io.ts';
@@ -70,13 +69,14 @@ async function runGuestCommand(kind: 'install' | 'check', file: string, flags: G
   if (!outcome.policy) throw policyFailure(file, outcome);
   const policy = outcome.policy;
   // Loaded when used, not at start-up (issue 9): the runner pulls in execa.
-  const [{ guestPlan }, { guestInstall, installCommands }, { guestCheck, checkCommands }, { tartExecPrefix, showGuestCommand }, { createRunner }, { FINE }] = await Promise.all([
+  const [{ guestPlan }, { guestInstall, installCommands }, { guestCheck }, { tartExecPrefix, showGuestCommand }, { createRunner }, { FINE }, { splitPrefix }] = await Promise.all([
     import('../guest/guest-plan.ts'),
     import('../guest/guest-install.ts'),
     import('../guest/guest-check.ts'),
     import('../guest/guest-exec.ts'),
     import('../enforce/command-runner.ts'),
     import('../guest/guest-report.ts'),
+    import('../verify/host/run-inside.ts'),
   ]);
   const plan = guestPlan(policy, emitArtifacts(policy));
   const viaTart = flags.exec === undefined;

@@ -3,17 +3,12 @@
 // two), the whole files byte for byte, and whether the LaunchAgent is loaded.
 
 import { readMarkedBlock } from './marked-block.ts';
-import { ABSENT, agentLoadedCommand, probeCommand, readCommand, shownPath, type GuestCommand } from './guest-commands.ts';
+import { ABSENT, agentLoadedCommand, probeCommand, readCommand, shownPath } from './guest-commands.ts';
 import { runGuest, type GuestExec } from './guest-exec.ts';
 import type { GuestFile, GuestPlan } from './guest-plan.ts';
 import { nodeStep, parseProbe, unreachableStep, type GuestReport, type GuestStep } from './guest-report.ts';
 
 const INSTALL = 'Run "nanopolicy guest install".';
-
-// Every command check runs, for --dry-run.
-export function checkCommands(plan: GuestPlan): GuestCommand[] {
-  return [probeCommand(), ...plan.files.map(readCommand), ...(plan.launchAgentLabel ? [agentLoadedCommand(plan.launchAgentLabel)] : [])];
-}
 
 export async function guestCheck(plan: GuestPlan, exec: GuestExec, viaTart: boolean): Promise<GuestReport> {
   const report: GuestReport = { vm: plan.vm, reachable: false, steps: [], notes: [...plan.notes] };
