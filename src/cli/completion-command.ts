@@ -34,17 +34,21 @@ Examples:
 
 // The table the scripts are made from: every registered command and its long flags.
 export function commandTable(program: Command): CompletionCommand[] {
-  return program.commands.map((c) => ({
-    name: c.name(),
-    description: c.description(),
-    policyArgument: c.registeredArguments[0]?.name() === 'policy',
-    options: c.options
-      .filter((o) => o.long !== undefined)
-      .map((o) => ({
-        flag: o.long!,
-        takesValue: o.required || o.optional,
-        ...(o.argChoices ? { choices: o.argChoices } : {}),
-        description: o.description,
-      })),
-  }));
+  return program.commands.map((c) => {
+    // A command with subcommands (guest) completes them first, then their flags, merged.
+    const subs = c.commands;
+    const all = [c, ...subs];
+    const seen = new Set<string>();
+    const options = all
+      .flatMap((x) => x.options)
+      .filter((o) => o.long !== undefined && !seen.has(o.long) && seen.add(o.long) !== undefined)
+      .map((o) => ({ flag: o.long!, takesValue: o.required || o.optional, ...(o.argChoices ? { choices: o.argChoices } : {}), description: o.description }));
+    return {
+      name: c.name(),
+      description: c.description(),
+      policyArgument: all.some((x) => x.registeredArguments[0]?.name() === 'policy'),
+      options,
+      ...(subs.length > 0 ? { subcommands: subs.map((s) => s.name()) } : {}),
+    };
+  });
 }

@@ -8,6 +8,8 @@ export interface CompletionCommand {
   options: Array<{ flag: string; takesValue: boolean; choices?: readonly string[]; description: string }>;
   /** The first argument is a policy file (complete *.policy files). */
   policyArgument: boolean;
+  /** Its own subcommands (guest: install, check), with their flags merged into `options`. */
+  subcommands?: string[];
 }
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
@@ -30,6 +32,7 @@ function bash(commands: readonly CompletionCommand[]): string {
         .join('\n');
       return [
         `    ${c.name})`,
+        ...(c.subcommands ? [`      if [[ $COMP_CWORD -eq 2 ]]; then COMPREPLY=( $(compgen -W '${c.subcommands.join(' ')}' -- "$cur") ); return; fi`] : []),
         ...(valueCases ? ['      case "$prev" in', valueCases, '      esac'] : []),
         `      if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W '${flags} --help' -- "$cur") ); else COMPREPLY=( $(compgen ${c.policyArgument ? "-f -X '!*.policy' -o plusdirs" : '-f'} -- "$cur") ); fi`,
         '      ;;',
@@ -63,7 +66,11 @@ function zsh(commands: readonly CompletionCommand[]): string {
         const value = o.takesValue ? `:${o.flag.slice(2)}:${o.choices ? `(${o.choices.join(' ')})` : '_files'}` : '';
         return `        '${o.flag}[${q(o.description)}]${value}'`;
       });
-      const arg = c.policyArgument ? [`        '1:policy file:_files -g "*.policy"'`] : ['        "*:file:_files"'];
+      const arg = c.subcommands
+        ? [`        '1:subcommand:(${c.subcommands.join(' ')})'`, `        '2:policy file:_files -g "*.policy"'`]
+        : c.policyArgument
+          ? [`        '1:policy file:_files -g "*.policy"'`]
+          : ['        "*:file:_files"'];
       return [`      (${c.name})`, '        _arguments \\', [...specs, ...arg].join(' \\\n'), '        ;;'].join('\n');
     })
     .join('\n');
@@ -98,7 +105,10 @@ function fish(commands: readonly CompletionCommand[]): string {
   ];
   for (const c of commands) {
     const when = `-n '__fish_seen_subcommand_from ${c.name}'`;
-    if (c.policyArgument) lines.push(`complete -c nanopolicy ${when} -F -a '(__fish_complete_suffix .policy)'`);
+    if (c.subcommands) lines.push(`complete -c nanopolicy ${when} -n 'not __fish_seen_subcommand_from ${c.subcommands.join(' ')}' -a ${q(c.subcommands.join(' '))}`);
+    // Policy files after the subcommand, when there is one (guest install POLICY).
+    const policyWhen = c.subcommands ? `-n '__fish_seen_subcommand_from ${c.name}; and __fish_seen_subcommand_from ${c.subcommands.join(' ')}'` : when;
+    if (c.policyArgument) lines.push(`complete -c nanopolicy ${policyWhen} -F -a '(__fish_complete_suffix .policy)'`);
     for (const o of c.options) {
       const value = o.takesValue ? (o.choices ? ` -x -a ${q(o.choices.join(' '))}` : ' -r -F') : '';
       lines.push(`complete -c nanopolicy ${when} -l ${o.flag.slice(2)}${value} -d ${q(o.description)}`);

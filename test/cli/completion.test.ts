@@ -43,6 +43,8 @@ t('every shell accepts its script, and bash and fish complete commands, flags, c
       assert.equal(ask(['nanopolicy', 'explain', '--backend', '']), ['pf', 'nft']);
       assert.equal(ask(['nanopolicy', 'check', 'home']), ['home.policy'], 'a policy argument completes .policy files only');
       assert.ok(ask(['nanopolicy', '']).includes('completion'));
+      assert.equal(ask(['nanopolicy', 'guest', 'in']), ['install'], 'a subcommand');
+      assert.equal(ask(['nanopolicy', 'guest', 'install', '--dry']), ['--dry-run']);
     }
     if (have('zsh')) {
       const file = await script('zsh', dir);
@@ -56,6 +58,7 @@ t('every shell accepts its script, and bash and fish complete commands, flags, c
       assert.equal(ask('nanopolicy sta'), ['status']);
       assert.equal(ask('nanopolicy verify --sk'), ['--skip']);
       assert.equal(ask('nanopolicy explain --backend ').sort(), ['nft', 'pf']);
+      assert.equal(ask('nanopolicy guest ').sort(), ['check', 'install']);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
