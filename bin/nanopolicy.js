@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point. The CLI is one CommonJS bundle, dist/cli.cjs (`npm run build`, run by `npm install`),
+// Entry point. The CLI is one CommonJS bundle, dist/cli.cjs (`npm run build`; `npm pack` runs it),
 // run here through V8's code cache when the build left one for this exact file: start-up then
 // skips parsing and compiling the code every command runs (issue 9). CommonJS (bin/package.json)
 // because an ES module entry costs the ES module loader before the first line.
@@ -13,15 +13,18 @@ let source;
 try {
   source = readFileSync(file, 'utf8');
 } catch {
-  process.stderr.write(`nanopolicy: ${file} is missing; run "npm run build" (npm install runs it).\n`);
+  process.stderr.write(`nanopolicy: ${file} is missing; run "npm run build" in the checkout.\n`);
   process.exit(70);
 }
-// The cache's name carries the size and modification time of the bundle it was made from, and V8
-// itself refuses a cache from another V8 version, other flags or another source length. verify
-// has a cache of its own (its probes are code check never runs); every other command uses check's.
+// The cache's name carries the size of the bundle it was made from and the build id the build
+// wrote as the bundle's last line (a hash of its text): file times would not do, since npm sets
+// every time in a package to 1985 and an installed CLI would never find its cache. V8 itself
+// refuses a cache from another V8 version, other flags or another source length. verify has a
+// cache of its own (its probes are code check never runs); every other command uses check's.
 const { size, mtimeMs } = statSync(file);
+const buildId = /\/\/# nanopolicy-build ([0-9a-f]{16})\n$/.exec(source.slice(-48))?.[1] ?? `t${Math.trunc(mtimeMs)}`;
 const role = process.argv[2] === 'verify' ? 'verify' : 'default';
-const cacheFile = `${file}.${size}-${Math.trunc(mtimeMs)}.${role}.cache`;
+const cacheFile = `${file}.${size}-${buildId}.${role}.cache`;
 let cachedData;
 try {
   cachedData = readFileSync(cacheFile);

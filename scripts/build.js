@@ -2,6 +2,7 @@
 // self-contained bundle for the probe that `verify` sends into the VM, and one for the egress
 // proxy that `enforce` runs on the host (both Node built-ins only).
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,12 +129,12 @@ const common = {
   define: { __NANOPOLICY_VERSION__: JSON.stringify(version) },
   bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', legalComments: 'none' };
 // The CLI is one CommonJS file, dist/cli.cjs, that bin/nanopolicy.js runs through a V8 code cache
-// (dist/cli.cjs.<size>-<mtime>.cache, made below by running `check` on the bundled policy once):
+// (dist/cli.cjs.<size>-<build id>.<role>.cache, made below by running `check` on the bundled policy once):
 // start-up then skips parsing and compiling what every command runs (issue 9). CommonJS because
 // Node 20 has no code cache for ES modules, and because importing a built-in as an ES module
 // touches all of its exports (node:fs's streams among them). What only some commands use stays
 // lazy inside the file: the modules behind enforce's and verify's `await import()` (execa, diff,
-// child_process, tls, dns …) run only when those commands do. tldts is required on demand.
+// child_process, tls, dns …) run only when those commands do. tldts (dist/tldts.cjs) is required on demand.
 // commander requires child_process at load, for stand-alone executable subcommands we do not have;
 // loading it (and dgram, net behind it) costs every command, so commander gets a lazy stand-in.
 const lazyChildProcess = {
@@ -172,6 +173,8 @@ const vendorSplit = {
 // a script and calls the function it evaluates to. Not a module: nothing requires it.
 const CLI_WRAPPER_START = '(function (exports, require, module, __filename, __dirname) {';
 const CLI_WRAPPER_END = '\n})';
+/** The bundle's last line: this, then 16 hex digits (read by bin/nanopolicy.js). */
+const BUILD_ID_MARK = '//# nanopolicy-build ';
 mkdirSync(join(root, 'dist'), { recursive: true });
 // Earlier builds' files: the split ES module chunks, and code caches of other builds.
 const STALE = /^[\w-]+-[A-Z0-9]{8}\.js$|^cli\.js$|^cli\.cjs\..*\.cache$/;
@@ -183,17 +186,23 @@ await build({
   outfile: join(root, 'dist/cli.cjs'),
   format: 'cjs',
   external: ['node-forge', 'peggy', 'tldts'],
+  // tldts and picocolors are files of their own (dist/tldts.cjs, dist/picocolors.cjs, below),
+  // required where a wildcard is first checked and where colour is first wanted, so an installed
+  // CLI needs no package beside its own files.
+  define: { ...common.define, 'import.meta.url': '__nanopolicyModuleUrl', __NANOPOLICY_TLDTS__: JSON.stringify('./tldts.cjs'), __NANOPOLICY_PICOCOLORS__: JSON.stringify('./picocolors.cjs') },
   plugins: [lazyChildProcess, lazyBuiltins, vendorSplit],
   // Minified: a smaller file to read and a smaller cache to load at every start. dist/cli.cjs.map
   // (not referenced from the bundle, so never loaded) maps a NANOPOLICY_DEBUG stack back to src/.
   minify: true,
   sourcemap: 'external',
-  define: { ...common.define, 'import.meta.url': '__nanopolicyModuleUrl' },
   // The file is the function bin/nanopolicy.js calls, wrapped here rather than there: a wrapper
   // added at run time makes V8 copy the whole source into one flat string at every start (issue 9).
   banner: { js: `${CLI_WRAPPER_START}const __nanopolicyModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
   footer: { js: CLI_WRAPPER_END },
 });
+for (const name of ['tldts', 'picocolors']) {
+  await build({ ...common, entryPoints: [fileURLToPath(import.meta.resolve(name))], outfile: join(root, `dist/${name}.cjs`), format: 'cjs', minify: true });
+}
 await build({
   ...common,
   entryPoints: [join(root, 'src/vendor.ts')],
@@ -205,6 +214,10 @@ await build({
 });
 const cli = readFileSync(join(root, 'dist/cli.cjs'), 'utf8');
 if (/\bimport\(/.test(cli)) throw new Error('dist/cli.cjs holds an import(): a code-cached script cannot run it on Node 20');
+// The bundle names itself: a hash of its text in a last comment, which bin/nanopolicy.js reads to
+// find its code cache. A name from the file's size and time would not survive packing: npm sets
+// every file time in a package to 1985, so an installed CLI never found the cache it shipped with.
+writeFileSync(join(root, 'dist/cli.cjs'), `${cli}\n${BUILD_ID_MARK}${createHash('sha256').update(cli).digest('hex').slice(0, 16)}\n`);
 // The code caches: bin/nanopolicy.js writes one when asked, after its run. The default one from a
 // `check` of the bundled policy; verify's from `verify --inside` on it with every probe group
 // skipped (it loads and starts the probe code and sends nothing). They are only a speed-up: a

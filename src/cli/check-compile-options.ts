@@ -1,6 +1,7 @@
 // The values of compile's options, judged before anything is read or written: each bad one is a
 // usage error (exit 64) with one line saying what to write instead.
 
+import { accessSync, constants, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { UsageError } from './usage-error.ts';
 
@@ -18,6 +19,23 @@ export function checkAbsolutePath(flag: string, value: string, why: string): voi
   if (value.split('/').includes('..')) throw new UsageError(`${flag} must not climb with "..": write the folder it means, not "${value}".`);
   if (posix.normalize(value) !== value && `${posix.normalize(value)}/` !== value) {
     throw new UsageError(`${flag} must be written plainly (no "//" or "/./"), as in "${posix.normalize(value)}".`);
+  }
+}
+
+// A program the boot job will run: a regular file (after links) this user may execute.
+export function checkExecutable(flag: string, path: string): void {
+  let info;
+  try {
+    info = statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`${flag} "${path}" ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'error'})`}; name the installed nanopolicy, as "command -v nanopolicy" prints it.`);
+  }
+  if (!info.isFile()) throw new UsageError(`${flag} "${path}" is not a file; name the installed nanopolicy, as "command -v nanopolicy" prints it.`);
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    throw new UsageError(`${flag} "${path}" is not executable; name the installed nanopolicy, as "command -v nanopolicy" prints it.`);
   }
 }
 

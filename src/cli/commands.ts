@@ -12,6 +12,9 @@ import { registerSnapshotsCommand } from './snapshots-command.ts';
 import { registerRollbackCommand } from './rollback-command.ts';
 import { registerStatusCommand } from './status-command.ts';
 import type { SetExit } from './set-exit.ts';
+import { registerCompletionCommand } from './completion-command.ts';
+import { registerGuestCommand } from './guest-command.ts';
+import { registerDoctorCommand } from './doctor-command.ts';
 
 export function registerCommands(program: Command, io: Io, setExit: SetExit): void {
   registerInitCommand(program, io, setExit);
@@ -24,4 +27,7 @@ export function registerCommands(program: Command, io: Io, setExit: SetExit): vo
   registerStatusCommand(program, io, setExit);
   registerSnapshotsCommand(program, io, setExit);
   registerRollbackCommand(program, io, setExit);
+  registerGuestCommand(program, io, setExit);
+  registerDoctorCommand(program, io, setExit);
+  registerCompletionCommand(program, io, setExit);
 }

@@ -12,6 +12,7 @@ import { parseIpv4 } from '../net/ipv4.ts';
 import type { Backend, ProxyState } from '../formats/enforce-state.ts';
 import type { UndoFailure } from '../enforce/run-plan.ts';
 import { shQuote } from '../host/command.ts';
+import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 
 interface EnforceFlags {
   backend?: Backend;
@@ -30,7 +31,7 @@ interface EnforceFlags {
 export function registerEnforceCommand(program: Command, io: Io, setExit: SetExit): void {
   program
     .command('enforce')
-    .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+    .argument('[policy]', POLICY_ARGUMENT_HELP)
     .description('Apply a policy on this host, all or nothing: rules, VM, bridges. Undo it with --down.')
     .addOption(new Option('--backend <name>', 'pf (macOS, default there) or nft (Linux, default elsewhere; never starts the VM)').choices(['pf', 'nft']))
     .option('--state-dir <dir>', 'where pids, pf tokens and the lock live (default /var/run/nanopolicy/<vm> as root, else $XDG_RUNTIME_DIR/nanopolicy/<vm> or ~/.nanopolicy/run/<vm>)')
@@ -50,8 +51,9 @@ Exit codes: 0 applied (or already in force: nothing changed), 3 a preflight chec
 and everything was undone, or an earlier enforce is partly standing next to a running VM (the
 commands that fix it are printed), 4 an undo failed too, or --down could not remove (or confirm
 the removal of) a part (the concrete manual commands left are printed, and what to look up where
-a value is unknown), 64 bad command line. An earlier enforce that left nothing standing (a
-reboot) is a fresh start; its pf tokens from before the boot are void and dropped, not released.
+a value is unknown), 1 the policy has errors (nothing was changed), 64 bad command line. An earlier
+enforce that left nothing standing (a reboot) is a fresh start; its pf tokens from before the boot
+are void and dropped, not released.
 
 Examples:
   $ nanopolicy enforce policy/nanoclaw.policy --dry-run
@@ -59,7 +61,8 @@ Examples:
   $ nanopolicy enforce --down policy/nanoclaw.policy
   $ sudo nanopolicy enforce --backend nft --vm-address 192.168.64.2 policy/nanoclaw.policy`,
     )
-    .action(async (file: string, flags: EnforceFlags) => {
+    .action(async (given: string | undefined, flags: EnforceFlags) => {
+      const file = policyFile(given, io);
       setExit(await runEnforce(file, flags, io));
     });
 }
@@ -147,10 +150,11 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
     env: io.env,
     cwd: process.cwd(),
     log,
+    scanShares: true,
   });
   if (!('session' in opened)) {
     return {
-      code: EXIT.enforceFailed,
+      code: EXIT.policy,
       record: { ok: false, result: 'policy-errors', diagnostics: opened.diagnostics },
       text: (out) => {
         reportDiagnostics(out, opened.diagnostics, file, opened.source);
@@ -162,8 +166,8 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
   reportDiagnostics(io, session.diagnostics, file, undefined);
   const base = { vm: session.policy.vm, rules: session.plan.rulesName, stateDir: session.stateDir };
   if (flags.dryRun) {
-    const plan = (await dryRun(session)).text;
-    return { code: EXIT.ok, record: { ok: true, result: 'dry-run', ...base, plan }, text: (out) => out.stdout.write(plan) };
+    const { text: plan, problems } = await dryRun(session);
+    return { code: EXIT.ok, record: { ok: true, result: 'dry-run', ...base, plan, problems }, text: (out) => out.stdout.write(plan) };
   }
 
   const lock = lockSession(session);

@@ -10,12 +10,14 @@ import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './set-exit.ts';
 import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
+import { policyFailure } from './command-failure.ts';
+import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 
 export function registerExplainCommand(program: Command, io: Io, setExit: SetExit): void {
   program
     .command('explain')
-    .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
-    .argument('<target>', 'HOST:PORT, a host name or address, or a host path (~/.ssh)')
+    .argument('[policy]', `${POLICY_ARGUMENT_HELP}; with one argument, it is the target`)
+    .argument('[target]', 'HOST:PORT, a host name or address, or a host path (~/.ssh)')
     .description('Say why the VM can or cannot reach an endpoint or see a path: every layer in order, with the policy line and artifact line that decide.')
     .addOption(new Option('--backend <name>', 'the host firewall to walk: pf (macOS) or nft (Linux)').choices(['pf', 'nft']).default('pf'))
     .option('--home <dir>', 'folder "~" stands for (default: your home)')
@@ -38,12 +40,13 @@ Examples:
   $ nanopolicy explain policy/nanoclaw.policy ~/.ssh
   $ nanopolicy explain policy/nanoclaw.policy 1.1.1.1:443 --backend nft --json`,
     )
-    .action(async (file: string, target: string, options: { backend: FirewallBackend; home?: string; json?: boolean }) => {
+    .action(async (first: string | undefined, second: string | undefined, options: { backend: FirewallBackend; home?: string; json?: boolean }) => {
+      // "explain TARGET" reads the default policy; "explain POLICY TARGET" the one named.
+      if (first === undefined) throw new UsageError('explain needs a target: HOST:PORT, a host name or address, or a host path.');
+      const target = second ?? first;
+      const file = policyFile(second === undefined ? undefined : first, io);
       const outcome = await compilePolicyFile(file, { home: options.home ?? io.env.HOME ?? homeDir(), cwd: process.cwd() });
-      if (!outcome.policy) {
-        reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
-        return setExit(EXIT.policy);
-      }
+      if (!outcome.policy) throw policyFailure(file, outcome);
       let explanation;
       try {
         explanation = explain({ policy: outcome.policy, artifacts: emitArtifacts(outcome.policy), backend: options.backend, cwd: process.cwd() }, target);

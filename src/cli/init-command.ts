@@ -1,8 +1,8 @@
 // `nanopolicy init`: write a first policy from an existing NanoClaw install.
 
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { homeDir } from '../lazy-builtins.ts';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { initPolicy, InitInputError } from '../init/init-policy.ts';
 import { InitCheckError } from '../init/settle-with-check.ts';
@@ -10,6 +10,7 @@ import { visible } from '../init/visible-text.ts';
 import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './set-exit.ts';
 import { UsageError } from './usage-error.ts';
+import { CommandFailure } from './command-failure.ts';
 
 interface InitFlags {
   from?: string;
@@ -68,8 +69,7 @@ function runInit(flags: InitFlags, io: Io): number {
   const from = resolve(flags.from ?? join(home, 'nanoclaw'));
   const output = flags.out !== undefined ? resolve(flags.out) : undefined;
   if (output !== undefined && existsSync(output) && !flags.force) {
-    io.stderr.write(`init: "${visible(flags.out!)}" exists; nothing was written. Add --force to replace it.\n`);
-    return EXIT.policy;
+    throw new CommandFailure(EXIT.policy, `init: "${visible(flags.out!)}" exists; nothing was written.`, { hint: 'Add --force to replace it.' });
   }
   let result;
   try {
@@ -81,19 +81,19 @@ function runInit(flags: InitFlags, io: Io): number {
       ...(output !== undefined ? { output } : {}),
     });
   } catch (error) {
-    if (error instanceof InitInputError || error instanceof InitCheckError) {
-      io.stderr.write(`init: ${error.message}\n`);
-      return EXIT.policy;
-    }
+    if (error instanceof InitInputError) throw new CommandFailure(EXIT.policy, `init: ${error.message}`, { hint: 'Point --from at the NanoClaw folder (the one holding groups/ and data/).' });
+    if (error instanceof InitCheckError) throw new CommandFailure(EXIT.policy, `init: ${error.message}`);
     throw error;
   }
   for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);
   if (output !== undefined) {
     try {
+      // The README's first command writes into ~/.config/nanopolicy/, which a fresh home lacks.
+      // Private (0700): the folder will hold the compiled output and the policy, nothing the VM needs.
+      mkdirSync(dirname(output), { recursive: true, mode: 0o700 });
       writeFileSync(output, result.policy, { mode: 0o644, flag: flags.force ? 'w' : 'wx' });
     } catch (error) {
-      io.stderr.write(`init: cannot write "${visible(flags.out!)}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.\n`);
-      return EXIT.policy;
+      throw new CommandFailure(EXIT.policy, `init: cannot write "${visible(flags.out!)}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
     }
   }
   if (flags.json) {

@@ -9,19 +9,24 @@ export interface Io {
   stdout: Writable;
   stderr: Writable;
   env: NodeJS.ProcessEnv;
+  /** The absolute path this CLI was started as (argv[1]), when it was: the program a boot job runs. */
+  program?: string;
 }
 
 /** Exit codes, the same for every command. */
 export const EXIT = {
   ok: 0,
-  /** The policy has errors (check, compile). */
+  /** The input is wrong: the policy cannot be read or has errors (every command), init's install
+   * cannot be read or its output exists. */
   policy: 1,
-  /** verify: an expectation does not hold. */
+  /** Checked, and something does not hold (verify, status, doctor). */
   verifyFailed: 2,
-  /** enforce: a preflight or apply step failed; nothing is left changed. */
+  /** enforce, rollback: a preflight or apply step failed; nothing is left changed. */
   enforceFailed: 3,
   /** enforce: a step failed and so did an undo; manual commands were printed. */
   undoFailed: 4,
+  /** A program the command needs is missing, or could not be asked (EX_UNAVAILABLE). */
+  unavailable: 69,
   /** The command line itself is wrong (EX_USAGE). */
   usage: 64,
   /** A bug or an unexpected environment failure; reported without a stack trace. */

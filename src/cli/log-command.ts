@@ -13,6 +13,8 @@ import { EXIT, useColor, type Io } from './io.ts';
 import type { SetExit } from './set-exit.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { readRecords } from '../verify/host/read-audit-log.ts';
+import { policyFailure } from './command-failure.ts';
+import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 
 interface LogFlags {
   refused?: boolean;
@@ -26,7 +28,7 @@ interface LogFlags {
 export function registerLogCommand(program: Command, io: Io, setExit: SetExit): void {
   program
     .command('log')
-    .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+    .argument('[policy]', POLICY_ARGUMENT_HELP)
     .description("Print the egress proxy's audit log: every name the VM tried to reach, allowed or refused, and why.")
     .option('--refused', 'only the refused attempts')
     .option('--follow', 'keep printing new decisions as they happen (Ctrl-C stops)')
@@ -44,7 +46,8 @@ Examples:
   $ nanopolicy log policy/nanoclaw.policy --refused
   $ nanopolicy log policy/nanoclaw.policy --follow --json | jq .name`,
     )
-    .action(async (file: string, flags: LogFlags) => {
+    .action(async (given: string | undefined, flags: LogFlags) => {
+      const file = policyFile(given, io);
       setExit(await runLog(file, flags, io));
     });
 }
@@ -52,10 +55,7 @@ Examples:
 async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
   const home = flags.home ?? io.env.HOME ?? homeDir();
   const outcome = await compilePolicyFile(file, { home, cwd: process.cwd() });
-  if (!outcome.policy) {
-    reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
-    return EXIT.policy;
-  }
+  if (!outcome.policy) throw policyFailure(file, outcome);
   const policy = outcome.policy;
   const stateDir = resolve(flags.stateDir ?? defaultStateDir(policy.vm, io.env, process.getuid?.()));
   const path = proxyAuditPath(stateDir);
@@ -100,7 +100,8 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
 
 // One decision on one line: when, what, where to, and why when refused.
 export function formatRecord(r: AuditRecord, c: Colors): string {
-  const time = String(r.time).replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+  // The proxy records UTC; the line says so, since a Mac's clock shows local time (issue 25).
+  const time = `${String(r.time).replace('T', ' ').replace(/\.\d+Z$|Z$/, '')} UTC`;
   const what = `${r.name}:${r.port}`;
   if (r.decision === 'allowed') {
     const traffic = `↑${bytes(r.bytesUp)} ↓${bytes(r.bytesDown)} in ${seconds(r.durationMs)}`;

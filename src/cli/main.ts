@@ -5,6 +5,8 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, type Io } from './io.ts';
 import { registerCommands } from './commands.ts';
 import { UsageError } from './usage-error.ts';
+import { CommandFailure } from './command-failure.ts';
+import { reportDiagnostics } from './report-diagnostics.ts';
 
 export { UsageError };
 export { allowV8Tuning } from '../compiler/v8-tuning.ts';
@@ -29,7 +31,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       },
     })
     .exitOverride();
-  registerCommands(program, io, (code) => {
+  // The path the owner started nanopolicy as (a Homebrew or npm prefix's bin/nanopolicy): compile
+  // names it in the boot job, which must run this program, not one assumed at /usr/local/bin.
+  const started = argv[1];
+  const withProgram = started !== undefined && started.startsWith('/') ? { ...io, program: started } : io;
+  registerCommands(program, withProgram, (code) => {
     exitCode = code;
   });
   try {
@@ -38,6 +44,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     if (error instanceof CommanderError) {
       // --help and --version end through here with exit code 0.
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof CommandFailure) {
+      reportFailure(error, io, json);
+      return error.exitCode;
     }
     if (error instanceof UsageError) {
       if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: error.message, usage: true })}\n`);
@@ -51,6 +61,17 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return EXIT.internal;
   }
   return exitCode;
+}
+
+// A command's failure, printed the same way for every command (command-failure.ts).
+function reportFailure(failure: CommandFailure, io: Io, json: boolean): void {
+  const { hint, file, diagnostics, source } = failure.details;
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ ok: false, error: failure.message, ...(hint ? { hint } : {}), ...(file ? { file } : {}), ...(diagnostics ? { diagnostics } : {}) }, null, 2)}\n`);
+    return;
+  }
+  if (diagnostics && diagnostics.length > 0) reportDiagnostics(io, diagnostics, file ?? '', source);
+  else io.stderr.write(`error: ${failure.message}\n${hint ? `  hint: ${hint}\n` : ''}`);
 }
 
 // Output into a closed pipe (`nanopolicy verify --help | head -1`) is the reader's choice, not an

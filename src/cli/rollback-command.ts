@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './set-exit.ts';
 import { addSessionOptions, openWorkflowSession, type WorkflowFlags } from './workflow-session.ts';
+import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 
 interface RollbackFlags extends WorkflowFlags {
   to?: string;
@@ -15,7 +16,7 @@ export function registerRollbackCommand(program: Command, io: Io, setExit: SetEx
   addSessionOptions(
     program
       .command('rollback')
-      .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+      .argument('[policy]', POLICY_ARGUMENT_HELP)
       .description("Put a snapshot back in the VM's place: cage down, current VM set aside, snapshot cloned in, left stopped.")
       .option('--to <name>', 'the snapshot to restore (default: the newest; see "nanopolicy snapshots")')
       .option('--stop', 'stop the VM if it runs (without it, rollback refuses while the VM runs)')
@@ -39,7 +40,8 @@ Examples:
   $ nanopolicy rollback policy/nanoclaw.policy --to nanoclaw-vm-np-20261127T164820Z
   $ nanopolicy enforce policy/nanoclaw.policy            # start the restored VM, caged`,
     )
-    .action(async (file: string, flags: RollbackFlags) => {
+    .action(async (given: string | undefined, flags: RollbackFlags) => {
+      const file = policyFile(given, io);
       setExit(await runRollback(file, flags, io));
     });
 }
@@ -52,7 +54,6 @@ async function runRollback(file: string, flags: RollbackFlags, io: Io): Promise<
     import('../enforce/run-plan.ts'),
   ]);
   const session = await openWorkflowSession(file, flags, io, 'rollback');
-  if (!session) return EXIT.policy;
   const { steps, progress } = planRollback({ session, stop: flags.stop === true, waitSeconds: 60, ...(flags.to ? { to: flags.to } : {}) });
   const ctx = session.context(session.fresh());
   if (flags.dryRun) {

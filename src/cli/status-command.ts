@@ -5,12 +5,13 @@ import type { CageStatus, ProcessStatus } from '../enforce/cage-status.ts';
 import { EXIT, type Io } from './io.ts';
 import type { SetExit } from './set-exit.ts';
 import { addSessionOptions, openWorkflowSession, type WorkflowFlags } from './workflow-session.ts';
+import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 
 export function registerStatusCommand(program: Command, io: Io, setExit: SetExit): void {
   addSessionOptions(
     program
       .command('status')
-      .argument('<policy>', 'policy file, e.g. policy/nanoclaw.policy')
+      .argument('[policy]', POLICY_ARGUMENT_HELP)
       .description("Show what is in force now: backend, rules, bridges with pids and connections, the VM's address, the last verify, the newest snapshots."),
   )
     .option('--json', 'print the status as JSON on stdout')
@@ -27,15 +28,26 @@ Examples:
   $ nanopolicy status policy/nanoclaw.policy
   $ nanopolicy status policy/nanoclaw.policy --json | jq '.bridges'`,
     )
-    .action(async (file: string, flags: WorkflowFlags) => {
+    .action(async (given: string | undefined, flags: WorkflowFlags) => {
+      const file = policyFile(given, io);
       const session = await openWorkflowSession(file, flags, io, 'status');
-      if (!session) return setExit(EXIT.policy);
       const { cageStatus } = await import('../enforce/cage-status.ts'); // loaded on use, not at start-up (issue 9)
       const status = await cageStatus(session);
-      if (flags.json) io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-      else io.stdout.write(formatStatus(status));
+      const next = nextStep(status, file);
+      if (flags.json) io.stdout.write(`${JSON.stringify({ ...status, next }, null, 2)}\n`);
+      else io.stdout.write(`${formatStatus(status)}  next:      ${next}\n`);
       setExit(status.inForce ? EXIT.ok : EXIT.verifyFailed);
     });
+}
+
+// The one command that moves the owner on: nothing in force is enforce's to fix (verify would only
+// report every check failing); in force but unproven, or proven wrong, is verify's.
+export function nextStep(s: CageStatus, file: string): string {
+  const quoted = /^[A-Za-z0-9._/~+@-]+$/.test(file) ? file : `'${file.replace(/'/g, "'\\''")}'`;
+  if (!s.inForce && s.backend === undefined) return `nanopolicy enforce ${quoted}   (nothing is in force)`;
+  if (!s.inForce) return `nanopolicy enforce ${quoted}   (it repairs or refuses, naming each problem above)`;
+  if (!s.lastVerify || !s.lastVerify.ok) return `nanopolicy verify ${quoted}`;
+  return 'nothing to do; "nanopolicy verify" proves it again';
 }
 
 function proc(p: ProcessStatus): string {
@@ -50,7 +62,7 @@ export function formatStatus(s: CageStatus): string {
   if (s.vmAddress) out.push(`  vm         ${s.vmAddress}`);
   s.bridges.forEach((b, i) => out.push(`  ${i === 0 ? 'bridges   ' : '          '} ${proc(b)}`));
   if (s.proxy) out.push(`  proxy      ${proc(s.proxy)}`);
-  out.push(`  verify     ${s.lastVerify ? `${s.lastVerify.ok ? 'ok' : `FAILED (${s.lastVerify.wrong} wrong)`} at ${s.lastVerify.at}` : 'none recorded: run nanopolicy verify'}`);
+  out.push(`  verify     ${s.lastVerify ? `${s.lastVerify.ok ? 'ok' : `FAILED (${s.lastVerify.wrong} wrong)`} at ${s.lastVerify.at}` : 'none recorded'}`);
   if (s.snapshotsProblem) out.push(`  snapshots  unknown (${s.snapshotsProblem})`);
   else if (s.snapshots.length === 0) out.push('  snapshots  none');
   s.snapshots.forEach((r, i) => out.push(`  ${i === 0 ? 'snapshots ' : '          '} ${r.name}  verify ${r.verify ? (r.verify.ok ? 'ok' : 'FAILED') : '-'}`));

@@ -22,6 +22,10 @@ import { UsageError } from './usage-error.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { defaultStateDir } from '../formats/enforce-state.ts';
 import { recordVerify } from '../snapshots/record-verify.ts';
+import { policyFailure } from './command-failure.ts';
+import { PROBE_GROUPS } from '../verify/inside/probe-groups.ts';
+import { didYouMean } from '../did-you-mean.ts';
+import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 
 interface VerifyCliOptions {
   inside?: boolean;
@@ -44,7 +48,7 @@ interface VerifyCliOptions {
 export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit): void {
   program
     .command('verify')
-    .argument('<policy>', 'policy file (or, with --inside, its compiled verify.json)')
+    .argument('[policy]', `${POLICY_ARGUMENT_HELP}; with --inside, its compiled verify.json`)
     .description('Prove the cage holds: host checks, canaries on the gateway, and probes run inside the VM.')
     .option('--inside', 'run the probes here, inside the VM, instead of from the host')
     .option('--backend <pf|nft|none>', 'host firewall to check (default: pf on macOS, nft on Linux)')
@@ -75,7 +79,8 @@ Examples:
       --egress 203.0.113.10:443,203.0.113.53:53 --dns-name web.lab.test --ca lab-ca.pem
   $ node - < probe-input.js            # what the host sends the VM (dist/probe.cjs)`,
     )
-    .action(async (file: string, options: VerifyCliOptions) => {
+    .action(async (given: string | undefined, options: VerifyCliOptions) => {
+      const file = policyFile(given, io);
       const inside = insideOptions(options);
       const color = useColor(io.stdout, io.env);
       const c = colors(color);
@@ -149,8 +154,21 @@ function insideOptions(o: VerifyCliOptions): InsideOptions {
   if (o.timeout !== undefined) out.connectTimeoutMs = positive('--timeout', o.timeout);
   if (o.budget !== undefined) out.budgetMs = positive('--budget', o.budget);
   if (o.maxSockets !== undefined) out.maxSockets = positive('--max-sockets', o.maxSockets);
-  if (o.skip !== undefined) out.skip = o.skip.split(',').map((s) => s.trim()).filter(Boolean);
+  if (o.skip !== undefined) out.skip = skipGroups(o.skip);
   return out;
+}
+
+// The --skip list; a group that does not exist is refused, never ignored: skipping nothing while
+// the owner believes a slow group is skipped is harmless, but "--skip gatway" reads as a typo that
+// would leave the gateway sweep out of a proof the owner thinks is whole.
+function skipGroups(value: string): string[] {
+  const groups = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const g of groups) {
+    if ((PROBE_GROUPS as readonly string[]).includes(g)) continue;
+    const near = didYouMean(g, PROBE_GROUPS);
+    throw new UsageError(`--skip: there is no probe group "${g}"${near ? ` (did you mean "${near}"?)` : ''}; the groups are ${PROBE_GROUPS.join(', ')}.`);
+  }
+  return groups;
 }
 
 function positive(flag: string, value: string): number {
@@ -178,10 +196,7 @@ function readManifest(file: string): VerifyManifest {
 // Compiles the policy once; what verify checks inside the VM and on the host comes from here.
 async function loadPolicy(file: string, o: VerifyCliOptions, io: Io): Promise<{ policy: Policy; manifest: VerifyManifest; artifacts: EnforceArtifacts } | undefined> {
   const outcome = await compilePolicyFile(file, { home: o.home ?? homeDir(), cwd: process.cwd() });
-  if (!outcome.policy) {
-    reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
-    return undefined;
-  }
+  if (!outcome.policy) throw policyFailure(file, outcome);
   return { policy: outcome.policy, manifest: buildVerifyManifest(outcome.policy), artifacts: artifactsFor(outcome.policy) };
 }
 

@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import type { Session } from '../enforce/session.ts';
 import type { Backend } from '../formats/enforce-state.ts';
 import type { Io } from './io.ts';
-import { reportDiagnostics } from './report-diagnostics.ts';
+import { policyFailure } from './command-failure.ts';
 
 export interface WorkflowFlags {
   backend?: Backend;
@@ -22,8 +22,8 @@ export function addSessionOptions(command: Command): Command {
     .option('--home <dir>', 'folder "~" in mount paths stands for (default: your home)');
 }
 
-// Opens the session, or prints the policy's errors and returns undefined.
-export async function openWorkflowSession(file: string, flags: WorkflowFlags, io: Io, name: string): Promise<Session | undefined> {
+// Opens the session; a policy with errors is a CommandFailure (exit 1, JSON under --json).
+export async function openWorkflowSession(file: string, flags: WorkflowFlags, io: Io, name: string): Promise<Session> {
   const backend: Backend = flags.backend ?? (process.platform === 'darwin' ? 'pf' : 'nft');
   const { openSession } = await import('../enforce/session.ts'); // loaded when used, not at start-up (issue 9)
   const opened = await openSession({
@@ -38,6 +38,5 @@ export async function openWorkflowSession(file: string, flags: WorkflowFlags, io
     log: (message) => io.stderr.write(`${name}: ${message}\n`),
   });
   if ('session' in opened) return opened.session;
-  reportDiagnostics(io, opened.diagnostics, file, opened.source);
-  return undefined;
+  throw policyFailure(file, opened);
 }

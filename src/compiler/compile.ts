@@ -13,6 +13,9 @@ import { readPolicyFile } from './read-policy-file.ts';
 import { sha256Hex } from '../lazy-builtins.ts';
 import { lexicalPath, realPathResolver, type RealPath } from './paths/real-path.ts';
 import { tuneV8ForPolicy } from './v8-tuning.ts';
+import { findOption, mounts } from './check-context.ts';
+import { mountPaths } from './paths/usable-mount-path.ts';
+import { SHARE_SCAN_LIMITS, scanShareSecrets, type ShareScanLimits, type ShareToScan } from './paths/scan-share-secrets.ts';
 
 export interface CompileInput {
   /** The policy path as the user gave it: printed in messages and artifact headers. */
@@ -32,6 +35,8 @@ export interface CompileInput {
   realPath?: RealPath;
   /** false: check only, build no Policy (`check` needs none). */
   lower?: boolean;
+  /** Look inside every share for secret-looking files (reads the disk; true: the default bounds). */
+  scanShares?: boolean | ShareScanLimits;
 }
 
 export interface CompileOutcome {
@@ -53,7 +58,10 @@ export function compilePolicy(input: CompileInput): CompileOutcome {
     realPath: input.realPath ?? lexicalPath,
     ...(input.outputDir !== undefined ? { outputDir: resolve(input.cwd, input.outputDir) } : {}),
   };
-  const diagnostics = sortDiagnostics(CHECK_PASSES.flatMap((pass) => pass(context)));
+  let diagnostics = sortDiagnostics(CHECK_PASSES.flatMap((pass) => pass(context)));
+  if (input.scanShares && !hasErrors(diagnostics)) {
+    diagnostics = sortDiagnostics([...diagnostics, ...scanShareSecrets(file, sharesToScan(ast, input.home), input.scanShares === true ? SHARE_SCAN_LIMITS : input.scanShares)]);
+  }
   if (hasErrors(diagnostics) || input.lower === false) return { diagnostics };
 
   // The hash is of the bytes on disk, so two files that differ anywhere never share one.
@@ -67,6 +75,21 @@ export function compilePolicy(input: CompileInput): CompileOutcome {
   return { diagnostics, policy };
 }
 
+// The shares the scan looks into: every mount but those whose line says "allow-sensitive" (the
+// owner has said the folder holds secrets and is to be shared as it is).
+function sharesToScan(ast: import('../grammar/ast.ts').PolicyAst, home: string): ShareToScan[] {
+  const list = mounts(ast);
+  const paths = mountPaths(ast, home).path;
+  const out: ShareToScan[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const m = list[i]!;
+    const path = paths[i];
+    if (path === undefined || findOption(m, 'allow-sensitive')) continue;
+    out.push({ name: m.name.value, path, mode: m.mode.value, span: m.path.span });
+  }
+  return out;
+}
+
 export interface CompileFileOptions {
   home: string;
   user?: string;
@@ -76,6 +99,7 @@ export interface CompileFileOptions {
   realPath?: RealPath;
   /** false: check only, build no Policy. */
   lower?: boolean;
+  scanShares?: boolean | ShareScanLimits;
 }
 
 // Reads a policy file and compiles it; an unreadable, odd or non-UTF-8 file is a diagnostic.

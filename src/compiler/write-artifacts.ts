@@ -7,6 +7,7 @@ import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { sha256Hex } from '../lazy-builtins.ts';
 import { dirname, join } from 'node:path';
 import type { Artifact } from './artifact.ts';
+import { findStaleArtifacts } from './stale-artifacts.ts';
 
 export interface WrittenArtifact {
   name: string;
@@ -24,12 +25,16 @@ export class OutputError extends Error {
 export interface WriteOptions {
   /** The policy file: it is never overwritten, whatever the folder holds. */
   policyPath?: string;
+  /** Told of each earlier artifact of ours removed, and each one kept (stale-artifacts.ts). */
+  stale?: (event: { name: string; path: string; removed: boolean; why?: string }) => void;
 }
 
 // Writes every artifact into dir, or throws an OutputError having written nothing.
 export async function writeArtifacts(dir: string, artifacts: readonly Artifact[], options: WriteOptions = {}): Promise<WrittenArtifact[]> {
   await makeFolder(dir);
   await checkTargets(dir, artifacts, options);
+  // Read before the new manifest.json replaces the old one, which is what says what was ours.
+  const stale = await findStaleArtifacts(dir, new Set(artifacts.map((a) => a.name)));
   const temporary = artifacts.map((a) => join(dir, `.${a.name}.${process.pid}.tmp`));
   try {
     for (const [i, artifact] of artifacts.entries()) await writeExclusive(temporary[i]!, artifact);
@@ -38,6 +43,17 @@ export async function writeArtifacts(dir: string, artifacts: readonly Artifact[]
     await Promise.all(temporary.map((t) => rm(t, { force: true })));
     throw error instanceof OutputError ? error : new OutputError(`Cannot write into "${dir}": ${reason(error)}.`);
   }
+  // Only once every new file is in place: a failed write leaves the old set whole.
+  for (const name of stale.remove) {
+    const path = join(dir, name);
+    try {
+      await rm(path);
+      options.stale?.({ name, path, removed: true });
+    } catch (error) {
+      options.stale?.({ name, path, removed: false, why: `it could not be removed (${reason(error)})` });
+    }
+  }
+  for (const k of stale.kept) options.stale?.({ name: k.name, path: join(dir, k.name), removed: false, why: k.why });
   return artifacts.map((a) => ({
     name: a.name,
     path: join(dir, a.name),

@@ -57,8 +57,8 @@ export async function cageStatus(session: Session): Promise<CageStatus> {
     problems: [],
     bridges: [],
     ...(records?.lastVerify ? { lastVerify: records.lastVerify } : {}),
-    snapshots: typeof snaps === 'string' ? [] : snaps.slice(0, 3),
-    ...(typeof snaps === 'string' ? { snapshotsProblem: snaps } : {}),
+    snapshots: snaps instanceof Error ? [] : snaps.slice(0, 3),
+    ...(snaps instanceof Error ? { snapshotsProblem: snaps.message } : {}),
   };
   if (state === undefined) return { ...base, problems: [`nothing is recorded in ${stateDir}: the policy is not in force`] };
   const ctx = session.context(state);

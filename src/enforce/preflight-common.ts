@@ -11,6 +11,7 @@ import { cmd } from '../host/command.ts';
 import { findOnPath } from '../host/command-runner.ts';
 import type { PreflightCheck } from './preflight.ts';
 import { hostAddresses, resolveTarget, type Lookup } from './resolve-target.ts';
+import { installHint } from '../host/install-hint.ts';
 
 // Every mount exists, is a directory, and — resolved through symlinks — is not sensitive and not
 // nested in another: the compiler checks nesting on the paths as written, and a symlink can make
@@ -113,18 +114,10 @@ export function toolsCheck(tools: readonly string[]): PreflightCheck {
       const found = await Promise.all(tools.map(async (t) => findOnPath(t, ctx.env.PATH) ?? (await ctx.runner.which(t))));
       return tools
         .filter((_, i) => found[i] === undefined)
-        .map((t) => ({ message: `"${t}" is not installed (not found on PATH).`, fix: INSTALL[t] ?? `Install ${t}.` }));
+        .map((t) => ({ message: `"${t}" is not installed (not found on PATH).`, fix: installHint(t) }));
     },
   };
 }
-
-const INSTALL: Record<string, string> = {
-  tart: 'brew install cirruslabs/cli/tart',
-  softnet: 'brew install cirruslabs/cli/softnet',
-  socat: 'brew install socat (macOS) or apt-get install socat (Linux)',
-  nft: 'apt-get install nftables',
-  ip: 'apt-get install iproute2',
-};
 
 // No bridge's listen port is taken on `address` (0.0.0.0 when the gateway does not exist yet).
 export function portsCheck(policy: Policy, address: string): PreflightCheck {

@@ -33,6 +33,8 @@ export interface EnforceOptions {
   cwd: string;
   /** Progress lines (the CLI writes them to stderr). */
   log(message: string): void;
+  /** Search the shares for secret-looking files and warn (enforce does; status and the like need not). */
+  scanShares?: boolean;
   /** Tests inject a runner; otherwise one over execa with `env`. */
   runner?: CommandRunner;
   /** Tests inject artifacts; otherwise the emitters build them. */
@@ -45,6 +47,8 @@ export interface Session {
   policy: Policy;
   diagnostics: Diagnostic[];
   plan: BackendPlan;
+  /** The compiled artifacts, built once for the whole command. */
+  artifacts: EnforceArtifacts;
   stateDir: string;
   runner: CommandRunner;
   lookup: Lookup;
@@ -62,7 +66,8 @@ export async function openSession(options: EnforceOptions): Promise<{ session: S
   const stateDir = resolve(options.cwd, options.stateDir ?? defaultStateDir(probe.policy.vm, options.env, process.getuid?.()));
   // Compile again with the state directory as the output directory: the compiler's own check then
   // refuses a state directory inside a writable share.
-  const compiled = await compilePolicyFile(options.policyFile, { home, cwd: options.cwd, outputDir: stateDir });
+  // It also looks inside the shares for secret-looking files, and warns as check does.
+  const compiled = await compilePolicyFile(options.policyFile, { home, cwd: options.cwd, outputDir: stateDir, ...(options.scanShares ? { scanShares: true } : {}) });
   if (hasErrors(compiled.diagnostics) || compiled.policy === undefined) return { diagnostics: compiled.diagnostics, ...(compiled.source !== undefined ? { source: compiled.source } : {}) };
   const policy = compiled.policy;
   const artifacts = (options.artifacts ?? artifactsFor)(policy);
@@ -79,6 +84,7 @@ export async function openSession(options: EnforceOptions): Promise<{ session: S
     policy,
     diagnostics: compiled.diagnostics,
     plan,
+    artifacts,
     stateDir,
     runner,
     lookup,

@@ -91,6 +91,14 @@ export function explain(ctx: ExplainContext, target: string): Explanation {
     const open = [...(policy.bridges.length ? [`the bridge ports ${policy.bridges.map((b) => b.listen).join(', ')}`] : []), ...(proxy ? [`the egress proxy's port ${proxy.listen}`] : [])];
     notes.push(`On the gateway, only ${open.join(' and ')} (and DHCP, UDP 67) are open to the VM.`);
   }
+  // A name nothing lets through: say what line would (a bridge is for internal endpoints; a name on
+  // the internet goes through the proxy), so the owner is not left to guess the statement.
+  const reached = direct.reaches || bridgeRoutes.some((r) => r.reaches) || proxyRoute?.reaches === true;
+  if (!reached && parsed.host.kind === 'name') {
+    const label = host.split('.').slice(-2, -1)[0]?.toLowerCase().replace(/[^a-z0-9-]/g, '') || 'web';
+    const name = /^[a-z]/.test(label) ? label : `web-${label}`;
+    notes.push(`To let the VM reach it by name over HTTPS, add the line "egress ${name} ${host}${port !== undefined && port !== 443 ? `:${port}` : ''}" (enforce then runs a proxy for it, which checks every address the name resolves to and the TLS server name); an internal service is an "allow … via PORT" bridge instead.`);
+  }
   const summary = summarize(ctx, target, direct, bridgeRoutes, viaBridges.map((b) => b.span.line), proxyRoute);
   return { target, kind: parsed.kind, summary, routes: [direct, ...bridgeRoutes, ...(proxyRoute ? [proxyRoute] : [])], notes };
 }

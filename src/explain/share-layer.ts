@@ -12,8 +12,8 @@ export function explainPath(policy: Policy, written: string, absolute: string, t
   const cite = (m: Mount) => findArtifactLine('tart-run.sh', tartRun, (l) => l.includes(`--dir=${m.name}:`));
   const holder = policy.mounts.find((m) => isWithin(path, m.path));
   const notes: string[] = [];
-  const secret = sensitiveSegment(path);
-  if (secret) notes.push(`"${secret.segment}" looks secret (pattern "${secret.pattern}"): the compiler refuses to share it without allow-sensitive.`);
+  const secret = secretNote(holder, path);
+  if (secret) notes.push(secret);
   if (holder) {
     const inside = posix.join(SHARES_ROOT, holder.name, posix.relative(holder.path, path));
     const line = cite(holder);
@@ -61,4 +61,20 @@ function nearestShare(mounts: readonly Mount[], path: string): Mount | undefined
     }
   }
   return best;
+}
+
+// What a secret-looking path means here, said once and true for where it lies: inside a share the
+// VM sees it (check warns, NP252); as the share itself, only with allow-sensitive on its line; in
+// no share, a mount of it would be refused (NP247).
+function secretNote(holder: Mount | undefined, path: string): string | undefined {
+  if (holder) {
+    const inside = sensitiveSegment(posix.relative(holder.path, path));
+    if (inside) {
+      return `"${inside.segment}" looks secret (pattern "${inside.pattern}") and the VM can ${holder.mode === 'ro' ? 'read' : 'read and change'} it through the share "${holder.name}"; check warns of it (NP252). Move it out of the shared folder.`;
+    }
+    const own = sensitiveSegment(holder.path);
+    return own ? `The share "${holder.name}" itself looks secret (pattern "${own.pattern}"); its line says allow-sensitive, so it is shared knowingly.` : undefined;
+  }
+  const secret = sensitiveSegment(path);
+  return secret ? `"${secret.segment}" looks secret (pattern "${secret.pattern}"): no share shows it, and a mount of it would be refused (NP247) without allow-sensitive.` : undefined;
 }

@@ -2,6 +2,7 @@
 
 import type { SyntaxError as PeggySyntaxError } from './generated/parser.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
+import { didYouMean } from '../did-you-mean.ts';
 
 type Expectation = NonNullable<PeggySyntaxError['expected']>[number];
 
@@ -52,7 +53,7 @@ export function rewordSyntaxError(error: PeggySyntaxError, text: string, line: n
       ...base,
       code: 'NP102',
       message: `Unknown statement ${quote(found)}.`,
-      hint: 'Each line is one of "vm NAME", "network softnet …", "allow NAME HOST:PORT via PORT …", "mount NAME PATH ro|rw", "proxy via PORT", "egress NAME HOST …", or a "#" comment.',
+      hint: `${guess(found, STATEMENTS)}Each line is one of "vm NAME", "network softnet …", "allow NAME HOST:PORT via PORT …", "mount NAME PATH ro|rw", "proxy via PORT", "egress NAME HOST …", or a "#" comment.`,
     };
   }
   const after = previousToken(text, column - 1);
@@ -60,7 +61,10 @@ export function rewordSyntaxError(error: PeggySyntaxError, text: string, line: n
     `Expected ${joinOr(expected)}${after ? ` after ${quote(after)}` : ''}, ` +
     `but found ${found ? quote(found) : /\S/.test(text.slice(column - 1)) ? 'a space' : 'the end of the line'}.`;
   const proxyLine = /^[ \t]*proxy[ \t]/.test(text);
-  const hint = expected.map((e) => (proxyLine && e === '"via"' ? HINTS['"max-conn"'] : HINTS[e])).find((h) => h !== undefined);
+  const known = expected.map((e) => (proxyLine && e === '"via"' ? HINTS['"max-conn"'] : HINTS[e])).find((h) => h !== undefined);
+  // A keyword written nearly right ("allow-sensitve", "max-con") is named before the general hint.
+  const words = expected.filter((e) => /^"[a-z-]{2,}"$/.test(e)).map((e) => e.slice(1, -1));
+  const hint = `${guess(found, words)}${known ?? ''}`.trim();
   return { ...base, code: 'NP101', message, ...(hint ? { hint } : {}) };
 }
 
@@ -102,4 +106,10 @@ function quote(text: string): string {
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+// "Did you mean "allow"? " when the token is one slip away from a keyword, else nothing.
+function guess(found: string, keywords: readonly string[]): string {
+  const near = found === '' ? undefined : didYouMean(found, keywords);
+  return near === undefined ? '' : `Did you mean "${near}"? `;
 }

@@ -5,6 +5,7 @@ import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Cmd } from './command.ts';
+import { missingProgram } from '../host/install-hint.ts';
 
 export interface CmdResult {
   exitCode: number;
@@ -53,7 +54,10 @@ export function createRunner(env: NodeJS.ProcessEnv): CommandRunner {
         ...(c.noTerminal ? { detached: true } : {}),
       });
       const stderr = typeof r.stderr === 'string' ? r.stderr : '';
-      const failed = r.exitCode === undefined ? `${r.shortMessage ?? 'could not run'}\n` : '';
+      // A program that is not there is one line with its install command, never execa's
+      // two-line "Command failed with ENOENT … spawn tart ENOENT".
+      const missing = (r as { code?: string }).code === 'ENOENT';
+      const failed = r.exitCode === undefined ? `${missing ? missingProgram(c.file) : (r.shortMessage ?? 'could not run').split('\n')[0]}\n` : '';
       return {
         exitCode: r.exitCode ?? 127,
         stdout: typeof r.stdout === 'string' ? r.stdout : '',

@@ -1,5 +1,7 @@
 // The one place the host verifier runs programs; passed in, so tests can record and fake commands.
 
+import { missingProgram } from './install-hint.ts';
+
 export interface CommandResult {
   exitCode: number;
   stdout: string;
@@ -20,5 +22,5 @@ export const runCommand: RunCommand = async (argv, options = {}) => {
     ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
   });
   const missing = (r as { code?: string }).code === 'ENOENT';
-  return { exitCode: missing ? 127 : (r.exitCode ?? 1), stdout: String(r.stdout ?? ''), stderr: missing ? `${file}: not found` : String(r.stderr ?? '') };
+  return { exitCode: missing ? 127 : (r.exitCode ?? 1), stdout: String(r.stdout ?? ''), stderr: missing ? missingProgram(file) : String(r.stderr ?? '') };
 };

@@ -13,7 +13,9 @@ export const TART_LIST: Cmd = cmd('tart', 'list', '--format', 'json');
 // The local VMs, or a string saying why they could not be listed.
 export async function listVms(runner: CommandRunner): Promise<TartVm[] | string> {
   const r = await runner.run(TART_LIST);
-  if (r.exitCode !== 0) return `"tart list" failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`;
+  // A missing tart is already one sentence with its install command (command-runner.ts).
+  if (r.exitCode === 127 && r.stderr.includes('is not installed')) return r.stderr.trim().replace(/\.$/, '');
+  if (r.exitCode !== 0) return `"tart list" failed: ${r.stderr.trim().split('\n')[0] || `exit ${r.exitCode}`}`;
   try {
     const list = JSON.parse(r.stdout) as Array<{ Name?: unknown; State?: unknown; Running?: unknown; Source?: unknown }>;
     if (!Array.isArray(list)) return '"tart list" did not print a list';

@@ -45,6 +45,8 @@ export function renderPolicy(input: RenderInput): { lines: PolicyLine[]; warning
   const add = (text: string, statement = false) => lines.push(statement ? { text, statement } : { text });
   const name = nameAllocator();
   for (const reserved of ['groups', 'data', 'memory', 'scripts']) name(reserved);
+  // The egress rules' names, so that a bridge init names after its host never takes them.
+  const egressNames = { claude: name('claude'), discord: name('discord') };
 
   add(comment(`Policy for the NanoClaw install ${findings.root}, written by "nanopolicy init".`));
   add(comment('init writes down what it found; read every line, then run "nanopolicy check" on this file.'));
@@ -95,6 +97,8 @@ export function renderPolicy(input: RenderInput): { lines: PolicyLine[]; warning
     warnings.push(`${visible(u.file)}:${u.line}: a socat line init could not turn into a bridge: ${visible(u.reason)}.`);
   }
   add('');
+
+  renderEgress(add, egressNames);
 
   // Shares.
   add(comment('Folders the VM sees at "/Volumes/My Shared Files/<name>".'));
@@ -161,6 +165,27 @@ export function renderPolicy(input: RenderInput): { lines: PolicyLine[]; warning
     }
   }
   return { lines, warnings };
+}
+
+// The names NanoClaw needs on the internet, each from the service's own network documentation:
+// without them the assistant in the cage reaches neither Claude nor Discord. Constant text: no name
+// is looked up here (init never resolves anything).
+function renderEgress(add: (t: string, s?: boolean) => void, names: { claude: string; discord: string }): void {
+  add(comment('Names the assistant reaches through the egress proxy that enforce starts on the gateway (HTTPS'));
+  add(comment('CONNECT, TLS server name checked, every address it resolves to checked). The VM finds the proxy'));
+  add(comment('through proxy.env: "nanopolicy guest install" puts it in place. "nanopolicy log --refused"'));
+  add(comment('shows any other name the assistant tried.'));
+  add(comment('Claude Code, from its network requirements (code.claude.com/docs/en/network-config):'));
+  add(comment('  api.anthropic.com the Claude API; claude.ai and platform.claude.com sign-in (claude.ai and Console accounts).'));
+  add(`egress ${names.claude} api.anthropic.com claude.ai platform.claude.com`, true);
+  add(comment('Discord, from its API docs (github.com/discord/discord-api-docs): discord.com the HTTP API'));
+  add(comment('(docs/reference: https://discord.com/api); gateway.discord.gg the gateway\'s WebSocket (docs/events/'));
+  add(comment('gateway.mdx, Get Gateway); *.discord.gg the resume_gateway_url of READY, a host of its own;'));
+  add(comment('cdn.discordapp.com attachments and avatars (docs/reference, Image Formatting).'));
+  add(comment('discord.js opens the gateway\'s WebSocket without HTTPS_PROXY (measured on Node 20 to 26): until'));
+  add(comment('the bot is handed the proxy, the cage refuses that connection like any other direct one.'));
+  add(`egress ${names.discord} discord.com gateway.discord.gg *.discord.gg cdn.discordapp.com`, true);
+  add('');
 }
 
 function renderAllowlist(input: RenderInput, add: (t: string, s?: boolean) => void, name: (w: string) => string, warnings: string[]): void {

@@ -4,7 +4,6 @@
 
 import { closeSync, lstatSync, openSync, readSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join, relative } from 'node:path';
-import { sensitiveSegment } from '../compiler/paths/sensitive-patterns.ts';
 import { isWithin } from '../compiler/paths/expand-home.ts';
 import { findSocatBridges, type FoundBridge, type UnusableSocat } from './find-socat-bridges.ts';
 import { readEnvKeys } from './read-env-keys.ts';
@@ -99,15 +98,11 @@ export function scanInstall(root: string, read: ReadBounded = readBounded): Inst
     if (st.isFile()) readScript(found, path, show, read);
   }, warnings, show);
 
-  // What the shares would show the VM: secrets and links out of the install.
+  // What the shares would show the VM: links out of the install. Secret-looking files in every
+  // share (these and the allowlist's) are the compiler's share scan's, warned at the policy line.
   for (const folder of found.folders) {
     if (folder.kind === 'other' || folder.link !== undefined) continue;
-    walk(folder.path, root, 0, { n: 0 }, (path, st) => {
-      const hit = sensitiveSegment(relative(folder.path, path));
-      if (hit && (st.isFile() || st.isDirectory())) {
-        warnings.push(`${show(path)} looks secret (matches "${hit.pattern}") and lies in the share "${folder.name}": the VM would ${folder.kind === 'scripts' ? 'read' : 'read and change'} it. Move it out of the install.`);
-      }
-    }, warnings, show);
+    walk(folder.path, root, 0, { n: 0 }, () => {}, warnings, show);
   }
   return found;
 }

@@ -21,7 +21,7 @@ export function settleWithCheck(lines: PolicyLine[], opts: { file: string; cwd: 
   const refusals: string[] = [];
   for (let round = 0; round <= current.length; round++) {
     const text = `${current.map((l) => l.text).join('\n')}\n`;
-    const outcome = compilePolicy({ file: opts.file, source: text, home: opts.home, cwd: opts.cwd });
+    const outcome = compilePolicy({ file: opts.file, source: text, home: opts.home, cwd: opts.cwd, scanShares: true });
     const errors = outcome.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length === 0) {
       const warnings = outcome.diagnostics.map((d) => `${opts.file}:${d.line}: ${d.message}${d.hint ? ` (${d.hint})` : ''}`);

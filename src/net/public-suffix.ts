@@ -6,10 +6,14 @@ import { createRequire } from 'node:module';
 type Tldts = typeof import('tldts');
 let tldts: Tldts | undefined;
 
+// The built CLI requires its own copy beside it (dist/tldts.cjs, scripts/build.js); from src/, the package.
+declare const __NANOPOLICY_TLDTS__: string | undefined;
+const TLDTS = typeof __NANOPOLICY_TLDTS__ === 'string' ? __NANOPOLICY_TLDTS__ : 'tldts';
+
 // tldts holds the whole list (about 300 KB of code, the largest part of the CLI): it is loaded on
-// the first wildcard a policy has, not at every start (scripts/build.js keeps it external).
+// the first wildcard a policy has, not at every start (scripts/build.js keeps it a file of its own).
 function parse(...args: Parameters<Tldts['parse']>): ReturnType<Tldts['parse']> {
-  tldts ??= createRequire(import.meta.url)('tldts') as Tldts;
+  tldts ??= createRequire(import.meta.url)(TLDTS) as Tldts;
   return tldts.parse(...args);
 }
 

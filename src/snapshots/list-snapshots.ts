@@ -15,16 +15,23 @@ export interface SnapshotRow {
   verify?: VerifyOutcome;
 }
 
-// Lists the snapshots of `vm`; a string says why tart could not be asked, or why the records
-// could not be read (and how to fix that).
-export async function listSnapshots(runner: CommandRunner, vm: string, stateDir: string): Promise<SnapshotRow[] | string> {
+/** Why the snapshots could not be listed: tart could not be asked, or our records are unreadable. */
+export class SnapshotsUnavailable extends Error {
+  constructor(message: string, readonly source: 'tart' | 'records') {
+    super(message);
+  }
+}
+
+// Lists the snapshots of `vm`; a SnapshotsUnavailable says why tart could not be asked, or why the
+// records could not be read (and how to fix that).
+export async function listSnapshots(runner: CommandRunner, vm: string, stateDir: string): Promise<SnapshotRow[] | SnapshotsUnavailable> {
   const vms = await listVms(runner);
-  if (typeof vms === 'string') return vms;
+  if (typeof vms === 'string') return new SnapshotsUnavailable(vms, 'tart');
   let records;
   try {
     records = readRecords(stateDir);
   } catch (e) {
-    if (e instanceof RecordsError) return `${e.message.replace(/\.$/, '')}. ${e.fix}`;
+    if (e instanceof RecordsError) return new SnapshotsUnavailable(`${e.message.replace(/\.$/, '')}. ${e.fix}`, 'records');
     throw e;
   }
   return ownSnapshots(vm, vms.map((v) => v.name))

@@ -57,7 +57,7 @@ check('a missing file is a diagnostic, exit 1', async () => {
 });
 
 check('usage errors exit 64', async () => {
-  assert.is((await runCli(['check'])).code, 64);
+  assert.is((await runCli(['check', BUNDLED, 'extra'])).code, 64);
   assert.is((await runCli(['check', BUNDLED, '--bogus'])).code, 64);
   assert.is((await runCli(['frobnicate'])).code, 64);
   assert.is((await runCli([])).code, 64);
@@ -131,6 +131,43 @@ compile('an output folder inside a read-write mount is refused', async () => {
   assert.not.ok(existsSync(join(dir, 'work', 'out')));
 });
 
+compile('-o into an earlier output folder removes our files the policy no longer emits, and only those', async () => {
+  const withEgress = join(dir, 'with.policy');
+  const without = join(dir, 'without.policy');
+  writeFileSync(withEgress, 'vm v\negress claude api.anthropic.com\n');
+  writeFileSync(without, 'vm v\n');
+  const out = join(dir, 'out');
+  assert.is((await runCli(['compile', withEgress, '-o', out, ...HOME])).code, 0);
+  assert.ok(existsSync(join(out, 'proxy.json')) && existsSync(join(out, 'proxy.env')));
+  writeFileSync(join(out, 'notes.txt'), 'mine\n');
+  writeFileSync(join(out, 'proxy.env'), `${readFileSync(join(out, 'proxy.env'), 'utf8')}# my edit\n`);
+  const r = await runCli(['compile', without, '-o', out, ...HOME]);
+  assert.is(r.code, 0, r.stderr);
+  assert.not.ok(existsSync(join(out, 'proxy.json')), 'our unchanged proxy.json is gone');
+  assert.match(r.stdout, `removed ${join(out, 'proxy.json')} (an earlier compile wrote it; this policy no longer needs it)`);
+  assert.ok(existsSync(join(out, 'proxy.env')), 'an artifact the owner edited is kept');
+  assert.match(r.stderr, `compile: kept ${join(out, 'proxy.env')}, which this policy no longer needs: it changed since compile wrote it`);
+  assert.is(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine\n', 'a file compile never wrote is never touched');
+  // A third run: the manifest now lists neither, so nothing more is said or removed.
+  const again = await runCli(['compile', without, '-o', out, ...HOME, '--json']);
+  assert.equal([JSON.parse(again.stdout).removed, JSON.parse(again.stdout).kept], [[], []]);
+  assert.ok(existsSync(join(out, 'proxy.env')));
+});
+
+compile('a hostile manifest.json cannot make compile remove anything outside its own artifacts', async () => {
+  const out = join(dir, 'out');
+  assert.is((await runCli(['compile', BUNDLED, '-o', out, ...HOME])).code, 0);
+  writeFileSync(join(dir, 'victim'), 'v');
+  const sha = createHash('sha256').update('v').digest('hex');
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  manifest.artifacts.push({ name: '../victim', sha256: sha }, { name: `${dir}/victim`, sha256: sha }, { name: 'manifest.json', sha256: sha });
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest));
+  const r = await runCli(['compile', BUNDLED, '-o', out, ...HOME]);
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(existsSync(join(dir, 'victim')));
+  assert.not.match(r.stdout, 'removed');
+});
+
 compile('--json lists the written artifacts', async () => {
   const r = await runCli(['compile', BUNDLED, '-o', dir, '--json', ...HOME]);
   const out = JSON.parse(r.stdout);
@@ -146,5 +183,32 @@ options('--program must be absolute and --sudo-user a name: else exit 64', async
   const r = await runCli(['compile', BUNDLED, '--sudo-user', 'bad user']);
   assert.is(r.code, 64);
   assert.match(r.stderr, 'error: --sudo-user takes a user name or %group');
+});
+options('--program must exist and be executable; without it the boot job names the nanopolicy that is running', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'np-program-'));
+  try {
+    const missing = await runCli(['compile', BUNDLED, ...HOME, '--program', '/nonexistent/nanopolicy']);
+    assert.is(missing.code, 64);
+    assert.match(missing.stderr, 'error: --program "/nonexistent/nanopolicy" does not exist; name the installed nanopolicy');
+    writeFileSync(join(dir, 'plain'), '#!/bin/sh\n', { mode: 0o644 });
+    const plain = await runCli(['compile', BUNDLED, ...HOME, '--program', join(dir, 'plain')]);
+    assert.is(plain.code, 64);
+    // root may execute anything with an x bit, but a file with none is refused for root too.
+    assert.match(plain.stderr, 'is not executable');
+    assert.is((await runCli(['compile', BUNDLED, ...HOME, '--program', dir])).code, 64);
+    writeFileSync(join(dir, 'nanopolicy'), '#!/bin/sh\n', { mode: 0o755 });
+    const ok = await runCli(['compile', BUNDLED, ...HOME, '--program', join(dir, 'nanopolicy'), '-o', join(dir, 'out')]);
+    assert.is(ok.code, 0, ok.stderr);
+    assert.match(readFileSync(join(dir, 'out/launchd.plist'), 'utf8'), `<string>${join(dir, 'nanopolicy')}</string>`);
+    // The installed CLI as a user starts it: argv[1] is the path of the program, e.g. an npm prefix's bin.
+    const { main } = await import('../../src/cli/main.ts');
+    const sink = { write: () => true };
+    const code = await main(['node', '/opt/homebrew/bin/nanopolicy', 'compile', BUNDLED, ...HOME, '-o', join(dir, 'out2')], { stdout: sink, stderr: sink, env: {} });
+    assert.is(code, 0);
+    assert.match(readFileSync(join(dir, 'out2/launchd.plist'), 'utf8'), '<string>/opt/homebrew/bin/nanopolicy</string>');
+    assert.not.match(readFileSync(join(dir, 'out2/launchd.plist'), 'utf8'), '/usr/local/bin/nanopolicy');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 options.run();

@@ -5,6 +5,7 @@
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -44,9 +45,14 @@ function runRecorded(args: string[], env: NodeJS.ProcessEnv = {}): { status: num
 t('dist/cli.cjs, dist/vendor.cjs and a code cache for this very cli.cjs are built (run "npm run build" first)', () => {
   assert.ok(existsSync(join(DIST, 'cli.cjs')), 'dist/cli.cjs is missing: run "npm run build"');
   assert.ok(existsSync(join(DIST, 'vendor.cjs')), 'dist/vendor.cjs is missing');
-  const { size, mtimeMs } = statSync(join(DIST, 'cli.cjs'));
+  const { size } = statSync(join(DIST, 'cli.cjs'));
   const caches = readdirSync(DIST).filter((f) => f.endsWith('.cache')).sort();
-  const stamp = `cli.cjs.${size}-${Math.trunc(mtimeMs)}`;
+  // Named by the build id the bundle's last line holds, a hash of its text (never a file time).
+  const text = readFileSync(join(DIST, 'cli.cjs'), 'utf8');
+  const id = /\/\/# nanopolicy-build ([0-9a-f]{16})\n$/.exec(text)?.[1];
+  assert.ok(id !== undefined, 'dist/cli.cjs ends with its build id');
+  assert.is(id, createHash('sha256').update(text.slice(0, text.lastIndexOf('\n//# nanopolicy-build '))).digest('hex').slice(0, 16));
+  const stamp = `cli.cjs.${size}-${id}`;
   assert.equal(caches, [`${stamp}.default.cache`, `${stamp}.verify.cache`], 'the default and verify caches, named for the current bundle');
 });
 
@@ -111,11 +117,12 @@ t('which V8 tuning a policy gets: by its size and the V8 major each flag was mea
 });
 
 t('a cache that does not match the bundle is never used: a changed cli.cjs gets a new name, V8 rejects the rest', () => {
-  const { size, mtimeMs } = statSync(join(DIST, 'cli.cjs'));
+  const { size } = statSync(join(DIST, 'cli.cjs'));
   const bin = readFileSync(BIN, 'utf8');
-  assert.match(bin, /\$\{size\}-\$\{Math\.trunc\(mtimeMs\)\}\.\$\{role\}\.cache/, 'the cache name carries size and mtime');
+  assert.match(bin, /\$\{size\}-\$\{buildId\}\.\$\{role\}\.cache/, 'the cache name carries the size and the build id');
+  const id = /\/\/# nanopolicy-build ([0-9a-f]{16})\n$/.exec(readFileSync(join(DIST, 'cli.cjs'), 'utf8'))![1];
   // A cache of other bytes under the right name: V8 refuses it and the CLI still runs.
-  const cacheFile = join(DIST, `cli.cjs.${size}-${Math.trunc(mtimeMs)}.default.cache`);
+  const cacheFile = join(DIST, `cli.cjs.${size}-${id}.default.cache`);
   const good = readFileSync(cacheFile);
   try {
     writeFileSync(cacheFile, Buffer.from('not a code cache'));

@@ -152,7 +152,7 @@ t('--sudo-user wildcards, aliases and everyone-groups are refused', async () => 
 });
 
 t('--json prints JSON for usage errors too', async () => {
-  for (const args of [['compile', BUNDLED, '--json', '--bogus'], ['compile', BUNDLED, '--json', ...HOME, '--sudo-user', 'ALL'], ['check', '--json']]) {
+  for (const args of [['compile', BUNDLED, '--json', '--bogus'], ['compile', BUNDLED, '--json', ...HOME, '--sudo-user', 'ALL'], ['check', BUNDLED, 'extra', '--json']]) {
     const r = await runCli(args);
     assert.is(r.code, 64);
     const out = JSON.parse(r.stdout);

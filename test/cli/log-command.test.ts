@@ -38,7 +38,7 @@ test('prints every decision, oldest (rotated) first, with the reason and the sum
   assert.is(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.is(lines.length, 4, 'the torn last line is not printed');
-  assert.match(lines[0]!, /2026-11-27 16:40:00 +allowed +chat +chat\.example\.test:443/);
+  assert.match(lines[0]!, /2026-11-27 16:40:00 UTC +allowed +chat +chat\.example\.test:443/);
   assert.match(lines[1]!, /allowed +claude +api\.example\.test:443 +→ 203\.0\.113\.20 +↑2\.0 KiB ↓5\.2 MiB in 12\.3 s/);
   assert.match(lines[2]!, /REFUSED +evil\.example\.test:443 +not listed/);
   assert.match(lines[3]!, /TLS server name differs .*\(TLS name "other\.example\.test"\)/);

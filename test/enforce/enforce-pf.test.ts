@@ -130,6 +130,19 @@ t('--dry-run prints every command with its undo and the anchor diff, and changes
   assert.equal(f.calls().filter((c) => MUTATING.test(c)), []);
 });
 
+t('--dry-run runs the preflight and marks what would fail, with the fix, changing nothing', async () => {
+  writeFileSync(join(f.fakeState, 'vm'), 'running');
+  const r = await f.enforce([f.policy, ...PF, '--dry-run']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, '  - [WOULD FAIL] Check the VM "t-vm" exists and is stopped (not running, not suspended)\n      check: tart list --format json\n      problem: The VM "t-vm" is already running');
+  assert.match(r.stdout, '      fix: Stop it (tart stop t-vm)');
+  assert.match(r.stdout, '  - [would pass] Check "sudo -n pfctl" works without a password');
+  assert.match(r.stdout, 'Preflight: 1 problem; enforce would stop before changing anything.');
+  const json = await f.enforce([f.policy, ...PF, '--dry-run', '--json']);
+  assert.equal(JSON.parse(json.stdout).problems.map((p: { check: string }) => p.check), ['vm']);
+  assert.equal(f.calls().filter((c) => MUTATING.test(c)), []);
+});
+
 t('preflight: a main ruleset without com.apple/* fails with the fix, nothing changed', async () => {
   writeFileSync(join(f.fakeState, 'main-rules'), 'scrub-anchor "com.apple/*" all fragment reassemble\n');
   const r = await f.enforce([f.policy, ...PF]);

@@ -112,6 +112,28 @@ test('paths: ~/.ssh is not visible and the nearest share is named; inside a shar
   assert.is(explain(ctx(), '~/nanoclaw/groups-old').routes[0]!.reaches, false);
 });
 
+test('a name nothing lets through: the note names the egress line that would', () => {
+  const e = explain(ctx(), 'api.unlisted.example:443');
+  assert.is(e.routes.some((r) => r.reaches), false);
+  assert.ok(e.notes.includes('To let the VM reach it by name over HTTPS, add the line "egress unlisted api.unlisted.example" (enforce then runs a proxy for it, which checks every address the name resolves to and the TLS server name); an internal service is an "allow … via PORT" bridge instead.'), e.notes.join('\n'));
+  assert.ok(explain(ctx(), 'git.unlisted.example:8443').notes.some((n) => n.includes('"egress unlisted git.unlisted.example:8443"')));
+  // An address is never told to use egress (the proxy takes names only), nor a name that is reachable.
+  assert.not.ok(explain(ctx(), '203.0.113.9:443').notes.some((n) => n.includes('add the line')));
+});
+
+test('a .env inside a share: visible, and the note says so — never that the compiler refuses it', () => {
+  const env = explain(ctx(), '~/nanoclaw/groups/main/.env');
+  assert.is(env.routes[0]!.reaches, true);
+  assert.match(env.summary, 'is visible to the VM as "/Volumes/My Shared Files/groups/main/.env", read-write');
+  assert.equal(env.notes, ['".env" looks secret (pattern ".env") and the VM can read and change it through the share "groups"; check warns of it (NP252). Move it out of the shared folder.']);
+  assert.not.ok(env.notes.some((n) => n.includes('refuse')), 'one truth: it is shared, so nothing refused it');
+  const ro = explain(ctx(), '~/nanoclaw/scripts/id_rsa');
+  assert.match(ro.notes[0]!, 'can read it through the share "scripts"');
+  const outside = explain(ctx(), '~/nanoclaw/.env');
+  assert.is(outside.routes[0]!.reaches, false);
+  assert.match(outside.notes[0]!, 'no share shows it, and a mount of it would be refused (NP247)');
+});
+
 test('property: explain says reachable exactly when the policy allows it (pf and nft)', () => {
   // The gateway's open ports: the bridges' and the egress proxy's (gatewayPorts()).
   const listens = new Set([...policy.bridges.map((b) => b.listen), ...(policy.proxy ? [policy.proxy.listen] : [])]);

@@ -3,8 +3,8 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { compilePolicy } from '../../src/compiler/compile.ts';
 import { initPolicy } from '../../src/init/init-policy.ts';
 import { readBounded } from '../../src/init/scan-install.ts';
@@ -108,6 +108,8 @@ test('a hostile install: weird quoting, injected newlines and "#", links out, a 
       'snapshot keep 3',
       'allow svc svc.example.test:443 via 18001 tls',
       'allow web web.example.test:80 via 18000',
+      'egress claude api.anthropic.com claude.ai platform.claude.com',
+      'egress discord discord.com gateway.discord.gg *.discord.gg cdn.discordapp.com',
       'mount data ~/nanoclaw/data rw',
       'mount memory ~/nanoclaw/memory rw',
       'mount scripts ~/nanoclaw/scripts ro',
@@ -189,12 +191,75 @@ test('-o never overwrites without --force; the file written passes check', async
     writeFileSync(out, 'mine\n');
     const second = await runCli(['init', '--home', install.home, '-o', out]);
     assert.is(second.code, 1);
-    assert.match(second.stderr, 'exists; nothing was written. Add --force');
+    assert.match(second.stderr, 'exists; nothing was written.\n  hint: Add --force');
     assert.is(readFileSync(out, 'utf8'), 'mine\n');
     const forced = await runCli(['init', '--home', install.home, '-o', out, '--force']);
     assert.is(forced.code, 0);
     const check = await runCli(['check', out, '--home', install.home]);
     assert.is(check.code, 0, check.stderr);
+  } finally {
+    install.cleanup();
+  }
+});
+
+test('-o into a fresh home: the missing ~/.config/nanopolicy is made (private), and the policy passes check', async () => {
+  const install = buildInstall({ 'groups/a': '', 'scripts/b.sh': SEED_BRIDGES });
+  try {
+    const out = join(install.home, '.config/nanopolicy/nanoclaw.policy');
+    assert.not.ok(existsSync(join(install.home, '.config')));
+    const r = await runCli(['init', '--home', install.home, '-o', out]);
+    assert.is(r.code, 0, r.stderr);
+    assert.is(statSync(dirname(out)).mode & 0o777, 0o700);
+    const check = await runCli(['check', out, '--home', install.home]);
+    assert.is(check.code, 0, check.stderr);
+  } finally {
+    install.cleanup();
+  }
+});
+
+test('egress: Claude Code and Discord, each line under its source, names never taken by a bridge', async () => {
+  const install = buildInstall({ 'groups/a': '', 'scripts/b.sh': 'socat TCP-LISTEN:18500,fork TCP:claude.example.test:443 &\nsocat TCP-LISTEN:18501,fork TCP:discord.example.test:443 &\n' });
+  try {
+    const r = await runCli(['init', '--home', install.home]);
+    assert.is(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    const claude = lines.indexOf('egress claude api.anthropic.com claude.ai platform.claude.com');
+    const discord = lines.indexOf('egress discord discord.com gateway.discord.gg *.discord.gg cdn.discordapp.com');
+    assert.ok(claude > 0 && discord > claude, r.stdout);
+    assert.match(lines.slice(0, claude).join('\n'), 'code.claude.com/docs/en/network-config');
+    assert.match(lines.slice(claude, discord).join('\n'), 'discord/discord-api-docs');
+    assert.match(lines.slice(claude, discord).join('\n'), 'without HTTPS_PROXY', 'the gateway caveat is said, not hidden');
+    assert.match(r.stdout, 'allow claude-2 claude.example.test:443');
+    assert.match(r.stdout, 'allow discord-2 discord.example.test:443');
+    mustPassCheck(r.stdout, install.home);
+  } finally {
+    install.cleanup();
+  }
+});
+
+test('a secret-looking file in any share (the install\'s and the allowlist\'s) warns at the mount line, and check says the same', async () => {
+  const install = buildInstall({
+    'groups/main/CLAUDE.md': '',
+    'groups/main/.env': 'K=v\n',
+    'data/x': '',
+    '~/projects/app/.aws/credentials': 'x',
+    '~/projects/app/src/id_rsa.pub': 'x',
+    '~/.config/nanoclaw/mount-allowlist.json': JSON.stringify({ allowedRoots: [{ path: '~/projects', allowReadWrite: false }], blockedPatterns: [], nonMainReadOnly: true }),
+  });
+  try {
+    const out = join(install.home, '.config/nanopolicy/nanoclaw.policy');
+    const r = await runCli(['init', '--home', install.home, '-o', out]);
+    assert.is(r.code, 0, r.stderr);
+    const policyLines = readFileSync(out, 'utf8').split('\n');
+    const groupsLine = policyLines.findIndex((l) => l.startsWith('mount groups ')) + 1;
+    const projectsLine = policyLines.findIndex((l) => l.startsWith('mount projects ')) + 1;
+    assert.match(r.stderr, `warning: nanoclaw.policy:${groupsLine}: The share "groups" holds "main/.env"`);
+    assert.match(r.stderr, `warning: nanoclaw.policy:${projectsLine}: The share "projects" holds "app/.aws/" and 1 more`);
+    const check = await runCli(['check', out, '--home', install.home]);
+    assert.is(check.code, 0, check.stderr);
+    assert.match(check.stderr, 'warning[NP252]: The share "groups" holds "main/.env"');
+    assert.match(check.stderr, `nanoclaw.policy:${groupsLine}:`);
+    assert.match(check.stderr, `${install.home}/projects/app/src/id_rsa.pub`);
   } finally {
     install.cleanup();
   }

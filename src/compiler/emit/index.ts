@@ -15,7 +15,7 @@ import { emitTartRun } from './tart-run.ts';
 import { emitVerifyJson } from './verify-manifest.ts';
 
 export interface EmitOptions {
-  /** nanopolicy's absolute path for the LaunchDaemon; default /usr/local/bin/nanopolicy. */
+  /** nanopolicy's absolute path for the LaunchDaemon (compile passes the running one); default /usr/local/bin/nanopolicy. */
   program?: LaunchdOptions['program'];
   /** Who the sudoers lines are for; default %admin. */
   sudoUser?: SudoersOptions['user'];

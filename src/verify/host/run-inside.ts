@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { InsideInput, InsideReport } from '../inside/result.ts';
+import { missingProgram } from '../../host/install-hint.ts';
 
 export interface RunInsideOptions {
   /** argv the VM's `node -` is prefixed with. */
@@ -63,7 +64,9 @@ export function runInside(input: InsideInput, options: RunInsideOptions): Promis
     });
     child.on('error', (e) => {
       clearTimeout(timer);
-      reject(new Error(`cannot run "${options.prefix.join(' ')} node -": ${e.message}`));
+      // A program that is not there is one sentence with its install command (issue 25).
+      const code = (e as NodeJS.ErrnoException).code;
+      reject(new Error(code === 'ENOENT' ? missingProgram(file!) : `cannot run "${options.prefix.join(' ')} node -": ${e.message}`));
     });
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer);
