@@ -43,6 +43,16 @@ export interface ProxyConfig {
   maxHeaderBytes: number;
   /** Largest ClientHello (all its records, with headers) read before relaying. */
   maxHelloBytes: number;
+  /**
+   * Transparent doors: one listener per destination port the policy lists (443, …) on the gateway;
+   * the name comes from the ClientHello's SNI and `port` is the port dialled upstream.
+   */
+  transparent?: Array<{ listen: { host: string; port: number }; port: number }>;
+  /**
+   * The DNS responder on the gateway: answers listed names with `answer` (the gateway), nothing
+   * else, and never forwards a query.
+   */
+  dns?: { listen: { host: string; port: number }; answer: string; ttl: number };
 }
 
 export const PROXY_DEFAULTS = Object.freeze({
@@ -57,6 +67,9 @@ export const PROXY_DEFAULTS = Object.freeze({
 
 export interface AuditRecord {
   time: string;
+  /** Which door saw it: the CONNECT proxy (the default when absent), SNI on a transparent port,
+   * the DNS responder, or the firewall (a refused packet the collector read from its log). */
+  door?: 'connect' | 'transparent' | 'dns' | 'firewall';
   /** The client's address. */
   client: string;
   /** The name asked for (normalised), or what the request held when it named none. */
@@ -76,7 +89,7 @@ export interface AuditRecord {
 }
 
 const KEYS = ['format', 'vm', 'listen', 'allowClients', 'rules', 'maxConnections', 'denyNetworks', 'auditLog',
-  'auditRotateBytes', 'timeouts', 'maxHeaderBytes', 'maxHelloBytes'];
+  'auditRotateBytes', 'timeouts', 'maxHeaderBytes', 'maxHelloBytes', 'transparent', 'dns'];
 const TIMEOUT_KEYS = ['headerMs', 'helloMs', 'connectMs', 'idleMs'] as const;
 
 // Parses and validates the JSON text of a proxy configuration; throws an Error naming the first
@@ -137,7 +150,49 @@ export function parseProxyConfig(text: string): ProxyConfig {
     timeouts,
     maxHeaderBytes: optionalInt(o.maxHeaderBytes, 'maxHeaderBytes', 256, 1 << 20, PROXY_DEFAULTS.maxHeaderBytes),
     maxHelloBytes: optionalInt(o.maxHelloBytes, 'maxHelloBytes', 512, 1 << 20, PROXY_DEFAULTS.maxHelloBytes),
+    ...(o.transparent === undefined ? {} : { transparent: transparentPart(o.transparent, listen) }),
+    ...(o.dns === undefined ? {} : { dns: dnsPart(o.dns, listen) }),
   };
+}
+
+// The transparent doors: each on a gateway address (never 0.0.0.0), on a port of its own.
+function transparentPart(value: unknown, proxy: { host: string; port: number }): NonNullable<ProxyConfig['transparent']> {
+  if (!Array.isArray(value)) fail('"transparent" must be an array');
+  const taken = new Set([proxy.port]);
+  const ports = new Set<number>();
+  return (value as unknown[]).map((d, i) => {
+    const door = object(d, `transparent[${i}]`);
+    for (const key of Object.keys(door)) if (!['listen', 'port'].includes(key)) fail(`unknown key "transparent[${i}].${key}"`);
+    const listen = listenPart(door.listen, `transparent[${i}].listen`);
+    if (taken.has(listen.port)) fail(`"transparent[${i}].listen.port" ${listen.port} is already taken by the proxy or another door`);
+    taken.add(listen.port);
+    const port = int(door.port, `transparent[${i}].port`, 1, 65535);
+    if (ports.has(port)) fail(`"transparent[${i}].port" ${port} has a door already`);
+    ports.add(port);
+    return { listen, port };
+  });
+}
+
+// The DNS responder: where it listens, the one address it ever answers with, and the answer's TTL.
+function dnsPart(value: unknown, proxy: { host: string; port: number }): NonNullable<ProxyConfig['dns']> {
+  const dns = object(value, 'dns');
+  for (const key of Object.keys(dns)) if (!['listen', 'answer', 'ttl'].includes(key)) fail(`unknown key "dns.${key}"`);
+  const listen = listenPart(dns.listen, 'dns.listen');
+  const answer = string(dns.answer, 'dns.answer');
+  // The only address the responder hands out; anything but a plain IPv4 unicast address would be
+  // a way to point the VM somewhere else.
+  if (!isIPv4(answer) || answer === '0.0.0.0' || answer === '255.255.255.255') fail(`"dns.answer" must be the gateway's IPv4 address, not "${answer}"`);
+  if (listen.port === proxy.port && listen.host === proxy.host) fail('"dns.listen" must differ from "listen"');
+  return { listen, answer, ttl: int(dns.ttl, 'dns.ttl', 0, 86_400) };
+}
+
+// A listen address: an IPv4 address other than 0.0.0.0 (the gateway), and a port.
+function listenPart(value: unknown, where: string): { host: string; port: number } {
+  const l = object(value, where);
+  for (const key of Object.keys(l)) if (!['host', 'port'].includes(key)) fail(`unknown key "${where}.${key}"`);
+  const host = string(l.host, `${where}.host`);
+  if (!isIPv4(host) || host === '0.0.0.0') fail(`"${where}.host" must be the gateway's IPv4 address, not "${host}"`);
+  return { host, port: int(l.port, `${where}.port`, 1, 65535) };
 }
 
 // One rule: a valid lowercase DNS name or "*.suffix", and a port.

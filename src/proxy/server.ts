@@ -8,6 +8,7 @@ import { ClientConnection, type ClientContext, type Connect } from './handle-cli
 import { cidrContains, parseCidr, parseIp, type Cidr, type IpBytes } from './ip-address.ts';
 import { systemLookup, type Lookup } from './resolve-checked.ts';
 import { liveHostAddresses } from './host-addresses.ts';
+import { startDnsResponder, type RunningDnsResponder } from './dns-responder.ts';
 
 export interface ProxyDeps {
   /** Resolves a name to all its addresses; default getaddrinfo (reads /etc/hosts). */
@@ -24,6 +25,8 @@ export interface ProxyDeps {
 
 export interface RunningProxy {
   address: { host: string; port: number };
+  /** Where the DNS responder listens (UDP and TCP), when config.dns is set. */
+  dnsAddress?: { host: string; port: number };
   /** Connections open now (requests being read and tunnels). */
   connections(): number;
   /** Stops accepting, destroys every open connection (each gets its audit record), closes the log. */
@@ -95,19 +98,34 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   });
   const bound = server.address();
   const port = typeof bound === 'object' && bound ? bound.port : config.listen.port;
+  let dns: RunningDnsResponder | undefined;
+  if (config.dns) {
+    try {
+      dns = await startDnsResponder(config, { allow, audit, now, log });
+    } catch (error) {
+      // All or nothing: a proxy whose responder could not start is not the proxy enforce asked for.
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      auditLog.close();
+      throw error;
+    }
+  }
 
   let closing: Promise<void> | undefined;
   return {
     address: { host: config.listen.host, port },
+    ...(dns ? { dnsAddress: dns.address } : {}),
     connections: () => open.size,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const [socket, connection] of [...open]) {
-          connection.abort('proxy stopped');
-          socket.destroy();
-        }
-      }).finally(() => auditLog.close());
+      closing ??= Promise.all([
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const [socket, connection] of [...open]) {
+            connection.abort('proxy stopped');
+            socket.destroy();
+          }
+        }),
+        dns?.close(),
+      ]).then(() => undefined).finally(() => auditLog.close());
       return closing;
     },
   };
