@@ -25,9 +25,9 @@ export function limitAudit(audit: (record: AuditRecord) => void, perSecond: numb
     const { count, first, last } = left;
     left = undefined;
     audit({
-      time: last.time, ...(first.door ? { door: first.door } : {}), client: first.client, name: '', port: first.port,
-      decision: 'refused', reason: `flood: ${count} more record(s) from ${first.time} to ${last.time} not written one by one (at most ${perSecond} a second)`,
-      bytesUp: 0, bytesDown: 0, durationMs: 0,
+      time: first.time, ...(first.door ? { door: first.door } : {}), client: first.client, name: '', port: first.port,
+      decision: 'refused', reason: `flood: ${count} more record(s) not written one by one (at most ${perSecond} a second)`,
+      bytesUp: 0, bytesDown: 0, durationMs: 0, event: 'summary', count, until: last.time,
     });
   };
   return {

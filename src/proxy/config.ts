@@ -86,6 +86,13 @@ export interface AuditRecord {
   bytesUp: number;
   bytesDown: number;
   durationMs: number;
+  /** "summary": `count` records from one door between `time` and `until`, past the number
+   *  written one by one (a flood). Absent: one connection's or query's decision. */
+  event?: 'open' | 'summary';
+  /** summary: how many records this one stands for. */
+  count?: number;
+  /** summary: the end of the window it covers. */
+  until?: string;
 }
 
 const KEYS = ['format', 'vm', 'listen', 'allowClients', 'rules', 'maxConnections', 'denyNetworks', 'auditLog',

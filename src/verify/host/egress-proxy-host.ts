@@ -13,6 +13,7 @@ import { readRecords } from './read-audit-log.ts';
 import { probeNames } from '../inside/egress-proxy.ts';
 import type { ProbeResult } from '../inside/result.ts';
 import { hostRow } from './host-result.ts';
+import { egressDoors } from '../../compiler/egress-doors.ts';
 import { listTcpListeners, processArgs } from './listeners.ts';
 import type { RunCommand } from './run-command.ts';
 
@@ -39,7 +40,10 @@ export async function checkProxyProcess(policy: Policy, stateDir: string, run: R
     return [hostRow(probe, expected, args ? `pid ${entry.pid}: ${args.join(' ')}` : `pid ${entry.pid} gone`, false, ms(), `the egress proxy (pid ${entry.pid}) is not running, or that pid is another program now`)];
   }
   const mine = (await listTcpListeners(run)).filter((l) => l.pid === entry.pid);
-  const wide = mine.filter((l) => l.address !== policy.network.gateway || l.port !== policy.proxy!.listen);
+  // The proxy's own port and its doors' (the transparent doors and the DNS responder's TCP side).
+  const doors = egressDoors(policy);
+  const ports = new Set([policy.proxy.listen, ...(doors ? [...doors.transparent.map((d) => d.listen), doors.dns] : [])]);
+  const wide = mine.filter((l) => l.address !== policy.network.gateway || !ports.has(l.port));
   if (!mine.some((l) => l.address === policy.network.gateway && l.port === policy.proxy!.listen)) {
     return [hostRow(probe, expected, 'NOT LISTENING', false, ms(), `the egress proxy (pid ${entry.pid}) does not listen on ${where}`)];
   }
@@ -119,7 +123,9 @@ export async function checkAudit(policy: Policy, mark: AuditMark, nonce: string,
     }
     return hostRow(probe, `logged once, ${e.decision}`, `logged ${hits.length} times`, false, ms, `the proxy's audit log shows "${e.label}" ${hits.length} times: more attempts than the probe makes`);
   });
-  const extra = records.filter((r) => !used.has(r));
+  // DNS queries (the responder's records, door "dns") are not attempts through the proxy: the
+  // DNS probe's own query for an unlisted name is among them.
+  const extra = records.filter((r) => !used.has(r) && r.door !== 'dns');
   const nonced = extra.filter((r) => r.name.includes(nonce) || (r.sni ?? '').includes(nonce));
   if (nonced.length > 0) {
     rows.push(hostRow('audit log: no other attempt with this run\'s names', 'none', `${nonced.length} more`, false, ms, `the audit log holds ${nonced.length} attempt(s) with this run's invented names that the probe does not make`));

@@ -1,5 +1,7 @@
 // DNS is a side channel (data leaks out in query names): UDP queries to the gateway and to resolvers
-// must get no answer, and the system resolver must not resolve a public name.
+// must get no answer, and the system resolver must not resolve a public name. Where the policy has
+// egress doors, the gateway's port 53 is nanopolicy's own responder: there the answer must be
+// NXDOMAIN with no address (it knows only the policy's names and forwards nothing).
 
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -14,6 +16,8 @@ export interface DnsOptions {
   timeoutMs: number;
   /** Port the servers are asked on; 53 except in unit tests. */
   port?: number;
+  /** The server that is nanopolicy's DNS responder (the gateway, with egress doors). */
+  responder?: string;
   lookup?: Lookup;
 }
 
@@ -31,12 +35,20 @@ function udpQuery(server: string, o: DnsOptions): Promise<ProbeResult> {
     const socket = dgram.createSocket(net.isIPv6(server) ? 'udp6' : 'udp4');
     const timer = deadline(() => end('no answer (timeout)'), o.timeoutMs);
     let resend: NodeJS.Timeout | undefined;
-    socket.on('message', () => end(undefined));
+    const query = dnsQuery(o.name, (Math.random() * 0xffff) | 0);
+    const ours = server === o.responder;
+    // Our responder must answer, and with no address: NXDOMAIN for a name the policy does not list.
+    socket.on('message', (m: Buffer) => {
+      if (!ours) return end(undefined);
+      if (m.length < 12 || m.readUInt16BE(0) !== query.readUInt16BE(0)) return;
+      const rcode = m[3]! & 0xf;
+      const answers = m.readUInt16BE(6);
+      end(rcode === 3 && answers === 0 ? 'NXDOMAIN, no address' : undefined, `rcode ${rcode}, ${answers} answer(s)`);
+    });
     // A connected UDP socket learns of ICMP port/host unreachable as an error: blocked too.
     socket.on('error', (e: NodeJS.ErrnoException) => end(`no answer (${e.code ?? e.message})`));
     // The query goes out twice, the second halfway through the wait: UDP has no retransmission of
     // its own, and with one datagram a single loss would read as "no answer", a false pass.
-    const query = dnsQuery(o.name, (Math.random() * 0xffff) | 0);
     socket.connect(port, server, () => {
       socket.send(query);
       resend = setTimeout(() => {
@@ -44,21 +56,26 @@ function udpQuery(server: string, o: DnsOptions): Promise<ProbeResult> {
       }, o.timeoutMs / 2);
     });
     let ended = false;
-    function end(blocked: string | undefined): void {
+    function end(blocked: string | undefined, answered?: string): void {
       if (ended) return;
       ended = true;
       clearTimeout(timer);
       clearTimeout(resend);
       socket.close();
-      const ok = blocked !== undefined;
+      // Silence from our responder is no pass either: the door the policy promises is not there.
+      const ok = blocked !== undefined && !(ours && blocked.startsWith('no answer'));
       resolve({
         group: 'dns',
-        probe: `UDP ${server}:${port} ${o.name}`,
-        expected: 'no answer',
-        measured: blocked ?? 'ANSWERED',
+        probe: `UDP ${server}:${port} ${o.name}${ours ? " (nanopolicy's responder)" : ''}`,
+        expected: ours ? 'NXDOMAIN, no address' : 'no answer',
+        measured: blocked ?? (answered ? `ANSWERED (${answered})` : 'ANSWERED'),
         ok,
         ms: Math.round(performance.now() - started),
-        ...(ok ? {} : { detail: `DNS server ${server} answers the VM: DNS is an open side channel` }),
+        ...(ok ? {} : {
+          detail: ours
+            ? blocked ? `nanopolicy's DNS responder on ${server} did not answer: names cannot lead to the gateway` : `the DNS responder on ${server} answered an unlisted name (${answered}): it must answer NXDOMAIN`
+            : `DNS server ${server} answers the VM: DNS is an open side channel`,
+        }),
       });
     }
   });
