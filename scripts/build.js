@@ -236,3 +236,9 @@ await build({
   // has no `require` of its own, so it gets Node's.
   banner: { js: "import { createRequire as __nanopolicyCreateRequire } from 'node:module'; const require = __nanopolicyCreateRequire(import.meta.url);" },
 });
+await build({
+  ...common,
+  entryPoints: [join(root, 'src/proxy/firewall-main.ts')],
+  outfile: join(root, 'dist/firewall-log.js'),
+  format: 'esm',
+});

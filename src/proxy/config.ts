@@ -93,6 +93,8 @@ export interface AuditRecord {
   count?: number;
   /** summary: the end of the window it covers. */
   until?: string;
+  /** firewall: the refused packets' protocol. */
+  protocol?: 'tcp' | 'udp' | 'icmp' | 'icmp6' | 'other';
 }
 
 const KEYS = ['format', 'vm', 'listen', 'allowClients', 'rules', 'maxConnections', 'denyNetworks', 'auditLog',

@@ -18,6 +18,18 @@ export function nftTableName(policy: Pick<Policy, 'vm'>): string {
   return `nanopolicy_${policy.vm.replace(/[-.]/g, '_')}`;
 }
 
+// The nflog group the table logs refused packets to (`log group N`), read by the firewall-log
+// collector (`tcpdump -i nflog:N`): one per VM, from its table name, so two cages on one host
+// log apart. 1–65535 (a 16-bit group; 0 is left out).
+export function nflogGroup(policy: Pick<Policy, 'vm'>): number {
+  let h = 0x811c9dc5;
+  for (const ch of nftTableName(policy)) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  return 1 + (h % 65535);
+}
+
+/** Refused packets logged a second (and the burst): a flood costs the collector no more than this. */
+export const NFLOG_RATE = 'limit rate 50/second burst 100 packets';
+
 // The file's text. Load with `nft -f nft.conf`; the whole file is one transaction.
 export function emitNftConf(policy: Policy, options: NftOptions = {}): string {
   const table = `inet ${nftTableName(policy)}`;
@@ -29,7 +41,11 @@ export function emitNftConf(policy: Policy, options: NftOptions = {}): string {
   const doorPorts = doors ? [...doors.transparent.map((d) => d.listen), doors.dns] : [];
   // Every verdict on VM traffic counts its packets: verify reads the counters before and after the
   // probes, so a VM that claims "blocked" without sending anything is caught by the host.
+  // What is refused is logged first (rate-limited; a rule without a verdict goes on to the next),
+  // so `nanopolicy log --refused` shows a client that goes direct instead of only a counter.
+  const logRefused = `ip saddr ${subnet} ${NFLOG_RATE} log group ${nflogGroup(policy)}`;
   const reject = [
+    logRefused,
     `ip saddr ${subnet} meta l4proto tcp counter reject with tcp reset`,
     `ip saddr ${subnet} counter reject with icmpx admin-prohibited`,
   ];
