@@ -115,6 +115,13 @@ t('verify: every listed name through the proxy, unlisted and mismatched names re
   }
   assert.ok(proxyRows.some((x) => /unlisted\.invalid:443 \(unlisted\)/.test(x.probe) && /^CONNECT 403/.test(x.measured)));
   assert.ok(proxyRows.some((x) => /TLS as np-\w+\.sni\.invalid/.test(x.probe) && /^cut off/.test(x.measured)));
+  // The gateway's 53 is nanopolicy's responder: listed names lead to the gateway, the probe's
+  // unlisted name gets NXDOMAIN with no address.
+  const dns = json.results.filter((x) => x.group === 'dns');
+  for (const n of ['api.egress.test', 'chat.egress.test', 'cdn.egress.test']) {
+    assert.ok(dns.some((x) => x.probe.startsWith(`${n} from nanopolicy's responder on ${lab.gateway}:53`) && x.ok && x.measured === `rcode 0: ${lab.gateway}`), `${n} resolves to the gateway`);
+  }
+  assert.ok(dns.some((x) => x.probe === `UDP ${lab.gateway}:53 web.lab.test (nanopolicy's responder)` && x.ok && x.measured === 'NXDOMAIN, no address'));
   const host = json.results.filter((x) => x.group === 'host');
   assert.ok(host.some((x) => x.probe === `egress proxy on ${lab.gateway}:${PORT}` && x.ok));
   assert.is(host.filter((x) => x.probe.startsWith('audit log:')).length, 5, 'three names, one unlisted, one mismatched TLS name');

@@ -18,14 +18,67 @@ export interface DnsOptions {
   port?: number;
   /** The server that is nanopolicy's DNS responder (the gateway, with egress doors). */
   responder?: string;
+  /** With a responder: the exact egress names, each of which it must answer with `responder` only. */
+  listed?: readonly string[];
   lookup?: Lookup;
 }
 
 // One row per server, plus one for the system resolver; all at once, since each may have to wait
 // out the whole timeout (one after the other, the group took two of them: issue 9).
 export async function dnsProbe(o: DnsOptions): Promise<ProbeResult[]> {
-  const [udp, system] = await Promise.all([Promise.all(o.servers.map((s) => udpQuery(s, o))), systemResolver(o)]);
-  return [...udp, system];
+  const listed = o.responder ? (o.listed ?? []).map((name) => listedName(o.responder!, name, o)) : [];
+  const [udp, system, names] = await Promise.all([Promise.all(o.servers.map((s) => udpQuery(s, o))), systemResolver(o), Promise.all(listed)]);
+  return [...udp, system, ...names];
+}
+
+// A listed name asked of our responder: the answer must be the gateway and nothing else (the name
+// leads to the transparent door), NOERROR.
+function listedName(server: string, name: string, o: DnsOptions): Promise<ProbeResult> {
+  const started = performance.now();
+  const port = o.port ?? 53;
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket('udp4');
+    const query = dnsQuery(name, (Math.random() * 0xffff) | 0);
+    const timer = deadline(() => end('no answer (timeout)'), o.timeoutMs);
+    const resend = setTimeout(() => socket.send(query), o.timeoutMs / 2);
+    socket.on('error', (e: NodeJS.ErrnoException) => end(`no answer (${e.code ?? e.message})`));
+    socket.on('message', (m: Buffer) => {
+      if (m.length < 12 || m.readUInt16BE(0) !== query.readUInt16BE(0)) return;
+      const addresses = answerAddresses(m, query.length);
+      end(`rcode ${m[3]! & 0xf}: ${addresses.length ? addresses.join(', ') : 'no address'}`, (m[3]! & 0xf) === 0 && addresses.length > 0 && addresses.every((a) => a === server));
+    });
+    socket.connect(port, server, () => socket.send(query));
+    let ended = false;
+    function end(measured: string, ok = false): void {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      clearTimeout(resend);
+      socket.close();
+      resolve({
+        group: 'dns', probe: `${name} from nanopolicy's responder on ${server}:${port}`, expected: `${server} only`, measured, ok,
+        ms: Math.round(performance.now() - started),
+        ...(ok ? {} : { detail: `the DNS responder on ${server} did not answer the listed name "${name}" with ${server} alone: the name does not lead to the transparent door` }),
+      });
+    }
+  });
+}
+
+// The IPv4 addresses in an answer's A records (the question echoed is `questionEnd` bytes long).
+function answerAddresses(m: Buffer, questionEnd: number): string[] {
+  const out: string[] = [];
+  let at = questionEnd;
+  for (let i = 0; i < m.readUInt16BE(6) && at < m.length; i++) {
+    // The owner name: labels, or a compression pointer.
+    while (at < m.length && m[at] !== 0 && (m[at]! & 0xc0) !== 0xc0) at += m[at]! + 1;
+    at += at < m.length && m[at] === 0 ? 1 : 2;
+    if (at + 10 > m.length) break;
+    const type = m.readUInt16BE(at);
+    const length = m.readUInt16BE(at + 8);
+    if (type === 1 && length === 4 && at + 14 <= m.length) out.push([...m.subarray(at + 10, at + 14)].join('.'));
+    at += 10 + length;
+  }
+  return out;
 }
 
 function udpQuery(server: string, o: DnsOptions): Promise<ProbeResult> {

@@ -61,7 +61,7 @@ export async function runProbes(input: InsideInput, onProgress?: SweepProgress):
         ...(options.caPem ? { caPem: options.caPem } : {}),
       }),
     egress: () => egress(egressList, scanner),
-    dns: () => dnsProbe({ servers: dnsServers, name: options.dnsName ?? DEFAULT_DNS_NAME, timeoutMs, ...(manifest.egress?.doors ? { responder: manifest.gateway } : {}) }),
+    dns: () => dnsProbe({ servers: dnsServers, name: options.dnsName ?? DEFAULT_DNS_NAME, timeoutMs, ...(manifest.egress?.doors ? { responder: manifest.gateway, listed: manifest.egress.names.filter((n) => !n.wildcard).map((n) => n.host) } : {}) }),
     icmp: () => icmpProbe(pingTargets, timeoutMs),
     mounts: () => mountsProbe(options.sharesRoot ?? manifest.sharesRoot, manifest.mounts),
   };
