@@ -57,6 +57,12 @@ t('listed names (and names below a wildcard) resolve to the gateway on the gatew
   assert.equal((aaaa.ok && aaaa.answers) || [], []);
 });
 
+t('DNS over TCP to the gateway\'s 53 is redirected to the responder too', async () => {
+  const script = `const net=require('net');const name='api.dnslab.test';const labels=name.split('.').map(l=>Buffer.concat([Buffer.from([l.length]),Buffer.from(l)]));const msg=Buffer.concat([Buffer.from([0,9,1,0,0,1,0,0,0,0,0,0]),...labels,Buffer.from([0,0,1,0,1])]);const len=Buffer.alloc(2);len.writeUInt16BE(msg.length);const s=net.connect(53,'GATEWAY',()=>s.write(Buffer.concat([len,msg])));let got=Buffer.alloc(0);s.on('data',d=>{got=Buffer.concat([got,d]);if(got.length>=2&&got.length>=2+got.readUInt16BE(0)){const m=got.subarray(2);console.log(JSON.stringify({rcode:m[3]&15,answers:m.readUInt16BE(6),last:[...m.subarray(m.length-4)].join('.')}));s.destroy();}});s.on('error',e=>console.log(JSON.stringify({error:e.code})));setTimeout(()=>{console.log(JSON.stringify({error:'timeout'}));process.exit(0)},3000).unref();`;
+  const r = await lab.exec('vm', ['node', '-e', script.replace('GATEWAY', lab.gateway)]);
+  assert.equal(JSON.parse(r.stdout.trim().split('\n')[0]!), { rcode: 0, answers: 1, last: lab.gateway });
+});
+
 t("the VM's own system resolver (resolv.conf names the gateway) finds listed names at the gateway, and nothing else", async () => {
   const listed = await lab.exec('vm', ['getent', 'ahostsv4', 'api.dnslab.test']);
   assert.is(listed.exitCode, 0, listed.stderr);
