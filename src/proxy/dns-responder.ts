@@ -42,7 +42,8 @@ export async function startDnsResponder(config: ProxyConfig, deps: DnsResponderD
   const flood = limitAudit(deps.audit, DNS_RECORDS_PER_SECOND, deps.now);
   const record = (client: string, transport: 'udp' | 'tcp', d: ReturnType<typeof answerDnsQuery> | undefined, reason?: string): void => {
     flood.write({
-      time: new Date(deps.now()).toISOString(), door: 'dns', client, name: d?.name ?? '', port: dns.listen.port,
+      // Port 53: what the VM asked (the firewall redirects it here), not the port we listen on.
+      time: new Date(deps.now()).toISOString(), door: 'dns', client, name: d?.name ?? '', port: 53,
       decision: d?.rule ? 'allowed' : 'refused',
       reason: reason ?? `${d?.type || '?'} over ${transport}: ${d?.rcode}, ${d?.reason}`,
       ...(d?.rule ? { rule: d.rule.name } : {}), bytesUp: 0, bytesDown: 0, durationMs: 0,

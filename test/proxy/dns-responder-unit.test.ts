@@ -45,6 +45,7 @@ test('responder: UDP and TCP answer the VM, a listed name with the gateway, othe
       s.on('error', reject);
     });
     assert.equal(tcp.answers?.map((x) => (x as { data: string }).data), ['192.168.64.1']);
+    assert.ok(records.every((x) => x.port === 53), 'recorded as the port the VM asked');
     assert.equal(records.map((x) => [x.door, x.name, x.decision, x.rule]), [
       ['dns', 'api.anthropic.test', 'allowed', 'claude'],
       ['dns', 'exfil-c2vjcmv0.evil.test', 'refused', undefined],
