@@ -4,6 +4,7 @@
 // writes its counts and stops tcpdump on SIGTERM or SIGINT.
 
 import { startCollector } from './firewall-collector.ts';
+import { MACOS_TCPDUMP, tcpdumpArgs } from '../host/tcpdump-command.ts';
 
 /** How often counts are written: a refused attempt shows in `nanopolicy log` within this. */
 const FLUSH_MS = 2000;
@@ -25,10 +26,11 @@ async function main(): Promise<void> {
   if (!source || !subnet || !out || !/^(nflog:\d{1,5}|pflog\d+)$/.test(source)) {
     throw new Error('usage: node dist/firewall-log.js --source nflog:N|pflog0 --subnet CIDR --out FILE [--anchor NAME] [--sudo]');
   }
-  // -n no names (no DNS lookups), -l line by line, -q no payload decoding, -e the pflog rule.
-  const tcpdump = ['tcpdump', '-n', '-l', '-q', ...(source.startsWith('pflog') ? ['-e'] : []), '-i', source];
+  // Through sudo on macOS by its absolute path, the one the sudoers line names.
+  const sudo = argv.includes('--sudo');
+  const tcpdump = [sudo && process.platform === 'darwin' ? MACOS_TCPDUMP : 'tcpdump', ...tcpdumpArgs(source)];
   const collector = startCollector({
-    argv: argv.includes('--sudo') ? ['sudo', '-n', ...tcpdump] : tcpdump,
+    argv: sudo ? ['sudo', '-n', ...tcpdump] : tcpdump,
     ...(anchor ? { anchor } : {}),
     subnet, out, rotateBytes: ROTATE_BYTES, flushMs: FLUSH_MS,
     log: (line) => process.stderr.write(`nanopolicy-firewall-log: ${line}\n`),
