@@ -125,6 +125,11 @@ t('verify: every listed name through the proxy, unlisted and mismatched names re
   const host = json.results.filter((x) => x.group === 'host');
   assert.ok(host.some((x) => x.probe === `egress proxy on ${lab.gateway}:${PORT}` && x.ok));
   assert.is(host.filter((x) => x.probe.startsWith('audit log:')).length, 5, 'three names, one unlisted, one mismatched TLS name');
+  // The direct dials around the proxy were refused by the firewall and are in its log, for
+  // `nanopolicy log --refused` (one row per name: all three resolve to WEB).
+  const logged = host.filter((x) => x.probe.startsWith(`firewall log: ${WEB}:443 (`));
+  assert.is(logged.length, 3);
+  assert.ok(logged.every((x) => x.ok && x.measured === 'logged, refused'));
   // The web service saw the three handshakes, from the host's wan address: the VM went only through the proxy.
   const sni = lab.handshakes('egress-web').map((h) => h.sni).sort();
   assert.equal([...new Set(sni)], ['api.egress.test', 'cdn.egress.test', 'chat.egress.test']);

@@ -18,6 +18,7 @@ import { openCanaries } from './canaries.ts';
 import { runInside } from './run-inside.ts';
 import { hostRow } from './host-result.ts';
 import { checkAudit, checkProxyProcess, markAudit } from './egress-proxy-host.ts';
+import { checkFirewallLog, markFirewallLog } from './firewall-log-host.ts';
 import { checkReport } from './check-report.ts';
 import { readCounters, type FirewallCounters } from './firewall-counters.ts';
 import { claimsOf, counterEvidence } from './counter-evidence.ts';
@@ -61,6 +62,8 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
   const probeEgress = o.manifest.egress !== undefined && !o.inside.skip?.includes('proxy');
   const nonce = o.inside.egressNonce ?? randomBytes(6).toString('hex');
   const mark = probeEgress && o.stateDir ? markAudit(o.stateDir) : undefined;
+  const firewallMark = probeEgress && o.stateDir ? markFirewallLog(o.stateDir) : undefined;
+  let direct: Array<{ host: string; port: number; label: string }> = [];
   const counted = o.backend === 'pf' || o.backend === 'nft' ? o.backend : undefined;
   const before: FirewallCounters | string | undefined = counted ? await readCounters(o.policy, counted, run, o.pf?.asRoot) : undefined;
   let insideRows: ProbeResult[];
@@ -72,6 +75,10 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
         // Only the direct-target probe needs the names resolved: no lookup when it is skipped.
         const resolvedTargets = o.inside.skip?.includes('direct') ? {} : await resolveTargets(o.manifest);
         const resolvedEgress = probeEgress ? await resolveEgress(o.manifest) : {};
+        // The addresses the proxy probe dials without the proxy (egress-proxy.ts): each must show
+        // in the firewall's log too.
+        const all = { ...resolvedEgress, ...o.inside.resolvedEgress };
+        direct = (o.manifest.egress?.names ?? []).filter((n) => !n.wildcard).flatMap((n) => (all[n.host] ?? []).map((a) => ({ host: a, port: n.port, label: n.host })));
         const budgetMs = o.inside.budgetMs ?? DEFAULT_BUDGET_MS;
         return await runInside(
           {
@@ -97,6 +104,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
     : mark
       ? await checkAudit(o.policy, mark, nonce)
       : [hostRow('audit log of the egress proxy', 'read', 'NO STATE DIR', false, 0, 'the policy lists egress but verify was given no state directory, so the proxy\'s audit log cannot back the VM\'s report')];
+  const firewallRows = firewallMark && !(inside instanceof Error) ? await checkFirewallLog(firewallMark, direct) : [];
   const evidence: ProbeResult[] = [];
   if (inside instanceof Error) {
     insideRows = [hostRow('probes inside the VM', 'ran', 'FAILED', false, 0, `could not run the probes inside the VM: ${sanitizeText(inside.message)}`)];
@@ -108,7 +116,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
       evidence.push({ ...counterEvidence(before, after, claimsOf(checked.rows, o.manifest), counted === 'pf' ? 'pf anchor' : 'nft table'), group: 'canary' });
     }
   }
-  return { results: [...hostRows, ...insideRows, ...evidence, ...auditRows, ...canaryRows], ...(insideStats ? { inside: insideStats } : {}), totalMs: Math.round(performance.now() - started) };
+  return { results: [...hostRows, ...insideRows, ...evidence, ...auditRows, ...firewallRows, ...canaryRows], ...(insideStats ? { inside: insideStats } : {}), totalMs: Math.round(performance.now() - started) };
 }
 
 async function hostChecks(o: VerifyHostOptions, run: RunCommand): Promise<ProbeResult[]> {
