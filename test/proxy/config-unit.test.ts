@@ -88,9 +88,9 @@ test('config: transparent doors and the DNS responder are optional, and each mis
   assert.equal(ok.dns, { listen: { host: gw, port: 13153 }, answer: gw, ttl: 60 });
   const cases: Array<[unknown, RegExp]> = [
     [{ ...BASE, transparent: {} }, /"transparent" must be an array/],
-    [{ ...BASE, transparent: [{ listen: { host: '0.0.0.0', port: 1 }, port: 443 }] }, /gateway's IPv4/],
-    [{ ...BASE, transparent: [{ listen: { host: gw, port: 13128 }, port: 443 }] }, /already taken/],
-    [{ ...BASE, transparent: [{ listen: { host: gw, port: 1 }, port: 443 }, { listen: { host: gw, port: 2 }, port: 443 }] }, /has a door already/],
+    [{ ...BASE, transparent: [{ listen: { host: '0.0.0.0', port: 1 }, port: 443 }] }, /must be the gateway address, not 0\.0\.0\.0/],
+    [{ ...BASE, transparent: [{ listen: { host: gw, port: 13128 }, port: 443 }] }, /already used by another listener/],
+    [{ ...BASE, transparent: [{ listen: { host: gw, port: 1 }, port: 443 }, { listen: { host: gw, port: 2 }, port: 443 }] }, /has a transparent door already/],
     [{ ...BASE, transparent: [{ listen: { host: gw, port: 1 }, port: 443, sni: 'x' }] }, /unknown key "transparent\[0\]\.sni"/],
     [{ ...BASE, dns: { listen: { host: gw, port: 53 }, answer: '8.8.8.8x', ttl: 1 } }, /dns\.answer/],
     [{ ...BASE, dns: { listen: { host: gw, port: 53 }, answer: '0.0.0.0', ttl: 1 } }, /dns\.answer/],
