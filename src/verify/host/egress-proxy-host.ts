@@ -14,6 +14,7 @@ import { probeNames } from '../inside/egress-proxy.ts';
 import type { ProbeResult } from '../inside/result.ts';
 import { hostRow } from './host-result.ts';
 import { egressDoors } from '../../compiler/egress-doors.ts';
+import { doorProbeName } from '../inside/transparent-door.ts';
 import { listTcpListeners, processArgs } from './listeners.ts';
 import type { RunCommand } from './run-command.ts';
 
@@ -76,19 +77,37 @@ interface Expected {
 export function expectedAttempts(policy: Policy, nonce: string): Expected[] {
   const exact = policy.egress.flatMap((r) => r.hosts.filter((h) => !h.wildcard));
   const names = probeNames(nonce);
+  // The CONNECT door's records carry no door (older proxies) or "connect".
+  const connectDoor = (r: AuditRecord) => r.door === undefined || r.door === 'connect';
   const out: Expected[] = exact.map((h) => ({
     label: `${h.host}:${h.port} allowed`,
     decision: 'allowed' as const,
-    matches: (r) => r.name === h.host && r.port === h.port && r.decision === 'allowed' && (r.sni === undefined || r.sni === h.host),
+    matches: (r) => connectDoor(r) && r.name === h.host && r.port === h.port && r.decision === 'allowed' && (r.sni === undefined || r.sni === h.host),
   }));
-  out.push({ label: `${names.unlisted}:443 refused`, decision: 'refused', matches: (r) => r.name === names.unlisted && r.decision === 'refused' });
+  out.push({ label: `${names.unlisted}:443 refused`, decision: 'refused', matches: (r) => connectDoor(r) && r.name === names.unlisted && r.decision === 'refused' });
   const first = exact[0];
   if (first) {
     out.push({
       label: `${first.host}:${first.port} with TLS name ${names.sni} refused`,
       decision: 'refused',
-      matches: (r) => r.name === first.host && r.port === first.port && r.sni === names.sni && r.decision === 'refused',
+      matches: (r) => connectDoor(r) && r.name === first.host && r.port === first.port && r.sni === names.sni && r.decision === 'refused',
     });
+  }
+  // The transparent door's attempts (transparent-door.ts): each exact name on a door port, and
+  // the invented TLS name on the first one.
+  const doors = egressDoors(policy);
+  if (doors) {
+    const ports = new Set(doors.transparent.map((d) => d.port));
+    const through = exact.filter((h) => ports.has(h.port));
+    for (const h of through) {
+      out.push({
+        label: `${h.host}:${h.port} allowed through the transparent door`,
+        decision: 'allowed',
+        matches: (r) => r.door === 'transparent' && r.name === h.host && r.port === h.port && r.decision === 'allowed',
+      });
+    }
+    const door = doorProbeName(nonce);
+    out.push({ label: `TLS name ${door} refused by the transparent door`, decision: 'refused', matches: (r) => r.door === 'transparent' && (r.name === door || r.sni === door) && r.decision === 'refused' });
   }
   return out;
 }
