@@ -1,6 +1,7 @@
 // Builds nanopolicy: the peggy grammar into its parser, then one bundle for the CLI, one
 // self-contained bundle for the probe that `verify` sends into the VM, and one for the egress
-// proxy that `enforce` runs on the host (both Node built-ins only).
+// proxy that `enforce` runs on the host (the probe Node built-ins only; the proxy also bundles
+// dns-packet).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -243,5 +244,14 @@ await build({
   ...common,
   entryPoints: [join(root, 'src/proxy/main.ts')],
   outfile: join(root, 'dist/proxy.js'),
+  format: 'esm',
+  // dns-packet (the DNS responder's parser) is CommonJS and requires node:buffer: an ESM bundle
+  // has no `require` of its own, so it gets Node's.
+  banner: { js: "import { createRequire as __nanopolicyCreateRequire } from 'node:module'; const require = __nanopolicyCreateRequire(import.meta.url);" },
+});
+await build({
+  ...common,
+  entryPoints: [join(root, 'src/proxy/firewall-main.ts')],
+  outfile: join(root, 'dist/firewall-log.js'),
   format: 'esm',
 });

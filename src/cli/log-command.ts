@@ -1,5 +1,7 @@
 // `nanopolicy log POLICY`: the egress proxy's audit log for a person — what did my agent try to
-// reach, what got through, what was refused and why. --follow keeps printing new decisions.
+// reach, what got through, what was refused and why — merged with what the firewall refused from
+// the VM (the collector's counts: "tried 203.0.113.10:443 directly 50×"). --follow keeps printing
+// new decisions.
 
 import { existsSync, statSync } from 'node:fs';
 import { homeDir } from '../lazy-builtins.ts';
@@ -8,7 +10,7 @@ import type { Command } from 'commander';
 import { colors, type Colors } from '../colors.ts';
 import { compilePolicyFile } from '../compiler/compile.ts';
 import type { AuditRecord } from '../formats/proxy-config.ts';
-import { defaultStateDir, proxyAuditPath } from '../formats/enforce-state.ts';
+import { defaultStateDir, firewallLogPath, proxyAuditPath } from '../formats/enforce-state.ts';
 import { EXIT, useColor, type Io } from './io.ts';
 import type { SetExit } from './set-exit.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
@@ -67,10 +69,13 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
     }
   };
   if (!policy.proxy) io.stderr.write(`The policy for "${policy.vm}" lists no egress, so no proxy runs; showing any log left in ${stateDir}.\n`);
-  // The rotated part first: it holds the older lines.
+  // The rotated part first: it holds the older lines. The firewall's records are merged in by time
+  // (a record's time is when its first packet came).
   const older = readRecords(`${path}.1`, 0).records;
   const current = readRecords(path, 0);
-  const all = [...older, ...current.records];
+  const firewallPath = firewallLogPath(stateDir);
+  const firewall = readRecords(firewallPath, 0);
+  const all = mergeByTime([...older, ...current.records], [...readRecords(`${firewallPath}.1`, 0).records, ...firewall.records]);
   show(all);
   if (!flags.follow) {
     if (!flags.json) io.stderr.write(all.length === 0 ? `Nothing logged yet in ${path}.\n` : `${summary(all)}\n`);
@@ -78,6 +83,7 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
   }
   const interval = Number(flags.interval);
   let offset = current.offset;
+  let firewallOffset = firewall.offset;
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -89,7 +95,10 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
       if (existsSync(path) && statSync(path).size < offset) offset = 0;
       const next = readRecords(path, offset);
       offset = next.offset;
-      show(next.records);
+      if (existsSync(firewallPath) && statSync(firewallPath).size < firewallOffset) firewallOffset = 0;
+      const nextFirewall = readRecords(firewallPath, firewallOffset);
+      firewallOffset = nextFirewall.offset;
+      show(mergeByTime(next.records, nextFirewall.records));
     }
   } finally {
     process.off('SIGINT', onSignal);
@@ -98,10 +107,26 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
   return EXIT.ok;
 }
 
+// Two logs, each in time order, as one in time order (a stable merge: equal times keep the proxy first).
+export function mergeByTime(a: readonly AuditRecord[], b: readonly AuditRecord[]): AuditRecord[] {
+  const out: AuditRecord[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && String(a[i]!.time) <= String(b[j]!.time))) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
+}
+
 // One decision on one line: when, what, where to, and why when refused.
 export function formatRecord(r: AuditRecord, c: Colors): string {
   // The proxy records UTC; the line says so, since a Mac's clock shows local time (issue 25).
   const time = `${String(r.time).replace('T', ' ').replace(/\.\d+Z$|Z$/, '')} UTC`;
+  if (r.door === 'firewall') {
+    const last = r.until && r.until !== r.time ? `, last ${String(r.until).replace(/^.*T/, '').replace(/\.\d+Z$|Z$/, '')} UTC` : '';
+    return `${c.dim(time)}  ${c.red('BLOCKED')}  ${'firewall'.padEnd(10)} ${printable(r.reason)}${c.dim(` (from ${printable(r.client)}${last})`)}`;
+  }
   const what = `${r.name}:${r.port}`;
   if (r.decision === 'allowed') {
     const traffic = `↑${bytes(r.bytesUp)} ↓${bytes(r.bytesDown)} in ${seconds(r.durationMs)}`;
@@ -113,6 +138,9 @@ export function formatRecord(r: AuditRecord, c: Colors): string {
 
 // "12 attempts: 9 allowed (claude 7, discord 2), 3 refused (evil.example:443 ×2, …)".
 export function summary(records: readonly AuditRecord[]): string {
+  // The firewall's records count packets, not attempts through the proxy: they get their own part.
+  const blocked = records.filter((r) => r.door === 'firewall');
+  records = records.filter((r) => r.door !== 'firewall');
   const allowed = records.filter((r) => r.decision === 'allowed');
   const refused = records.filter((r) => r.decision === 'refused');
   const count = (keys: string[]) => {
@@ -124,7 +152,19 @@ export function summary(records: readonly AuditRecord[]): string {
   if (allowed.length > 0) parts[0] += ` (${count(allowed.map((r) => r.rule ?? r.name)).join(', ')})`;
   parts.push(`${refused.length} refused`);
   if (refused.length > 0) parts[1] += ` (${count(refused.map((r) => `${r.name}:${r.port}`)).slice(0, 8).join(', ')})`;
+  if (blocked.length > 0) {
+    const tries = new Map<string, number>();
+    for (const r of blocked) if (r.name) tries.set(`${r.name}:${r.port}`, (tries.get(`${r.name}:${r.port}`) ?? 0) + (r.count ?? 1));
+    const top = [...tries].sort((x, y) => y[1] - x[1]).slice(0, 5).map(([k, n]) => `${k} ×${n}`);
+    parts.push(`and the firewall blocked ${blocked.reduce((n, r) => n + (r.count ?? 1), 0)} direct attempt(s)${top.length ? ` (${top.join(', ')})` : ''}`);
+  }
   return parts.join(', ');
+}
+
+// A log file is only as trusted as its permissions: no control character (an escape sequence)
+// reaches the terminal from it.
+function printable(text: string): string {
+  return String(text).replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
 }
 
 function bytes(n: number): string {

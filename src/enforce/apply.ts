@@ -6,6 +6,7 @@
 
 import { isOurBridge } from './bridge-step.ts';
 import { isOurProxy } from './proxy-step.ts';
+import { isOurCollector, stopCollector } from './firewall-log-step.ts';
 import { downLocked } from './down.ts';
 import { tartVmState } from './tart-vm-state.ts';
 import { acquireLock, LockedError, type Lock } from './lock.ts';
@@ -57,6 +58,9 @@ export async function applyLocked(session: Session): Promise<ApplyResult> {
     const standing = await whatStands(session, existing);
     if (standing.parts.length === 0) {
       session.options.log(`the earlier enforce recorded in ${session.stateDir} left nothing standing (${reason}; after a reboot or a crash): starting afresh`);
+      // A collector left running is only a view, never part of the cage, but it holds the nflog
+      // group the new one needs: stop it.
+      if (existing.firewallLog !== undefined) await stopCollector(session.runner, existing.firewallLog).catch(() => {});
       removeState(session.stateDir);
       earlier = { how: 'fresh', reason, removed: [], ...(voidTokens.length ? { voidTokens } : {}) };
     } else if (standing.vmStopped) {
@@ -107,6 +111,10 @@ export async function whyNotCurrent(session: Session, state: EnforceState): Prom
     if (proxy === undefined || proxy.listen.port !== policy.proxy.listen) return 'the egress proxy was not started';
     if (proxy.allowClients[0] !== plan.bridgeRange(state)) return `the egress proxy accepts ${proxy.allowClients.join(', ')}`;
     if (!(await isOurProxy(session.runner, proxy))) return `the egress proxy (pid ${proxy.pid}) is not running`;
+  }
+  if (plan.steps.some((s) => s.id === 'firewall-log')) {
+    const collector = state.firewallLog;
+    if (collector === undefined || !(await isOurCollector(session.runner, collector))) return 'the firewall-log collector is not running';
   }
   if (state.vmStarted && state.vmPid !== undefined && !session.runner.alive(state.vmPid)) return 'the VM enforce started has exited';
   return undefined;

@@ -4,6 +4,7 @@
 
 import { stopBridge } from './bridge-step.ts';
 import { stopProxy } from './proxy-step.ts';
+import { stopCollector } from './firewall-log-step.ts';
 import { undoSteps, type UndoFailure } from './run-plan.ts';
 import type { Session } from './session.ts';
 import { readState, removeState, writeState, type EnforceState } from '../formats/enforce-state.ts';
@@ -48,6 +49,17 @@ export async function downLocked(session: Session, recorded: EnforceState | unde
       undone.push('proxy');
     } catch (error) {
       failures.push({ step: 'proxy', error: (error as Error).message, manual: [`kill ${proxy.pid}`] });
+    }
+    persist();
+  }
+  const collector = ctx.state.firewallLog;
+  if (collector !== undefined) {
+    try {
+      await stopCollector(ctx.runner, collector);
+      ctx.state.firewallLog = undefined;
+      undone.push('firewall-log');
+    } catch (error) {
+      failures.push({ step: 'firewall-log', error: (error as Error).message, manual: [`kill ${collector.pid}`] });
     }
     persist();
   }

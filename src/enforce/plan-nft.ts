@@ -8,6 +8,7 @@ import type { Policy } from '../compiler/policy.ts';
 import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import { bridgeStep } from './bridge-step.ts';
 import { proxyStep } from './proxy-step.ts';
+import { firewallLogStep } from './firewall-log-step.ts';
 import { cmd, sudo, type Cmd } from '../host/command.ts';
 import { interfaceFromIpJson, safeInterfaceName } from '../host/find-interface.ts';
 import { netmaskMatches, prefixFromIpJson } from './interface-prefix.ts';
@@ -51,6 +52,7 @@ export function planNft(input: NftPlanInput): Step[] {
     killStates(nft, policy),
     ...policy.bridges.map((b) => bridgeStep(b, () => range, artifacts, policy.network)),
     ...(policy.proxy ? [proxyStep(policy, () => range, artifacts)] : []),
+    firewallLogStep(policy, 'nft', input.useSudo),
     checkTable(nft, artifacts, 'recheck-table'),
   ];
 }

@@ -16,6 +16,7 @@ import { anchorMissing, parseEnableToken, pfEnabled, tokenAlreadyReleased } from
 import { loadServices, servicesFileFrom } from '../host/services-db.ts';
 import { bridgeStep } from './bridge-step.ts';
 import { proxyStep } from './proxy-step.ts';
+import { firewallLogStep } from './firewall-log-step.ts';
 import { pruneSnapshotsStep, snapshotStep } from './snapshot-step.ts';
 import { loadedRulesPath } from '../formats/enforce-state.ts';
 import { ensureVmStopped, tartStop } from './stop-vm.ts';
@@ -93,6 +94,8 @@ export function planPf(input: PfPlanInput): Step[] {
     reloadAnchor(pf, artifacts),
     ...policy.bridges.map((b) => bridgeStep(b, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts, policy.network)),
     ...(policy.proxy ? [proxyStep(policy, (ctx) => `${ctx.state.vmAddress ?? PLACEHOLDER.vmAddress}/32`, artifacts)] : []),
+    // tcpdump on pflog0 needs root: through sudo -n, as the sudoers file allows.
+    firewallLogStep(policy, 'pf', true),
     recheckPf(pf, artifacts),
     ...(input.start && policy.snapshots ? [pruneSnapshotsStep(policy, policy.snapshots.keep)] : []),
   ];

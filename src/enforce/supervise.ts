@@ -10,6 +10,7 @@ import { isOurBridge, socatCmd, startBridge, stopBridge } from './bridge-step.ts
 import { hostAddresses, resolveTarget } from './resolve-target.ts';
 import { downLocked, type DownResult } from './down.ts';
 import { isOurProxy, startProxy } from './proxy-step.ts';
+import { isOurCollector, startCollector } from './firewall-log-step.ts';
 import type { Session } from './session.ts';
 
 export interface SuperviseOptions {
@@ -106,6 +107,24 @@ export async function superviseLocked(session: Session, state: EnforceState, opt
         } catch (error) {
           ctx.log(`${(error as Error).message} (next try in ${Math.round(b.delay / 1000)} s)`);
           backoff.set('proxy', { delay: Math.min(b.delay * 2, maxBackoff), next: Date.now() + b.delay });
+        }
+        persist();
+      }
+    }
+    // The firewall-log collector, the same way (only a lost view, never a hole: the firewall
+    // refuses either way).
+    const collector = ctx.state.firewallLog;
+    if (collector !== undefined && !(await isOurCollector(ctx.runner, collector))) {
+      const b = backoff.get('firewall-log') ?? { delay: 1000, next: 0 };
+      if (Date.now() >= b.next) {
+        try {
+          await startCollector(ctx, session.policy, ctx.state.backend, collector.argv.includes('--sudo'));
+          backoff.delete('firewall-log');
+          restarts++;
+          ctx.log('restarted the firewall-log collector');
+        } catch (error) {
+          ctx.log(`${(error as Error).message} (next try in ${Math.round(b.delay / 1000)} s)`);
+          backoff.set('firewall-log', { delay: Math.min(b.delay * 2, maxBackoff), next: Date.now() + b.delay });
         }
         persist();
       }

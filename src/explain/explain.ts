@@ -14,6 +14,9 @@ import { proxyLayer } from './proxy-layer.ts';
 import { explainPath } from './share-layer.ts';
 import { softnetLayer } from './softnet-layer.ts';
 import { parseIpv4 } from '../net/ipv4.ts';
+import { DNS_PORT, egressDoors } from '../compiler/egress-doors.ts';
+import { nameMatches } from '../formats/match-rule.ts';
+import { normaliseName } from '../net/host-name.ts';
 
 export type FirewallBackend = 'pf' | 'nft';
 
@@ -42,8 +45,25 @@ export const NETWORK_LAYERS: readonly NetworkLayer[] = [
       ? undefined
       : ctx.policy.proxy && p.port === ctx.policy.proxy.listen
         ? proxyLayer(ctx.policy, p.request, text(ctx, 'proxy.json'))
-        : bridgeLayer(ctx.policy, p.port, text(ctx, 'bridges.sh')),
+        : doorLayer(ctx, p) ?? bridgeLayer(ctx.policy, p.port, text(ctx, 'bridges.sh')),
 ];
+
+// The egress doors the firewall redirects the gateway's listed ports and 53 to: the transparent
+// door runs the proxy's own rules on the TLS server name; the DNS responder answers from the
+// policy alone. Undefined when the port is no door's.
+function doorLayer(ctx: ExplainContext, p: Packet): LayerResult | undefined {
+  const doors = ctx.policy.proxy ? egressDoors(ctx.policy) : undefined;
+  if (!doors || p.port === undefined) return undefined;
+  if (doors.transparent.some((d) => d.port === p.port)) {
+    const request = p.request?.kind === 'name' ? { ...p.request, port: p.port } : p.request;
+    const verdict = proxyLayer(ctx.policy, request, text(ctx, 'proxy.json'));
+    return { ...verdict, layer: 'door', reason: `the transparent door takes the name from the TLS server name and applies the proxy's rules: ${verdict.reason}` };
+  }
+  if (p.port === DNS_PORT) {
+    return { layer: 'dns', verdict: 'pass', reason: `nanopolicy's DNS responder answers here: the policy's ${ctx.policy.egress.flatMap((e) => e.hosts).length} name(s) with ${ctx.policy.network.gateway}, every other name with NXDOMAIN; it forwards nothing` };
+  }
+  return undefined;
+}
 
 function text(ctx: ExplainContext, name: string): string {
   const a = ctx.artifacts.find((x) => x.name === name);
@@ -84,7 +104,20 @@ export function explain(ctx: ExplainContext, target: string): Explanation {
   const proxy = policy.proxy;
   const request: Packet['request'] | undefined = parsed.host.kind === 'name' ? { kind: 'name', text: host, ...(port !== undefined ? { port } : {}) } : isGateway(ctx, packet) ? undefined : { kind: parsed.host.kind, text: host };
   const proxyRoute = proxy && request ? route(ctx, 'egress proxy', { dst: gatewayDst, port: proxy.listen, proto: 'tcp', request }) : undefined;
+  // A name resolved in the VM (our DNS responder, or the hosts lines) leads to the gateway on its
+  // own port: the transparent door for that port, when the policy lists it.
+  const doors = proxy ? egressDoors(policy) : undefined;
+  const doorPort = parsed.host.kind === 'name' && doors ? (port ?? 443) : undefined;
+  const transparentRoute = doorPort !== undefined && doors!.transparent.some((d) => d.port === doorPort) && request
+    ? route(ctx, 'transparent door', { dst: gatewayDst, port: doorPort, proto: 'tcp', request })
+    : undefined;
   const notes: string[] = [];
+  if (doors && parsed.host.kind === 'name') {
+    const listed = policy.egress.find((e) => e.hosts.some((h) => nameMatches(h.host, normaliseName(host))));
+    notes.push(listed
+      ? `A DNS query for ${host} in the VM goes to ${policy.network.gateway}:53, which the firewall redirects to nanopolicy's DNS responder (port ${doors.dns}); it answers ${policy.network.gateway} (egress "${listed.name}", policy line ${listed.span.line}) and forwards nothing.`
+      : `A DNS query for ${host} in the VM goes to ${policy.network.gateway}:53, which the firewall redirects to nanopolicy's DNS responder (port ${doors.dns}); it answers NXDOMAIN (no egress line lists the name) and forwards nothing.`);
+  }
   if (parsed.host.kind === 'name') notes.push('explain resolves no name: softnet and pf see only the address a name resolves to, in the VM or on the host.');
   if (proxyRoute?.reaches && parsed.host.kind === 'name') notes.push(`The egress proxy resolves ${host} on the host, per connection, and refuses it when it resolves to a private, loopback, link-local, VM-subnet or host address, or when the TLS server name is not ${host}.`);
   if (port === undefined && isGateway(ctx, packet) && (policy.bridges.length || proxy)) {
@@ -93,14 +126,14 @@ export function explain(ctx: ExplainContext, target: string): Explanation {
   }
   // A name nothing lets through: say what line would (a bridge is for internal endpoints; a name on
   // the internet goes through the proxy), so the owner is not left to guess the statement.
-  const reached = direct.reaches || bridgeRoutes.some((r) => r.reaches) || proxyRoute?.reaches === true;
+  const reached = direct.reaches || bridgeRoutes.some((r) => r.reaches) || proxyRoute?.reaches === true || transparentRoute?.reaches === true;
   if (!reached && parsed.host.kind === 'name') {
     const label = host.split('.').slice(-2, -1)[0]?.toLowerCase().replace(/[^a-z0-9-]/g, '') || 'web';
     const name = /^[a-z]/.test(label) ? label : `web-${label}`;
     notes.push(`To let the VM reach it by name over HTTPS, add the line "egress ${name} ${host}${port !== undefined && port !== 443 ? `:${port}` : ''}" (enforce then runs a proxy for it, which checks every address the name resolves to and the TLS server name); an internal service is an "allow … via PORT" bridge instead.`);
   }
-  const summary = summarize(ctx, target, direct, bridgeRoutes, viaBridges.map((b) => b.span.line), proxyRoute);
-  return { target, kind: parsed.kind, summary, routes: [direct, ...bridgeRoutes, ...(proxyRoute ? [proxyRoute] : [])], notes };
+  const summary = summarize(ctx, target, direct, bridgeRoutes, viaBridges.map((b) => b.span.line), proxyRoute, transparentRoute);
+  return { target, kind: parsed.kind, summary, routes: [direct, ...bridgeRoutes, ...(transparentRoute ? [transparentRoute] : []), ...(proxyRoute ? [proxyRoute] : [])], notes };
 }
 
 function blockedBy(r: Route): string {
@@ -114,9 +147,10 @@ function blockedBy(r: Route): string {
 }
 
 // The one-sentence answer: direct, else through bridges or the egress proxy, else why not.
-function summarize(ctx: ExplainContext, target: string, direct: Route, bridges: Route[], lines: number[], proxy: Route | undefined): string {
+function summarize(ctx: ExplainContext, target: string, direct: Route, bridges: Route[], lines: number[], proxy: Route | undefined, transparent?: Route): string {
   const open = bridges.filter((r) => r.reaches);
   const ways = open.map((r, i) => `as ${r.as} through the bridge "${r.name.slice('bridge '.length)}" (policy line ${lines[bridges.indexOf(r)] ?? lines[i]})`);
+  if (transparent?.reaches) ways.push(`by name through the transparent door on ${transparent.as} (the name resolves to the gateway in the VM; TLS server name checked)`);
   const proxyLayer = proxy?.layers.find((l) => l.layer === 'proxy');
   if (proxy?.reaches && proxyLayer) {
     const rule = ctx.policy.egress.find((e) => e.span.line === proxyLayer.policyLine);
@@ -126,6 +160,7 @@ function summarize(ctx: ExplainContext, target: string, direct: Route, bridges: 
   const refused = proxy && !proxy.reaches ? `; ${proxyLayer?.verdict === 'block' ? proxyLayer.brief : `the way to the egress proxy is blocked by ${blockedBy(proxy)}`}` : '';
   if (direct.reaches) {
     const last = direct.layers[direct.layers.length - 1];
+    if (last?.layer === 'dns') return `${target} is open to the VM: nanopolicy's DNS responder answers there, only the policy's names (with the gateway) and NXDOMAIN for the rest, forwarding nothing.`;
     if (last?.layer === 'proxy') return `${target} is open to the VM: the egress proxy listens there (policy lines ${ctx.policy.egress.map((e) => e.span.line).join(', ')}).`;
     const fwd = direct.layers.find((l) => l.layer === 'bridge' && l.verdict === 'pass');
     const b = fwd ? ctx.policy.bridges.find((x) => x.span.line === fwd.policyLine) : undefined;

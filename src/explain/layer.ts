@@ -19,6 +19,8 @@ export interface LayerResult {
   brief?: string;
   policyLine?: number;
   artifactLine?: ArtifactLine;
+  /** The firewall sent the packet on to another gateway port (an egress door): which, and by what line. */
+  redirect?: { port: number; artifactLine: ArtifactLine };
 }
 
 export interface Route {

@@ -11,7 +11,9 @@ interface NftRule {
   line: number;
   text: string;
   conds: Array<[string, string[]]>;
-  verdict: 'accept' | 'reject' | 'drop';
+  verdict: 'accept' | 'reject' | 'drop' | 'dnat';
+  /** dnat: the gateway port the packet is sent on to. */
+  toPort?: number;
 }
 
 export function parseNftRules(text: string): NftRule[] {
@@ -22,12 +24,13 @@ export function parseNftRules(text: string): NftRule[] {
     const c = /^chain (\w+)/.exec(line);
     if (c) chain = c[1]!;
     if (!chain || line === '' || /^(type|chain|table|define|delete|\})/.test(line)) return;
-    const verdict = /\b(accept|reject|drop)\b/.exec(line)?.[1] as NftRule['verdict'] | undefined;
+    const dnat = /\bdnat ip to [\d.]+:(\d+)$/.exec(line);
+    const verdict = dnat ? 'dnat' : /\b(accept|reject|drop)\b/.exec(line)?.[1] as NftRule['verdict'] | undefined;
     if (!verdict) return;
     // `counter` is a statement, not a match: left in, it would pair with the next token as a
     // condition no packet meets, and every counted rule (the rejects among them) would be skipped.
     const body = line
-      .slice(0, line.search(/\b(accept|reject|drop)\b/))
+      .slice(0, dnat ? dnat.index : line.search(/\b(accept|reject|drop)\b/))
       .replace(/\bcounter\b/g, ' ')
       .replace(/([{},])/g, ' $1 ');
     const tokens = body.split(/\s+/).filter(Boolean);
@@ -44,13 +47,15 @@ export function parseNftRules(text: string): NftRule[] {
       } else values.push(tokens[j++]!);
       conds.push([key, values]);
     }
-    rules.push({ chain, line: i + 1, text: raw.trim(), conds, verdict });
+    rules.push({ chain, line: i + 1, text: raw.trim(), conds, verdict, ...(dnat ? { toPort: Number(dnat[1]) } : {}) });
   });
   return rules;
 }
 
-export function nftLayer(packet: Packet, nft: string, gateway: string, vmSubnet: string, bridges: readonly Bridge[]): LayerResult {
-  const toHost = packet.dst.kind === 'ipv4' && packet.dst.text === gateway;
+export function nftLayer(original: Packet, nft: string, gateway: string, vmSubnet: string, bridges: readonly Bridge[]): LayerResult {
+  const toHost = original.dst.kind === 'ipv4' && original.dst.text === gateway;
+  let packet = original;
+  let redirect: NftRule | undefined;
   const chain = toHost ? 'input' : 'forward';
   const v6 = packet.dst.kind === 'ipv6';
   const matches = (key: string, values: string[]): boolean | undefined => {
@@ -68,7 +73,10 @@ export function nftLayer(packet: Packet, nft: string, gateway: string, vmSubnet:
         });
       }
       case 'tcp dport':
+      case 'th dport':
         return packet.port !== undefined && values.map(Number).includes(packet.port);
+      case 'ct status':
+        return values.includes('dnat') && redirect !== undefined;
       case 'meta l4proto':
         return values.includes(packet.proto);
       case 'meta nfproto':
@@ -80,8 +88,19 @@ export function nftLayer(packet: Packet, nft: string, gateway: string, vmSubnet:
         return false;
     }
   };
-  const base = { layer: 'nft' };
-  for (const r of parseNftRules(nft).filter((x) => x.chain === chain)) {
+  const rules = parseNftRules(nft);
+  // The nat chain first, as netfilter's prerouting hook runs before input: a door's dnat.
+  for (const r of rules.filter((x) => x.verdict === 'dnat')) {
+    if (!toHost) break;
+    const results = r.conds.map(([k, v]) => matches(k, v));
+    if (results.every((x) => x === true)) {
+      redirect = r;
+      packet = { ...original, port: r.toPort! };
+      break;
+    }
+  }
+  const base = { layer: 'nft', ...(redirect ? { redirect: { port: redirect.toPort!, artifactLine: { artifact: 'nft.conf', line: redirect.line, text: redirect.text } } } : {}) };
+  for (const r of rules.filter((x) => x.chain === chain)) {
     const results = r.conds.map(([k, v]) => matches(k, v));
     if (results.some((x) => x === false)) continue;
     if (results.some((x) => x === undefined)) continue;
@@ -89,7 +108,7 @@ export function nftLayer(packet: Packet, nft: string, gateway: string, vmSubnet:
     return {
       ...base,
       verdict: r.verdict === 'accept' ? 'pass' : 'block',
-      reason: `the first rule of the ${chain} chain that matches`,
+      reason: `${redirect ? `redirected to port ${redirect.toPort} by nft.conf:${redirect.line}, then ` : ''}the first rule of the ${chain} chain that matches`,
       ...(bridge ? { policyLine: bridge.span.line } : {}),
       artifactLine: { artifact: 'nft.conf', line: r.line, text: r.text },
     };

@@ -20,12 +20,31 @@ interface PfRule {
   fromPorts?: number[];
   to: string[];
   toPorts?: number[];
+  /** `tagged X`: the rule matches only packets an `rdr … tag X` rule redirected. */
+  tagged?: string;
+}
+
+/** An `rdr … to $gw port P tag T -> $gw port Q` rule: the anchor's way to the egress doors. */
+interface PfRdr {
+  line: number;
+  text: string;
+  proto: string[];
+  to: string[];
+  toPorts: number[];
+  tag?: string;
+  redirectPort: number;
 }
 
 // Parses the anchor's macros and rules.
 export function parseAnchor(text: string): PfRule[] {
+  return parseAnchorRules(text).rules;
+}
+
+// The anchor's translation (rdr) and filter rules, macros filled in.
+export function parseAnchorRules(text: string): { rdr: PfRdr[]; rules: PfRule[] } {
   const macros = new Map<string, string>();
   const rules: PfRule[] = [];
+  const rdr: PfRdr[] = [];
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/#.*$/, '').trim();
     if (line === '') return;
@@ -36,9 +55,20 @@ export function parseAnchor(text: string): PfRule[] {
     }
     let expanded = line;
     for (let n = 0; n < 5; n++) expanded = expanded.replace(/\$(\w+)/g, (w, name: string) => macros.get(name) ?? w);
-    rules.push(parseRule(expanded, i + 1, raw.trim()));
+    if (/^rdr\b/.test(expanded)) rdr.push(parseRdr(expanded, i + 1, raw.trim()));
+    else rules.push(parseRule(expanded, i + 1, raw.trim()));
   });
-  return rules;
+  return { rdr, rules };
+}
+
+// The rdr shape the anchor emitter writes: `rdr inet proto P from X to Y port N [tag T] -> Z port M`.
+function parseRdr(line: string, lineNo: number, text: string): PfRdr {
+  const m = /^rdr inet proto (\{[^}]*\}|\S+) from \S+ to (\S+) port (\d+)(?: tag (\S+))? -> \S+ port (\d+)$/.exec(line);
+  if (!m) throw new Error(`anchor.pf:${lineNo}: explain cannot read "${text}"`);
+  return {
+    line: lineNo, text, proto: m[1]!.replace(/[{}]/g, ' ').split(/[\s,]+/).filter(Boolean), to: [m[2]!], toPorts: [Number(m[3])],
+    ...(m[4] ? { tag: m[4] } : {}), redirectPort: Number(m[5]),
+  };
 }
 
 function parseRule(line: string, lineNo: number, text: string): PfRule {
@@ -83,7 +113,9 @@ function parseRule(line: string, lineNo: number, text: string): PfRule {
         i++;
         rule.toPorts = ports();
       }
-    } else if (t === 'flags') i++;
+    } else if (t === 'tag') i++;
+    else if (t === 'tagged') rule.tagged = next();
+    else if (t === 'flags') i++;
     else if (t === 'keep' || t === 'modulate' || t === 'synproxy') i++;
     else throw new Error(`anchor.pf:${lineNo}: explain cannot read "${t}" in "${text}"`);
   }
@@ -112,12 +144,18 @@ function sourceMatches(list: string[], vmSubnet: string): boolean {
   return list.some((a) => a === 'any' || a === vmSubnet);
 }
 
-export function pfLayer(packet: Packet, anchor: string, vmSubnet: string, bridges: readonly Bridge[]): LayerResult {
-  const rules = parseAnchor(anchor);
-  const af = packet.dst.kind === 'ipv6' ? 'inet6' : 'inet';
+export function pfLayer(original: Packet, anchor: string, vmSubnet: string, bridges: readonly Bridge[]): LayerResult {
+  const { rdr, rules } = parseAnchorRules(anchor);
+  const af = original.dst.kind === 'ipv6' ? 'inet6' : 'inet';
+  // Translation first, as pf does: the filter rules see the redirected port and the tag.
+  const redirect = af === 'inet' && original.port !== undefined
+    ? rdr.find((r) => r.proto.includes(original.proto) && addressMatches(r.to, original.dst) === true && r.toPorts.includes(original.port!))
+    : undefined;
+  const packet: Packet = redirect ? { ...original, port: redirect.redirectPort } : original;
   let decided: PfRule | undefined;
   const caveats: string[] = [];
   for (const r of rules) {
+    if (r.tagged !== undefined && r.tagged !== redirect?.tag) continue;
     if (r.dir === 'out') continue;
     if (r.af !== undefined && r.af !== af) continue;
     if (r.proto !== undefined && !r.proto.includes(packet.proto)) continue;
@@ -136,13 +174,13 @@ export function pfLayer(packet: Packet, anchor: string, vmSubnet: string, bridge
     decided = r;
     if (r.quick) break;
   }
-  const base = { layer: 'pf' };
+  const base = { layer: 'pf', ...(redirect ? { redirect: { port: redirect.redirectPort, artifactLine: { artifact: 'anchor.pf', line: redirect.line, text: redirect.text } } } : {}) };
   if (!decided) return { ...base, verdict: 'pass', reason: 'no rule of the anchor matches: pf passes it (without state)' };
   const bridge = decided.action === 'pass' && packet.port !== undefined ? bridges.find((b) => b.listen === packet.port) : undefined;
   return {
     ...base,
     verdict: decided.action === 'pass' ? 'pass' : 'block',
-    reason: `${decided.quick ? 'the first quick rule that matches' : 'the last rule that matches'}${caveats.length ? ` (${caveats.join('; ')})` : ''}`,
+    reason: `${redirect ? `redirected to port ${redirect.redirectPort} by anchor.pf:${redirect.line}, then ` : ''}${decided.quick ? 'the first quick rule that matches' : 'the last rule that matches'}${caveats.length ? ` (${caveats.join('; ')})` : ''}`,
     ...(bridge ? { policyLine: bridge.span.line } : {}),
     artifactLine: { artifact: 'anchor.pf', line: decided.line, text: decided.text },
   };

@@ -30,6 +30,16 @@ export interface ProxyState {
   argv: string[];
 }
 
+/** The firewall-log collector enforce started (src/enforce/firewall-log-step.ts). */
+export interface FirewallLogState {
+  pid: number;
+  /** What tcpdump reads: nflog:GROUP or pflog0. */
+  source: string;
+  /** The JSON-lines file it writes, beside the proxy's audit log. */
+  out: string;
+  argv: string[];
+}
+
 export interface EnforceState {
   format: 1;
   backend: Backend;
@@ -52,6 +62,8 @@ export interface EnforceState {
   bridges: BridgeState[];
   /** The egress proxy, when the policy lists egress and it was started. */
   proxy?: ProxyState;
+  /** The firewall-log collector (refused packets for `nanopolicy log`), when started. */
+  firewallLog?: FirewallLogState;
   /** Step ids completed, in order. */
   completed: string[];
   /** True once every step ran: a later enforce may then be a no-op. */
@@ -121,4 +133,13 @@ export function proxyLogPath(dir: string): string {
 /** The proxy's audit log: one JSON line per decision (what `nanopolicy log` reads). */
 export function proxyAuditPath(dir: string): string {
   return join(dir, 'proxy-audit.jsonl');
+}
+
+/** What the firewall refused from the VM, counted (door "firewall"): beside the audit log. */
+export function firewallLogPath(dir: string): string {
+  return join(dir, 'firewall-refused.jsonl');
+}
+
+export function firewallCollectorLogPath(dir: string): string {
+  return join(dir, 'firewall-log.log');
 }

@@ -32,6 +32,9 @@ export interface VerifyManifest {
   egress?: {
     proxy: { host: string; port: number };
     names: Array<{ rule: string; host: string; port: number; wildcard: boolean }>;
+    /** The doors on the gateway: the ports the VM dials for the transparent door (443, …), and 53,
+     *  where nanopolicy's DNS responder answers the listed names with the gateway. */
+    doors?: { ports: number[]; dns: number };
   };
   /** Shares under `sharesRoot`; nothing else may be there. */
   sharesRoot: string;

@@ -172,9 +172,13 @@ function ruleKey(tokens: readonly string[], services: ServicesDb): string {
       list[k] = op + portKey(value, proto, services);
     }
   }
+  // `tagged X` is essential wherever pf prints it (after the state options): without it a door's
+  // high port would open to the VM directly, not only through the rdr that tags its packets.
+  const tagged = tokens.indexOf('tagged');
   return [
     parts.action!.join(''),
     flags.trim(),
+    tagged > 0 ? `tagged ${tokens[tagged + 1] ?? ''}` : '',
     parts.on!.length ? `on ${parts.on!.join(',')}` : '',
     parts.proto!.length ? `proto ${parts.proto!.join(',')}` : '',
     `from ${parts.from!.join('') || 'any'}${parts.fromPort!.length ? ` port ${parts.fromPort!.join(',')}` : ''}`,

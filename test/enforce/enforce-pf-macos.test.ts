@@ -70,11 +70,13 @@ fm('tart older than 2.30.0 and softnet older than 0.16.0 are refused with the up
 });
 
 fm('softnet: a sudo rule for softnet alone is enough (no "sudo -n true")', async () => {
-  const r = await g.enforce([g.policy, ...PF], { NANOPOLICY_FAKE_SUDO_NOPASSWD: 'pfctl,softnet' });
+  // The sudoers file's programs: pfctl, and tcpdump for the firewall-log collector; softnet's own rule.
+  const r = await g.enforce([g.policy, ...PF], { NANOPOLICY_FAKE_SUDO_NOPASSWD: 'pfctl,softnet,tcpdump' });
   assert.is(r.code, 0, r.stderr);
   assert.ok(g.calls().some((c) => /^sudo -n \S*softnet --vm-fd 0 --vm-mac-address \S+ --allow 192\.168\.64\.1\/32 --block 0\.0\.0\.0\/0 --sudo-escalation-probing$/.test(c)), g.calls().join('\n'));
   assert.not.ok(g.calls().includes('sudo -n true'));
-  await g.enforce([g.policy, ...PF, '--down'], { NANOPOLICY_FAKE_SUDO_NOPASSWD: 'pfctl,softnet' });
+  assert.ok(g.calls().includes('sudo -n tcpdump -n -l -q -e -i pflog0'), 'the collector runs tcpdump on pflog0 through sudo -n');
+  await g.enforce([g.policy, ...PF, '--down'], { NANOPOLICY_FAKE_SUDO_NOPASSWD: 'pfctl,softnet,tcpdump' });
 });
 
 fm('softnet: a password cached on this terminal does not count (softnet runs without it)', async () => {

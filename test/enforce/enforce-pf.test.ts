@@ -34,7 +34,10 @@ function callsInOrder(f: FakeMac): string {
 function golden(name: string, text: string, f: FakeMac): void {
   const normalized = text
     .replace(new RegExp(`\\b(${PORT.alpha}|${PORT.beta})\\b`, 'g'), (p) => (p === String(PORT.alpha) ? '18080' : '18443'))
-    .split(BIN).join('<bin>').split(f.root).join('<root>').replace(/pid \d+/g, 'pid <n>').replace(/[0-9a-f]{64}/g, '<sha256>');
+    .split(BIN).join('<bin>').split(f.root).join('<root>')
+    // The collector's command names this machine's node and this checkout's dist/.
+    .split(process.execPath).join('<node>').split(join(import.meta.dirname, '../..')).join('<repo>')
+    .replace(/pid \d+/g, 'pid <n>').replace(/[0-9a-f]{64}/g, '<sha256>');
   const path = join(GOLDEN, name);
   if (UPDATE || !existsSync(path)) {
     mkdirSync(GOLDEN, { recursive: true });

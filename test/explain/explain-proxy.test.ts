@@ -49,7 +49,15 @@ test('a listed name is reachable through the proxy, each layer citing its true l
     for (const target of ['api.example.test:443', 'api.example.test', 'API.Example.test.']) {
       const e = explain(ctx(withEgress, backend), target);
       const line = policyLine('egress api api.example.test *.cdn.example.test');
-      assert.ok(e.summary.startsWith(`${target} is reachable only by name through the egress proxy on 192.168.64.1:13000 (egress "api", policy line ${line}); directly it is blocked by softnet (block 0.0.0.0/0, tart-run.sh:`), `${target} ${backend}: ${e.summary}`);
+      assert.ok(e.summary.startsWith(`${target} is reachable only by name through the transparent door on 192.168.64.1:443 (the name resolves to the gateway in the VM; TLS server name checked), or by name through the egress proxy on 192.168.64.1:13000 (egress "api", policy line ${line}); directly it is blocked by softnet (block 0.0.0.0/0, tart-run.sh:`), `${target} ${backend}: ${e.summary}`);
+      // The transparent door: the firewall redirects gateway:443 to the door's port, and the door
+      // applies the proxy's own rules to the TLS server name.
+      const door = e.routes.find((r) => r.name === 'transparent door')!;
+      assert.equal(door.layers.map((l) => [l.layer, l.verdict]), [['softnet', 'pass'], [backend, 'pass'], ['door', 'pass']]);
+      assert.is(door.layers[1]!.redirect!.port, 13001);
+      assert.match(door.layers[1]!.redirect!.artifactLine.text, backend === 'pf' ? /^rdr inet proto tcp from \$vm_net to \$gw port 443 tag NP_EGRESS_DOOR -> \$gw port 13001$/ : /tcp dport 443 counter dnat ip to 192\.168\.64\.1:13001$/);
+      assert.match(door.layers[1]!.artifactLine!.text, backend === 'pf' ? /tagged NP_EGRESS_DOOR/ : /ct status dnat/);
+      assert.ok(e.notes.some((n) => /DNS responder \(port 13003\); it answers 192\.168\.64\.1 \(egress "api"/.test(n)), e.notes.join('\n'));
       // Directly, both softnet and the host firewall refuse it, each citing its line (the nft
       // layer once skipped every rule with a `counter` and let everything pass).
       assert.equal(e.routes[0]!.layers.map((l) => [l.layer, l.verdict, l.artifactLine?.artifact]), [['softnet', 'block', 'tart-run.sh'], [backend, 'block', backend === 'pf' ? 'anchor.pf' : 'nft.conf']]);
@@ -158,7 +166,8 @@ test('CLI --json carries the proxy route for the bundled policy', async () => {
   const r = await runCli(['explain', 'policy/nanoclaw.policy', 'api.anthropic.com:443', '--json', '--home', HOME]);
   assert.is(r.code, 0);
   const out = JSON.parse(r.stdout);
-  assert.match(out.summary, 'reachable only by name through the egress proxy on 192.168.64.1:');
+  assert.match(out.summary, 'reachable only by name through the transparent door on 192.168.64.1:443');
+  assert.match(out.summary, 'or by name through the egress proxy on 192.168.64.1:');
   const proxy = out.routes.find((x: { name: string }) => x.name === 'egress proxy');
   assert.is(proxy.reaches, true);
   assert.is(proxy.layers[2].artifactLine.artifact, 'proxy.json');

@@ -1,6 +1,7 @@
 // explain: the owner's questions against the bundled policy, every cited artifact line checked
 // against the artifact's real text, and a property test that explain's answer is the policy's.
 
+import { egressDoors } from '../../src/compiler/egress-doors.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
@@ -54,12 +55,19 @@ test("the issue's example: 10.0.30.5:8123 only through the homeassistant bridge"
 });
 
 test('host services on the gateway are refused: ssh, DNS, SMB, screen sharing', () => {
-  for (const port of [22, 53, 445, 548, 5900, 7000]) {
+  for (const port of [22, 445, 548, 5900, 7000, 13131]) {
     const e = explain(ctx(), `192.168.64.1:${port}`);
     assert.is(e.routes[0]!.reaches, false, `port ${port}`);
     assert.is(e.routes[0]!.layers.find((l) => l.layer === 'pf')!.verdict, 'block');
     citedLinesAreReal(e);
   }
+  // 53 is redirected to nanopolicy's own DNS responder (the bundled policy lists egress), which
+  // answers the policy's names only: open, but to nothing else that runs on the Mac.
+  const dns = explain(ctx(), '192.168.64.1:53');
+  assert.match(dns.summary, /DNS responder answers there, only the policy's names .* forwarding nothing/);
+  const pf = dns.routes[0]!.layers.find((l) => l.layer === 'pf')!;
+  assert.match(pf.redirect!.artifactLine.text, /^rdr inet proto \{ tcp, udp \} from \$vm_net to \$gw port 53 tag NP_EGRESS_DOOR -> \$gw port \d+$/);
+  citedLinesAreReal(dns);
 });
 
 test('a name is never resolved, and is blocked directly whatever it resolves to', () => {
@@ -77,8 +85,8 @@ test('a name is never resolved, and is blocked directly whatever it resolves to'
     // Listed under `egress claude`: reachable by name through the proxy, never directly.
     const claude = policy.egress.find((r) => r.name === 'claude')!.span.line;
     const other = explain(ctx(), 'api.anthropic.com:443');
-    assert.equal(other.routes.map((r) => [r.name, r.reaches]), [['direct', false], ['egress proxy', true]]);
-    assert.match(other.summary, `api.anthropic.com:443 is reachable only by name through the egress proxy on 192.168.64.1:${policy.proxy!.listen} (egress "claude", policy line ${claude}); directly it is blocked by`);
+    assert.equal(other.routes.map((r) => [r.name, r.reaches]), [['direct', false], ['transparent door', true], ['egress proxy', true]]);
+    assert.match(other.summary, `api.anthropic.com:443 is reachable only by name through the transparent door on 192.168.64.1:443 (the name resolves to the gateway in the VM; TLS server name checked), or by name through the egress proxy on 192.168.64.1:${policy.proxy!.listen} (egress "claude", policy line ${claude}); directly it is blocked by`);
     const unlisted = explain(ctx(), 'evil.anthropic.com:443');
     assert.match(unlisted.summary, 'is not reachable from the VM');
     assert.match(unlisted.summary, 'the egress proxy refuses evil.anthropic.com:443 (no egress rule lists the name; nearest: egress "claude"');
@@ -135,14 +143,16 @@ test('a .env inside a share: visible, and the note says so — never that the co
 });
 
 test('property: explain says reachable exactly when the policy allows it (pf and nft)', () => {
-  // The gateway's open ports: the bridges' and the egress proxy's (gatewayPorts()).
-  const listens = new Set([...policy.bridges.map((b) => b.listen), ...(policy.proxy ? [policy.proxy.listen] : [])]);
+  // The gateway's open ports: the bridges' and the egress proxy's (gatewayPorts()), and the ports
+  // redirected to the egress doors (443 and 53); never the doors' own high ports.
+  const doors = egressDoors(policy)!;
+  const listens = new Set([...policy.bridges.map((b) => b.listen), ...(policy.proxy ? [policy.proxy.listen] : []), ...doors.transparent.map((d) => d.port), 53]);
   const address = fc.oneof(
     fc.constant('192.168.64.1'),
     fc.nat(255).map((n) => `192.168.64.${n}`),
     fc.ipV4(),
   );
-  const port = fc.oneof(fc.constantFrom(...listens, 22, 53, 67, 443, 8123), fc.integer({ min: 1, max: 65535 }));
+  const port = fc.oneof(fc.constantFrom(...listens, 22, 53, 67, 443, 8123, ...doors.transparent.map((d) => d.listen), doors.dns), fc.integer({ min: 1, max: 65535 }));
   for (const backend of ['pf', 'nft'] as const) {
     fc.assert(
       fc.property(address, port, (a, p) => {

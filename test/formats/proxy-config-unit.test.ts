@@ -79,4 +79,26 @@ test('config fuzz: any JSON value is accepted or refused with an Error, never an
   }), { seed: 3, numRuns: 1000, interruptAfterTimeLimit: 2000 });
 });
 
+test('config: transparent doors and the DNS responder are optional, and each mistake in them is refused', () => {
+  assert.is(parse(BASE).dns, undefined);
+  assert.is(parse(BASE).transparent, undefined);
+  const gw = '192.168.64.1';
+  const ok = parse({ ...BASE, transparent: [{ listen: { host: gw, port: 13129 }, port: 443 }], dns: { listen: { host: gw, port: 13153 }, answer: gw, ttl: 60 } });
+  assert.equal(ok.transparent, [{ listen: { host: gw, port: 13129 }, port: 443 }]);
+  assert.equal(ok.dns, { listen: { host: gw, port: 13153 }, answer: gw, ttl: 60 });
+  const cases: Array<[unknown, RegExp]> = [
+    [{ ...BASE, transparent: {} }, /"transparent" must be an array/],
+    [{ ...BASE, transparent: [{ listen: { host: '0.0.0.0', port: 1 }, port: 443 }] }, /must be the gateway address, not 0\.0\.0\.0/],
+    [{ ...BASE, transparent: [{ listen: { host: gw, port: 13128 }, port: 443 }] }, /already used by another listener/],
+    [{ ...BASE, transparent: [{ listen: { host: gw, port: 1 }, port: 443 }, { listen: { host: gw, port: 2 }, port: 443 }] }, /has a transparent door already/],
+    [{ ...BASE, transparent: [{ listen: { host: gw, port: 1 }, port: 443, sni: 'x' }] }, /unknown key "transparent\[0\]\.sni"/],
+    [{ ...BASE, dns: { listen: { host: gw, port: 53 }, answer: '8.8.8.8x', ttl: 1 } }, /dns\.answer/],
+    [{ ...BASE, dns: { listen: { host: gw, port: 53 }, answer: '0.0.0.0', ttl: 1 } }, /dns\.answer/],
+    [{ ...BASE, dns: { listen: { host: gw, port: 53 }, answer: gw, ttl: -1 } }, /dns\.ttl/],
+    [{ ...BASE, dns: { listen: { host: gw, port: 53 }, answer: gw, ttl: 1, upstream: '1.1.1.1' } }, /unknown key "dns\.upstream"/],
+    [{ ...BASE, dns: { listen: { host: gw, port: 13128 }, answer: gw, ttl: 1 } }, /must differ/],
+  ];
+  for (const [value, message] of cases) assert.throws(() => parseProxyConfig(JSON.stringify(value)), message, JSON.stringify(value));
+});
+
 test.run();

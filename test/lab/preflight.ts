@@ -3,7 +3,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const TOOLS = ['ip', 'nft', 'socat', 'mount', 'umount'] as const;
+// tcpdump: enforce --backend nft starts the firewall-log collector, which reads nflog through it.
+const TOOLS = ['ip', 'nft', 'socat', 'mount', 'umount', 'tcpdump'] as const;
 
 let cached: string[] | undefined;
 

@@ -73,7 +73,10 @@ export interface Harness {
   dir: string;
   lookups: string[];
   connects: Array<{ host: string; port: number }>;
+  /** Each connection's final record and summaries (a tunnel's "open" record left out). */
   audit(): AuditRecord[];
+  /** Every record, "open" ones included. */
+  auditAll(): AuditRecord[];
   close(): Promise<void>;
 }
 
@@ -121,12 +124,18 @@ export async function startHarness(opts: {
   });
   return {
     proxy, config, dir, lookups, connects,
-    audit: () => (existsSync(config.auditLog) ? readFileSync(config.auditLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord) : []),
+    audit: () => readAudit(config.auditLog).filter((r) => r.event !== 'open'),
+    auditAll: () => readAudit(config.auditLog),
     async close() {
       await proxy.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// Every record in the log file, in order.
+export function readAudit(path: string): AuditRecord[] {
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord) : [];
 }
 
 export interface Answer { status: number; head: string; body: string; socket: Socket }

@@ -115,9 +115,29 @@ t('verify: every listed name through the proxy, unlisted and mismatched names re
   }
   assert.ok(proxyRows.some((x) => /unlisted\.invalid:443 \(unlisted\)/.test(x.probe) && /^CONNECT 403/.test(x.measured)));
   assert.ok(proxyRows.some((x) => /TLS as np-\w+\.sni\.invalid/.test(x.probe) && /^cut off/.test(x.measured)));
+  // The gateway's 53 is nanopolicy's responder: listed names lead to the gateway, the probe's
+  // unlisted name gets NXDOMAIN with no address.
+  const dns = json.results.filter((x) => x.group === 'dns');
+  for (const n of ['api.egress.test', 'chat.egress.test', 'cdn.egress.test']) {
+    assert.ok(dns.some((x) => x.probe.startsWith(`${n} from nanopolicy's responder on ${lab.gateway}:53`) && x.ok && x.measured === `rcode 0: ${lab.gateway}`), `${n} resolves to the gateway`);
+  }
+  assert.ok(dns.some((x) => x.probe === `UDP ${lab.gateway}:53 web.lab.test (nanopolicy's responder)` && x.ok && x.measured === 'NXDOMAIN, no address'));
   const host = json.results.filter((x) => x.group === 'host');
   assert.ok(host.some((x) => x.probe === `egress proxy on ${lab.gateway}:${PORT}` && x.ok));
-  assert.is(host.filter((x) => x.probe.startsWith('audit log:')).length, 5, 'three names, one unlisted, one mismatched TLS name');
+  // Through the proxy: three names, one unlisted, one mismatched TLS name; through the transparent
+  // door: the three names again, and one invented TLS name.
+  assert.is(host.filter((x) => x.probe.startsWith('audit log:')).length, 9);
+  for (const n of ['api.egress.test', 'chat.egress.test', 'cdn.egress.test']) {
+    assert.ok(proxyRows.some((x) => x.probe === `${n}:443 (${n.startsWith('api') ? 'claude' : 'chat'}) through the transparent door` && x.ok && x.measured === 'TLS ok'), `${n} through the door`);
+    assert.ok(host.some((x) => x.probe === `audit log: ${n}:443 allowed through the transparent door` && x.ok));
+  }
+  assert.ok(proxyRows.some((x) => /with TLS name np-\w+\.door\.invalid \(unlisted\) through the transparent door/.test(x.probe) && x.ok && /^cut off/.test(x.measured)));
+  assert.ok(host.some((x) => /^audit log: TLS name np-\w+\.door\.invalid refused by the transparent door$/.test(x.probe) && x.ok));
+  // The direct dials around the proxy were refused by the firewall and are in its log, for
+  // `nanopolicy log --refused` (one row per name: all three resolve to WEB).
+  const logged = host.filter((x) => x.probe.startsWith(`firewall log: ${WEB}:443 (`));
+  assert.is(logged.length, 3);
+  assert.ok(logged.every((x) => x.ok && x.measured === 'logged, refused'));
   // The web service saw the three handshakes, from the host's wan address: the VM went only through the proxy.
   const sni = lab.handshakes('egress-web').map((h) => h.sni).sort();
   assert.equal([...new Set(sni)], ['api.egress.test', 'cdn.egress.test', 'chat.egress.test']);

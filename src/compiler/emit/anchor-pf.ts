@@ -5,6 +5,10 @@ import type { Policy } from '../policy.ts';
 import { anchorName } from '../policy.ts';
 import { assertVmName } from './expressible.ts';
 import { hashHeader } from './header.ts';
+import { DNS_PORT, egressDoors } from '../egress-doors.ts';
+
+/** The tag the anchor's `rdr` rules put on the packets they send to the egress doors. */
+export const DOOR_TAG = 'NP_EGRESS_DOOR';
 
 /** What `vm_if` holds when nobody passes the real interface: only a default that parses. */
 export const DEFAULT_VM_IF = 'bridge100';
@@ -39,6 +43,7 @@ export function emitAnchor(policy: Policy, options: AnchorOptions = {}): string 
     `gw = "${policy.network.gateway}"`,
   );
   if (ports.length > 0) out(`bridge_ports = "{ ${ports.join(' ')} }"`);
+  const doors = egressDoors(policy);
   out(
     '# The interface holding $gw, for the IPv6 rule and the final catch-all. The value here is only a default:',
     '# the bridge number is not stable (another hypervisor may hold bridge100), so enforce finds the',
@@ -47,6 +52,20 @@ export function emitAnchor(policy: Policy, options: AnchorOptions = {}): string 
     '# parse.y: symset() returns early when the name already holds a persistent value).',
     `vm_if = "${vmIf}"`,
     '',
+  );
+  if (doors) {
+    out(
+      '# Names lead to the gateway: the VM dials the listed ports and 53 on $gw, and these redirect',
+      '# them to the transparent doors and the DNS responder, which listen on free high ports (so',
+      '# nothing else the Mac runs on 53 or 443 is in the way). pf.conf\'s `rdr-anchor "com.apple/*"`',
+      '# evaluates them; translation rules come before filter rules in a file. The tag lets the pass',
+      '# rules below open the doors only to redirected packets, not their high ports dialled directly.',
+      ...doors.transparent.map((d) => `rdr inet proto tcp from $vm_net to $gw port ${d.port} tag ${DOOR_TAG} -> $gw port ${d.listen}`),
+      `rdr inet proto { tcp, udp } from $vm_net to $gw port ${DNS_PORT} tag ${DOOR_TAG} -> $gw port ${doors.dns}`,
+      '',
+    );
+  }
+  out(
     '# Rules match the VM by its subnet, never `on bridge100` (that name differs between Macs; the',
     '# subnet does not). Every rule is `quick`: the first match decides, whatever comes after.',
     '',
@@ -63,6 +82,15 @@ export function emitAnchor(policy: Policy, options: AnchorOptions = {}): string 
   } else {
     out('# No bridges: the VM may open no port on the gateway.');
   }
+  if (doors) {
+    out(
+      '# The egress doors, reached only through the redirections above: HTTPS by TLS server name, and',
+      '# DNS answered from the policy alone (never forwarded).',
+      `pass in quick inet proto tcp from $vm_net to $gw port { ${doors.transparent.map((d) => d.listen).join(' ')} } tagged ${DOOR_TAG} flags S/SA keep state`,
+      `pass in quick inet proto tcp from $vm_net to $gw port ${doors.dns} tagged ${DOOR_TAG} flags S/SA keep state`,
+      `pass in quick inet proto udp from $vm_net to $gw port ${doors.dns} tagged ${DOOR_TAG} keep state`,
+    );
+  }
   out(
     "# DHCP: softnet's lease is 600 s and renewals go unicast to the gateway; without this the",
     '# VM loses its address ten minutes after boot.',
@@ -71,7 +99,7 @@ export function emitAnchor(policy: Policy, options: AnchorOptions = {}): string 
     '# also match the LAN (fe80::/10 is on every link). This also stops NDP to the host.',
     'block return in log quick on $vm_if inet6 all',
     "# Everything else from the VM: the host's other services on the gateway (ssh, SMB, screen",
-    '# sharing), DNS to the gateway, and all that would be forwarded to the LAN or the internet.',
+    `# sharing), DNS to the gateway${doors ? ' that is not redirected above' : ''}, and all that would be forwarded to the LAN or the internet.`,
     '# `block return` answers TCP with a RST and the rest with ICMP unreachable, so probes and',
     '# clients fail at once instead of hanging until a timeout.',
     'block return in log quick inet from $vm_net to any',

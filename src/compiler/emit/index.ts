@@ -67,7 +67,7 @@ export { emitBridgesScript, RANGE_ENV, socatArgv, socatTarget } from './bridges-
 export { headerLines } from './header.ts';
 export { emitHosts, hostsEntries } from './hosts.ts';
 export { emitLaunchdPlist, launchdLabel, launchdProgramArguments } from './launchd-plist.ts';
-export { emitNftConf, nftTableName } from './nft-conf.ts';
+export { emitNftConf, nflogGroup, nftTableName } from './nft-conf.ts';
 export { emitProxyEnv, noProxyList, proxyEnvironment, proxyUrl } from './proxy-env.ts';
 export { buildProxyConfig, emitProxyJson, PROXY_AUDIT_LOG } from './proxy-json.ts';
 export { pfctlCommands, PFCTL, type PfctlCommands } from './pfctl-commands.ts';

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { ProxyConfig } from '../../formats/proxy-config.ts';
 import { PROXY_DEFAULTS } from '../../formats/proxy-config.ts';
 import type { Policy } from '../policy.ts';
+import { DNS_TTL, egressDoors } from '../egress-doors.ts';
 
 export interface ProxyJsonOptions {
   /** Who may connect: the VM's /32 once known; default the VM subnet. */
@@ -21,7 +22,8 @@ export const PROXY_AUDIT_LOG = 'proxy-audit.jsonl';
 
 // The configuration as data, or undefined when the policy lists no egress (then no proxy runs).
 export function buildProxyConfig(policy: Policy, options: ProxyJsonOptions = {}): ProxyConfig | undefined {
-  if (!policy.proxy) return undefined;
+  const doors = egressDoors(policy);
+  if (!policy.proxy || !doors) return undefined;
   const { subnet, gateway } = policy.network;
   return {
     format: 1,
@@ -39,6 +41,10 @@ export function buildProxyConfig(policy: Policy, options: ProxyJsonOptions = {})
     timeouts: { ...PROXY_DEFAULTS.timeouts },
     maxHeaderBytes: PROXY_DEFAULTS.maxHeaderBytes,
     maxHelloBytes: PROXY_DEFAULTS.maxHelloBytes,
+    // The doors the firewall redirects gateway:443 (each listed port) and gateway:53 to.
+    transparent: doors.transparent.map((d) => ({ listen: { host: gateway, port: d.listen }, port: d.port })),
+    // The responder hands out the gateway and nothing else: every listed name leads to the doors.
+    dns: { listen: { host: gateway, port: doors.dns }, answer: gateway, ttl: DNS_TTL },
   };
 }
 

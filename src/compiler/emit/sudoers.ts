@@ -5,6 +5,7 @@ import { anchorName } from '../policy.ts';
 import { assertVmName } from './expressible.ts';
 import { hashHeader } from './header.ts';
 import { PFCTL, pfctlCommands } from './pfctl-commands.ts';
+import { MACOS_TCPDUMP, tcpdumpArgs } from '../../host/tcpdump-command.ts';
 
 /** Who the rules are for unless the caller names a user: see the file's comment for why. */
 export const DEFAULT_SUDOERS_USER = '%admin';
@@ -94,6 +95,9 @@ export function emitSudoers(policy: Policy, options: SudoersOptions = {}): strin
     rule(`NANOPOLICY_RELEASE_${suffix}`),
     '# Kill the states from the VM subnet after the rules change.',
     rule(command(pf.killStates)),
+    "# Read what pf's `log` rules refused (pflog0), for `nanopolicy log --refused`: headers only",
+    '# (-q decodes no payload), no name lookups (-n).',
+    rule([MACOS_TCPDUMP, ...tcpdumpArgs('pflog0')].join(' ')),
   ];
   return `${header}\n${lines.join('\n')}\n`;
 }

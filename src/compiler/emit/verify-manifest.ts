@@ -6,9 +6,13 @@ import type { VerifyManifest } from '../../formats/verify-manifest.ts';
 import { gatewayPorts } from './anchor-pf.ts';
 import { GENERATED_BY } from './header.ts';
 import { hostsEntries } from './hosts.ts';
+import { DNS_PORT, egressDoors } from '../egress-doors.ts';
 
 // The manifest as data, bridges and mounts in policy order.
 export function buildVerifyManifest(policy: Policy): VerifyManifest {
+  const doors = egressDoors(policy);
+  // The ports the firewall redirects to the doors answer; the doors' own high ports must not.
+  const doorPorts = doors ? [...doors.transparent.map((d) => d.port), DNS_PORT] : [];
   return {
     format: 1,
     generatedBy: GENERATED_BY,
@@ -25,7 +29,7 @@ export function buildVerifyManifest(policy: Policy): VerifyManifest {
       ...(b.pin === undefined ? {} : { pin: b.pin }),
       target: { host: b.target.host, port: b.target.port, kind: b.target.kind },
     })),
-    gatewaySweep: { from: 1, to: 65535, except: gatewayPorts(policy) },
+    gatewaySweep: { from: 1, to: 65535, except: [...new Set([...gatewayPorts(policy), ...doorPorts])].sort((a, b) => a - b) },
     direct: policy.bridges.map((b) => ({ bridge: b.name, host: b.target.host, port: b.target.port })),
     hosts: hostsEntries(policy),
     ...(policy.proxy
@@ -33,6 +37,7 @@ export function buildVerifyManifest(policy: Policy): VerifyManifest {
           egress: {
             proxy: { host: policy.network.gateway, port: policy.proxy.listen },
             names: policy.egress.flatMap((r) => r.hosts.map((h) => ({ rule: r.name, host: h.host, port: h.port, wildcard: h.wildcard }))),
+            ...(doors ? { doors: { ports: doors.transparent.map((d) => d.port), dns: DNS_PORT } } : {}),
           },
         }
       : {}),

@@ -4,6 +4,8 @@
 import { errorAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { bridges, egressRules, findOption, statementsOf, type CheckContext } from '../check-context.ts';
 import { DEFAULT_PROXY_PORT, MAX_PROXY_CONNECTIONS } from '../policy.ts';
+import { doorPorts } from '../egress-doors.ts';
+import { parsedEgressHosts } from '../net/egress-host.ts';
 
 export function checkProxyPort({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -35,6 +37,27 @@ export function checkProxyPort({ ast }: CheckContext): Diagnostic[] {
         hint: line ? 'Give the proxy a port no bridge uses.' : `Add a line "proxy via PORT" with a port no bridge uses, or move the bridge off ${port}.`,
       }),
     );
+  }
+  // The doors take the ports right above the proxy's (egress-doors.ts): none may be a bridge's.
+  if (port >= 1024 && port <= 65535 && !bridge) {
+    const listed = parsedEgressHosts(ast).flatMap((hosts) => hosts.flatMap((h) => (h.ok ? [h.port] : [])));
+    const doors = doorPorts(port, listed);
+    const taken = [...doors.transparent.map((d) => ({ listen: d.listen, what: `the transparent door for port ${d.port}` })), { listen: doors.dns, what: 'the DNS responder' }];
+    for (const door of taken) {
+      const clash = bridges(ast).find((b) => Number(b.port.value) === door.listen);
+      if (door.listen > 65535 || clash) {
+        out.push(
+          errorAt(ast.file, at, {
+            code: 'NP266',
+            message: door.listen > 65535
+              ? `${which} leaves no room above it for ${door.what} (it would need port ${door.listen}).`
+              : `${which} puts ${door.what} on port ${door.listen}, the listen port of the bridge "${clash!.name.value}" on line ${clash!.span.line}.`,
+            hint: `The doors listen on the ports right above the proxy's (${port + 1} to ${doors.dns}); ${line ? 'move the proxy' : 'add a line "proxy via PORT"'} so that no bridge is among them.`,
+          }),
+        );
+        break;
+      }
+    }
   }
   const limit = line ? findOption(line, 'max-conn')?.value : undefined;
   if (limit && (Number(limit.value) < 1 || Number(limit.value) > MAX_PROXY_CONNECTIONS)) {

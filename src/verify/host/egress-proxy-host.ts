@@ -13,6 +13,8 @@ import { readRecords } from './read-audit-log.ts';
 import { probeNames } from '../inside/egress-proxy.ts';
 import type { ProbeResult } from '../inside/result.ts';
 import { hostRow } from './host-result.ts';
+import { egressDoors } from '../../compiler/egress-doors.ts';
+import { doorProbeName } from '../inside/transparent-door.ts';
 import { listTcpListeners, processArgs } from '../../host/listeners.ts';
 import type { RunCommand } from '../../host/run-command.ts';
 
@@ -39,7 +41,10 @@ export async function checkProxyProcess(policy: Policy, stateDir: string, run: R
     return [hostRow(probe, expected, args ? `pid ${entry.pid}: ${args.join(' ')}` : `pid ${entry.pid} gone`, false, ms(), `the egress proxy (pid ${entry.pid}) is not running, or that pid is another program now`)];
   }
   const mine = (await listTcpListeners(run)).filter((l) => l.pid === entry.pid);
-  const wide = mine.filter((l) => l.address !== policy.network.gateway || l.port !== policy.proxy!.listen);
+  // The proxy's own port and its doors' (the transparent doors and the DNS responder's TCP side).
+  const doors = egressDoors(policy);
+  const ports = new Set([policy.proxy.listen, ...(doors ? [...doors.transparent.map((d) => d.listen), doors.dns] : [])]);
+  const wide = mine.filter((l) => l.address !== policy.network.gateway || !ports.has(l.port));
   if (!mine.some((l) => l.address === policy.network.gateway && l.port === policy.proxy!.listen)) {
     return [hostRow(probe, expected, 'NOT LISTENING', false, ms(), `the egress proxy (pid ${entry.pid}) does not listen on ${where}`)];
   }
@@ -72,19 +77,37 @@ interface Expected {
 export function expectedAttempts(policy: Policy, nonce: string): Expected[] {
   const exact = policy.egress.flatMap((r) => r.hosts.filter((h) => !h.wildcard));
   const names = probeNames(nonce);
+  // The CONNECT door's records carry no door (older proxies) or "connect".
+  const connectDoor = (r: AuditRecord) => r.door === undefined || r.door === 'connect';
   const out: Expected[] = exact.map((h) => ({
     label: `${h.host}:${h.port} allowed`,
     decision: 'allowed' as const,
-    matches: (r) => r.name === h.host && r.port === h.port && r.decision === 'allowed' && (r.sni === undefined || r.sni === h.host),
+    matches: (r) => connectDoor(r) && r.name === h.host && r.port === h.port && r.decision === 'allowed' && (r.sni === undefined || r.sni === h.host),
   }));
-  out.push({ label: `${names.unlisted}:443 refused`, decision: 'refused', matches: (r) => r.name === names.unlisted && r.decision === 'refused' });
+  out.push({ label: `${names.unlisted}:443 refused`, decision: 'refused', matches: (r) => connectDoor(r) && r.name === names.unlisted && r.decision === 'refused' });
   const first = exact[0];
   if (first) {
     out.push({
       label: `${first.host}:${first.port} with TLS name ${names.sni} refused`,
       decision: 'refused',
-      matches: (r) => r.name === first.host && r.port === first.port && r.sni === names.sni && r.decision === 'refused',
+      matches: (r) => connectDoor(r) && r.name === first.host && r.port === first.port && r.sni === names.sni && r.decision === 'refused',
     });
+  }
+  // The transparent door's attempts (transparent-door.ts): each exact name on a door port, and
+  // the invented TLS name on the first one.
+  const doors = egressDoors(policy);
+  if (doors) {
+    const ports = new Set(doors.transparent.map((d) => d.port));
+    const through = exact.filter((h) => ports.has(h.port));
+    for (const h of through) {
+      out.push({
+        label: `${h.host}:${h.port} allowed through the transparent door`,
+        decision: 'allowed',
+        matches: (r) => r.door === 'transparent' && r.name === h.host && r.port === h.port && r.decision === 'allowed',
+      });
+    }
+    const door = doorProbeName(nonce);
+    out.push({ label: `TLS name ${door} refused by the transparent door`, decision: 'refused', matches: (r) => r.door === 'transparent' && (r.name === door || r.sni === door) && r.decision === 'refused' });
   }
   return out;
 }
@@ -96,6 +119,8 @@ export async function checkAudit(policy: Policy, mark: AuditMark, nonce: string,
   const expected = expectedAttempts(policy, nonce);
   const subnet = parseCidr4(policy.network.subnet);
   const fromVm = (r: AuditRecord) => {
+    // A tunnel's "open" record is followed by its final one; each attempt is counted once, by the latter.
+    if (r.event === 'open') return false;
     const ip = parseIpv4(String(r.client).replace(/^::ffff:/, ''));
     return subnet.ok && ip.ok && inCidr(ip.value, subnet.value);
   };
@@ -119,7 +144,9 @@ export async function checkAudit(policy: Policy, mark: AuditMark, nonce: string,
     }
     return hostRow(probe, `logged once, ${e.decision}`, `logged ${hits.length} times`, false, ms, `the proxy's audit log shows "${e.label}" ${hits.length} times: more attempts than the probe makes`);
   });
-  const extra = records.filter((r) => !used.has(r));
+  // DNS queries (the responder's records, door "dns") are not attempts through the proxy: the
+  // DNS probe's own query for an unlisted name is among them.
+  const extra = records.filter((r) => !used.has(r) && r.door !== 'dns');
   const nonced = extra.filter((r) => r.name.includes(nonce) || (r.sni ?? '').includes(nonce));
   if (nonced.length > 0) {
     rows.push(hostRow('audit log: no other attempt with this run\'s names', 'none', `${nonced.length} more`, false, ms, `the audit log holds ${nonced.length} attempt(s) with this run's invented names that the probe does not make`));

@@ -19,6 +19,7 @@ import { openCanaries } from './canaries.ts';
 import { runInside } from './run-inside.ts';
 import { hostRow } from './host-result.ts';
 import { checkAudit, checkProxyProcess, markAudit } from './egress-proxy-host.ts';
+import { checkFirewallLog, markFirewallLog } from './firewall-log-host.ts';
 import { checkReport } from './check-report.ts';
 import { readCounters, type FirewallCounters } from './firewall-counters.ts';
 import { claimsOf, counterEvidence } from './counter-evidence.ts';
@@ -64,6 +65,8 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
   const probeEgress = o.manifest.egress !== undefined && !o.inside.skip?.includes('proxy');
   const nonce = o.inside.egressNonce ?? randomBytes(6).toString('hex');
   const mark = probeEgress && o.stateDir ? markAudit(o.stateDir) : undefined;
+  const firewallMark = probeEgress && o.stateDir ? markFirewallLog(o.stateDir) : undefined;
+  let direct: Array<{ host: string; port: number; label: string }> = [];
   const counted = o.backend === 'pf' || o.backend === 'nft' ? o.backend : undefined;
   const before: FirewallCounters | string | undefined = counted ? await readCounters(o.policy, o.artifacts, counted, run, o.pf?.asRoot) : undefined;
   let insideRows: ProbeResult[];
@@ -77,10 +80,14 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
         // a while: twice the probe timeout, at least 2 s. A name still unresolved then is NOT RUN
         // in the VM's direct row, never a pass.
         const lookupMs = Math.max(2 * (o.inside.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS), 2000);
-        const [resolvedTargets, resolvedEgress] = await Promise.all([
+        const [resolvedTargets, resolvedEgress]: Array<Record<string, string[]>> = await Promise.all([
           o.inside.skip?.includes('direct') ? {} : resolveTargets(o.manifest, lookupMs),
           probeEgress ? resolveEgress(o.manifest, lookupMs) : {},
         ]);
+        // The addresses the proxy probe dials without the proxy (egress-proxy.ts): each must show
+        // in the firewall's log too.
+        const all = { ...resolvedEgress, ...o.inside.resolvedEgress };
+        direct = (o.manifest.egress?.names ?? []).filter((n) => !n.wildcard).flatMap((n) => (all[n.host] ?? []).map((a) => ({ host: a, port: n.port, label: n.host })));
         const budgetMs = o.inside.budgetMs ?? DEFAULT_BUDGET_MS;
         return await runInside(
           {
@@ -106,6 +113,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
     : mark
       ? await checkAudit(o.policy, mark, nonce)
       : [hostRow('audit log of the egress proxy', 'read', 'NO STATE DIR', false, 0, 'the policy lists egress but verify was given no state directory, so the proxy\'s audit log cannot back the VM\'s report')];
+  const firewallRows = firewallMark && !(inside instanceof Error) ? await checkFirewallLog(firewallMark, direct) : [];
   const evidence: ProbeResult[] = [];
   if (inside instanceof Error) {
     insideRows = [hostRow('probes inside the VM', 'ran', 'FAILED', false, 0, `could not run the probes inside the VM: ${sanitizeText(inside.message)}`)];
@@ -117,7 +125,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
       evidence.push({ ...counterEvidence(before, after, claimsOf(checked.rows, o.manifest), counted === 'pf' ? 'pf anchor' : 'nft table'), group: 'canary' });
     }
   }
-  return { results: [...hostRows, ...insideRows, ...evidence, ...auditRows, ...canaryRows], ...(insideStats ? { inside: insideStats } : {}), totalMs: Math.round(performance.now() - started) };
+  return { results: [...hostRows, ...insideRows, ...evidence, ...auditRows, ...firewallRows, ...canaryRows], ...(insideStats ? { inside: insideStats } : {}), totalMs: Math.round(performance.now() - started) };
 }
 
 async function hostChecks(o: VerifyHostOptions, run: RunCommand): Promise<ProbeResult[]> {

@@ -14,6 +14,7 @@ import { dnsProbe } from './dns.ts';
 import { icmpProbe } from './icmp.ts';
 import { mountsProbe } from './mounts.ts';
 import { egressProxy } from './egress-proxy.ts';
+import { transparentDoor } from './transparent-door.ts';
 import { DEFAULT_DNS_NAME, DEFAULT_DNS_SERVERS, DEFAULT_EGRESS } from './egress-defaults.ts';
 import { PROBE_GROUPS } from './probe-groups.ts';
 
@@ -54,15 +55,23 @@ export async function runProbes(input: InsideInput, onProgress?: SweepProgress):
       return r.results;
     },
     direct: () => directTargets(manifest.direct, options.resolvedTargets ?? {}, scanner, timeoutMs),
-    proxy: () =>
-      egressProxy(manifest.egress, scanner, {
+    proxy: async () => [
+      ...(await egressProxy(manifest.egress, scanner, {
         nonce: options.egressNonce ?? 'unset',
         timeoutMs: timeoutMs * 2,
         resolved: options.resolvedEgress ?? {},
         ...(options.caPem ? { caPem: options.caPem } : {}),
-      }),
+      })),
+      // After the proxy rows, one at a time like them: the doors share the proxy's connection cap.
+      ...(await transparentDoor(manifest.egress, {
+        gateway: manifest.gateway,
+        nonce: options.egressNonce ?? 'unset',
+        timeoutMs: timeoutMs * 2,
+        ...(options.caPem ? { caPem: options.caPem } : {}),
+      })),
+    ],
     egress: () => egress(egressList, scanner),
-    dns: () => dnsProbe({ servers: dnsServers, name: options.dnsName ?? DEFAULT_DNS_NAME, timeoutMs }),
+    dns: () => dnsProbe({ servers: dnsServers, name: options.dnsName ?? DEFAULT_DNS_NAME, timeoutMs, ...(manifest.egress?.doors ? { responder: manifest.gateway, listed: manifest.egress.names.filter((n) => !n.wildcard).map((n) => n.host) } : {}) }),
     icmp: () => icmpProbe(pingTargets, timeoutMs),
     mounts: () => mountsProbe(options.sharesRoot ?? manifest.sharesRoot, manifest.mounts),
   };

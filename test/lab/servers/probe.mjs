@@ -96,7 +96,9 @@ if (req.kind === 'tcp') {
     let at = 12 + name.length + 4;
     const answers = [];
     for (let i = 0; i < count; i++) {
-      at += 2; // compressed name pointer (our responder always uses one)
+      // The owner name: a compression pointer (the lab's resolver) or labels (dns-packet writes them).
+      while (at < msg.length && msg[at] !== 0 && (msg[at] & 0xc0) !== 0xc0) at += msg[at] + 1;
+      at += at < msg.length && msg[at] === 0 ? 1 : 2;
       const rtype = msg.readUInt16BE(at);
       const len = msg.readUInt16BE(at + 8);
       const data = msg.subarray(at + 10, at + 10 + len);

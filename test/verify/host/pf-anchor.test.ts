@@ -16,7 +16,8 @@ const source = readFileSync(join(root, 'policy/nanoclaw.policy'), 'utf8');
 const policy = compilePolicy({ file: 'policy/nanoclaw.policy', source, home: '/Users/owner', cwd: '/Users/owner/cfg' }).policy!;
 
 // How pfctl -sr prints the bundled anchor loaded with -D vm_if=bridge101.
-const PRINTED = printedAnchor({ subnet: '192.168.64.0/24', gateway: '192.168.64.1', ports: [13128, 16443, 18123, 18443], vmIf: 'bridge101' });
+// The bundled policy's egress doors: the transparent door for 443 on 13129, the DNS responder on 13130.
+const PRINTED = printedAnchor({ subnet: '192.168.64.0/24', gateway: '192.168.64.1', ports: [13128, 16443, 18123, 18443], vmIf: 'bridge101', doors: { transparent: [13129], dns: 13130 } });
 const IFCONFIG = `lo0: flags=8049<UP,LOOPBACK,RUNNING,MULTICAST> mtu 16384
 \tinet 127.0.0.1 netmask 0xff000000
 bridge100: flags=8863<UP,BROADCAST,SMART,RUNNING,SIMPLEX,MULTICAST> mtu 1500
@@ -92,6 +93,13 @@ test('another VM\'s nanopolicy anchor on the same subnet is reported by name', a
   assert.match(row.detail ?? '', /"com\.apple\/100\.nanopolicy\.second-vm" \(192\.168\.64\.0\/24\)/);
   const elsewhere = { 'com.apple/100.nanopolicy.second-vm': 'block return in log quick inet from 10.211.55.0/24 to any\n' };
   assert.is(cages(await checkPf(policy, artifactsFor(policy), fakeMac(PRINTED, undefined, elsewhere).run)).ok, true);
+});
+
+test('a door rule that lost its tag (its high port open to direct dials) fails the comparison', async () => {
+  const untagged = PRINTED.replace('port = 13129 flags S/SA keep state tagged NP_EGRESS_DOOR', 'port = 13129 flags S/SA keep state');
+  assert.ok(untagged !== PRINTED);
+  assert.is((await checkPf(policy, artifactsFor(policy), fakeMac(untagged).run)).at(-1)!.ok, false);
+  assert.is((await checkPf(policy, artifactsFor(policy), fakeMac(PRINTED).run)).at(-1)!.ok, true);
 });
 
 test.run();
