@@ -132,12 +132,10 @@ t('the exit-code table in docs/cli.md and the README is the one the code uses', 
     const text = readFileSync(doc, 'utf8');
     const start = text.indexOf('| code | cause');
     assert.ok(start >= 0, `${doc} has the table`);
-    const codes = text
-      .slice(start)
-      .split('\n')
-      .slice(2)
-      .filter((l) => l.startsWith('| '))
-      .map((l) => Number(l.split('|')[1]!.trim()));
+    // The table's rows: from below its header to the first line that is not a row.
+    const lines = text.slice(start).split('\n').slice(2);
+    const end = lines.findIndex((l) => !l.startsWith('| '));
+    const codes = lines.slice(0, end < 0 ? undefined : end).map((l) => Number(l.split('|')[1]!.trim()));
     assert.equal(codes, Object.values(EXIT).sort((a, b) => a - b), doc);
   }
 });
