@@ -3,6 +3,7 @@
 import { colors } from '../colors.ts';
 import type { Artifact } from '../compiler/artifact.ts';
 import { anchorName, SHARES_ROOT, type Policy } from '../compiler/policy.ts';
+import { egressDoors } from '../compiler/egress-doors.ts';
 
 export function renderSummary(policy: Policy, artifacts: readonly Artifact[], color: boolean): string {
   const c = colors(color);
@@ -22,11 +23,17 @@ export function renderSummary(policy: Policy, artifacts: readonly Artifact[], co
     });
     lines.push(...table(rows));
   }
-  if (policy.proxy) {
-    lines.push(c.bold(`The VM may reach by name, through the egress proxy on ${network.gateway}:${policy.proxy.listen} (HTTPS, server name checked):`));
+  const doors = egressDoors(policy);
+  if (policy.proxy && doors) {
+    // Both doors lead to the same rules: say where each is, so the owner knows what the VM dials.
+    const dialled = doors.transparent.map((d) => `${network.gateway}:${d.port}`).join(', ');
+    lines.push(c.bold(`The VM may reach by name (TLS server name checked, every address checked), through the transparent door on ${dialled} or the CONNECT proxy on ${network.gateway}:${policy.proxy.listen}:`));
     lines.push(...table(policy.egress.map((r) => [r.name, r.hosts.map((h) => (h.port === 443 ? h.host : `${h.host}:${h.port}`)).join(' ')])));
+    lines.push(c.dim(`DNS on ${network.gateway}:53 is nanopolicy's responder: the listed names resolve to the gateway, every other name gets NXDOMAIN; nothing is forwarded.`));
+    lines.push(c.dim('Everything else from the VM is refused: the internet, the LAN, other DNS, IPv6 and every other port of the host.'));
+  } else {
+    lines.push(c.dim('Everything else from the VM is refused: the internet, the LAN, DNS, IPv6 and every other port of the host.'));
   }
-  lines.push(c.dim('Everything else from the VM is refused: the internet, the LAN, DNS, IPv6 and every other port of the host.'));
   lines.push('');
   if (policy.mounts.length === 0) {
     lines.push(c.bold('The VM sees no host folders.'));
