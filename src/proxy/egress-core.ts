@@ -25,9 +25,9 @@ export interface CoreContext {
   /** The host's own addresses now. */
   hostAddresses: () => IpBytes[];
   lookup: Lookup;
-  /** Takes one of the client's name-lookup slots; false when it holds them all. */
-  takeLookupSlot: (client: string) => boolean;
-  giveLookupSlot: (client: string) => void;
+  /** Takes one of a (client, rule) group's name-lookup slots; false when it holds them all. */
+  takeLookupSlot: (group: string) => boolean;
+  giveLookupSlot: (group: string) => void;
   connect: Connect;
   now: () => number;
   audit: (record: AuditRecord) => void;
@@ -119,14 +119,15 @@ export class Tunnel {
     if (!match.ok) return this.refuse(match.reason), false;
     this.rule = match.rule;
     const { lookup, deny, config } = this.ctx;
-    // One client may hold only a few lookups at once: names whose DNS never answers cost it
-    // its own slots, never everyone's.
-    if (!this.ctx.takeLookupSlot(this.client)) return this.refuse('too many name lookups in progress for this client', 503), false;
+    // A client may hold only a few lookups at once per rule: names under a wildcard whose DNS
+    // never answers cost that rule's slots, never the other names' (the VM is one client).
+    const slot = this.group();
+    if (!this.ctx.takeLookupSlot(slot)) return this.refuse(`too many name lookups in progress for rule "${match.rule.name}"`, 503), false;
     let resolved;
     try {
       resolved = await resolveChecked(name, lookup, deny, config.timeouts.connectMs, this.ctx.hostAddresses());
     } finally {
-      this.ctx.giveLookupSlot(this.client);
+      this.ctx.giveLookupSlot(slot);
     }
     if (this.finished) return false;
     if (!resolved.ok) {

@@ -47,8 +47,8 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-/** Name lookups one client may have in flight at once. */
-export const LOOKUPS_PER_CLIENT = 8;
+/** Name lookups one client may have in flight at once for one rule. */
+export const LOOKUPS_PER_RULE = 8;
 /** Refusals per client logged one by one in each window; the rest are summarised. */
 export const REFUSAL_WINDOW_MS = 10_000;
 export const REFUSALS_PER_WINDOW = 20;
@@ -82,7 +82,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     audit: (record) => gate.record(record, true),
     takeLookupSlot: (client) => {
       const n = lookups.get(client) ?? 0;
-      if (n >= LOOKUPS_PER_CLIENT) return false;
+      if (n >= LOOKUPS_PER_RULE) return false;
       lookups.set(client, n + 1);
       return true;
     },
