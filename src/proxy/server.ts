@@ -35,6 +35,8 @@ export interface ProxyDeps {
   now?: () => number;
   /** Diagnostics for the operator (not decisions: those go to the audit log); default none. */
   log?: (line: string) => void;
+  /** Refusal rate limit: default REFUSAL_WINDOW_MS and REFUSALS_PER_WINDOW (tests shorten it). */
+  refusals?: { windowMs: number; perWindow: number };
 }
 
 export interface RunningProxy {
@@ -72,7 +74,10 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
       log(`audit log write failed: ${(error as Error).message}`);
     }
   };
-  const gate = refusalSummary({ windowMs: REFUSAL_WINDOW_MS, perWindow: REFUSALS_PER_WINDOW, perWindowNotAllowed: 1, maxClients: 64, now, write });
+  const gate = refusalSummary({
+    windowMs: deps.refusals?.windowMs ?? REFUSAL_WINDOW_MS, perWindow: deps.refusals?.perWindow ?? REFUSALS_PER_WINDOW,
+    perWindowNotAllowed: 1, maxClients: 64, now, write,
+  });
   const given = deps.hostAddresses;
   const hostAddresses = given ? () => given().flatMap((a) => parseIp(a) ?? []) : liveHostAddresses(now);
   const resolver = deps.lookup ? undefined : nameResolver({ hostsFile: deps.hostsFile, hostsOnly: deps.hostsOnly, servers: deps.dnsServers, timeoutMs: config.timeouts.connectMs });
