@@ -3,7 +3,6 @@
 // the VM (the collector's counts: "tried 203.0.113.10:443 directly 50×"). --follow keeps printing
 // new decisions.
 
-import { existsSync, statSync } from 'node:fs';
 import { homeDir } from '../lazy-builtins.ts';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -17,6 +16,7 @@ import { reportDiagnostics } from './report-diagnostics.ts';
 import { readRecords } from '../verify/host/read-audit-log.ts';
 import { policyFailure } from './command-failure.ts';
 import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
+import { AuditLogFollower } from '../formats/audit-log-follower.ts';
 
 interface LogFlags {
   refused?: boolean;
@@ -82,8 +82,9 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
     return EXIT.ok;
   }
   const interval = Number(flags.interval);
-  let offset = current.offset;
-  let firewallOffset = firewall.offset;
+  // Follows the files it read from, across rotation (the lines written just before it are not lost).
+  const follower = new AuditLogFollower(path, current.offset);
+  const firewallFollower = new AuditLogFollower(firewallPath, firewall.offset);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -91,16 +92,11 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
   try {
     while (!stop.signal.aborted) {
       await new Promise((r) => setTimeout(r, Number.isFinite(interval) && interval > 0 ? interval : 250));
-      // Rotated: the file shrank, so the new one is read from its start.
-      if (existsSync(path) && statSync(path).size < offset) offset = 0;
-      const next = readRecords(path, offset);
-      offset = next.offset;
-      if (existsSync(firewallPath) && statSync(firewallPath).size < firewallOffset) firewallOffset = 0;
-      const nextFirewall = readRecords(firewallPath, firewallOffset);
-      firewallOffset = nextFirewall.offset;
-      show(mergeByTime(next.records, nextFirewall.records));
+      show(mergeByTime(follower.poll(), firewallFollower.poll()));
     }
   } finally {
+    follower.close();
+    firewallFollower.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -119,7 +115,8 @@ export function mergeByTime(a: readonly AuditRecord[], b: readonly AuditRecord[]
   return out;
 }
 
-// One decision on one line: when, what, where to, and why when refused.
+// One decision on one line: when, what, where to, and why when refused. A tunnel's "open" line
+// says it began (its final line follows); a summary says how many refusals it stands for.
 export function formatRecord(r: AuditRecord, c: Colors): string {
   // The proxy records UTC; the line says so, since a Mac's clock shows local time (issue 25).
   const time = `${String(r.time).replace('T', ' ').replace(/\.\d+Z$|Z$/, '')} UTC`;
@@ -128,30 +125,43 @@ export function formatRecord(r: AuditRecord, c: Colors): string {
     return `${c.dim(time)}  ${c.red('BLOCKED')}  ${'firewall'.padEnd(10)} ${printable(r.reason)}${c.dim(` (from ${printable(r.client)}${last})`)}`;
   }
   const what = `${r.name}:${r.port}`;
+  const door = r.door && r.door !== 'connect' ? ` (${r.door})` : '';
+  if (r.event === 'summary') {
+    return `${c.dim(time)}  ${c.red('REFUSED')}  ${''.padEnd(10)} ${`×${r.count ?? '?'} from ${r.client}`.padEnd(34)}   ${r.reason}${door}`;
+  }
+  if (r.event === 'open') {
+    return `${c.dim(time)}  ${c.green('opened ')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)} → ${(r.address ?? '?').padEnd(15)}${door}`;
+  }
   if (r.decision === 'allowed') {
     const traffic = `↑${bytes(r.bytesUp)} ↓${bytes(r.bytesDown)} in ${seconds(r.durationMs)}`;
-    return `${c.dim(time)}  ${c.green('allowed')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)} → ${(r.address ?? '?').padEnd(15)}  ${c.dim(traffic)}`;
+    return `${c.dim(time)}  ${c.green('allowed')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)} → ${(r.address ?? '?').padEnd(15)}  ${c.dim(traffic)}${door}`;
   }
   const sni = r.sni && r.sni !== r.name && !r.reason.includes(r.sni) ? ` (TLS name "${r.sni}")` : '';
-  return `${c.dim(time)}  ${c.red('REFUSED')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)}   ${r.reason}${sni}`;
+  return `${c.dim(time)}  ${c.red('REFUSED')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)}   ${r.reason}${sni}${door}`;
 }
 
-// "12 attempts: 9 allowed (claude 7, discord 2), 3 refused (evil.example:443 ×2, …)".
+// "12 attempts: 9 allowed (claude 7, discord 2), 3 refused (evil.example:443 ×2, …)". An open
+// record is not an attempt of its own (its final record counts it; a tunnel still open or cut by
+// a crash has only the open one, and counts by it); a summary counts as the refusals it stands for.
 export function summary(records: readonly AuditRecord[]): string {
   // The firewall's records count packets, not attempts through the proxy: they get their own part.
   const blocked = records.filter((r) => r.door === 'firewall');
   records = records.filter((r) => r.door !== 'firewall');
-  const allowed = records.filter((r) => r.decision === 'allowed');
-  const refused = records.filter((r) => r.decision === 'refused');
+  const finished = new Set(records.filter((r) => r.event === undefined && r.decision === 'allowed').map((r) => `${r.time} ${r.client} ${r.name}:${r.port}`));
+  const allowed = records.filter((r) => r.decision === 'allowed' && (r.event === undefined || !finished.has(`${r.time} ${r.client} ${r.name}:${r.port}`)));
+  const refused = records.filter((r) => r.decision === 'refused' && r.event === undefined);
+  const summarised = records.filter((r) => r.event === 'summary').reduce((n, r) => n + (r.count ?? 0), 0);
   const count = (keys: string[]) => {
     const m = new Map<string, number>();
     for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
     return [...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => (n > 1 ? `${k} ×${n}` : k));
   };
-  const parts = [`${records.length} attempt${records.length === 1 ? '' : 's'}: ${allowed.length} allowed`];
+  const total = allowed.length + refused.length + summarised;
+  const parts = [`${total} attempt${total === 1 ? '' : 's'}: ${allowed.length} allowed`];
   if (allowed.length > 0) parts[0] += ` (${count(allowed.map((r) => r.rule ?? r.name)).join(', ')})`;
-  parts.push(`${refused.length} refused`);
-  if (refused.length > 0) parts[1] += ` (${count(refused.map((r) => `${r.name}:${r.port}`)).slice(0, 8).join(', ')})`;
+  parts.push(`${refused.length + summarised} refused`);
+  if (refused.length > 0) parts[1] += ` (${count(refused.map((r) => `${r.name}:${r.port}`)).slice(0, 8).join(', ')}${summarised > 0 ? `, and ${summarised} summarised` : ''})`;
+  else if (summarised > 0) parts[1] += ` (${summarised} summarised)`;
   if (blocked.length > 0) {
     const tries = new Map<string, number>();
     for (const r of blocked) if (r.name) tries.set(`${r.name}:${r.port}`, (tries.get(`${r.name}:${r.port}`) ?? 0) + (r.count ?? 1));

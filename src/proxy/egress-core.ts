@@ -25,9 +25,9 @@ export interface CoreContext {
   /** The host's own addresses now. */
   hostAddresses: () => IpBytes[];
   lookup: Lookup;
-  /** Takes one of the client's name-lookup slots; false when it holds them all. */
-  takeLookupSlot: (client: string) => boolean;
-  giveLookupSlot: (client: string) => void;
+  /** Takes one of a (client, rule) group's name-lookup slots; false when it holds them all. */
+  takeLookupSlot: (group: string) => boolean;
+  giveLookupSlot: (group: string) => void;
   connect: Connect;
   now: () => number;
   audit: (record: AuditRecord) => void;
@@ -41,6 +41,8 @@ export type FirstHelloCheck = (hello: ClientHelloFacts) => string | undefined | 
 export const TLS_ACCESS_DENIED = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x31]);
 // How long a refused client gets to read its answer before the socket is destroyed.
 const LINGER_MS = 1000;
+// How much a refused client may still send while it lingers before it is cut off at once.
+const DISCARD_BYTES = 65536;
 
 export class Tunnel {
   readonly started: number;
@@ -119,14 +121,15 @@ export class Tunnel {
     if (!match.ok) return this.refuse(match.reason), false;
     this.rule = match.rule;
     const { lookup, deny, config } = this.ctx;
-    // One client may hold only a few lookups at once: names whose DNS never answers cost it
-    // its own slots, never everyone's.
-    if (!this.ctx.takeLookupSlot(this.client)) return this.refuse('too many name lookups in progress for this client', 503), false;
+    // A client may hold only a few lookups at once per rule: names under a wildcard whose DNS
+    // never answers cost that rule's slots, never the other names' (the VM is one client).
+    const slot = this.group();
+    if (!this.ctx.takeLookupSlot(slot)) return this.refuse(`too many name lookups in progress for rule "${match.rule.name}"`, 503), false;
     let resolved;
     try {
       resolved = await resolveChecked(name, lookup, deny, config.timeouts.connectMs, this.ctx.hostAddresses());
     } finally {
-      this.ctx.giveLookupSlot(this.client);
+      this.ctx.giveLookupSlot(slot);
     }
     if (this.finished) return false;
     if (!resolved.ok) {
@@ -308,7 +311,7 @@ export class Tunnel {
     const text = { 403: 'Forbidden', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' }[status] ?? 'Forbidden';
     const body = `${reason}\n`;
     this.socket.removeAllListeners('data');
-    this.socket.resume(); // discard whatever else the client sends while the answer drains
+    this.discard(); // whatever else the client sends while the answer drains
     this.socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     this.linger();
     this.end('refused', reason);
@@ -324,8 +327,19 @@ export class Tunnel {
     this.linger();
     this.socket.removeAllListeners('data');
     this.socket.unpipe();
-    this.socket.resume();
+    this.discard();
     this.end('refused', reason);
+  }
+
+  // Reads and drops what a refused client still sends while its answer drains, up to a bound: a
+  // hostile client streaming a huge hello must not cost the proxy a read per chunk for a second.
+  private discard(): void {
+    let dropped = 0;
+    this.socket.on('data', (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > DISCARD_BYTES) this.socket.destroy();
+    });
+    this.socket.resume();
   }
 
   // Gives a refused client LINGER_MS to read its answer, then destroys the socket.

@@ -22,6 +22,7 @@ interface Bucket {
   logged: number;
   suppressed: number;
   reasons: Map<string, number>;
+  names: Map<string, number>;
   client: string;
   door?: AuditRecord['door'];
 }
@@ -39,14 +40,15 @@ export function refusalSummary(options: SummaryOptions): { record(record: AuditR
       if (!all && now - bucket.start < options.windowMs) continue;
       buckets.delete(key);
       if (bucket.suppressed === 0) continue;
-      const top = [...bucket.reasons].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([r, n]) => `${r} ×${n}`).join(', ');
+      const top = (m: Map<string, number>): string => [...m].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([r, n]) => `${r} ×${n}`).join(', ');
+      const names = bucket.names.size > 0 ? `; names: ${top(bucket.names)}` : '';
       options.write({
         time: new Date(bucket.start).toISOString(),
         client: bucket.client,
         name: '',
         port: 0,
         decision: 'refused',
-        reason: `${bucket.suppressed} more refusal${bucket.suppressed === 1 ? '' : 's'} not logged one by one: ${top}`,
+        reason: `${bucket.suppressed} more refusal${bucket.suppressed === 1 ? '' : 's'} not logged one by one: ${top(bucket.reasons)}${names}`,
         bytesUp: 0,
         bytesDown: 0,
         durationMs: Math.max(0, now - bucket.start),
@@ -73,7 +75,7 @@ export function refusalSummary(options: SummaryOptions): { record(record: AuditR
         if (buckets.size >= options.maxClients) key = `${allowedClient ? 'in' : 'out'} ${OTHER_CLIENTS}`;
         bucket = buckets.get(key);
         if (!bucket) {
-          bucket = { start: now, logged: 0, suppressed: 0, reasons: new Map(), client: key.slice(key.indexOf(' ') + 1), ...(record.door && { door: record.door }) };
+          bucket = { start: now, logged: 0, suppressed: 0, reasons: new Map(), names: new Map(), client: key.slice(key.indexOf(' ') + 1), ...(record.door && { door: record.door }) };
           buckets.set(key, bucket);
         }
       }
@@ -83,12 +85,16 @@ export function refusalSummary(options: SummaryOptions): { record(record: AuditR
         return options.write(record);
       }
       bucket.suppressed++;
-      const what = record.name ? `${record.name}:${record.port} ${record.reason}` : record.reason;
-      const reason = what.length > 120 ? `${what.slice(0, 117)}...` : what;
-      if (bucket.reasons.has(reason) || bucket.reasons.size < MAX_REASONS) bucket.reasons.set(reason, (bucket.reasons.get(reason) ?? 0) + 1);
-      else bucket.reasons.set('other reasons', (bucket.reasons.get('other reasons') ?? 0) + 1);
+      count(bucket.reasons, record.reason.length > 120 ? `${record.reason.slice(0, 117)}...` : record.reason, 'other reasons');
+      if (record.name) count(bucket.names, `${record.name}:${record.port}`, 'other names');
     },
     flush: () => flush(true),
     stop: () => clearInterval(timer),
   };
+}
+
+// Counts `key` in a tally kept to MAX_REASONS entries; past that, under `other`.
+function count(tally: Map<string, number>, key: string, other: string): void {
+  const k = tally.has(key) || tally.size < MAX_REASONS ? key : other;
+  tally.set(k, (tally.get(k) ?? 0) + 1);
 }

@@ -36,6 +36,8 @@ export interface ProxyDeps {
   now?: () => number;
   /** Diagnostics for the operator (not decisions: those go to the audit log); default none. */
   log?: (line: string) => void;
+  /** Refusal rate limit: default REFUSAL_WINDOW_MS and REFUSALS_PER_WINDOW (tests shorten it). */
+  refusals?: { windowMs: number; perWindow: number };
 }
 
 export interface RunningProxy {
@@ -50,8 +52,8 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-/** Name lookups one client may have in flight at once. */
-export const LOOKUPS_PER_CLIENT = 8;
+/** Name lookups one client may have in flight at once for one rule. */
+export const LOOKUPS_PER_RULE = 8;
 /** Refusals per client logged one by one in each window; the rest are summarised. */
 export const REFUSAL_WINDOW_MS = 10_000;
 export const REFUSALS_PER_WINDOW = 20;
@@ -75,7 +77,10 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
       log(`audit log write failed: ${(error as Error).message}`);
     }
   };
-  const gate = refusalSummary({ windowMs: REFUSAL_WINDOW_MS, perWindow: REFUSALS_PER_WINDOW, perWindowNotAllowed: 1, maxClients: 64, now, write });
+  const gate = refusalSummary({
+    windowMs: deps.refusals?.windowMs ?? REFUSAL_WINDOW_MS, perWindow: deps.refusals?.perWindow ?? REFUSALS_PER_WINDOW,
+    perWindowNotAllowed: 1, maxClients: 64, now, write,
+  });
   const given = deps.hostAddresses;
   const hostAddresses = given ? () => given().flatMap((a) => parseIp(a) ?? []) : liveHostAddresses(now);
   const resolver = deps.lookup ? undefined : nameResolver({ hostsFile: deps.hostsFile, hostsOnly: deps.hostsOnly, servers: deps.dnsServers, timeoutMs: config.timeouts.connectMs });
@@ -85,7 +90,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     audit: (record) => gate.record(record, true),
     takeLookupSlot: (client) => {
       const n = lookups.get(client) ?? 0;
-      if (n >= LOOKUPS_PER_CLIENT) return false;
+      if (n >= LOOKUPS_PER_RULE) return false;
       lookups.set(client, n + 1);
       return true;
     },

@@ -99,6 +99,28 @@ for (const door of DOORS) {
     assert.ok(record.bytesUp > data.length && record.bytesDown > data.length, JSON.stringify(record));
   });
 
+  // Real handshakes the follower must let through: TLS 1.2 (the client's plaintext flight after
+  // the server's hello, then its ChangeCipherSpec), and TLS 1.3 with a real HelloRetryRequest
+  // (a server that accepts only P-384 makes OpenSSL's X25519 key share retry).
+  for (const [what, server, client] of [
+    ['TLS 1.2', { maxVersion: 'TLSv1.2' }, { maxVersion: 'TLSv1.2' }],
+    ['TLS 1.3 with a real HelloRetryRequest', { ecdhCurve: 'P-384' }, {}],
+  ] as Array<[string, object, object]>) {
+    t(`a real client: ${what}`, async () => {
+      const leaf = testCa().issue({ names: ['api.example.test'] });
+      const upstream = await startTlsUpstream(['api.example.test'], { key: leaf.keyPem, cert: leaf.certPem, ...server });
+      h = await harness(upstream.port);
+      const opened = await open(h, door, 'api.example.test');
+      const tls = tlsConnect({ socket: opened.socket!, servername: 'api.example.test', ca: testCa().certPem, ...client });
+      await new Promise<void>((resolve, reject) => { tls.once('secureConnect', resolve); tls.once('error', reject); });
+      assert.is((await echo(tls, Buffer.from('through'))).toString(), 'through');
+      tls.end();
+      const record = await finalRecord(h);
+      assert.is(record.decision, 'allowed', record.reason);
+      await upstream.close();
+    });
+  }
+
   const REFUSED: Array<[string, string, () => Buffer, RegExp]> = [
     ['an unlisted name', 'evil.example.test', () => clientHello({ sni: ['evil.example.test'] }), /name not listed/],
     ['a wildcard\'s own suffix', 'cdn.example.test', () => clientHello({ sni: ['cdn.example.test'] }), /name not listed/],

@@ -29,11 +29,11 @@ export interface Upstream {
 }
 
 // A TLS echo server for `names` on 127.0.0.1, whose leaf comes from the lab CA.
-export async function startTlsUpstream(names: string[]): Promise<Upstream> {
+export async function startTlsUpstream(names: string[], options: object = {}): Promise<Upstream> {
   const leaf = testCa().issue({ names });
   const received: Buffer[] = [];
   const up: Upstream = { port: 0, server: undefined as unknown as Server, received, accepted: 0, close: async () => {} };
-  const server = createTlsServer({ key: leaf.keyPem, cert: leaf.certPem }, (socket) => {
+  const server = createTlsServer({ key: leaf.keyPem, cert: leaf.certPem, ...options }, (socket) => {
     const i = received.push(Buffer.alloc(0)) - 1;
     socket.on('data', (d: Buffer) => { received[i] = Buffer.concat([received[i]!, d]); socket.write(d); });
     socket.on('error', () => {});
