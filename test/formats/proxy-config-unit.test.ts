@@ -76,7 +76,7 @@ test('config: each mistake is refused with the field named', () => {
     [{ ...BASE, transparent: [{ listen: { host: '192.168.64.1', port: 13443 }, port: 443 }, { listen: { host: '192.168.64.1', port: 13444 }, port: 443 }] }, /443 has a transparent door already/],
     [{ ...BASE, transparent: [{ listen: { host: '192.168.64.1', port: 13443 }, port: 0 }] }, /transparent\[0\]\.port/],
     [{ ...BASE, transparent: [{ listen: { host: '192.168.64.1', port: 13443 }, port: 443, sni: true }] }, /unknown key "transparent\[0\]\.sni"/],
-    [{ ...BASE, dns: { listen: { host: '192.168.64.1', port: 53 }, answer: 'gateway', ttl: 60 } }, /"dns\.answer" must be an IPv4 address/],
+    [{ ...BASE, dns: { listen: { host: '192.168.64.1', port: 53 }, answer: 'gateway', ttl: 60 } }, /"dns\.answer" must be the gateway's IPv4 address/],
     [{ ...BASE, dns: { listen: { host: '192.168.64.1', port: 53 }, answer: '192.168.64.1', ttl: -1 } }, /dns\.ttl/],
     [{ ...BASE, dns: { listen: { host: '192.168.64.1', port: 53 }, answer: '192.168.64.1' } }, /dns\.ttl/],
     [{ ...BASE, timeouts: { stallMs: 0 } }, /timeouts\.stallMs/],
