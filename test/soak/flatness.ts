@@ -1,0 +1,68 @@
+// Whether each role's memory and descriptors stayed flat over the soak: the median of the first
+// quarter of its samples against the median of the last quarter. A leak grows with connections
+// and faults, so over a soak it shows as a last quarter above the first; a restart only lowers it.
+
+import type { Sample } from './sampler.ts';
+
+/** Allowed growth, first quarter → last: RSS by a quarter or 16 MiB (GC and buffers breathe), fds by 8. */
+export const RSS_GROWTH = { ratio: 1.25, kib: 16 * 1024 };
+export const FD_GROWTH = 8;
+
+export interface RoleTrend {
+  role: string;
+  samples: number;
+  rssFirstKiB: number;
+  rssLastKiB: number;
+  rssPeakKiB: number;
+  fdsFirst: number;
+  fdsLast: number;
+  fdsPeak: number;
+  flat: boolean;
+  /** Why it is not flat, or why the answer is weak. */
+  note?: string;
+}
+
+// The trend of every role sampled, sorted by role.
+export function trends(samples: readonly Sample[]): RoleTrend[] {
+  const roles = [...new Set(samples.map((s) => s.role))].sort();
+  return roles.map((role) => trend(role, samples.filter((s) => s.role === role).sort((a, b) => a.at - b.at)));
+}
+
+function trend(role: string, list: readonly Sample[]): RoleTrend {
+  const q = Math.max(1, Math.floor(list.length / 4));
+  const first = list.slice(0, q);
+  const last = list.slice(-q);
+  const t: RoleTrend = {
+    role,
+    samples: list.length,
+    rssFirstKiB: median(first.map((s) => s.rssKiB)),
+    rssLastKiB: median(last.map((s) => s.rssKiB)),
+    rssPeakKiB: Math.max(...list.map((s) => s.rssKiB)),
+    fdsFirst: median(first.map((s) => s.fds)),
+    fdsLast: median(last.map((s) => s.fds)),
+    fdsPeak: Math.max(...list.map((s) => s.fds)),
+    flat: true,
+  };
+  const rssLimit = Math.max(t.rssFirstKiB * RSS_GROWTH.ratio, t.rssFirstKiB + RSS_GROWTH.kib);
+  const notes: string[] = [];
+  if (list.length < 8) {
+    // Too few samples to tell a trend: not a pass.
+    t.flat = false;
+    notes.push(`only ${list.length} samples`);
+  }
+  if (t.rssLastKiB > rssLimit) {
+    t.flat = false;
+    notes.push(`RSS grew ${t.rssFirstKiB} → ${t.rssLastKiB} KiB`);
+  }
+  if (t.fdsLast > t.fdsFirst + FD_GROWTH) {
+    t.flat = false;
+    notes.push(`fds grew ${t.fdsFirst} → ${t.fdsLast}`);
+  }
+  if (notes.length) t.note = notes.join('; ');
+  return t;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s[Math.floor((s.length - 1) / 2)]!;
+}
