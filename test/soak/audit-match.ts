@@ -1,7 +1,7 @@
 // Whether every allowed connection has its record in the proxy's audit log: each connection the
-// proxy answered 200 is matched to a distinct "allowed" record for its name whose start time is
-// near the connection's, earliest first. A record may stand for a tunnel's opening or its close
-// (a proxy may write both); a connection with no record left to match is evidence lost.
+// proxy answered 200 is matched to a distinct "allowed" record for its name whose times are near
+// the connection's. A record may stand for a tunnel's opening or its close (a proxy may write
+// both); a connection with no record left to match is evidence lost.
 
 export interface AllowedConnection {
   /** The name in the CONNECT. */
@@ -19,6 +19,7 @@ export interface AuditLine {
   name: string;
   decision: string;
   reason?: string;
+  durationMs?: number;
 }
 
 export interface AuditMatch {
@@ -27,31 +28,29 @@ export interface AuditMatch {
   missing: AllowedConnection[];
 }
 
-/** How far a record's start may be from the client's: the proxy stamps the accept, the client its connect call. */
-export const MATCH_SLACK_MS = { before: 2000, after: 10_000 };
+/**
+ * How far a record may be from its connection. The proxy stamps its accept and its close, the
+ * client its connect call and the moment it saw the end: near, but a loaded machine delays either.
+ */
+export const MATCH_SLACK_MS = { start: 1500, end: 3000 };
 
-// Matches connections to allowed records (greedy, in start order, each record used once).
+// Matches connections to allowed records, each record used once: first by start and end together
+// (a record written at the close), then what is left by start alone (a record written at the
+// opening, which cannot know the end). Earliest first within each pass.
 export function matchAllowed(connections: readonly AllowedConnection[], records: readonly AuditLine[]): AuditMatch {
-  const byName = new Map<string, number[]>();
-  for (const r of records) {
-    if (r.decision !== 'allowed') continue;
-    const t = Date.parse(r.time);
-    if (!Number.isFinite(t)) continue;
-    const list = byName.get(r.name) ?? [];
-    list.push(t);
-    byName.set(r.name, list);
-  }
-  for (const list of byName.values()) list.sort((a, b) => a - b);
-  const used = new Map<string, Set<number>>();
-  const missing: AllowedConnection[] = [];
-  for (const c of [...connections].sort((a, b) => a.start - b.start)) {
-    const list = byName.get(c.name) ?? [];
-    const taken = used.get(c.name) ?? new Set<number>();
-    used.set(c.name, taken);
-    const i = list.findIndex((t, k) => !taken.has(k) && t >= c.start - MATCH_SLACK_MS.before && t <= Math.max(c.start + MATCH_SLACK_MS.after, c.end));
-    if (i < 0) missing.push(c);
-    else taken.add(i);
-  }
+  const pool = records
+    .filter((r) => r.decision === 'allowed' && Number.isFinite(Date.parse(r.time)))
+    .map((r) => ({ name: r.name, start: Date.parse(r.time), end: Date.parse(r.time) + (r.durationMs ?? 0), used: false }))
+    .sort((a, b) => a.start - b.start);
+  const near = (a: number, b: number, slack: number) => Math.abs(a - b) <= slack;
+  const take = (c: AllowedConnection, withEnd: boolean): boolean => {
+    const r = pool.find((x) => !x.used && x.name === c.name && near(x.start, c.start, MATCH_SLACK_MS.start) && (!withEnd || near(x.end, c.end, MATCH_SLACK_MS.end)));
+    if (r) r.used = true;
+    return r !== undefined;
+  };
+  const ordered = [...connections].sort((a, b) => a.start - b.start);
+  const left = ordered.filter((c) => !take(c, true));
+  const missing = left.filter((c) => !take(c, false));
   return { expected: connections.length, matched: connections.length - missing.length, missing };
 }
 

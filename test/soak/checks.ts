@@ -44,7 +44,7 @@ function bytes(r: Omit<SoakResult, 'checks'>): Check {
 // Every connection the proxy allowed (a client saw 200) has its record in the audit log.
 function records(r: Omit<SoakResult, 'checks'>): Check {
   const a = r.audit;
-  const evidence = a.missing.slice(0, 5).map((m) => `${m.who}: ${m.name} opened ${new Date(m.start).toISOString()}, ${m.end - m.start} ms long`);
+  const evidence = a.missing.slice(0, 5).map((m) => `${m.who}: ${m.name} opened at ${((m.start - r.startedAt) / 1000).toFixed(1)} s, ${m.end - m.start} ms long`);
   if (a.unreadable) evidence.push(`${a.unreadable} unreadable lines`);
   return {
     name: 'records',

@@ -171,10 +171,13 @@ export const FAULTS: Record<FaultKind, (ctx: FaultContext) => Promise<Outcome>> 
     const t0 = performance.now();
     let during = 0;
     let duringOk = 0;
+    let lastError = '';
     await sleep(Math.min(1000, ctx.stallMs / 2));
     while (performance.now() - t0 < ctx.stallMs) {
       during++;
-      if ((await probe(ctx, 'proxy')).ok) duringOk++;
+      const p = await probe(ctx, 'proxy');
+      if (p.ok) duringOk++;
+      else lastError = p.error ?? '';
       await sleep(250);
     }
     const a = await ctx.agent.request<{ sent: number; counts: Record<string, number>; pending: number }>({ cmd: 'stall-stop' });
@@ -183,7 +186,7 @@ export const FAULTS: Record<FaultKind, (ctx: FaultContext) => Promise<Outcome>> 
     const counts = Object.entries(a.counts ?? {}).map(([k, v]) => `${k}×${v}`).join(' ');
     return {
       ...result(`DNS dropped ${ctx.stallMs} ms, ${a.sent} CONNECTs to *.${ECHO.stallSuffix} (${counts}; ${a.pending} pending); probes of ${ECHO.name} during it ${duringOk}/${during} ok`, await recovery(ctx, 'proxy', t)),
-      ...(duringOk < during ? { degraded: `${ECHO.name} (from the hosts file) failed ${during - duringOk} of ${during} probes while other names' DNS stalled` } : {}),
+      ...(duringOk < during ? { degraded: `${ECHO.name} (from the hosts file) failed ${during - duringOk} of ${during} probes while other names' DNS stalled (${lastError})` } : {}),
     };
   },
 };

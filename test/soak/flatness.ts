@@ -13,6 +13,7 @@ export interface RoleTrend {
   samples: number;
   rssFirstKiB: number;
   rssLastKiB: number;
+  /** Over every sample, warm-up included. */
   rssPeakKiB: number;
   fdsFirst: number;
   fdsLast: number;
@@ -22,10 +23,15 @@ export interface RoleTrend {
   note?: string;
 }
 
-// The trend of every role sampled, sorted by role.
-export function trends(samples: readonly Sample[]): RoleTrend[] {
+// The trend of every role sampled, sorted by role: quarters compared over the samples from
+// `windowFrom` on (after the warm-up), peaks over them all.
+export function trends(samples: readonly Sample[], windowFrom = -Infinity): RoleTrend[] {
   const roles = [...new Set(samples.map((s) => s.role))].sort();
-  return roles.map((role) => trend(role, samples.filter((s) => s.role === role).sort((a, b) => a.at - b.at)));
+  return roles.map((role) => {
+    const all = samples.filter((s) => s.role === role);
+    const t = trend(role, all.filter((s) => s.at >= windowFrom).sort((a, b) => a.at - b.at));
+    return { ...t, rssPeakKiB: Math.max(...all.map((s) => s.rssKiB)), fdsPeak: Math.max(...all.map((s) => s.fds)) };
+  });
 }
 
 function trend(role: string, list: readonly Sample[]): RoleTrend {
@@ -37,10 +43,10 @@ function trend(role: string, list: readonly Sample[]): RoleTrend {
     samples: list.length,
     rssFirstKiB: median(first.map((s) => s.rssKiB)),
     rssLastKiB: median(last.map((s) => s.rssKiB)),
-    rssPeakKiB: Math.max(...list.map((s) => s.rssKiB)),
+    rssPeakKiB: 0,
     fdsFirst: median(first.map((s) => s.fds)),
     fdsLast: median(last.map((s) => s.fds)),
-    fdsPeak: Math.max(...list.map((s) => s.fds)),
+    fdsPeak: 0,
     flat: true,
   };
   const rssLimit = Math.max(t.rssFirstKiB * RSS_GROWTH.ratio, t.rssFirstKiB + RSS_GROWTH.kib);

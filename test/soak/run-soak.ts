@@ -12,7 +12,7 @@ import { matchAllowed, parseAudit, type AllowedConnection } from './audit-match.
 import { FAULTS, FAULT_KINDS, type FaultContext, type FaultKind, type FaultRecord } from './faults.ts';
 import { trends, type RoleTrend } from './flatness.ts';
 import { sampleRoles, type Sample } from './sampler.ts';
-import { ECHO, createSoakLab, paths, readState, type SoakLab } from './soak-lab.ts';
+import { ECHO, PROXY_PORT, createSoakLab, paths, readState, type SoakLab } from './soak-lab.ts';
 import { Supervisor } from './supervisor.ts';
 import { VmAgent } from './vm-agent.ts';
 import { evaluate, type Check } from './checks.ts';
@@ -70,6 +70,8 @@ export interface Sweep {
 
 export interface SoakResult {
   options: Omit<SoakOptions, 'log'>;
+  /** When it started (epoch ms): `at` fields count from here. */
+  startedAt: number;
   ranMs: number;
   faults: FaultRecord[];
   connections: ConnRecord[];
@@ -90,6 +92,7 @@ const deadline = (ms: number) => new Promise<true>((r) => setTimeout(() => r(tru
 // Runs the soak; resolves with its result whatever happened (a failure to start is in `aborted`).
 export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const t0 = performance.now();
+  const startedAt = Date.now();
   const since = () => Math.round(performance.now() - t0);
   const faults: FaultRecord[] = [];
   const connections: ConnRecord[] = [];
@@ -105,6 +108,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   let agent: VmAgent | undefined;
   let supervisor: Supervisor | undefined;
   let sampling = true;
+  let windowFrom = Infinity;
   try {
     s = await createSoakLab();
     const lab = s.lab;
@@ -137,7 +141,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       connections.push(rec);
       if (rec.tunnel) allowed.push({ name: ECHO.name, start: rec.start, end: rec.end, who: `client ${rec.pattern}` });
     });
+    // Warm-up: the clients alone, then one refusal flood, so the proxy's heap has seen its
+    // high-water mark before the window memory is compared over (flatness.ts) begins.
     await sleep(o.warmMs);
+    await agent.request({ cmd: 'flood', proxyPort: PROXY_PORT, ms: o.floodMs, concurrency: 32 });
+    await sleep(Math.min(2000, o.warmMs));
+    windowFrom = Date.now();
 
     // The chaos: one fault at a time, each kind once per shuffled round, until the tail.
     const ctx: FaultContext = {
@@ -204,7 +213,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
   const audit = { ...matchAllowed(allowed, records.records), lines: records.records.length, allowed: records.records.filter((r) => r.decision === 'allowed').length, refused: records.records.filter((r) => r.decision === 'refused').length, rotated: records.rotated, unreadable: records.unreadable };
   const { log: _, ...options } = o;
-  const result: Omit<SoakResult, 'checks'> = { options, ranMs: since(), faults, connections, audit, trends: trends(samples), canary, sweeps, teardown, ...(aborted ? { aborted } : {}) };
+  const result: Omit<SoakResult, 'checks'> = { options, startedAt, ranMs: since(), faults, connections, audit, trends: trends(samples, windowFrom), canary, sweeps, teardown, ...(aborted ? { aborted } : {}) };
   return { ...result, checks: evaluate(result, o.intervalSeconds * 1000) };
 }
 
