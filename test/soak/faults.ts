@@ -33,6 +33,7 @@ export interface FaultContext {
   /** The deadline for a recovery, ms. */
   deadlineMs: number;
   floodMs: number;
+  floodConcurrency: number;
   stallMs: number;
   /** Connections the proxy allowed for a probe: the audit log must show them too. */
   allowed: (name: string, start: number, end: number, who: string) => void;
@@ -147,7 +148,7 @@ export const FAULTS: Record<FaultKind, (ctx: FaultContext) => Promise<Outcome>> 
   },
   // The audit log filled with refusals from the VM, as fast as the VM can make them.
   async flood(ctx) {
-    const a = await ctx.agent.request<{ sent: number; counts: Record<string, number> }>({ cmd: 'flood', proxyPort: PROXY_PORT, ms: ctx.floodMs, concurrency: 32 });
+    const a = await ctx.agent.request<{ sent: number; counts: Record<string, number> }>({ cmd: 'flood', proxyPort: PROXY_PORT, ms: ctx.floodMs, concurrency: ctx.floodConcurrency });
     const t = performance.now();
     const counts = Object.entries(a.counts ?? {}).map(([k, v]) => `${k}×${v}`).join(' ');
     return result(`${a.sent} refused CONNECTs in ${ctx.floodMs} ms (${counts})`, await recovery(ctx, 'proxy', t));

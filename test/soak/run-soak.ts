@@ -24,6 +24,8 @@ export interface SoakOptions {
   durationMs: number;
   intervalSeconds: number;
   floodMs: number;
+  /** Refusing connections the flood keeps open at once (the flood's CPU). */
+  floodConcurrency: number;
   stallMs: number;
   sampleMs: number;
   /** Quiet time between faults, ms: [min, max]. */
@@ -41,9 +43,9 @@ export interface SoakOptions {
 /** A soak of `minutes` (npm run soak), or the short one that runs in npm test (~30 s). */
 export function soakOptions(mode: { minutes: number } | 'short', log: (line: string) => void = () => {}): SoakOptions {
   if (mode === 'short') {
-    return { durationMs: 24_000, intervalSeconds: 2, floodMs: 2500, stallMs: 3000, sampleMs: 400, gapMs: [200, 400], sweepEveryMs: 60_000, warmMs: 1500, tailMs: 2500, idleMs: [1000, 3000], log };
+    return { durationMs: 24_000, intervalSeconds: 2, floodMs: 2000, floodConcurrency: 6, stallMs: 3000, sampleMs: 400, gapMs: [200, 400], sweepEveryMs: 60_000, warmMs: 1500, tailMs: 2500, idleMs: [1000, 3000], log };
   }
-  return { durationMs: mode.minutes * 60_000, intervalSeconds: 5, floodMs: 8000, stallMs: 8000, sampleMs: 3000, gapMs: [3000, 10_000], sweepEveryMs: 120_000, warmMs: 10_000, tailMs: 20_000, idleMs: [2000, 8000], log };
+  return { durationMs: mode.minutes * 60_000, intervalSeconds: 5, floodMs: 8000, floodConcurrency: 32, stallMs: 8000, sampleMs: 3000, gapMs: [3000, 10_000], sweepEveryMs: 120_000, warmMs: 10_000, tailMs: 20_000, idleMs: [2000, 8000], log };
 }
 
 export interface ConnRecord {
@@ -144,7 +146,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     // Warm-up: the clients alone, then one refusal flood, so the proxy's heap has seen its
     // high-water mark before the window memory is compared over (flatness.ts) begins.
     await sleep(o.warmMs);
-    await agent.request({ cmd: 'flood', proxyPort: PROXY_PORT, ms: o.floodMs, concurrency: 32 });
+    await agent.request({ cmd: 'flood', proxyPort: PROXY_PORT, ms: o.floodMs, concurrency: o.floodConcurrency });
     await sleep(Math.min(2000, o.warmMs));
     windowFrom = Date.now();
 
@@ -153,6 +155,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       s, agent, supervisor,
       deadlineMs: Math.max(5 * o.intervalSeconds * 1000, 15_000),
       floodMs: o.floodMs,
+      floodConcurrency: o.floodConcurrency,
       stallMs: o.stallMs,
       allowed: (name, start, end, who) => allowed.push({ name, start, end, who }),
     };

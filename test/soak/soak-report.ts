@@ -34,9 +34,9 @@ export function formatSoak(r: SoakResult): string {
   const a = r.audit;
   out.push(`records kept: ${a.matched} of ${a.expected} allowed connections have their record; the log holds ${a.lines} lines (${a.allowed} allowed, ${a.refused} refused)${a.rotated ? ', rotated' : ''}`);
   out.push('');
-  out.push(`${pad('process', 14)}${lpad('samples', 8)}${lpad('RSS MiB first', 14)}${lpad('last', 7)}${lpad('peak', 7)}${lpad('fds first', 10)}${lpad('last', 6)}${lpad('peak', 6)}  flat`);
+  out.push(`${pad('process', 14)}${lpad('samples', 8)}${lpad('RSS MiB warm', 13)}${lpad('first', 7)}${lpad('last', 7)}${lpad('peak', 7)}${lpad('fds first', 10)}${lpad('last', 6)}${lpad('peak', 6)}  flat`);
   for (const t of r.trends) {
-    out.push(`${pad(t.role, 14)}${lpad(t.samples, 8)}${lpad(mib(t.rssFirstKiB), 14)}${lpad(mib(t.rssLastKiB), 7)}${lpad(mib(t.rssPeakKiB), 7)}${lpad(t.fdsFirst, 10)}${lpad(t.fdsLast, 6)}${lpad(t.fdsPeak, 6)}  ${t.flat ? 'yes' : `NO (${t.note})`}`);
+    out.push(`${pad(t.role, 14)}${lpad(t.samples, 8)}${lpad(mib(t.rssWarmPeakKiB), 13)}${lpad(mib(t.rssFirstKiB), 7)}${lpad(mib(t.rssLastKiB), 7)}${lpad(mib(t.rssPeakKiB), 7)}${lpad(t.fdsFirst, 10)}${lpad(t.fdsLast, 6)}${lpad(t.fdsPeak, 6)}  ${t.flat ? 'yes' : `NO (${t.note})`}`);
   }
   out.push('');
   for (const s of r.sweeps) out.push(`sweep at ${(s.at / 1000).toFixed(1)} s: ${s.ms} ms, open ${s.open.join(',') || 'none'}${s.unexpected.length ? ` — UNEXPECTED ${s.unexpected.join(',')}` : ''}`);

@@ -65,6 +65,13 @@ t('flatness: the window starts after the warm-up, but the peak counts it', () =>
   assert.is(tr!.rssPeakKiB, 90_000);
 });
 
+t('flatness: a restarted process climbing back to the warm-up peak is flat; past it, it is not', () => {
+  const back = series('p', (i) => (i < 10 ? 88_000 : i < 20 ? 50_000 : 87_000), () => 20);
+  assert.ok(trends(back, 10_000)[0]!.flat);
+  const past = series('p', (i) => (i < 10 ? 88_000 : i < 20 ? 50_000 : 88_000 + 20_000 + i * 1000), () => 20);
+  assert.not.ok(trends(past, 10_000)[0]!.flat);
+});
+
 // A result in which everything held, to break one piece at a time.
 function clean(): Omit<SoakResult, 'checks'> {
   const roles = ['supervisor', 'proxy', 'bridge:alpha', 'bridge:beta'];
