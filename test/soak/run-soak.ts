@@ -248,7 +248,7 @@ function leftovers(s: SoakLab): string[] {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
       const state = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (/^[ZX]/.test(state.slice(state.lastIndexOf(')') + 2))) continue;
-      if (/^socat |proxy\.js/.test(cmdline)) out.push(`${pid} ${cmdline.slice(0, 80)}`);
+      if (/(^|\/)socat\s|proxy\.js/.test(cmdline)) out.push(`${pid} ${cmdline.slice(0, 80)}`);
     } catch {
       // gone
     }
