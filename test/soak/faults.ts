@@ -80,14 +80,18 @@ function kill(pid: number): boolean {
   }
 }
 
-// The per-connection children socat forked for a bridge (their parent is the bridge's pid).
-function socatChildren(s: SoakLab, parent: number): number[] {
+// The per-connection socat processes of a bridge: every socat in the host namespace listening on
+// its port (a fork keeps the command line) but the listener itself. By command line, not by
+// parent: a child whose listener was killed lives on, orphaned, with its connection.
+function socatChildren(s: SoakLab, bridge: { pid: number; listen: number }): number[] {
   const pids = spawnSync('ip', ['netns', 'pids', s.lab.ns.host], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
   return pids.filter((pid) => {
+    if (pid === bridge.pid) return false;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return Number(fields[1]) === parent && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'socat';
+      if (/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) return false;
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return /(^|\/)socat$/.test(argv[0] ?? '') && argv.some((a) => a.includes(`-LISTEN:${bridge.listen},`));
     } catch {
       return false;
     }
@@ -101,7 +105,7 @@ export const FAULTS: Record<FaultKind, (ctx: FaultContext) => Promise<Outcome>> 
   // One relayed connection's socat child killed: that connection fails visibly, the bridge serves on.
   async 'socat-child'(ctx) {
     const bridges = readState(ctx.s)?.bridges ?? [];
-    const withChildren = bridges.map((b) => ({ b, children: socatChildren(ctx.s, b.pid) })).filter((x) => x.children.length > 0);
+    const withChildren = bridges.map((b) => ({ b, children: socatChildren(ctx.s, b) })).filter((x) => x.children.length > 0);
     if (withChildren.length === 0) return { detail: 'no socat child to kill', error: 'no relayed connection was open' };
     const { b, children } = pick(withChildren);
     const victim = pick(children);

@@ -28,7 +28,7 @@ export interface SoakLab {
 }
 
 export interface StateFile {
-  bridges: Array<{ name: string; pid: number; target?: string }>;
+  bridges: Array<{ name: string; pid: number; listen: number; target?: string }>;
   proxy?: { pid: number; auditLog: string };
 }
 
