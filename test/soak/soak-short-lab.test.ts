@@ -1,4 +1,4 @@
-// The soak with faults (issue 24), short: ~30 s of honest clients streaming through every bridge
+// The soak with faults (issue 24), short: ~22 s of honest clients streaming through every bridge
 // and the proxy while every kind of fault is injected (run-soak.ts); one test per check, so a
 // failure names what did not hold. `npm run soak` is the same for minutes.
 
