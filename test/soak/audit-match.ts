@@ -37,21 +37,48 @@ export const MATCH_SLACK_MS = { start: 5000, end: 5000 };
 
 // Matches connections to allowed records, each record used once: first by start and end together
 // (a record written at the close), then what is left by start alone (a record written at the
-// opening, which cannot know the end). Earliest first within each pass.
+// opening, which cannot know the end). In each pass the nearest pairs are taken first, so a lost
+// record is missed where it was lost, not passed along a chain of neighbours to the last one.
 export function matchAllowed(connections: readonly AllowedConnection[], records: readonly AuditLine[]): AuditMatch {
   const pool = records
     .filter((r) => r.decision === 'allowed' && Number.isFinite(Date.parse(r.time)))
     .map((r) => ({ name: r.name, start: Date.parse(r.time), end: Date.parse(r.time) + (r.durationMs ?? 0), used: false }))
     .sort((a, b) => a.start - b.start);
-  const near = (a: number, b: number, slack: number) => Math.abs(a - b) <= slack;
-  const take = (c: AllowedConnection, withEnd: boolean): boolean => {
-    const r = pool.find((x) => !x.used && x.name === c.name && near(x.start, c.start, MATCH_SLACK_MS.start) && (!withEnd || near(x.end, c.end, MATCH_SLACK_MS.end)));
-    if (r) r.used = true;
-    return r !== undefined;
+  // The first record starting at or after `t` (binary search): a connection looks only at its window.
+  const from = (t: number) => {
+    let lo = 0;
+    let hi = pool.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (pool[mid]!.start < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   };
-  const ordered = [...connections].sort((a, b) => a.start - b.start);
-  const left = ordered.filter((c) => !take(c, true));
-  const missing = left.filter((c) => !take(c, false));
+  const conns = connections.map((c) => ({ c, matched: false }));
+  const pass = (withEnd: boolean) => {
+    const pairs: Array<[cost: number, ci: number, ri: number]> = [];
+    conns.forEach((x, ci) => {
+      if (x.matched) return;
+      for (let ri = from(x.c.start - MATCH_SLACK_MS.start); ri < pool.length && pool[ri]!.start <= x.c.start + MATCH_SLACK_MS.start; ri++) {
+        const r = pool[ri]!;
+        if (r.used || r.name !== x.c.name) continue;
+        const ds = Math.abs(r.start - x.c.start);
+        const de = Math.abs(r.end - x.c.end);
+        if (withEnd && de > MATCH_SLACK_MS.end) continue;
+        pairs.push([withEnd ? ds + de : ds, ci, ri]);
+      }
+    });
+    pairs.sort((a, b) => a[0] - b[0]);
+    for (const [, ci, ri] of pairs) {
+      if (conns[ci]!.matched || pool[ri]!.used) continue;
+      conns[ci]!.matched = true;
+      pool[ri]!.used = true;
+    }
+  };
+  pass(true);
+  pass(false);
+  const missing = conns.filter((x) => !x.matched).map((x) => x.c).sort((a, b) => a.start - b.start);
   return { expected: connections.length, matched: connections.length - missing.length, missing };
 }
 

@@ -24,6 +24,14 @@ t('a long tunnel killed without a record is the one missing, though short ones i
   assert.equal(m.missing.map((x) => x.who), ['long']);
 });
 
+t('among many short connections, the one whose record is lost is the one named missing', () => {
+  const starts = Array.from({ length: 40 }, (_, i) => i * 300);
+  const conns = starts.map((s) => conn(s, s + 20, `short@${s}`));
+  const records = starts.filter((s) => s !== 3000).map((s) => rec(s + 2, 19));
+  const m = matchAllowed(conns, records);
+  assert.equal(m.missing.map((x) => x.who), ['short@3000']);
+});
+
 t('a record written at the opening (no end known) still counts; a refused one or another name never does', () => {
   assert.is(matchAllowed([conn(0, 60_000)], [rec(5, 0)]).matched, 1);
   assert.is(matchAllowed([conn(0, 10)], [rec(0, 10, 'echo.soak.test', 'refused')]).matched, 0);
