@@ -121,9 +121,10 @@ export class Tunnel {
     if (!match.ok) return this.refuse(match.reason), false;
     this.rule = match.rule;
     const { lookup, deny, config } = this.ctx;
-    // A client may hold only a few lookups at once per rule: names under a wildcard whose DNS
-    // never answers cost that rule's slots, never the other names' (the VM is one client).
-    const slot = this.group();
+    // A client may hold only a few lookups at once per listed name pattern: names under a wildcard
+    // whose DNS never answers cost that wildcard's slots, never another name's — not even an exact
+    // name on the same egress line (the VM is one client; only a wildcard can make many names).
+    const slot = `${this.client} ${match.rule.host}:${match.rule.port}`;
     if (!this.ctx.takeLookupSlot(slot)) return this.refuse(`too many name lookups in progress for rule "${match.rule.name}"`, 503), false;
     let resolved;
     try {

@@ -66,7 +66,10 @@ export async function createSoakLab(): Promise<SoakLab> {
     stateDir: join(lab.dir, 'state'),
     hosts: { ...hosts },
     canaries: [[CANARY.address, CANARY.port], [ALPHA.address, ALPHA.port], [lab.gateway, 22], [PLAN.wan.web, 80], [ECHO.address, 443]],
-    openPorts: [ALPHA.listen, BETA.listen, PROXY_PORT],
+    // The bridges, the CONNECT proxy, and what the firewall redirects to the egress doors: the
+    // transparent door's 443 and the DNS responder's 53 (over TCP). The doors' own high ports
+    // (PROXY_PORT + 1 …) answer only redirected packets, so a sweep must find them closed.
+    openPorts: [ALPHA.listen, BETA.listen, PROXY_PORT, 443, 53],
   };
 }
 
