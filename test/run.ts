@@ -34,6 +34,7 @@ interface Counts {
  */
 const SLOW: Array<[RegExp, number]> = [
   [/\/enforce\/lifecycle\.test\.ts$/, 40],
+  [/\/soak\/soak-short-lab\.test\.ts$/, 40],
   [/\/enforce-nft-lab\.test\.ts$/, 31],
   [/\/verify-lab\.test\.ts$/, 30],
   [/\/proxy-lab\.test\.ts$/, 29],
