@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { applyLocked, lockSession } from '../../src/enforce/apply.ts';
 import { openSession, type Session } from '../../src/enforce/session.ts';
 import { superviseLocked } from '../../src/enforce/supervise.ts';
+import { downLocked } from '../../src/enforce/down.ts';
 import { readState } from '../../src/formats/enforce-state.ts';
 import { fakeMac, PORT, type FakeMac } from './harness.ts';
 
@@ -55,7 +56,8 @@ t('restarts a dead bridge, restores the anchor and pf, and tears down when the V
     // Someone flushes our anchor and drops every pf reference (vmnet reloading pf does the like).
     for (const a of readdirSync(join(f.fakeState, 'anchors'))) rmSync(join(f.fakeState, 'anchors', a));
     writeFileSync(join(f.fakeState, 'tokens'), '');
-    running.catch((e) => notes.push(`SUPERVISOR THREW ${e.stack}`));
+    // Should the supervisor end early, say how (not only that nothing was repaired).
+    running.then((r) => notes.push(`supervisor ended: ${r.why} ${r.detail ?? ''}`), (e) => notes.push(`supervisor threw: ${(e as Error).stack}`));
     assert.ok(await until(() => notes.some((n) => n.includes('reloaded it')) && notes.some((n) => n.includes('enabled it again'))), notes.join('\n'));
     assert.is(f.leftovers().anchors.length, 1);
     // The VM shuts down.
@@ -276,6 +278,39 @@ t('a supervisor started over a state it cannot repair (the policy changed) fails
     assert.equal(r.down.failures, []);
   } finally {
     again.release();
+  }
+  assert.equal(f.leftovers(), { anchors: [], tokens: [], vm: 'stopped', socat: [], state: false });
+});
+
+t('pf disabled and the anchor flushed while a check looks (vmnet reloading pf) is repaired, not taken for rules lost', async () => {
+  const { session: s, notes } = await session();
+  const lock = lockSession(s);
+  if ('kind' in lock) throw new Error(lock.message);
+  try {
+    const applied = await applyLocked(s);
+    if (applied.kind !== 'applied') throw new Error(applied.kind);
+    const ctx = s.context(applied.state);
+    let infos = 0;
+    // The first `pfctl -s info` still sees pf enabled; right after it, pf loses the anchor and every
+    // reference at once — the check sees half of it before its reload, the rest after.
+    const runner = {
+      ...ctx.runner,
+      async run(c: Parameters<typeof ctx.runner.run>[0], o?: Parameters<typeof ctx.runner.run>[1]) {
+        const r = await ctx.runner.run(c, o);
+        if ([c.file, ...c.args].join(' ').includes('-s info') && ++infos === 1) {
+          for (const a of readdirSync(join(f.fakeState, 'anchors'))) rmSync(join(f.fakeState, 'anchors', a));
+          writeFileSync(join(f.fakeState, 'tokens'), '');
+        }
+        return r;
+      },
+    };
+    const repaired = await s.plan.repairRules({ ...ctx, runner });
+    assert.equal(repaired, ['the anchor was gone or changed; reloaded it', 'pf was disabled; enabled it again'], notes.join('\n'));
+    assert.is(f.leftovers().anchors.length, 1);
+    assert.is(f.leftovers().tokens.length, 1);
+    await downLocked(s, ctx.state);
+  } finally {
+    lock.release();
   }
   assert.equal(f.leftovers(), { anchors: [], tokens: [], vm: 'stopped', socat: [], state: false });
 });
