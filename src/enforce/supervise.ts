@@ -1,15 +1,16 @@
 // `enforce --supervise` (what launchd runs): stay in the foreground over an applied state; restart
 // a bridge or the proxy that died (at once, found by a cheap liveness watch between the full
 // checks; with backoff for a part that keeps dying), re-check the rules every interval and put them
-// back, re-resolve every bridge's target name (a changed answer moves the bridge to the new address
-// if that address is allowed, and takes the bridge down if not), and tear everything down when the
+// back, re-resolve every bridge's target name every half interval (a changed answer moves the
+// bridge to the new address if that address is allowed, and takes the bridge down if not; so a
+// rebinding is followed within the interval), and tear everything down when the
 // VM exits, when told to stop (the signal), or when the rules cannot be restored — failing closed
 // rather than leaving the VM up without its cage.
 
 import { bridgeLogPath, writeState, type EnforceState } from '../formats/enforce-state.ts';
 import type { Bridge } from '../compiler/policy.ts';
 import { isBridgeCommand, isOurBridge, socatCmd, startBridge, stopBridge } from './bridge-step.ts';
-import { hostAddresses, resolveTarget } from './resolve-target.ts';
+import { forbiddenTarget, hostAddresses, resolveTarget, type Resolved } from './resolve-target.ts';
 import { downLocked, type DownResult } from './down.ts';
 import { processGone } from './process-gone.ts';
 import { procCommandLine } from './proc-command-line.ts';
@@ -22,6 +23,8 @@ export const WATCH_MS = 250;
 export const STEADY_MS = 2000;
 /** The first wait before restarting a part that died unsteady (or failed to start); doubles up to maxBackoffMs. */
 export const FIRST_BACKOFF_MS = 250;
+/** Longest wait for the resolver when a bridge's name is re-resolved: a stalled resolver must not stall the watch. */
+export const NAME_WAIT_MS = 2000;
 
 export interface SuperviseOptions {
   intervalMs: number;
@@ -97,7 +100,18 @@ export async function superviseLocked(session: Session, state: EnforceState, opt
     const up = entry !== undefined && (await isOurBridge(ctx.runner, entry));
     // A dead bridge whose turn has not come yet: no lookup (the watch calls this every few 100 ms).
     if (!up && !mayStart(bridge.name)) return;
-    const target = await resolveTarget(bridge, session.policy, ctx.lookup, own);
+    let target = await resolveWithin(bridge, own);
+    if (target === 'slow') {
+      // No answer in time is no news of a change (a definite "no such name" is, below): a running
+      // bridge stays on the address it was checked for; a dead one is restarted there, checked
+      // again against the host's addresses now.
+      const last = entry?.target;
+      const why = last === undefined ? 'no address was recorded' : forbiddenTarget(last, session.policy, own);
+      if (up) seenUp(bridge.name);
+      ctx.log(`the target of the bridge "${bridge.name}" (${bridge.target.host}) did not resolve within ${NAME_WAIT_MS / 1000} s: ${up ? `kept the bridge on ${last ?? '?'}` : why === undefined ? `restarting it on ${last}` : `not restarting it (${why})`}`);
+      if (up || why !== undefined) return;
+      target = { ok: true, address: last! };
+    }
     if (!target.ok) {
       // The name now points somewhere a bridge must not reach (or nowhere): take it down, and
       // start it again only once the answer is allowed again.
@@ -130,6 +144,18 @@ export async function superviseLocked(session: Session, state: EnforceState, opt
       ctx.log(`${(error as Error).message} (next try in ${seconds(p.next - Date.now())}; log ${bridgeLogPath(session.stateDir, bridge.name)})`);
     }
     persist();
+  };
+
+  // The bridge's target now, or "slow" when the resolver did not answer within NAME_WAIT_MS (the
+  // lookup is abandoned, not cancelled: getaddrinfo cannot be).
+  const resolveWithin = async (bridge: Bridge, own: ReadonlySet<string>): Promise<Resolved | 'slow'> => {
+    if (bridge.target.kind !== 'dns') return resolveTarget(bridge, session.policy, ctx.lookup, own);
+    const answer = await within(ctx.lookup(bridge.target.host), NAME_WAIT_MS);
+    if (answer === 'slow') return 'slow';
+    return resolveTarget(bridge, session.policy, async () => {
+      if ('error' in answer) throw answer.error;
+      return answer.value;
+    }, own);
   };
 
   // The egress proxy, like a bridge: restarted when it died (or a recycled pid holds its number).
@@ -175,10 +201,15 @@ export async function superviseLocked(session: Session, state: EnforceState, opt
     return line === undefined || ours(line);
   };
 
+  // Names every half interval: a changed answer is then followed (a socat restart, well under a
+  // second) within the interval, wherever in it the change fell.
+  const namesEveryMs = Math.max(watchMs, Math.floor(options.intervalMs / 2));
   let nextFull = 0;
+  let nextNames = 0;
   while (!options.signal.aborted) {
     if (Date.now() >= nextFull) {
       nextFull = Date.now() + options.intervalMs;
+      nextNames = Date.now() + namesEveryMs;
       if (await session.plan.vmGone(ctx)) {
         why = 'vm-exited';
         break;
@@ -194,13 +225,31 @@ export async function superviseLocked(session: Session, state: EnforceState, opt
       const own = hostAddresses();
       for (const bridge of session.policy.bridges) await tendBridge(bridge, own);
       if (session.policy.proxy) await tendProxy();
+    } else if (Date.now() >= nextNames) {
+      nextNames = Date.now() + namesEveryMs;
+      const own = hostAddresses();
+      for (const bridge of session.policy.bridges) await tendBridge(bridge, own);
+      await watch();
     } else {
       await watch();
     }
-    await abortableSleep(Math.max(0, Math.min(watchMs, nextFull - Date.now())), options.signal);
+    await abortableSleep(Math.max(0, Math.min(watchMs, nextFull - Date.now(), nextNames - Date.now())), options.signal);
   }
   const down = await downLocked(session, ctx.state);
   return { why, ...(detail ? { detail } : {}), restarts, down };
+}
+
+// The promise's outcome, or "slow" when it takes longer than `ms` (it is left to finish alone).
+async function within<T>(promise: Promise<T>, ms: number): Promise<{ value: T } | { error: unknown } | 'slow'> {
+  let timer: NodeJS.Timeout | undefined;
+  const slow = new Promise<'slow'>((resolve) => {
+    timer = setTimeout(() => resolve('slow'), ms);
+  });
+  try {
+    return await Promise.race([promise.then((value) => ({ value }), (error: unknown) => ({ error })), slow]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function seconds(ms: number): string {

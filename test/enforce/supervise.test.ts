@@ -14,6 +14,7 @@ import { openSession, type Session } from '../../src/enforce/session.ts';
 import { superviseLocked } from '../../src/enforce/supervise.ts';
 import { downLocked } from '../../src/enforce/down.ts';
 import { readState } from '../../src/formats/enforce-state.ts';
+import { hostsFileLookup, type Lookup } from '../../src/enforce/resolve-target.ts';
 import { fakeMac, PORT, type FakeMac } from './harness.ts';
 
 const t = suite('enforce --supervise (fake Mac)');
@@ -23,11 +24,11 @@ t.before.each(() => {
 });
 t.after.each(() => f.cleanup());
 
-async function session(): Promise<{ session: Session; notes: string[] }> {
+async function session(lookup?: Lookup): Promise<{ session: Session; notes: string[] }> {
   const notes: string[] = [];
   const opened = await openSession({
     policyFile: f.policy, backend: 'pf', stateDir: f.stateDir, start: true, waitSeconds: 3, home: f.root,
-    env: f.env, cwd: f.root, log: (m) => notes.push(m),
+    env: f.env, cwd: f.root, log: (m) => notes.push(m), ...(lookup ? { lookup } : {}),
   });
   if (!('session' in opened)) throw new Error(JSON.stringify(opened.diagnostics));
   return { session: opened.session, notes };
@@ -310,6 +311,38 @@ t('pf disabled and the anchor flushed while a check looks (vmnet reloading pf) i
     assert.is(f.leftovers().tokens.length, 1);
     await downLocked(s, ctx.state);
   } finally {
+    lock.release();
+  }
+  assert.equal(f.leftovers(), { anchors: [], tokens: [], vm: 'stopped', socat: [], state: false });
+});
+
+t('a resolver that stops answering neither stalls the supervisor nor takes a bridge down; a dead bridge restarts on its checked address', async () => {
+  let stalled = false;
+  const hosts = hostsFileLookup(join(f.root, 'hosts'));
+  const { session: s, notes } = await session((name) => (stalled ? new Promise<string[]>(() => undefined) : hosts(name)));
+  const lock = lockSession(s);
+  if ('kind' in lock) throw new Error(lock.message);
+  const abort = new AbortController();
+  let running: ReturnType<typeof superviseLocked> | undefined;
+  try {
+    const applied = await applyLocked(s);
+    if (applied.kind !== 'applied') throw new Error(applied.kind);
+    const beta = applied.state.bridges.find((b) => b.name === 'beta')!;
+    const [betaPid, target] = [beta.pid, beta.target];
+    running = superviseLocked(s, applied.state, { intervalMs: 1000, signal: abort.signal });
+    await new Promise((r) => setTimeout(r, 300));
+    stalled = true;
+    assert.ok(await until(() => notes.some((n) => n.includes(`did not resolve within 2 s: kept the bridge on ${target}`)), 8000), notes.join('\n'));
+    assert.ok(alive(betaPid), 'beta still runs');
+    assert.is(readState(f.stateDir)!.bridges.find((b) => b.name === 'beta')!.pid, betaPid);
+    // Dead while the resolver says nothing: restarted on the address it was checked for.
+    process.kill(betaPid, 'SIGKILL');
+    assert.ok(await until(() => notes.some((n) => n.includes(`restarting it on ${target}`)) && notes.some((n) => n.includes('restarted the bridge "beta"')), 8000), notes.join('\n'));
+    assert.is(readState(f.stateDir)!.bridges.find((b) => b.name === 'beta')!.target, target);
+    assert.not.ok(notes.some((n) => n.includes('took the bridge "beta" down')), notes.join('\n'));
+  } finally {
+    abort.abort();
+    await running?.catch(() => undefined);
     lock.release();
   }
   assert.equal(f.leftovers(), { anchors: [], tokens: [], vm: 'stopped', socat: [], state: false });
