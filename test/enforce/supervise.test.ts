@@ -15,7 +15,7 @@ import { superviseLocked } from '../../src/enforce/supervise.ts';
 import { downLocked } from '../../src/enforce/down.ts';
 import { readState } from '../../src/formats/enforce-state.ts';
 import { hostsFileLookup, type Lookup } from '../../src/enforce/resolve-target.ts';
-import { fakeMac, PORT, type FakeMac } from './harness.ts';
+import { fakeMac, PF, PORT, type FakeMac } from './harness.ts';
 
 const t = suite('enforce --supervise (fake Mac)');
 let f: FakeMac;
@@ -345,6 +345,19 @@ t('a resolver that stops answering neither stalls the supervisor nor takes a bri
     await running?.catch(() => undefined);
     lock.release();
   }
+  assert.equal(f.leftovers(), { anchors: [], tokens: [], vm: 'stopped', socat: [], state: false });
+});
+
+t('enforce --supervise over a state it cannot repair exits 3 and says it took everything down (CLI)', async () => {
+  assert.is((await f.enforce([f.policy, ...PF])).code, 0);
+  for (const pid of f.leftovers().socat) process.kill(pid, 'SIGKILL');
+  appendFileSync(f.policy, `allow gamma 198.51.100.30:80 via ${PORT.alpha + 7}\n`);
+  const r = await f.enforce([f.policy, ...PF, '--supervise', '--json']);
+  assert.is(r.code, 3, r.stderr);
+  const rec = JSON.parse(r.stdout);
+  assert.is(rec.result, 'failed-closed');
+  assert.is(rec.ok, false);
+  assert.match(rec.error, /the policy changed since it was applied/);
   assert.equal(f.leftovers(), { anchors: [], tokens: [], vm: 'stopped', socat: [], state: false });
 });
 
