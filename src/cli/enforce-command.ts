@@ -82,7 +82,7 @@ function seconds(text: string, flag: string): number {
 // What an enforce run came to: printed for a person, or as one JSON record with --json.
 interface EnforceRecord {
   ok: boolean;
-  result: 'applied' | 'unchanged' | 'down' | 'dry-run' | 'policy-errors' | 'locked' | 'stale' | 'preflight' | 'failed' | 'undo-failed' | 'supervision-ended';
+  result: 'applied' | 'unchanged' | 'down' | 'dry-run' | 'policy-errors' | 'locked' | 'stale' | 'preflight' | 'failed' | 'undo-failed' | 'supervision-ended' | 'adopted' | 'failed-closed';
   vm?: string;
   rules?: string;
   stateDir?: string;
@@ -105,6 +105,8 @@ interface EnforceRecord {
   commands?: string[];
   /** applied: an earlier state that no longer held was a fresh start, or was removed first. */
   earlier?: { how: 'fresh' | 'repaired'; reason: string; removed: string[]; voidTokens?: string[] };
+  /** adopted (--supervise): why the earlier state no longer held, and what the supervisor repairs first. */
+  adopted?: { reason: string; repairs: string[] };
   plan?: string;
   /** The policy's problems, for result "policy-errors". */
   diagnostics?: readonly import('../diagnostics/diagnostic.ts').Diagnostic[];
@@ -184,7 +186,7 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
   const onSignal = () => abort.abort();
   try {
     if (flags.down) return downOutcome(session, base, await downLocked(session));
-    const result = await applyLocked(session);
+    const result = await applyLocked(session, { supervise: flags.supervise === true });
     switch (result.kind) {
       case 'locked':
         return { code: EXIT.enforceFailed, record: { ok: false, result: 'locked', ...base, error: result.message }, text: (out) => out.stderr.write(`enforce: ${result.message}\n`) };
@@ -234,6 +236,21 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
           },
         };
       }
+      case 'failed-closed': {
+        // --supervise over a state it cannot repair: it took everything down rather than leave a
+        // cage standing that nothing supervises (exit 3, like rules lost while supervising).
+        const why = `the earlier enforce no longer holds (${result.reason}) and cannot be supervised as it is`;
+        const down = downOutcome(session, base, result.down);
+        return {
+          code: down.code === EXIT.ok ? EXIT.enforceFailed : down.code,
+          record: { ...down.record, ok: false, result: down.code === EXIT.ok ? 'failed-closed' : down.record.result, error: why },
+          text: (out) => {
+            out.stderr.write(`enforce: ${why}; took everything down.\n`);
+            down.text(out);
+          },
+        };
+      }
+      case 'adopted':
       case 'unchanged':
       case 'applied': {
         const s = result.state;
@@ -246,12 +263,14 @@ async function enforceOutcome(file: string, flags: EnforceFlags, io: Io): Promis
               ? `enforce: the earlier enforce left nothing standing (${earlier.reason}): this was a fresh start.\n`
               : `enforce: the earlier enforce no longer held (${earlier.reason}); removed what was left of it (${earlier.removed.join('; ')}) first.\n`) +
           (earlier?.voidTokens ? `enforce: its pf reference token(s) ${earlier.voidTokens.join(' ')} were from before the last boot: void, dropped without "pfctl -X".\n` : '') +
-          (result.kind === 'unchanged'
+          (result.kind === 'adopted'
+            ? `enforce: the policy's rules are in force for "${s.vm}", but the earlier enforce no longer held (${result.reason}): supervising it, repairing ${result.repairs.join(', ') || 'nothing'} first.\n`
+            : result.kind === 'unchanged'
             ? `enforce: the policy is already in force for "${s.vm}"; nothing changed.\n`
             : `enforce: the policy is in force for "${s.vm}" (${session.plan.rulesName}).\n`);
         const done: Outcome = {
           code: EXIT.ok,
-          record: { ok: true, result: result.kind, ...base, applied, ...(earlier ? { earlier } : {}) },
+          record: { ok: true, result: result.kind, ...base, applied, ...(earlier ? { earlier } : {}), ...(result.kind === 'adopted' ? { adopted: { reason: result.reason, repairs: result.repairs } } : {}) },
           text: (out) => out.stdout.write(head + summary(session, s)),
         };
         if (!flags.supervise) return done;

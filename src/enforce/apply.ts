@@ -2,12 +2,15 @@
 // run the preflight and then the plan, all or nothing. A recorded state that no longer holds is
 // looked at part by part: nothing of it standing (a reboot, a crash and a VM shut down) is a fresh
 // start; parts standing with the VM stopped are removed first (safe: no VM to expose); parts
-// standing next to a running VM are refused with the exact commands that fix it.
+// standing next to a running VM are refused with the exact commands that fix it — except under
+// --supervise, which takes over a state it can repair (a bridge or the proxy died while nothing
+// supervised it) and otherwise fails closed: it takes everything down, as when the rules are lost.
 
 import { isOurBridge } from './bridge-step.ts';
 import { isOurProxy } from './proxy-step.ts';
 import { isOurCollector, stopCollector } from './firewall-log-step.ts';
-import { downLocked } from './down.ts';
+import { downLocked, type DownResult } from './down.ts';
+import { supervisable } from './supervisable.ts';
 import { tartVmState } from './tart-vm-state.ts';
 import { acquireLock, LockedError, type Lock } from './lock.ts';
 import { runPlan, type PlanOutcome } from './run-plan.ts';
@@ -22,7 +25,16 @@ export type ApplyResult =
   | { kind: 'stale'; reason: string; standing: string[] }
   | { kind: 'preflight'; problems: PreflightProblem[] }
   | { kind: 'applied'; state: EnforceState; earlier?: Earlier }
-  | { kind: 'failed'; outcome: Extract<PlanOutcome, { ok: false }>; state: EnforceState };
+  | { kind: 'failed'; outcome: Extract<PlanOutcome, { ok: false }>; state: EnforceState }
+  /** --supervise over a standing state it can repair: `repairs` are what it restarts or reloads first. */
+  | { kind: 'adopted'; state: EnforceState; reason: string; repairs: string[] }
+  /** --supervise over a standing state it cannot repair: everything was taken down (or tried). */
+  | { kind: 'failed-closed'; reason: string; down: DownResult };
+
+export interface ApplyOptions {
+  /** The caller supervises next (--supervise): adopt a repairable standing state, fail closed on the rest. */
+  supervise?: boolean;
+}
 
 /** What became of an earlier enforce's state that no longer held. */
 export interface Earlier {
@@ -46,7 +58,7 @@ export function lockSession(session: Session): Lock | { kind: 'locked'; message:
 }
 
 // Applies the policy; the caller releases `lock` (supervise keeps it).
-export async function applyLocked(session: Session): Promise<ApplyResult> {
+export async function applyLocked(session: Session, options: ApplyOptions = {}): Promise<ApplyResult> {
   let existing = readState(session.stateDir);
   let earlier: Earlier | undefined;
   if (existing !== undefined) {
@@ -68,6 +80,17 @@ export async function applyLocked(session: Session): Promise<ApplyResult> {
       const down = await downLocked(session, existing);
       if (down.failures.length > 0) return { kind: 'stale', reason: `${reason}; removing what was left failed: ${down.failures.map((f) => f.error).join('; ')}`, standing: standing.parts };
       earlier = { how: 'repaired', reason, removed: standing.parts, ...(voidTokens.length ? { voidTokens } : {}) };
+    } else if (options.supervise) {
+      // Under launchd a refusal would leave the cage standing with nothing watching it (and
+      // launchd retrying a supervisor that refuses): repair what is ours to repair, or fail closed.
+      const over = await supervisable(session, existing);
+      if (over.ok) {
+        session.options.log(`the earlier enforce no longer holds (${reason}) but its rules are ours: supervising it, and first repairing ${over.repairs.join(', ') || 'nothing'}`);
+        writeState(session.stateDir, existing);
+        return { kind: 'adopted', state: existing, reason, repairs: over.repairs };
+      }
+      session.options.log(`the earlier enforce no longer holds (${over.reason}) and a supervisor cannot repair that: taking everything down (${standing.parts.join('; ')})`);
+      return { kind: 'failed-closed', reason: over.reason, down: await downLocked(session, existing) };
     } else {
       return { kind: 'stale', reason, standing: standing.parts };
     }

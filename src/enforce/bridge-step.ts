@@ -3,12 +3,12 @@
 // check it came up (socat exits at once when its port is taken), and on undo stop exactly that
 // process.
 
-import { readFileSync } from 'node:fs';
 import type { Bridge, Network } from '../compiler/policy.ts';
 import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import { cmd, type Cmd } from '../host/command.ts';
 import type { CommandRunner } from '../host/command-runner.ts';
 import { portListening } from './port-listening.ts';
+import { procCommandLine } from './proc-command-line.ts';
 import { pollUntil, processGone } from './process-gone.ts';
 import { hostAddresses, resolveTarget } from './resolve-target.ts';
 import { bridgeLogPath, type BridgeState } from '../formats/enforce-state.ts';
@@ -83,15 +83,12 @@ export async function startBridge(ctx: StepContext, bridge: Bridge, c: Cmd, rang
 export async function isOurBridge(runner: CommandRunner, entry: BridgeState): Promise<boolean> {
   if (processGone(runner, entry.pid)) return false;
   const line = procCommandLine(entry.pid) ?? (await runner.commandLine(entry.pid));
-  return line !== undefined && line.includes('socat') && line.includes(`-LISTEN:${entry.listen},`);
+  return line !== undefined && isBridgeCommand(line, entry);
 }
 
-function procCommandLine(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return undefined;
-  }
+// Whether a command line is the socat of this bridge (its listen port).
+export function isBridgeCommand(line: string, entry: BridgeState): boolean {
+  return line.includes('socat') && line.includes(`-LISTEN:${entry.listen},`);
 }
 
 // Stops a bridge: TERM to its process group (socat's forked children too), then KILL; polls for

@@ -346,14 +346,17 @@ function recheckPf(pf: Pfctl, artifacts: EnforceArtifacts): Step {
 export async function ensurePfHolds(ctx: StepContext, pf: Pfctl, artifacts: EnforceArtifacts): Promise<string[]> {
   const repaired: string[] = [];
   const vmIf = ctx.state.iface;
-  const info = await mustRun(ctx, pf.info());
-  if (!pfEnabled(info.stdout)) {
+  let enabledHere = false;
+  const enable = async () => {
     // pf off while we held a reference: someone ran `pfctl -d`, which drops every reference. Our
     // old tokens are gone with it; releasing them later would only fail.
     ctx.state.tokens = [];
     await enableAndRecord(ctx, pf);
+    enabledHere = true;
     repaired.push('pf was disabled; enabled it again');
-  }
+  };
+  const info = await mustRun(ctx, pf.info());
+  if (!pfEnabled(info.stdout)) await enable();
   if ((await anchorProblem(ctx, pf, artifacts, vmIf)) !== undefined) {
     await loadAndRecord(ctx, pf, artifacts, vmIf);
     repaired.push('the anchor was gone or changed; reloaded it');
@@ -363,7 +366,14 @@ export async function ensurePfHolds(ctx: StepContext, pf: Pfctl, artifacts: Enfo
   // Read again only after a repair (a reload can take pf's state with it): when both held, a
   // second read a moment later shows nothing new, and --supervise runs this every interval.
   if (repaired.length > 0) {
-    const again = await mustRun(ctx, pf.info());
+    let again = await mustRun(ctx, pf.info());
+    // pf found enabled at the first read but off now: it went off while we looked (vmnet reloading
+    // pf flushes the anchor and drops the references together). Not yet repaired, so repair it once
+    // rather than fail closed; off again right after our own enabling is what cannot be repaired.
+    if (!pfEnabled(again.stdout) && !enabledHere) {
+      await enable();
+      again = await mustRun(ctx, pf.info());
+    }
     if (!pfEnabled(again.stdout)) throw new StepError('pf is disabled again right after enabling it.');
   }
   return repaired;

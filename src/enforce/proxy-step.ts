@@ -12,6 +12,7 @@ import type { EnforceArtifacts } from '../compiler/enforce-artifacts.ts';
 import { cmd, type Cmd } from '../host/command.ts';
 import type { CommandRunner } from '../host/command-runner.ts';
 import { proxyAuditPath, proxyConfigPath, proxyLogPath, type ProxyState } from '../formats/enforce-state.ts';
+import { procCommandLine } from './proc-command-line.ts';
 import { StepError, type Step, type StepContext } from './step.ts';
 
 /** How long a fresh proxy has to print its "listening" line. */
@@ -108,9 +109,16 @@ async function listenersElsewhere(runner: CommandRunner, pid: number, listen: Pr
 }
 
 // Whether a pid still runs the proxy we started on this config, so a recycled pid is never signalled.
+// Reads /proc/<pid>/cmdline where there is one (no `ps` fork), else asks `ps`.
 export async function isOurProxy(runner: CommandRunner, entry: ProxyState): Promise<boolean> {
-  const line = await runner.commandLine(entry.pid);
-  return line !== undefined && line.includes('proxy.js') && line.includes(`--config ${entry.config}`);
+  if (!runner.alive(entry.pid)) return false;
+  const line = procCommandLine(entry.pid) ?? (await runner.commandLine(entry.pid));
+  return line !== undefined && isProxyCommand(line, entry);
+}
+
+// Whether a command line is the proxy started on this state's config.
+export function isProxyCommand(line: string, entry: ProxyState): boolean {
+  return line.includes('proxy.js') && line.includes(`--config ${entry.config}`);
 }
 
 // Stops the proxy: TERM (it closes its tunnels and the audit log), then KILL.

@@ -205,8 +205,8 @@ t('--supervise restarts a killed proxy, and SIGTERM tears everything down, proxy
   assert.is(r.exitCode, 0, r.stderr);
   const first = state().proxy!.pid;
   const supervisor = lab.spawn('host', ['node', ...CLI, ...enforceArgs(), '--supervise', '--interval', '1'], { cwd: ROOT, env: { NO_COLOR: '1', HOME: lab.dir } });
-  // Kill the proxy only once the supervisor found the policy in force (a dead proxy before that
-  // makes the state stale, and the supervisor rightly refuses to start).
+  // Kill the proxy only once the supervisor found the policy in force (a proxy dead before that is
+  // the other case: the supervisor takes the state over and restarts it, test/enforce/supervise-lab).
   let said = '';
   supervisor.stdout?.on('data', (d: Buffer) => (said += d.toString()));
   for (let i = 0; i < 300 && !said.includes('already in force'); i++) await new Promise((res) => setTimeout(res, 50));
