@@ -171,9 +171,10 @@ export function renderPolicy(input: RenderInput): { lines: PolicyLine[]; warning
 // without them the assistant in the cage reaches neither Claude nor Discord. Constant text: no name
 // is looked up here (init never resolves anything).
 function renderEgress(add: (t: string, s?: boolean) => void, names: { claude: string; discord: string }): void {
-  add(comment('Names the assistant reaches through the egress proxy that enforce starts on the gateway (HTTPS'));
-  add(comment('CONNECT, TLS server name checked, every address it resolves to checked). The VM finds the proxy'));
-  add(comment('through proxy.env: "nanopolicy guest install" puts it in place. "nanopolicy log --refused"'));
+  add(comment('Names the assistant reaches on the internet, through the egress doors enforce starts on the'));
+  add(comment('gateway (TLS server name checked, every address the name resolves to checked): the transparent'));
+  add(comment('door (in the VM these names resolve to the gateway, and any client works unchanged) or the'));
+  add(comment('CONNECT proxy (proxy.env; "nanopolicy guest install" puts it in place). "nanopolicy log --refused"'));
   add(comment('shows any other name the assistant tried.'));
   add(comment('Claude Code, from its network requirements (code.claude.com/docs/en/network-config):'));
   add(comment('  api.anthropic.com the Claude API; claude.ai and platform.claude.com sign-in (claude.ai and Console accounts).'));
@@ -182,8 +183,7 @@ function renderEgress(add: (t: string, s?: boolean) => void, names: { claude: st
   add(comment('(docs/reference: https://discord.com/api); gateway.discord.gg the gateway\'s WebSocket (docs/events/'));
   add(comment('gateway.mdx, Get Gateway); *.discord.gg the resume_gateway_url of READY, a host of its own;'));
   add(comment('cdn.discordapp.com attachments and avatars (docs/reference, Image Formatting).'));
-  add(comment('discord.js opens the gateway\'s WebSocket without HTTPS_PROXY (measured on Node 20 to 26): until'));
-  add(comment('the bot is handed the proxy, the cage refuses that connection like any other direct one.'));
+  add(comment('discord.js opens the gateway\'s WebSocket without HTTPS_PROXY: it goes through the transparent door.'));
   add(`egress ${names.discord} discord.com gateway.discord.gg *.discord.gg cdn.discordapp.com`, true);
   add('');
 }
