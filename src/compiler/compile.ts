@@ -13,6 +13,7 @@ import { readPolicyFile } from './read-policy-file.ts';
 import { sha256Hex } from '../lazy-builtins.ts';
 import { lexicalPath, realPathResolver, type RealPath } from './paths/real-path.ts';
 import { tuneV8ForPolicy } from './v8-tuning.ts';
+import { hostFileFacts, type FileFacts } from './paths/file-facts.ts';
 
 export interface CompileInput {
   /** The policy path as the user gave it: printed in messages and artifact headers. */
@@ -32,6 +33,8 @@ export interface CompileInput {
   realPath?: RealPath;
   /** false: check only, build no Policy (`check` needs none). */
   lower?: boolean;
+  /** Owner and mode of secret files; default: not checked (pure). */
+  fileFacts?: FileFacts;
 }
 
 export interface CompileOutcome {
@@ -51,6 +54,7 @@ export function compilePolicy(input: CompileInput): CompileOutcome {
     home: input.home,
     policyPath,
     realPath: input.realPath ?? lexicalPath,
+    ...(input.fileFacts !== undefined ? { fileFacts: input.fileFacts } : {}),
     ...(input.outputDir !== undefined ? { outputDir: resolve(input.cwd, input.outputDir) } : {}),
   };
   const diagnostics = sortDiagnostics(CHECK_PASSES.flatMap((pass) => pass(context)));
@@ -76,6 +80,8 @@ export interface CompileFileOptions {
   realPath?: RealPath;
   /** false: check only, build no Policy. */
   lower?: boolean;
+  /** Default: this host's file system. */
+  fileFacts?: FileFacts;
 }
 
 // Reads a policy file and compiles it; an unreadable, odd or non-UTF-8 file is a diagnostic.
@@ -87,5 +93,10 @@ export async function compilePolicyFile(file: string, options: CompileFileOption
   // Shown with U+FFFD where the bytes were bad, only for the snippet under each error.
   if (decoded.source === undefined) return { diagnostics: decoded.diagnostics, source: read.bytes.toString('utf8') };
   const source = decoded.source;
-  return { ...compilePolicy({ file, source, bytes: read.bytes, realPath: realPathResolver(), ...options }), source };
+  return { ...compilePolicy({ file, source, bytes: read.bytes, realPath: realPathResolver(), ...withFileFacts(hostFileFacts()), ...options }), source };
+}
+
+// The field only when there are facts (exactOptionalPropertyTypes).
+function withFileFacts(facts: FileFacts | undefined): { fileFacts?: FileFacts } {
+  return facts ? { fileFacts: facts } : {};
 }
