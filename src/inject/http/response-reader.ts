@@ -158,10 +158,14 @@ export class ResponseReader {
     const head = Buffer.concat([headScrubber.push(Buffer.from(`${text}\r\n\r\n`, 'latin1')), headScrubber.flush()]);
     const connection = headerValues(headers, 'connection').join(',').toLowerCase();
     this.current = { status: code, close: /(^|,)\s*close\s*(,|$)/.test(connection) };
-    events.push({ type: 'head', status: code, data: head });
+    if (code !== 101) events.push({ type: 'head', status: code, data: head });
     if (code === 101) {
       if (!request.websocket) return this.refuse(events, 'the server switched protocols unasked');
+      // No extension was offered; one accepted anyway (permessage-deflate) would compress frames
+      // the rewriter and the scrubber must read.
+      if (headerValues(headers, 'sec-websocket-extensions').length > 0) return this.refuse(events, 'the server accepted a WebSocket extension no one offered');
       this.methods.shift();
+      events.push({ type: 'head', status: code, data: head });
       this.state = { at: 'upgraded' };
       return true;
     }
