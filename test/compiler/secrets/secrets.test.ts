@@ -8,6 +8,7 @@ import { compilePolicy } from '../../../src/compiler/compile.ts';
 import { parseTemplate, fillTemplate, type TemplatePart } from '../../../src/compiler/secrets/parse-template.ts';
 import { splitCommand } from '../../../src/compiler/secrets/split-command.ts';
 import type { FileFact } from '../../../src/compiler/paths/file-facts.ts';
+import { emitProxyEnv, proxyEnvironment } from '../../../src/compiler/emit/proxy-env.ts';
 
 const HOME = '/Users/owner';
 const POLICY = `vm nanoclaw-vm
@@ -46,6 +47,18 @@ test('a policy with secrets lowers to sources, placeholders and injections', () 
   assert.equal(gateway!.hosts.map((h) => h.host), ['gateway.discord.gg', '*.discord.gg']);
   // A line without injection lowers exactly as before: no empty fields for emitters to print.
   assert.equal(Object.keys(plain!).sort(), ['hosts', 'name', 'span']);
+});
+
+test('proxy.env gives the guest placeholders (never a value) and where our CA is; a policy without secrets gets neither', () => {
+  const { policy } = compile(POLICY);
+  const env = new Map(proxyEnvironment(policy!));
+  assert.is(env.get('ANTHROPIC_API_KEY'), 'nanopolicy-placeholder:anthropic');
+  assert.is(env.get('NODE_EXTRA_CA_CERTS'), '/Users/admin/.config/nanopolicy/proxy-ca.pem');
+  assert.is(env.get('SSL_CERT_FILE'), '/Users/admin/.config/nanopolicy/ca-bundle.pem');
+  assert.match(emitProxyEnv(policy!), /security add-trusted-cert -d -r trustRoot/);
+  const plain = compile('vm v\negress a api.example.com\n').policy!;
+  assert.not.ok(proxyEnvironment(plain).some(([k]) => k === 'NODE_EXTRA_CA_CERTS'));
+  assert.not.match(emitProxyEnv(plain), /placeholder/);
 });
 
 test('a host named like a keyword still needs "inject" to end the host list', () => {
