@@ -46,6 +46,9 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
   const now = o.now ?? Date.now;
   const time = () => new Date(now()).toISOString();
   if (o.hello.length > 0) o.client.unshift(o.hello);
+  // Why no Nagle: a response goes out as a head, body pieces and an end, written as they are
+  // parsed; with Nagle the second small write waits for the client's delayed ACK (40 ms a request).
+  (o.client as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
   const vm = new TLSSocket(o.client as never, {
     isServer: true,
     cert: o.leaf.certPem,
@@ -63,6 +66,8 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
   let upstreamReady = false;
   const early: Buffer[] = [];
   let finished = false;
+  let vmPaused = false;
+  let upstreamPaused = false;
   let websocket: { opened: number; rewriter?: ClientFrameRewriter; scrubber: SecretScrubber; up: number; down: number } | undefined;
   let responseStarted = false;
   let resolveDone: () => void;
@@ -96,17 +101,25 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
       early.push(data);
       return;
     }
-    // Backpressure: the VM waits while the server's buffer is full.
-    if (!upstream!.write(data)) {
+    // Backpressure: the VM waits while the server's buffer is full (one drain listener at a time).
+    if (!upstream!.write(data) && !vmPaused) {
+      vmPaused = true;
       vm.pause();
-      upstream!.once('drain', () => vm.resume());
+      upstream!.once('drain', () => {
+        vmPaused = false;
+        vm.resume();
+      });
     }
   };
   const toVm = (data: Buffer): void => {
     bytesDown += data.length;
-    if (!vm.write(data)) {
-      upstream?.pause();
-      vm.once('drain', () => upstream?.resume());
+    if (!vm.write(data) && !upstreamPaused && upstream) {
+      upstreamPaused = true;
+      upstream.pause();
+      vm.once('drain', () => {
+        upstreamPaused = false;
+        upstream?.resume();
+      });
     }
   };
 
@@ -120,6 +133,7 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
       return;
     }
     upstream = o.connectUpstream();
+    upstream.setNoDelay(true);
     upstream.on('secureConnect', () => {
       upstreamReady = true;
       for (const data of early.splice(0)) toUpstream(data);
@@ -136,6 +150,9 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
         if (out.length) toVm(out);
         return;
       }
+      // One read from the server becomes one write to the VM where it can (a single TLS record).
+      vm.cork();
+      process.nextTick(() => vm.uncork());
       for (const event of responses.push(chunk)) {
         if (event.type === 'refuse') {
           refuse(event.code, event.reason, responseStarted ? undefined : '502 Bad Gateway');
@@ -205,6 +222,10 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
   };
 
   vm.on('data', (chunk: Buffer) => {
+    if (upstreamReady) {
+      upstream!.cork();
+      process.nextTick(() => upstream?.uncork());
+    }
     for (const event of requests.push(chunk)) {
       switch (event.type) {
         case 'refuse':

@@ -4,6 +4,7 @@
 
 /** The byte each secret byte becomes: same length, so Content-Length and frame lengths stay true. */
 const MASK = 0x2a; // '*'
+const EMPTY = Buffer.alloc(0);
 
 export class SecretScrubber {
   private held: Buffer = Buffer.alloc(0);
@@ -11,17 +12,29 @@ export class SecretScrubber {
 
   constructor(private readonly needles: readonly Buffer[]) {
     this.longest = needles.reduce((m, n) => Math.max(m, n.length), 0);
+    this.firstBytes = new Set(needles.map((n) => n[0]!));
   }
+
+  private readonly firstBytes: Set<number>;
 
   // The bytes that can be released now, masked; a possible start of a secret is kept back.
   push(chunk: Buffer): Buffer {
     if (this.needles.length === 0) return chunk;
-    const data = this.held.length ? Buffer.concat([this.held, chunk]) : Buffer.from(chunk);
+    let data = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
+    // Copied only when a secret is in it: the caller's buffer is never written to, and the common
+    // case (no secret) costs a search and no copy.
+    let copied = this.held.length > 0;
     for (const needle of this.needles) {
-      for (let i = data.indexOf(needle); i !== -1; i = data.indexOf(needle, i + needle.length)) data.fill(MASK, i, i + needle.length);
+      for (let i = data.indexOf(needle); i !== -1; i = data.indexOf(needle, i + needle.length)) {
+        if (!copied) {
+          data = Buffer.from(data);
+          copied = true;
+        }
+        data.fill(MASK, i, i + needle.length);
+      }
     }
     const keep = this.partialTail(data);
-    this.held = Buffer.from(data.subarray(data.length - keep));
+    this.held = keep === 0 ? EMPTY : Buffer.from(data.subarray(data.length - keep));
     return data.subarray(0, data.length - keep);
   }
 
@@ -35,6 +48,8 @@ export class SecretScrubber {
   // The length of the longest suffix of data that is a proper prefix of some needle.
   private partialTail(data: Buffer): number {
     for (let k = Math.min(this.longest - 1, data.length); k > 0; k--) {
+      // Most tails start with a byte no secret starts with: skipped without a comparison.
+      if (!this.firstBytes.has(data[data.length - k]!)) continue;
       const tail = data.subarray(data.length - k);
       if (this.needles.some((n) => n.length > k && n.subarray(0, k).equals(tail))) return k;
     }
