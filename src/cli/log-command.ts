@@ -1,7 +1,6 @@
 // `nanopolicy log POLICY`: the egress proxy's audit log for a person — what did my agent try to
 // reach, what got through, what was refused and why. --follow keeps printing new decisions.
 
-import { existsSync, statSync } from 'node:fs';
 import { homeDir } from '../lazy-builtins.ts';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -13,6 +12,7 @@ import { EXIT, useColor, type Io } from './io.ts';
 import type { SetExit } from './commands.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { readRecords } from '../verify/host/read-audit-log.ts';
+import { AuditLogFollower } from '../formats/audit-log-follower.ts';
 
 interface LogFlags {
   refused?: boolean;
@@ -77,7 +77,8 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
     return EXIT.ok;
   }
   const interval = Number(flags.interval);
-  let offset = current.offset;
+  // Follows the file it read from, across rotation (the lines written just before it are not lost).
+  const follower = new AuditLogFollower(path, current.offset);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -85,44 +86,55 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
   try {
     while (!stop.signal.aborted) {
       await new Promise((r) => setTimeout(r, Number.isFinite(interval) && interval > 0 ? interval : 250));
-      // Rotated: the file shrank, so the new one is read from its start.
-      if (existsSync(path) && statSync(path).size < offset) offset = 0;
-      const next = readRecords(path, offset);
-      offset = next.offset;
-      show(next.records);
+      show(follower.poll());
     }
   } finally {
+    follower.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
   return EXIT.ok;
 }
 
-// One decision on one line: when, what, where to, and why when refused.
+// One decision on one line: when, what, where to, and why when refused. A tunnel's "open" line
+// says it began (its final line follows); a summary says how many refusals it stands for.
 export function formatRecord(r: AuditRecord, c: Colors): string {
   const time = String(r.time).replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
   const what = `${r.name}:${r.port}`;
+  const door = r.door && r.door !== 'connect' ? ` (${r.door})` : '';
+  if (r.event === 'summary') {
+    return `${c.dim(time)}  ${c.red('REFUSED')}  ${''.padEnd(10)} ${`×${r.count ?? '?'} from ${r.client}`.padEnd(34)}   ${r.reason}${door}`;
+  }
+  if (r.event === 'open') {
+    return `${c.dim(time)}  ${c.green('opened ')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)} → ${(r.address ?? '?').padEnd(15)}${door}`;
+  }
   if (r.decision === 'allowed') {
     const traffic = `↑${bytes(r.bytesUp)} ↓${bytes(r.bytesDown)} in ${seconds(r.durationMs)}`;
-    return `${c.dim(time)}  ${c.green('allowed')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)} → ${(r.address ?? '?').padEnd(15)}  ${c.dim(traffic)}`;
+    return `${c.dim(time)}  ${c.green('allowed')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)} → ${(r.address ?? '?').padEnd(15)}  ${c.dim(traffic)}${door}`;
   }
   const sni = r.sni && r.sni !== r.name && !r.reason.includes(r.sni) ? ` (TLS name "${r.sni}")` : '';
-  return `${c.dim(time)}  ${c.red('REFUSED')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)}   ${r.reason}${sni}`;
+  return `${c.dim(time)}  ${c.red('REFUSED')}  ${(r.rule ?? '').padEnd(10)} ${what.padEnd(34)}   ${r.reason}${sni}${door}`;
 }
 
-// "12 attempts: 9 allowed (claude 7, discord 2), 3 refused (evil.example:443 ×2, …)".
+// "12 attempts: 9 allowed (claude 7, discord 2), 3 refused (evil.example:443 ×2, …)". An open
+// record is not an attempt of its own (its final record counts it; a tunnel still open or cut by
+// a crash has only the open one, and counts by it); a summary counts as the refusals it stands for.
 export function summary(records: readonly AuditRecord[]): string {
-  const allowed = records.filter((r) => r.decision === 'allowed');
-  const refused = records.filter((r) => r.decision === 'refused');
+  const finished = new Set(records.filter((r) => r.event === undefined && r.decision === 'allowed').map((r) => `${r.time} ${r.client} ${r.name}:${r.port}`));
+  const allowed = records.filter((r) => r.decision === 'allowed' && (r.event === undefined || !finished.has(`${r.time} ${r.client} ${r.name}:${r.port}`)));
+  const refused = records.filter((r) => r.decision === 'refused' && r.event === undefined);
+  const summarised = records.filter((r) => r.event === 'summary').reduce((n, r) => n + (r.count ?? 0), 0);
   const count = (keys: string[]) => {
     const m = new Map<string, number>();
     for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
     return [...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => (n > 1 ? `${k} ×${n}` : k));
   };
-  const parts = [`${records.length} attempt${records.length === 1 ? '' : 's'}: ${allowed.length} allowed`];
+  const total = allowed.length + refused.length + summarised;
+  const parts = [`${total} attempt${total === 1 ? '' : 's'}: ${allowed.length} allowed`];
   if (allowed.length > 0) parts[0] += ` (${count(allowed.map((r) => r.rule ?? r.name)).join(', ')})`;
-  parts.push(`${refused.length} refused`);
-  if (refused.length > 0) parts[1] += ` (${count(refused.map((r) => `${r.name}:${r.port}`)).slice(0, 8).join(', ')})`;
+  parts.push(`${refused.length + summarised} refused`);
+  if (refused.length > 0) parts[1] += ` (${count(refused.map((r) => `${r.name}:${r.port}`)).slice(0, 8).join(', ')}${summarised > 0 ? `, and ${summarised} summarised` : ''})`;
+  else if (summarised > 0) parts[1] += ` (${summarised} summarised)`;
   return parts.join(', ');
 }
 

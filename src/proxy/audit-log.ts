@@ -1,7 +1,9 @@
 // The audit log: one JSON line per decision, appended, owner-only (0600: names the agent tried
-// are private), rotated by size to log.1 so a chatty agent cannot fill the disk.
+// are private), rotated by size to log.1 so a chatty agent cannot fill the disk. Rotation never
+// drops an allowed record first: the allowed lines of the old log.1 are carried into the new one,
+// so only refusals (which the proxy already rate-limits) are lost to a flood.
 
-import { closeSync, fchmodSync, fstatSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import type { AuditRecord } from './config.ts';
 
 export interface AuditLog {
@@ -23,7 +25,7 @@ export function openAuditLog(path: string, rotateBytes: number): AuditLog {
         // Never left holding a closed descriptor number: the kernel may hand it to a socket.
         fd = -1;
         try {
-          renameSync(path, `${path}.1`);
+          rotate(path, rotateBytes);
         } finally {
           fd = openLog(path);
           size = fstatSync(fd).size;
@@ -45,4 +47,39 @@ function openLog(path: string): number {
   // The mode given to open applies only when the file is created; an older log keeps its own.
   fchmodSync(fd, 0o600);
   return fd;
+}
+
+// Moves the log to log.1. When a log.1 exists, the new log.1 is its allowed lines (the newest
+// that fit in rotateBytes) followed by the whole log, written aside and renamed over it: a crash
+// midway leaves duplicates, never a gap.
+function rotate(path: string, rotateBytes: number): void {
+  const older = `${path}.1`;
+  const kept = existsSync(older) ? allowedLines(readFileSync(older, 'utf8'), rotateBytes) : '';
+  if (kept.length === 0) {
+    renameSync(path, older);
+    return;
+  }
+  const aside = `${path}.1.new`;
+  const fd = openSync(aside, 'w', 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+    writeSync(fd, kept);
+    writeSync(fd, readFileSync(path));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(aside, older);
+  unlinkSync(path);
+}
+
+// The lines of allowed records ("open" ones included) and refusal summaries (a flood's count),
+// the newest whose total fits in `budget`. Records are our own JSON.stringify output, where
+// "decision":"allowed" and "event":"summary" can only be those fields.
+function allowedLines(text: string, budget: number): string {
+  const lines = text.split('\n').filter((line) => line.includes('"decision":"allowed"') || line.includes('"event":"summary"'));
+  let bytes = 0;
+  let from = lines.length;
+  while (from > 0 && bytes + Buffer.byteLength(lines[from - 1]!) + 1 <= budget) bytes += Buffer.byteLength(lines[--from]!) + 1;
+  return lines.slice(from).map((line) => `${line}\n`).join('');
 }

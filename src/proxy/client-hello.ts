@@ -1,62 +1,24 @@
-// Reads the server name (SNI) from the TLS ClientHello a client sends first, without a TLS
-// library: the hello is plaintext, and the proxy only needs its name, read with every length
-// checked against the bytes actually present. The hello may arrive split over several TCP
-// segments and over several TLS records; the caller feeds everything received so far.
+// Reads a TLS ClientHello's body (the handshake message after its 4-byte header) without a TLS
+// library: the hello is plaintext, and the proxy only needs its server name (SNI) and whether it
+// hides the real name (ECH/ESNI), read with every length checked against the bytes present.
+// Framing (records, messages split over them) is the handshake follower's job.
 
-export type HelloRead =
-  | { status: 'incomplete' }
-  | { status: 'refused'; reason: string }
-  | { status: 'hello'; sni: string | undefined; ech: boolean };
+export interface ClientHelloFacts {
+  sni: string | undefined;
+  /** Any Encrypted ClientHello or ESNI extension, of any draft. */
+  ech: boolean;
+  /** The client offered 0-RTT data (early_data, RFC 8446 §4.2.10). */
+  earlyData: boolean;
+}
 
-const RECORD_HANDSHAKE = 22;
-const HANDSHAKE_CLIENT_HELLO = 1;
+export type HelloBody = ({ status: 'hello' } & ClientHelloFacts) | { status: 'refused'; reason: string };
+
 const EXT_SERVER_NAME = 0;
-const EXT_ENCRYPTED_CLIENT_HELLO = 0xfe0d;
-const MAX_RECORD = 16384; // RFC 8446 §5.1: a plaintext record fragment is at most 2^14 bytes
-
-// `bytes` is everything received after "200 Connection established". Never throws.
-export function readClientHello(bytes: Buffer, maxBytes: number): HelloRead {
-  // Gather the handshake bytes carried by the leading handshake records.
-  const fragments: Buffer[] = [];
-  let handshakeLength = 0;
-  let offset = 0;
-  let needed: number | undefined; // the ClientHello's full length, header included, once known
-  while (needed === undefined || handshakeLength < needed) {
-    if (offset + 5 > bytes.length) return bytes.length >= maxBytes ? tooLarge(maxBytes) : { status: 'incomplete' };
-    const type = bytes[offset]!;
-    if (type !== RECORD_HANDSHAKE) {
-      if (offset === 0 && (type & 0x80) !== 0) return { status: 'refused', reason: 'SSL 2.0 hello (no SNI possible)' };
-      return { status: 'refused', reason: offset === 0 ? 'not TLS' : 'ClientHello interrupted by another record type' };
-    }
-    if (bytes[offset + 1] !== 3 || bytes[offset + 2]! > 4) return { status: 'refused', reason: 'not TLS (bad record version)' };
-    const length = bytes.readUInt16BE(offset + 3);
-    if (length === 0 || length > MAX_RECORD) return { status: 'refused', reason: `bad TLS record length ${length}` };
-    if (offset + 5 + length > maxBytes) return tooLarge(maxBytes);
-    // Judge the handshake header as soon as its 4 bytes are here, even before its record is
-    // complete, so an impossible length is refused without waiting for (or buffering) the rest.
-    const available = Math.min(length, bytes.length - offset - 5);
-    if (needed === undefined && handshakeLength + available >= 4) {
-      const head = Buffer.concat([...fragments, bytes.subarray(offset + 5, offset + 5 + available)]).subarray(0, 4);
-      if (head[0] !== HANDSHAKE_CLIENT_HELLO) return { status: 'refused', reason: 'first TLS handshake message is not a ClientHello' };
-      needed = 4 + head.readUIntBE(1, 3);
-      // Records of the hello plus their 5-byte headers must fit the cap.
-      if (needed + 5 * Math.ceil(needed / MAX_RECORD) > maxBytes) return tooLarge(maxBytes);
-    }
-    if (offset + 5 + length > bytes.length) return { status: 'incomplete' };
-    fragments.push(bytes.subarray(offset + 5, offset + 5 + length));
-    handshakeLength += length;
-    offset += 5 + length;
-  }
-  const handshake = Buffer.concat(fragments, handshakeLength);
-  // Another handshake message packed after the ClientHello in the same flight is not TLS 1.x.
-  if (handshakeLength !== needed) return { status: 'refused', reason: 'unexpected bytes after the ClientHello' };
-  return parseHelloBody(handshake.subarray(4));
-}
-
-// The refusal for a hello past the size cap.
-function tooLarge(maxBytes: number): HelloRead {
-  return { status: 'refused', reason: `ClientHello larger than ${maxBytes} bytes` };
-}
+const EXT_EARLY_DATA = 42;
+// Every code point an encrypted or hidden server name has used: ECH as published (0xfe0d), the
+// ECH drafts before it (0xfe08-0xfe0c), and ESNI (0xffce). An outer SNI beside any of them says
+// nothing about the server really asked for.
+export const ECH_CODE_POINTS: ReadonlySet<number> = new Set([0xfe08, 0xfe09, 0xfe0a, 0xfe0b, 0xfe0c, 0xfe0d, 0xffce]);
 
 // A bounds-checked reader over one buffer: every read says whether the bytes were there.
 class Reader {
@@ -79,9 +41,9 @@ class Reader {
 }
 
 // The ClientHello body (RFC 8446 §4.1.2; the same layout since TLS 1.0): version, random,
-// session id, cipher suites, compression methods, extensions.
-function parseHelloBody(body: Buffer): HelloRead {
-  const bad = (what: string): HelloRead => ({ status: 'refused', reason: `malformed ClientHello: ${what}` });
+// session id, cipher suites, compression methods, extensions. Never throws.
+export function parseClientHelloBody(body: Buffer): HelloBody {
+  const bad = (what: string): HelloBody => ({ status: 'refused', reason: `malformed ClientHello: ${what}` });
   const r = new Reader(body);
   if (!r.take(2 + 32)) return bad('too short');
   const sessionLength = r.u8();
@@ -90,12 +52,13 @@ function parseHelloBody(body: Buffer): HelloRead {
   if (suitesLength === undefined || suitesLength < 2 || suitesLength % 2 !== 0 || !r.take(suitesLength)) return bad('cipher suites');
   const compressionLength = r.u8();
   if (compressionLength === undefined || compressionLength < 1 || !r.take(compressionLength)) return bad('compression methods');
-  if (r.left() === 0) return { status: 'hello', sni: undefined, ech: false }; // no extensions at all
+  if (r.left() === 0) return { status: 'hello', sni: undefined, ech: false, earlyData: false }; // no extensions at all
   const extensionsLength = r.u16();
   if (extensionsLength === undefined || extensionsLength !== r.left()) return bad('extensions length');
   const seen = new Set<number>();
   let sni: string | undefined;
   let ech = false;
+  let earlyData = false;
   while (r.left() > 0) {
     const type = r.u16();
     const length = r.u16();
@@ -104,14 +67,15 @@ function parseHelloBody(body: Buffer): HelloRead {
     // RFC 8446 §4.2: no extension type twice; two SNI lists would let client and server disagree.
     if (seen.has(type)) return bad(`extension ${type} appears twice`);
     seen.add(type);
-    if (type === EXT_ENCRYPTED_CLIENT_HELLO) ech = true;
+    if (ECH_CODE_POINTS.has(type)) ech = true;
+    if (type === EXT_EARLY_DATA) earlyData = true;
     if (type === EXT_SERVER_NAME) {
       const name = parseServerName(data);
       if (typeof name !== 'string') return bad(name.error);
       sni = name;
     }
   }
-  return { status: 'hello', sni, ech };
+  return { status: 'hello', sni, ech, earlyData };
 }
 
 // The server_name extension (RFC 6066 §3): a list holding exactly one host_name entry.

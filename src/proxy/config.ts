@@ -39,17 +39,24 @@ export interface ProxyConfig {
     connectMs: number;
     /** A tunnel with no byte either way for this long is closed. */
     idleMs: number;
+    /** A tunnel whose client (or server) has stopped reading what is sent to it is cut after this. */
+    stallMs: number;
   };
   maxHeaderBytes: number;
   /** Largest ClientHello (all its records, with headers) read before relaying. */
   maxHelloBytes: number;
+  /** Transparent doors: listeners that take the name from the ClientHello's SNI. `port` is the
+   *  destination port the client dialled (rules are matched on it), `listen` where we really listen. */
+  transparent?: Array<{ listen: { host: string; port: number }; port: number }>;
+  /** The DNS responder (built by the egress engineer in src/proxy/dns-responder.ts). */
+  dns?: { listen: { host: string; port: number }; answer: string; ttl: number };
 }
 
 export const PROXY_DEFAULTS = Object.freeze({
   port: 13128,
   maxConnections: 64,
   auditRotateBytes: 10 * 1024 * 1024,
-  timeouts: Object.freeze({ headerMs: 10_000, helloMs: 10_000, connectMs: 10_000, idleMs: 300_000 }),
+  timeouts: Object.freeze({ headerMs: 10_000, helloMs: 10_000, connectMs: 10_000, idleMs: 300_000, stallMs: 30_000 }),
   maxHeaderBytes: 8192,
   // A ClientHello with post-quantum key shares is ~2 KiB; 64 KiB leaves room for any real one.
   maxHelloBytes: 65536,
@@ -73,11 +80,21 @@ export interface AuditRecord {
   bytesUp: number;
   bytesDown: number;
   durationMs: number;
+  /** Which door the client came through; absent = the CONNECT proxy. */
+  door?: 'connect' | 'transparent' | 'dns' | 'firewall';
+  /** "open": a tunnel began relaying (its final record follows when it ends; a proxy killed
+   *  meanwhile leaves this one). "summary": `count` refusals from `client` between `time` and
+   *  `until`, past the number logged one by one. Absent: one connection's final decision. */
+  event?: 'open' | 'summary';
+  /** summary: how many refusals this record stands for. */
+  count?: number;
+  /** summary: the end of the window it covers. */
+  until?: string;
 }
 
 const KEYS = ['format', 'vm', 'listen', 'allowClients', 'rules', 'maxConnections', 'denyNetworks', 'auditLog',
-  'auditRotateBytes', 'timeouts', 'maxHeaderBytes', 'maxHelloBytes'];
-const TIMEOUT_KEYS = ['headerMs', 'helloMs', 'connectMs', 'idleMs'] as const;
+  'auditRotateBytes', 'timeouts', 'maxHeaderBytes', 'maxHelloBytes', 'transparent', 'dns'];
+const TIMEOUT_KEYS = ['headerMs', 'helloMs', 'connectMs', 'idleMs', 'stallMs'] as const;
 
 // Parses and validates the JSON text of a proxy configuration; throws an Error naming the first
 // problem. Optional fields (maxConnections, denyNetworks, auditRotateBytes, timeouts and each of
@@ -95,12 +112,9 @@ export function parseProxyConfig(text: string): ProxyConfig {
   const vm = string(o.vm, 'vm');
   if (vm.length === 0) fail('"vm" must not be empty');
 
-  const listenObj = object(o.listen, 'listen');
-  const listenHost = string(listenObj.host, 'listen.host');
-  if (!isIPv4(listenHost)) fail(`"listen.host" must be an IPv4 address, not "${listenHost}"`);
-  // A proxy on every address would also face the LAN; it belongs on the gateway address only.
-  if (listenHost === '0.0.0.0') fail('"listen.host" must be the gateway address, not 0.0.0.0');
-  const listen = { host: listenHost, port: int(listenObj.port, 'listen.port', 1, 65535) };
+  const listen = listenPart(o.listen, 'listen');
+  const transparent = o.transparent === undefined ? undefined : transparentPart(o.transparent, listen);
+  const dns = o.dns === undefined ? undefined : dnsPart(o.dns);
 
   const allowClients = cidrList(o.allowClients, 'allowClients');
   if (allowClients.length === 0) fail('"allowClients" must name at least one client network');
@@ -137,7 +151,51 @@ export function parseProxyConfig(text: string): ProxyConfig {
     timeouts,
     maxHeaderBytes: optionalInt(o.maxHeaderBytes, 'maxHeaderBytes', 256, 1 << 20, PROXY_DEFAULTS.maxHeaderBytes),
     maxHelloBytes: optionalInt(o.maxHelloBytes, 'maxHelloBytes', 512, 1 << 20, PROXY_DEFAULTS.maxHelloBytes),
+    ...(transparent && { transparent }),
+    ...(dns && { dns }),
   };
+}
+
+// A listening address: an IPv4 address that is not 0.0.0.0, and a port.
+function listenPart(value: unknown, where: string): { host: string; port: number } {
+  const o = object(value, where);
+  for (const key of Object.keys(o)) if (!['host', 'port'].includes(key)) fail(`unknown key "${where}.${key}"`);
+  const host = string(o.host, `${where}.host`);
+  if (!isIPv4(host)) fail(`"${where}.host" must be an IPv4 address, not "${host}"`);
+  // A listener on every address would also face the LAN; it belongs on the gateway address only.
+  if (host === '0.0.0.0') fail(`"${where}.host" must be the gateway address, not 0.0.0.0`);
+  return { host, port: int(o.port, `${where}.port`, 1, 65535) };
+}
+
+// The transparent doors: each a listen address of its own and the destination port it stands for.
+function transparentPart(value: unknown, proxy: { host: string; port: number }): NonNullable<ProxyConfig['transparent']> {
+  if (!Array.isArray(value)) fail('"transparent" must be an array');
+  const taken = new Set([`${proxy.host}:${proxy.port}`]);
+  const ports = new Set<number>();
+  return (value as unknown[]).map((entry, i) => {
+    const where = `transparent[${i}]`;
+    const o = object(entry, where);
+    for (const key of Object.keys(o)) if (!['listen', 'port'].includes(key)) fail(`unknown key "${where}.${key}"`);
+    const listen = listenPart(o.listen, `${where}.listen`);
+    const port = int(o.port, `${where}.port`, 1, 65535);
+    const at = `${listen.host}:${listen.port}`;
+    if (taken.has(at)) fail(`"${where}.listen" ${at} is already used by another listener`);
+    taken.add(at);
+    // Two doors for one destination port would make the port a client dialled ambiguous.
+    if (ports.has(port)) fail(`"${where}.port" ${port} has a transparent door already`);
+    ports.add(port);
+    return { listen, port };
+  });
+}
+
+// The DNS responder's settings (the responder itself lives in dns-responder.ts).
+function dnsPart(value: unknown): NonNullable<ProxyConfig['dns']> {
+  const o = object(value, 'dns');
+  for (const key of Object.keys(o)) if (!['listen', 'answer', 'ttl'].includes(key)) fail(`unknown key "dns.${key}"`);
+  const listen = listenPart(o.listen, 'dns.listen');
+  const answer = string(o.answer, 'dns.answer');
+  if (!isIPv4(answer)) fail(`"dns.answer" must be an IPv4 address, not "${answer}"`);
+  return { listen, answer, ttl: int(o.ttl, 'dns.ttl', 0, 86_400) };
 }
 
 // One rule: a valid lowercase DNS name or "*.suffix", and a port.

@@ -28,7 +28,12 @@ async function main(): Promise<void> {
     throw new Error(`cannot read proxy config ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   const config = parseProxyConfig(text);
-  const proxy = await startProxy(config, { log: (line) => process.stderr.write(`nanopolicy-proxy: ${line}\n`) });
+  // The same override enforce honours for bridge names: names resolve from that file alone.
+  const hostsFile = process.env.NANOPOLICY_HOSTS_FILE;
+  const proxy = await startProxy(config, {
+    ...(hostsFile && { hostsFile, hostsOnly: true }),
+    log: (line) => process.stderr.write(`nanopolicy-proxy: ${line}\n`),
+  });
   process.stdout.write(`listening ${proxy.address.host}:${proxy.address.port}\n`);
   const stop = (signal: string): void => {
     process.stderr.write(`nanopolicy-proxy: ${signal}, closing ${proxy.connections()} connection(s)\n`);

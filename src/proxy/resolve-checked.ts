@@ -2,15 +2,11 @@
 // connects only to the addresses returned here (in the resolver's order) and never looks the name
 // up again, so a second answer (DNS rebinding) cannot slip in between the check and the connect.
 
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { parseIp, type Cidr, type IpBytes } from './ip-address.ts';
 import { whyRefused } from './refused-address.ts';
 
 export interface LookupAddress { address: string; family: number }
 export type Lookup = (name: string) => Promise<LookupAddress[]>;
-
-// getaddrinfo, as every program on the host resolves: /etc/hosts first, then DNS.
-export const systemLookup: Lookup = (name) => dnsLookup(name, { all: true, verbatim: true });
 
 export interface CheckedAddress { address: string; family: 4 | 6 }
 export type Resolved = { ok: true; addresses: CheckedAddress[] } | { ok: false; reason: string; address?: string };

@@ -69,6 +69,24 @@ test('a policy with errors exits 1 with its diagnostics', async () => {
   assert.match(r.stderr, /NP260/);
 });
 
+test('open records and refusal summaries read as what they are, and count right in the summary line', async () => {
+  const own = join(dir, 'events');
+  mkdirSync(own);
+  const OPEN = rec({ reason: 'tunnel opened', event: 'open', bytesUp: 0, bytesDown: 0, durationMs: 0, door: 'transparent' });
+  const CRASHED = rec({ time: '2026-11-27T16:51:00.000Z', name: 'chat.example.test', rule: 'chat', reason: 'tunnel opened', event: 'open', bytesUp: 0, bytesDown: 0 });
+  const SUMMARY = rec({ name: '', port: 0, decision: 'refused', reason: '480 more refusals not logged one by one: name not listed ×480', event: 'summary', count: 480,
+    until: '2026-11-27T16:50:11.123Z', rule: undefined, address: undefined, sni: undefined, bytesUp: 0, bytesDown: 0 });
+  writeFileSync(join(own, 'proxy-audit.jsonl'), line(OPEN) + line({ ...ALLOWED, door: 'transparent' }) + line(CRASHED) + line(UNLISTED) + line(SUMMARY));
+  const r = await runCli(['log', policy, '--state-dir', own, '--home', dir], { env: { NO_COLOR: '1' } });
+  const lines = r.stdout.trim().split('\n');
+  assert.match(lines[0]!, /opened +claude +api\.example\.test:443 +→ 203\.0\.113\.20 +\(transparent\)/);
+  assert.match(lines[4]!, /REFUSED +×480 from 192\.168\.64\.2 +480 more refusals/);
+  // The tunnel that closed counts once; the one with only its open record (a crash) counts too.
+  assert.match(r.stderr, /483 attempts: 2 allowed \(claude, chat\), 481 refused \(evil\.example\.test:443, and 480 summarised\)/);
+  const refused = await runCli(['log', policy, '--state-dir', own, '--home', dir, '--refused'], { env: { NO_COLOR: '1' } });
+  assert.is(refused.stdout.trim().split('\n').length, 2, 'the refusal and the summary');
+});
+
 test('--follow prints decisions appended after it started, and stops on SIGTERM', async () => {
   const child = spawn(process.execPath, [...(await cliArgs()), 'log', policy, '--state-dir', stateDir, '--home', dir, '--follow', '--json', '--interval', '50'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
   let out = '';

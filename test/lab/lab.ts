@@ -257,11 +257,12 @@ export class Lab {
     return { name, role, address, port: s.port, pid: s.pid, certPem: leaf.certPem, spkiSha256: leaf.spkiSha256, names, ips };
   }
 
-  // A UDP DNS responder answering A/AAAA from `map` (name → address or addresses), NXDOMAIN else.
-  async startDns(role: Role, address: string, map: Record<string, string | string[]>, opts: { name?: string; port?: number } = {}): Promise<LabService> {
+  // A UDP DNS responder answering A/AAAA from `map` (name → address or addresses), NXDOMAIN else;
+  // names under a `silent` suffix are never answered (a resolver that stalls).
+  async startDns(role: Role, address: string, map: Record<string, string | string[]>, opts: { name?: string; port?: number; silent?: string[] } = {}): Promise<LabService> {
     for (const value of Object.values(map)) for (const a of [value].flat()) assertLabAddress(a, 'DNS answer');
     const name = this.serviceName(opts.name ?? `dns-${address}`);
-    const s = await this.start(role, 'dns-server.mjs', { name, address: assertLabBindAddress(address), port: opts.port ?? 53, log: this.logPath(name), map });
+    const s = await this.start(role, 'dns-server.mjs', { name, address: assertLabBindAddress(address), port: opts.port ?? 53, log: this.logPath(name), map, silent: opts.silent ?? [] });
     return { name, role, address, port: s.port, pid: s.pid };
   }
 

@@ -30,6 +30,15 @@ test('config: a minimal file gets every default', () => {
   assert.is(full.timeouts.headerMs, PROXY_DEFAULTS.timeouts.headerMs);
 });
 
+test('config: transparent doors and the DNS responder\'s settings are read when present, absent otherwise', () => {
+  const c = parse({ ...BASE, transparent: [{ listen: { host: '192.168.64.1', port: 13443 }, port: 443 }, { listen: { host: '192.168.64.1', port: 13444 }, port: 8443 }],
+    dns: { listen: { host: '192.168.64.1', port: 53 }, answer: '192.168.64.1', ttl: 60 } });
+  assert.equal(c.transparent, [{ listen: { host: '192.168.64.1', port: 13443 }, port: 443 }, { listen: { host: '192.168.64.1', port: 13444 }, port: 8443 }]);
+  assert.equal(c.dns, { listen: { host: '192.168.64.1', port: 53 }, answer: '192.168.64.1', ttl: 60 });
+  assert.ok(!('transparent' in parse(BASE)) && !('dns' in parse(BASE)));
+  assert.is(parse(BASE).timeouts.stallMs, 30_000);
+});
+
 test('config: each mistake is refused with the field named', () => {
   const cases: Array<[unknown, RegExp]> = [
     ['not json', /not valid JSON/],
@@ -61,6 +70,16 @@ test('config: each mistake is refused with the field named', () => {
     [{ ...BASE, timeouts: { slowMs: 1 } }, /unknown key "timeouts\.slowMs"/],
     [{ ...BASE, maxConnections: 0 }, /maxConnections/],
     [{ ...BASE, maxHeaderBytes: 10 }, /maxHeaderBytes/],
+    [{ ...BASE, transparent: {} }, /"transparent" must be an array/],
+    [{ ...BASE, transparent: [{ listen: { host: '0.0.0.0', port: 13443 }, port: 443 }] }, /transparent\[0\]\.listen\.host" must be the gateway address/],
+    [{ ...BASE, transparent: [{ listen: { host: '192.168.64.1', port: 13128 }, port: 443 }] }, /already used by another listener/],
+    [{ ...BASE, transparent: [{ listen: { host: '192.168.64.1', port: 13443 }, port: 443 }, { listen: { host: '192.168.64.1', port: 13444 }, port: 443 }] }, /443 has a transparent door already/],
+    [{ ...BASE, transparent: [{ listen: { host: '192.168.64.1', port: 13443 }, port: 0 }] }, /transparent\[0\]\.port/],
+    [{ ...BASE, transparent: [{ listen: { host: '192.168.64.1', port: 13443 }, port: 443, sni: true }] }, /unknown key "transparent\[0\]\.sni"/],
+    [{ ...BASE, dns: { listen: { host: '192.168.64.1', port: 53 }, answer: 'gateway', ttl: 60 } }, /"dns\.answer" must be an IPv4 address/],
+    [{ ...BASE, dns: { listen: { host: '192.168.64.1', port: 53 }, answer: '192.168.64.1', ttl: -1 } }, /dns\.ttl/],
+    [{ ...BASE, dns: { listen: { host: '192.168.64.1', port: 53 }, answer: '192.168.64.1' } }, /dns\.ttl/],
+    [{ ...BASE, timeouts: { stallMs: 0 } }, /timeouts\.stallMs/],
   ];
   for (const [value, message] of cases) {
     const text = typeof value === 'string' ? value : JSON.stringify(value);

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { readRequestHead } from '../../src/proxy/request-head.ts';
 import { parseConnectTarget } from '../../src/proxy/connect-target.ts';
-import { readClientHello } from '../../src/proxy/client-hello.ts';
+import { readClientHello } from '../../src/proxy/handshake-follower.ts';
 import { clientHello, helloMessage, records, serverNameExtension } from './hello-builder.ts';
 
 const FUZZ = { seed: 20261127, numRuns: 3000, interruptAfterTimeLimit: 4000 };
@@ -114,22 +114,35 @@ test('target fuzz: any string gives a decision without throwing, and an accepted
 
 // ---- ClientHello ----
 
-test('hello: SNI read from a hand-built hello, whole or split into 1-byte records', () => {
+const NO = { ech: false, earlyData: false };
+
+test('hello: SNI read from a hand-built hello, whole or split into small records; past the record cap refused', () => {
   for (const size of [16384, 100, 7, 1]) {
-    const r = readClientHello(clientHello({ sni: ['a.example.test'], recordSize: size }), MAX_HELLO);
-    assert.equal(r, { status: 'hello', sni: 'a.example.test', ech: false }, `records of ${size}`);
+    const r = readClientHello(clientHello({ sni: ['a.example.test'], recordSize: size }), MAX_HELLO, 1000);
+    assert.equal(r, { status: 'hello', sni: 'a.example.test', ...NO }, `records of ${size}`);
   }
-  assert.equal(readClientHello(clientHello({}), MAX_HELLO), { status: 'hello', sni: undefined, ech: false });
-  assert.equal(readClientHello(clientHello({ withExtensions: false }), MAX_HELLO), { status: 'hello', sni: undefined, ech: false });
-  assert.equal(readClientHello(clientHello({ sni: ['a.example.test'], extensions: [[0xfe0d, Buffer.from([1])]] }), MAX_HELLO),
-    { status: 'hello', sni: 'a.example.test', ech: true });
+  // A real hello needs at most four records; one-byte records are an attack on the parser.
+  const tiny = readClientHello(clientHello({ sni: ['a.example.test'], recordSize: 1 }), MAX_HELLO);
+  assert.equal(tiny, { status: 'refused', reason: 'ClientHello split over more than 32 TLS records' });
+  assert.equal(readClientHello(clientHello({}), MAX_HELLO), { status: 'hello', sni: undefined, ...NO });
+  assert.equal(readClientHello(clientHello({ withExtensions: false }), MAX_HELLO), { status: 'hello', sni: undefined, ...NO });
+  // Every ECH and ESNI code point, the drafts' included, marks the hello as hiding its name.
+  for (const code of [0xfe0d, 0xfe08, 0xfe09, 0xfe0a, 0xfe0b, 0xfe0c, 0xffce]) {
+    assert.equal(readClientHello(clientHello({ sni: ['a.example.test'], extensions: [[code, Buffer.from([1])]] }), MAX_HELLO),
+      { status: 'hello', sni: 'a.example.test', ech: true, earlyData: false }, code.toString(16));
+  }
+  assert.equal(readClientHello(clientHello({ sni: ['a.example.test'], extensions: [[0xfe07, Buffer.from([1])]] }), MAX_HELLO),
+    { status: 'hello', sni: 'a.example.test', ...NO }, 'not an ECH code point');
 });
 
 test('hello: every strict prefix is incomplete (a hello split over TCP segments waits for the rest)', () => {
   const hello = clientHello({ sni: ['a.example.test'], recordSize: 30 });
   for (let i = 0; i < hello.length; i++) assert.is(readClientHello(hello.subarray(0, i), MAX_HELLO).status, 'incomplete', `prefix ${i}`);
-  // Bytes after the hello (0-RTT data, the next flight) do not change the answer.
-  assert.is(readClientHello(Buffer.concat([hello, Buffer.from([23, 3, 3, 0, 1, 0])]), MAX_HELLO).status, 'hello');
+  // 0-RTT data after a hello that offered it passes; after one that did not, it is refused.
+  const early = clientHello({ sni: ['a.example.test'], extensions: [[42, Buffer.alloc(0)]] });
+  assert.is(readClientHello(Buffer.concat([early, Buffer.from([23, 3, 3, 0, 1, 0])]), MAX_HELLO).status, 'hello');
+  assert.equal(readClientHello(Buffer.concat([hello, Buffer.from([23, 3, 3, 0, 1, 0])]), MAX_HELLO),
+    { status: 'refused', reason: 'application data before the TLS handshake finished' });
 });
 
 test('hello: refusals', () => {
@@ -191,10 +204,10 @@ async function realHello(servername: string): Promise<Buffer> {
 
 test('hello: a real OpenSSL ClientHello gives its SNI; fuzzed mutations and truncations never throw', async () => {
   const hello = await realHello('api.example.test');
-  assert.equal(readClientHello(hello, MAX_HELLO), { status: 'hello', sni: 'api.example.test', ech: false });
+  assert.equal(readClientHello(hello, MAX_HELLO), { status: 'hello', sni: 'api.example.test', ...NO });
   // Re-fragmented into small records, it still reads the same.
   const message = hello.subarray(5, 5 + hello.readUInt16BE(3));
-  assert.equal(readClientHello(records(message, 13), MAX_HELLO), { status: 'hello', sni: 'api.example.test', ech: false });
+  assert.equal(readClientHello(records(message, 13), MAX_HELLO, 1000), { status: 'hello', sni: 'api.example.test', ...NO });
   fc.assert(fc.property(fc.nat(hello.length), fc.array(fc.tuple(fc.nat(hello.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
     (cut, flips) => {
       const mutated = Buffer.from(hello);

@@ -29,11 +29,11 @@ export interface Upstream {
 }
 
 // A TLS echo server for `names` on 127.0.0.1, whose leaf comes from the lab CA.
-export async function startTlsUpstream(names: string[]): Promise<Upstream> {
+export async function startTlsUpstream(names: string[], options: object = {}): Promise<Upstream> {
   const leaf = testCa().issue({ names });
   const received: Buffer[] = [];
   const up: Upstream = { port: 0, server: undefined as unknown as Server, received, accepted: 0, close: async () => {} };
-  const server = createTlsServer({ key: leaf.keyPem, cert: leaf.certPem }, (socket) => {
+  const server = createTlsServer({ key: leaf.keyPem, cert: leaf.certPem, ...options }, (socket) => {
     const i = received.push(Buffer.alloc(0)) - 1;
     socket.on('data', (d: Buffer) => { received[i] = Buffer.concat([received[i]!, d]); socket.write(d); });
     socket.on('error', () => {});
@@ -73,7 +73,10 @@ export interface Harness {
   dir: string;
   lookups: string[];
   connects: Array<{ host: string; port: number }>;
+  /** Each connection's final record and summaries (a tunnel's "open" record left out). */
   audit(): AuditRecord[];
+  /** Every record, "open" ones included. */
+  auditAll(): AuditRecord[];
   close(): Promise<void>;
 }
 
@@ -121,12 +124,18 @@ export async function startHarness(opts: {
   });
   return {
     proxy, config, dir, lookups, connects,
-    audit: () => (existsSync(config.auditLog) ? readFileSync(config.auditLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord) : []),
+    audit: () => readAudit(config.auditLog).filter((r) => r.event !== 'open'),
+    auditAll: () => readAudit(config.auditLog),
     async close() {
       await proxy.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// Every record in the log file, in order.
+export function readAudit(path: string): AuditRecord[] {
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord) : [];
 }
 
 export interface Answer { status: number; head: string; body: string; socket: Socket }

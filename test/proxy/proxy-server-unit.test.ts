@@ -11,7 +11,7 @@ import {
 } from './proxy-harness.ts';
 import { clientHello } from './hello-builder.ts';
 import fc from 'fast-check';
-import { readClientHello } from '../../src/proxy/client-hello.ts';
+import { readClientHello } from '../../src/proxy/handshake-follower.ts';
 
 const HOSTS: Record<string, string[]> = {
   'api.example.test': [UPSTREAM_ADDRESS],
@@ -246,7 +246,7 @@ t('a hello split into 1-byte TCP writes and 50-byte TLS records is relayed whole
 
 t('slow clients: a head not done within headerMs gets 403; a hello not done within helloMs is closed', async () => {
   await h.close();
-  h = await startHarness({ hosts: HOSTS, upstreamPort: up.port, config: { timeouts: { headerMs: 150, helloMs: 150, connectMs: 1000, idleMs: 1000 } } });
+  h = await startHarness({ hosts: HOSTS, upstreamPort: up.port, config: { timeouts: { headerMs: 150, helloMs: 150, connectMs: 1000, idleMs: 1000, stallMs: 30_000 } } });
   const slow = await request(h.proxy.address.port, 'CONNECT api.example.test:443 HTTP/1.1\r\n');
   assert.is(slow.status, 403);
   assert.match(slow.body, /not complete within 150 ms/);
@@ -275,7 +275,7 @@ t('a client that half-closes mid-request is answered at once, not after the time
 
 t('an idle tunnel is closed after idleMs and logged as such', async () => {
   await h.close();
-  h = await startHarness({ hosts: HOSTS, upstreamPort: up.port, config: { timeouts: { headerMs: 1000, helloMs: 1000, connectMs: 1000, idleMs: 200 } } });
+  h = await startHarness({ hosts: HOSTS, upstreamPort: up.port, config: { timeouts: { headerMs: 1000, helloMs: 1000, connectMs: 1000, idleMs: 200, stallMs: 30_000 } } });
   const { tls } = await tlsThrough(h.proxy.address.port, 'api.example.test:443', 'api.example.test');
   assert.ok(tls);
   tls!.on('error', () => {});
@@ -315,6 +315,8 @@ t('backpressure: a client that stops reading stops the proxy reading from the up
   const raw = await startRawUpstream((socket) => {
     // Floods 64 MiB at the tunnel once the hello arrives.
     socket.once('data', () => {
+      // What follows an application-data record header is encrypted to the proxy: relayed unread.
+      socket.write(Buffer.from([23, 3, 3, 0x40, 0]));
       const chunk = Buffer.alloc(1 << 20);
       for (let i = 0; i < 64; i++) socket.write(chunk);
       pending = socket.writableLength;
@@ -367,7 +369,7 @@ t('garbage from many clients at once never takes the server down', async () => {
 t('fuzz: whatever follows a CONNECT, not a byte reaches the upstream unless it is a hello for that name', async () => {
   const raw = await startRawUpstream();
   await h.close();
-  h = await startHarness({ hosts: HOSTS, upstreamPort: raw.port, config: { timeouts: { headerMs: 500, helloMs: 300, connectMs: 1000, idleMs: 1000 } } });
+  h = await startHarness({ hosts: HOSTS, upstreamPort: raw.port, config: { timeouts: { headerMs: 500, helloMs: 300, connectMs: 1000, idleMs: 1000, stallMs: 30_000 } } });
   const good = clientHello({ sni: ['api.example.test'] });
   const arb = fc.oneof(
     fc.uint8Array({ maxLength: 400 }).map((b) => Buffer.from(b)),

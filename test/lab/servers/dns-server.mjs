@@ -1,7 +1,8 @@
 // A lab DNS responder (UDP): answers A and AAAA queries from a fixed name map, NXDOMAIN otherwise,
 // and appends one JSON line per query to a log file, so a test can count queries.
 // Run inside a lab namespace: node dns-server.mjs '<json config>'. Prints one "ready" line.
-//   config: { name, address, port, log, map: { "name": ["198.51.100.10", "2001:db8::1", ...] } }
+//   config: { name, address, port, log, map: { "name": ["198.51.100.10", "2001:db8::1", ...] }, silent?: ["suffix"] }
+// Names strictly below a `silent` suffix get no answer at all (logged as kind "dropped").
 
 import dgram from 'node:dgram';
 import { appendFileSync } from 'node:fs';
@@ -42,6 +43,10 @@ function ipBytes(address) {
 socket.on('message', (msg, rinfo) => {
   const q = parseQuestion(msg);
   if (!q) return;
+  if ((config.silent ?? []).some((suffix) => q.qname.endsWith(`.${suffix}`))) {
+    appendFileSync(config.log, `${JSON.stringify({ service: config.name, kind: 'dropped', from: rinfo.address, at: Date.now(), qname: q.qname, qtype: q.qtype })}\n`);
+    return;
+  }
   const known = map.get(q.qname);
   const want = q.qtype === 1 ? 4 : q.qtype === 28 ? 6 : 0;
   const answers = (known ?? []).filter((a) => want !== 0 && net.isIP(a) === want);
