@@ -5,7 +5,7 @@
 // After a WebSocket handshake, client frames go through the token rewriter and server bytes
 // through the scrubber. Every request, every WebSocket open and every refusal is one audit record.
 
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { Leaf } from './certificate-authority.ts';
 import { pathOnly, type InjectAuditRecord } from './inject-audit.ts';
@@ -45,11 +45,11 @@ interface Pending {
 export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
   const now = o.now ?? Date.now;
   const time = () => new Date(now()).toISOString();
-  if (o.hello.length > 0) o.client.unshift(o.hello);
+  const client = o.hello.length > 0 ? withPrefix(o.client, o.hello) : o.client;
   // Why no Nagle: a response goes out as a head, body pieces and an end, written as they are
   // parsed; with Nagle the second small write waits for the client's delayed ACK (40 ms a request).
   (o.client as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-  const vm = new TLSSocket(o.client as never, {
+  const vm = new TLSSocket(client as never, {
     isServer: true,
     cert: o.leaf.certPem,
     key: o.leaf.keyPem,
@@ -253,4 +253,34 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
     }
   });
   return done;
+}
+
+// A stream that yields `prefix` (bytes a door already read, the ClientHello) and then whatever the
+// socket sends, and writes to the socket: TLS reads the hello again from the start. (Why not
+// unshift: a TLS socket may take over the socket's handle and never see bytes put back on it.)
+function withPrefix(socket: Duplex, prefix: Buffer): Duplex {
+  const duplex = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      socket.write(chunk, callback);
+    },
+    final(callback) {
+      socket.end();
+      callback();
+    },
+    destroy(error, callback) {
+      socket.destroy();
+      callback(error);
+    },
+  });
+  duplex.push(prefix);
+  socket.on('data', (chunk: Buffer) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.on('end', () => duplex.push(null));
+  socket.on('error', (error) => duplex.destroy(error));
+  socket.on('close', () => duplex.destroy());
+  return duplex;
 }
