@@ -50,7 +50,7 @@ test('through the CONNECT door: the API answers the placeholder, records per req
   children.push(api);
   const apiPort: number = await new Promise((resolve) => api.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()).port)));
   const injector = await createInjector(inject(join(dir, 'secret')), options);
-  harness = await startHarness({ hosts: { 'api.example.test': ['203.0.113.10'] }, upstreamPort: apiPort, deps: { injector } });
+  harness = await startHarness({ hosts: { 'api.example.test': ['203.0.113.10'] }, upstreamPort: apiPort, deps: { injector }, config: { transparent: [{ listen: { host: '127.0.0.1', port: 0 }, port: 443 }] } });
   const proxyCa = readFileSync(join(dir, 'proxy-ca.pem'), 'utf8');
   const text = await new Promise<string>((resolve, reject) => {
     const raw = connect({ host: '127.0.0.1', port: harness!.proxy.address.port });
@@ -83,6 +83,31 @@ test('through the CONNECT door: the API answers the placeholder, records per req
   assert.ok(log.every((l) => l.authorized === true));
   assert.is(Buffer.concat(received).indexOf(SECRET), -1);
   assert.not.ok(readFileSync(harness.config.auditLog, 'utf8').includes(SECRET));
+});
+
+test('through the transparent door (the name from the SNI alone): the same injection, and the door in the open record', async () => {
+  const proxyCa = readFileSync(join(dir, 'proxy-ca.pem'), 'utf8');
+  const text = await new Promise<string>((resolve, reject) => {
+    const tls = tlsConnect({ host: '127.0.0.1', port: harness!.proxy.transparent[0]!.port, servername: 'api.example.test', ca: proxyCa, ALPNProtocols: ['http/1.1'] }, () => {
+      tls.write('GET /v1/models HTTP/1.1\r\nHost: api.example.test\r\nx-api-key: nanopolicy-placeholder:anthropic\r\nConnection: close\r\n\r\n');
+    });
+    const parts: Buffer[] = [];
+    tls.on('data', (x: Buffer) => {
+      parts.push(x);
+      received.push(x);
+    });
+    tls.on('error', reject);
+    tls.on('close', () => resolve(Buffer.concat(parts).toString('latin1')));
+    setTimeout(() => tls.destroy(), 3000);
+  });
+  assert.match(text, /^HTTP\/1\.1 200/);
+  assert.match(text, /lab-model/);
+  await new Promise((r) => setTimeout(r, 200));
+  const lines = readFileSync(harness!.config.auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.some((l) => l.event === 'open' && l.door === 'transparent' && l.reason === 'tunnel opened (credential injection)'));
+  assert.is(lines.filter((l) => l.kind === 'injected-request').length, 3);
+  assert.is(Buffer.concat(received).indexOf(SECRET), -1);
+  assert.not.ok(readFileSync(harness!.config.auditLog, 'utf8').includes(SECRET));
 });
 
 test.after(async () => {
