@@ -6,6 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compilePolicy } from '../../src/compiler/compile.ts';
 import { buildInjectConfig, parseInjectConfig } from '../../src/inject/inject-config.ts';
+import { emitProxyJson } from '../../src/compiler/emit/proxy-json.ts';
+import { parseProxyConfig } from '../../src/proxy/config.ts';
 
 const POLICY = `vm nanoclaw-vm
 secret anthropic from keychain nanoclaw-anthropic env ANTHROPIC_API_KEY
@@ -28,6 +30,19 @@ test('built from a policy: sources, templates as written, CA names; round-trips 
   assert.equal(parseInjectConfig(JSON.parse(JSON.stringify(section))), section);
   const none = compilePolicy({ file: 't.policy', source: 'vm v\negress a api.example.com\n', home: '/h', cwd: '/h' }).policy!;
   assert.is(buildInjectConfig(none, '/h/run'), undefined);
+});
+
+test('proxy.json carries the section (CA beside the audit log) and the proxy reads it back; a rule it does not list is refused', () => {
+  const { policy } = compilePolicy({ file: 't.policy', source: POLICY, home: '/Users/owner', cwd: '/Users/owner' });
+  const text = emitProxyJson(policy!, { auditLog: '/var/state/nanoclaw-vm/proxy-audit.jsonl' });
+  const config = parseProxyConfig(text);
+  assert.is(config.inject!.caDir, '/var/state/nanoclaw-vm');
+  assert.equal(config.inject!.rules.map((r) => r.name), ['claude', 'discord', 'gateway']);
+  const json = JSON.parse(text);
+  json.inject.rules[0].name = 'nosuch';
+  assert.throws(() => parseProxyConfig(JSON.stringify(json)), /names the rule "nosuch", which "rules" does not list/);
+  const plain = compilePolicy({ file: 't.policy', source: 'vm v\negress a api.example.com\n', home: '/h', cwd: '/h' }).policy!;
+  assert.not.ok('inject' in JSON.parse(emitProxyJson(plain)));
 });
 
 test('a hand-edited section that would inject a framing header, an unknown secret or a relative file is refused', () => {

@@ -3,7 +3,8 @@
 // clients; enforce writes its own copy with the VM's /32, the host's own addresses refused, and
 // the audit log in the state directory.
 
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { buildInjectConfig } from '../../inject/inject-config.ts';
 import type { ProxyConfig } from '../../proxy/config.ts';
 import { PROXY_DEFAULTS } from '../../proxy/config.ts';
 import type { Policy } from '../policy.ts';
@@ -23,6 +24,9 @@ export const PROXY_AUDIT_LOG = 'proxy-audit.jsonl';
 export function buildProxyConfig(policy: Policy, options: ProxyJsonOptions = {}): ProxyConfig | undefined {
   if (!policy.proxy) return undefined;
   const { subnet, gateway } = policy.network;
+  const auditLog = options.auditLog ?? join(policy.owner.home, '.nanopolicy', 'run', policy.vm, PROXY_AUDIT_LOG);
+  // The CA lives beside the audit log, in the state directory (issue 23); no value is ever here.
+  const inject = buildInjectConfig(policy, dirname(auditLog));
   return {
     format: 1,
     vm: policy.vm,
@@ -34,11 +38,12 @@ export function buildProxyConfig(policy: Policy, options: ProxyJsonOptions = {})
     // The VM subnet is never a destination: an allowed name that resolves there would let the
     // VM reach itself or a neighbour through the host.
     denyNetworks: [...(options.denyNetworks ?? [subnet])],
-    auditLog: options.auditLog ?? join(policy.owner.home, '.nanopolicy', 'run', policy.vm, PROXY_AUDIT_LOG),
+    auditLog,
     auditRotateBytes: PROXY_DEFAULTS.auditRotateBytes,
     timeouts: { ...PROXY_DEFAULTS.timeouts },
     maxHeaderBytes: PROXY_DEFAULTS.maxHeaderBytes,
     maxHelloBytes: PROXY_DEFAULTS.maxHelloBytes,
+    ...(inject && { inject }),
   };
 }
 
