@@ -13,6 +13,7 @@ import type { SetExit } from './commands.ts';
 import { reportDiagnostics } from './report-diagnostics.ts';
 import { readRecords } from '../verify/host/read-audit-log.ts';
 import { AuditLogFollower } from '../formats/audit-log-follower.ts';
+import { formatInjectRecord } from './format-inject-record.ts';
 
 interface LogFlags {
   refused?: boolean;
@@ -62,7 +63,7 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
   const c = colors(useColor(io.stdout, io.env));
   const show = (records: AuditRecord[]) => {
     for (const r of records) {
-      if (flags.refused && r.decision !== 'refused') continue;
+      if (flags.refused && r.decision !== 'refused' && (r as { kind?: string }).kind !== 'inject-refused') continue;
       io.stdout.write(flags.json ? `${JSON.stringify(r)}\n` : `${formatRecord(r, c)}\n`);
     }
   };
@@ -99,6 +100,8 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
 // One decision on one line: when, what, where to, and why when refused. A tunnel's "open" line
 // says it began (its final line follows); a summary says how many refusals it stands for.
 export function formatRecord(r: AuditRecord, c: Colors): string {
+  const injected = formatInjectRecord(r, c);
+  if (injected !== undefined) return injected;
   const time = String(r.time).replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
   const what = `${r.name}:${r.port}`;
   const door = r.door && r.door !== 'connect' ? ` (${r.door})` : '';
