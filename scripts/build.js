@@ -231,4 +231,7 @@ await build({
   entryPoints: [join(root, 'src/proxy/main.ts')],
   outfile: join(root, 'dist/proxy.js'),
   format: 'esm',
+  // node-forge (the injection CA, issue 23) is CommonJS and requires Node built-ins ("crypto"):
+  // an ES module has no `require`, so the bundle gets one, which esbuild's shim then uses.
+  banner: { js: "import { createRequire as __nanopolicyCreateRequire } from 'node:module'; const require = __nanopolicyCreateRequire(import.meta.url);" },
 });
