@@ -245,8 +245,9 @@ await build({
   entryPoints: [join(root, 'src/proxy/main.ts')],
   outfile: join(root, 'dist/proxy.js'),
   format: 'esm',
-  // dns-packet (the DNS responder's parser) is CommonJS and requires node:buffer: an ESM bundle
-  // has no `require` of its own, so it gets Node's.
+  // dns-packet (the DNS responder's parser) and node-forge (the injection CA, issue 23) are
+  // CommonJS and require Node built-ins: an ES module has no `require` of its own, so the bundle
+  // gets Node's, which esbuild's shim then uses.
   banner: { js: "import { createRequire as __nanopolicyCreateRequire } from 'node:module'; const require = __nanopolicyCreateRequire(import.meta.url);" },
 });
 await build({

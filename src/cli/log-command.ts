@@ -17,6 +17,7 @@ import { readRecords } from '../verify/host/read-audit-log.ts';
 import { policyFailure } from './command-failure.ts';
 import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 import { AuditLogFollower } from '../formats/audit-log-follower.ts';
+import { formatInjectRecord } from './format-inject-record.ts';
 
 interface LogFlags {
   refused?: boolean;
@@ -64,7 +65,7 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
   const c = colors(useColor(io.stdout, io.env));
   const show = (records: AuditRecord[]) => {
     for (const r of records) {
-      if (flags.refused && r.decision !== 'refused') continue;
+      if (flags.refused && r.decision !== 'refused' && (r as { kind?: string }).kind !== 'inject-refused') continue;
       io.stdout.write(flags.json ? `${JSON.stringify(r)}\n` : `${formatRecord(r, c)}\n`);
     }
   };
@@ -118,6 +119,8 @@ export function mergeByTime(a: readonly AuditRecord[], b: readonly AuditRecord[]
 // One decision on one line: when, what, where to, and why when refused. A tunnel's "open" line
 // says it began (its final line follows); a summary says how many refusals it stands for.
 export function formatRecord(r: AuditRecord, c: Colors): string {
+  const injected = formatInjectRecord(r, c);
+  if (injected !== undefined) return injected;
   // The proxy records UTC; the line says so, since a Mac's clock shows local time (issue 25).
   const time = `${String(r.time).replace('T', ' ').replace(/\.\d+Z$|Z$/, '')} UTC`;
   if (r.door === 'firewall') {

@@ -1,6 +1,6 @@
 // What every check pass reads: the syntax tree and the few host facts meaning depends on.
 
-import type { AllowStatement, EgressStatement, MountStatement, OptionNode, PolicyAst, Statement } from '../grammar/ast.ts';
+import type { AllowStatement, EgressStatement, MountStatement, OptionNode, PolicyAst, SecretStatement, Statement } from '../grammar/ast.ts';
 
 export interface CheckContext {
   ast: PolicyAst;
@@ -12,6 +12,8 @@ export interface CheckContext {
   outputDir?: string;
   /** Where a path really leads (symlinks resolved): the cage checks compare both forms. */
   realPath: import('./paths/real-path.ts').RealPath;
+  /** Who owns a secret file and who may read it; absent: not checked here (enforce checks again). */
+  fileFacts?: import('./paths/file-facts.ts').FileFacts;
 }
 
 /** A check pass: reports problems, never changes anything. */
@@ -48,4 +50,8 @@ export function mounts(ast: PolicyAst): readonly MountStatement[] {
 
 export function egressRules(ast: PolicyAst): readonly EgressStatement[] {
   return statementsOf(ast, 'egress');
+}
+
+export function secrets(ast: PolicyAst): readonly SecretStatement[] {
+  return statementsOf(ast, 'secret');
 }

@@ -16,6 +16,7 @@ import { tuneV8ForPolicy } from './v8-tuning.ts';
 import { findOption, mounts } from './check-context.ts';
 import { mountPaths } from './paths/usable-mount-path.ts';
 import { SHARE_SCAN_LIMITS, scanShareSecrets, type ShareScanLimits, type ShareToScan } from './paths/scan-share-secrets.ts';
+import { hostFileFacts, type FileFacts } from './paths/file-facts.ts';
 
 export interface CompileInput {
   /** The policy path as the user gave it: printed in messages and artifact headers. */
@@ -37,6 +38,8 @@ export interface CompileInput {
   lower?: boolean;
   /** Look inside every share for secret-looking files (reads the disk; true: the default bounds). */
   scanShares?: boolean | ShareScanLimits;
+  /** Owner and mode of secret files; default: not checked (pure). */
+  fileFacts?: FileFacts;
 }
 
 export interface CompileOutcome {
@@ -56,6 +59,7 @@ export function compilePolicy(input: CompileInput): CompileOutcome {
     home: input.home,
     policyPath,
     realPath: input.realPath ?? lexicalPath,
+    ...(input.fileFacts !== undefined ? { fileFacts: input.fileFacts } : {}),
     ...(input.outputDir !== undefined ? { outputDir: resolve(input.cwd, input.outputDir) } : {}),
   };
   let diagnostics = sortDiagnostics(CHECK_PASSES.flatMap((pass) => pass(context)));
@@ -100,6 +104,8 @@ export interface CompileFileOptions {
   /** false: check only, build no Policy. */
   lower?: boolean;
   scanShares?: boolean | ShareScanLimits;
+  /** Default: this host's file system. */
+  fileFacts?: FileFacts;
 }
 
 // Reads a policy file and compiles it; an unreadable, odd or non-UTF-8 file is a diagnostic.
@@ -111,5 +117,10 @@ export async function compilePolicyFile(file: string, options: CompileFileOption
   // Shown with U+FFFD where the bytes were bad, only for the snippet under each error.
   if (decoded.source === undefined) return { diagnostics: decoded.diagnostics, source: read.bytes.toString('utf8') };
   const source = decoded.source;
-  return { ...compilePolicy({ file, source, bytes: read.bytes, realPath: realPathResolver(), ...options }), source };
+  return { ...compilePolicy({ file, source, bytes: read.bytes, realPath: realPathResolver(), ...withFileFacts(hostFileFacts()), ...options }), source };
+}
+
+// The field only when there are facts (exactOptionalPropertyTypes).
+function withFileFacts(facts: FileFacts | undefined): { fileFacts?: FileFacts } {
+  return facts ? { fileFacts: facts } : {};
 }

@@ -2,6 +2,10 @@
 // lower-policy.ts after every check passed, and frozen there.
 
 import type { Span } from '../grammar/ast.ts';
+import type { TemplatePart } from '../formats/header-template.ts';
+import type { SecretSource } from '../formats/secret-source.ts';
+
+export type { SecretSource } from '../formats/secret-source.ts';
 
 export interface PolicySource {
   /** The path as the user gave it, with "/" separators: what headers print. */
@@ -70,6 +74,27 @@ export interface EgressRule {
   name: string;
   /** In line order. */
   hosts: readonly EgressHost[];
+  /** `inject HEADER: TEMPLATE`, in line order; absent when the line injects nothing. */
+  inject?: readonly HeaderInjection[];
+  /** `websocket-token {secret}`: the secret put into the gateway's IDENTIFY and RESUME frames. */
+  websocketToken?: string;
+  span: Span;
+}
+
+/** A request header the proxy sets (replacing any the client sent) on every request to the rule's names. */
+export interface HeaderInjection {
+  /** Lowercase. */
+  header: string;
+  template: readonly TemplatePart[];
+}
+
+/** `secret NAME from …`: a credential the VM never holds; it sees `placeholder` instead. */
+export interface Secret {
+  name: string;
+  source: SecretSource;
+  /** The variable proxy.env sets to the placeholder (`env ANTHROPIC_API_KEY`), if the line names one. */
+  env?: string;
+  placeholder: string;
   span: Span;
 }
 
@@ -105,6 +130,8 @@ export interface Policy {
   proxy?: ProxyListen;
   /** In policy order. */
   egress: readonly EgressRule[];
+  /** In policy order; empty when nothing is injected. */
+  secrets: readonly Secret[];
   /** Absent: enforce takes no snapshots. */
   snapshots?: Snapshots;
 }

@@ -53,6 +53,17 @@ function nearestRule(rules: readonly ProxyRule[], name: string): ProxyRule | und
   return best;
 }
 
+// What the proxy adds on this rule's requests (issue 23): which secret, in which header or frame.
+function injectionText(egress: EgressRule | undefined): string {
+  if (!egress || (!egress.inject && egress.websocketToken === undefined)) return '';
+  const added = (egress.inject ?? []).map((i) => {
+    const secrets = i.template.flatMap((p) => ('secret' in p ? [`"${p.secret}"`] : []));
+    return `the secret ${secrets.join(' and ')} as the header "${i.header}"`;
+  });
+  if (egress.websocketToken !== undefined) added.push(`the secret "${egress.websocketToken}" as the token of the gateway's IDENTIFY and RESUME`);
+  return `; the proxy terminates TLS for this name with its own CA and adds ${added.join(', and ')} (the VM holds only the placeholder)`;
+}
+
 function ruleText(r: ProxyRule, egress: EgressRule | undefined): string {
   return `egress "${r.name}" ${r.host}:${r.port}${egress ? `, policy line ${egress.span.line}` : ''}`;
 }
@@ -79,7 +90,7 @@ export function proxyLayer(policy: Policy, request: Packet['request'], proxyJson
     return {
       ...base,
       verdict: 'pass',
-      reason: `the proxy allows ${name}:${rule.port} by ${ruleText(rule, egress)}${rule.host.startsWith('*.') ? ` (${rule.host} matches names strictly below ${rule.host.slice(2)})` : ''}`,
+      reason: `the proxy allows ${name}:${rule.port} by ${ruleText(rule, egress)}${rule.host.startsWith('*.') ? ` (${rule.host} matches names strictly below ${rule.host.slice(2)})` : ''}${injectionText(egress)}`,
       ...(egress ? { policyLine: egress.span.line } : {}),
       ...(line ? { artifactLine: line } : {}),
     };

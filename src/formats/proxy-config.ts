@@ -5,6 +5,7 @@ import { isAbsolute } from 'node:path';
 import { isIPv4 } from 'node:net';
 import { invalidHostName, normaliseName } from '../net/host-name.ts';
 import { parseCidr } from '../net/ip-address.ts';
+import { parseInjectConfig, type InjectConfig } from './inject-config.ts';
 
 export interface ProxyRule {
   /** The policy's egress name (e.g. "claude"), for the audit log. */
@@ -51,6 +52,8 @@ export interface ProxyConfig {
   /** The DNS responder on the gateway (dns-responder.ts): answers listed names with `answer`
    *  (the gateway), nothing else, and never forwards a query. */
   dns?: { listen: { host: string; port: number }; answer: string; ttl: number };
+  /** Credential injection: secrets to read, what each injecting rule adds, where the CA lives. */
+  inject?: InjectConfig;
 }
 
 export const PROXY_DEFAULTS = Object.freeze({
@@ -97,7 +100,7 @@ export interface AuditRecord {
 }
 
 const KEYS = ['format', 'vm', 'listen', 'allowClients', 'rules', 'maxConnections', 'denyNetworks', 'auditLog',
-  'auditRotateBytes', 'timeouts', 'maxHeaderBytes', 'maxHelloBytes', 'transparent', 'dns'];
+  'auditRotateBytes', 'timeouts', 'maxHeaderBytes', 'maxHelloBytes', 'transparent', 'dns', 'inject'];
 const TIMEOUT_KEYS = ['headerMs', 'helloMs', 'connectMs', 'idleMs', 'stallMs'] as const;
 
 // Parses and validates the JSON text of a proxy configuration; throws an Error naming the first
@@ -137,6 +140,9 @@ export function parseProxyConfig(text: string): ProxyConfig {
   const auditLog = string(o.auditLog, 'auditLog');
   if (!isAbsolute(auditLog)) fail(`"auditLog" must be an absolute path, not "${auditLog}"`);
 
+  // Credential injection (issue 23): each injecting rule must be one of the rules above.
+  const inject = o.inject === undefined ? undefined : parseInjectConfig(o.inject);
+  for (const r of inject?.rules ?? []) if (!rules.some((x) => x.name === r.name)) fail(`"inject.rules" names the rule "${r.name}", which "rules" does not list`);
   const t = o.timeouts === undefined ? {} : object(o.timeouts, 'timeouts');
   for (const key of Object.keys(t)) if (!(TIMEOUT_KEYS as readonly string[]).includes(key)) fail(`unknown key "timeouts.${key}"`);
   const timeouts = Object.fromEntries(TIMEOUT_KEYS.map((k) => [k,
@@ -157,6 +163,7 @@ export function parseProxyConfig(text: string): ProxyConfig {
     maxHelloBytes: optionalInt(o.maxHelloBytes, 'maxHelloBytes', 512, 1 << 20, PROXY_DEFAULTS.maxHelloBytes),
     ...(transparent && { transparent }),
     ...(dns && { dns }),
+    ...(inject && { inject }),
   };
 }
 

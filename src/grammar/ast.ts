@@ -75,6 +75,27 @@ export interface EgressStatement {
   span: Span;
   name: Located;
   hosts: Located[];
+  /** `inject HEADER: TEMPLATE` and `websocket-token TEMPLATE`, in line order (may be a shared empty list). */
+  injections: readonly InjectionNode[];
+}
+
+/** `inject HEADER: TEMPLATE` (header present) or `websocket-token TEMPLATE`; the template as written, quotes removed. */
+export interface InjectionNode {
+  key: Located<'inject' | 'websocket-token'>;
+  header?: Located;
+  template: Located;
+}
+
+/** `secret NAME from keychain SERVICE | from command "…" | from file PATH [env VARIABLE]`. */
+export interface SecretStatement {
+  kind: 'secret';
+  span: Span;
+  name: Located;
+  from: Located<'from'>;
+  source: Located<'keychain' | 'command' | 'file'>;
+  /** The keychain service, the command line or the path, quotes removed. */
+  value: Located;
+  options: readonly OptionNode[];
 }
 
 /** `snapshot keep N`: how many of enforce's own VM snapshots to keep. */
@@ -85,7 +106,7 @@ export interface SnapshotStatement {
   count: Located;
 }
 
-export type Statement = VmStatement | NetworkStatement | AllowStatement | MountStatement | SnapshotStatement | ProxyStatement | EgressStatement;
+export type Statement = VmStatement | NetworkStatement | AllowStatement | MountStatement | SnapshotStatement | ProxyStatement | EgressStatement | SecretStatement;
 
 export interface PolicyAst {
   file: string;

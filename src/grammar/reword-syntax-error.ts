@@ -6,7 +6,7 @@ import { didYouMean } from '../did-you-mean.ts';
 
 type Expectation = NonNullable<PeggySyntaxError['expected']>[number];
 
-const STATEMENTS = ['allow', 'egress', 'mount', 'network', 'proxy', 'snapshot', 'vm'];
+const STATEMENTS = ['allow', 'egress', 'mount', 'network', 'proxy', 'secret', 'snapshot', 'vm'];
 const END = 'the end of the line';
 
 // What to write instead, by what was expected.
@@ -26,6 +26,12 @@ const HINTS: Record<string, string> = {
   '":"': 'A target is HOST:PORT with no space, as in "bitwarden.example.org:443" or "10.0.30.5:8123".',
   'a host name (host.name or host.name:port)': 'List the names the VM may reach through the proxy, as in "egress claude api.anthropic.com".',
   '"max-conn"': 'The proxy line reads "proxy via PORT [max-conn N]", as in "proxy via 13128 max-conn 64".',
+  'a header name (as in x-api-key:)': 'Write the header and a colon, then its value, as in "inject x-api-key: {anthropic}".',
+  'a value (text with {secret} in it)': 'Write the header\'s value with the secret in braces, as in "inject authorization: Bot {discord}".',
+  '"from"': 'A secret reads "secret NAME from keychain SERVICE", "from command \"PROGRAM ARGS\"" or "from file PATH".',
+  '"keychain"': 'A secret comes "from keychain SERVICE", "from command \"PROGRAM ARGS\"" or "from file PATH".',
+  '"env"': 'The only secret option is "env VARIABLE": the guest variable that holds its placeholder.',
+  '"inject"': 'After the hosts, an egress line may add "inject HEADER: {secret}" or "websocket-token {secret}".',
   '"via"': 'A bridge reads "allow NAME HOST:PORT via LISTEN-PORT", as in "allow ha 10.0.30.5:8123 via 18123".',
 };
 
@@ -53,7 +59,7 @@ export function rewordSyntaxError(error: PeggySyntaxError, text: string, line: n
       ...base,
       code: 'NP102',
       message: `Unknown statement ${quote(found)}.`,
-      hint: `${guess(found, STATEMENTS)}Each line is one of "vm NAME", "network softnet …", "allow NAME HOST:PORT via PORT …", "mount NAME PATH ro|rw", "proxy via PORT", "egress NAME HOST …", or a "#" comment.`,
+      hint: `${guess(found, STATEMENTS)}Each line is one of "vm NAME", "network softnet …", "allow NAME HOST:PORT via PORT …", "mount NAME PATH ro|rw", "proxy via PORT", "egress NAME HOST …", "secret NAME from …", or a "#" comment.`,
     };
   }
   const after = previousToken(text, column - 1);
@@ -61,7 +67,11 @@ export function rewordSyntaxError(error: PeggySyntaxError, text: string, line: n
     `Expected ${joinOr(expected)}${after ? ` after ${quote(after)}` : ''}, ` +
     `but found ${found ? quote(found) : /\S/.test(text.slice(column - 1)) ? 'a space' : 'the end of the line'}.`;
   const proxyLine = /^[ \t]*proxy[ \t]/.test(text);
-  const known = expected.map((e) => (proxyLine && e === '"via"' ? HINTS['"max-conn"'] : HINTS[e])).find((h) => h !== undefined);
+  // On an egress line the one ":" expected is the header's.
+  const egressLine = /^[ \t]*egress[ \t]/.test(text);
+  const known = expected
+    .map((e) => (proxyLine && e === '"via"' ? HINTS['"max-conn"'] : egressLine && e === '":"' ? HINTS['a header name (as in x-api-key:)'] : HINTS[e]))
+    .find((h) => h !== undefined);
   // A keyword written nearly right ("allow-sensitve", "max-con") is named before the general hint.
   const words = expected.filter((e) => /^"[a-z-]{2,}"$/.test(e)).map((e) => e.slice(1, -1));
   const hint = `${guess(found, words)}${known ?? ''}`.trim();

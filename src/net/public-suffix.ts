@@ -29,3 +29,9 @@ export function publicSuffixKind(name: string): SuffixKind {
   if (any.publicSuffix === name && any.isPrivate) return 'private';
   return undefined;
 }
+
+// The domain a name was registered under ("discord.gg" for "gateway.discord.gg", "example.github.io"
+// under the private part), or undefined for a suffix itself.
+export function registrableDomain(name: string): string | undefined {
+  return parse(name, { allowPrivateDomains: true }).domain ?? undefined;
+}

@@ -13,6 +13,8 @@ import { DEFAULT_MAX_HELLO_RECORDS, HandshakeFollower } from './handshake-follow
 import type { ClientHelloFacts } from './client-hello.ts';
 import { printable } from '../net/host-name.ts';
 import type { Cidr, IpBytes } from '../net/ip-address.ts';
+import type { Injector } from '../inject/injector.ts';
+import type { InjectAuditRecord } from '../inject/inject-audit.ts';
 
 // Opens the upstream TCP connection to a checked address (net.connect; tests map lab addresses).
 export type Connect = (options: { host: string; port: number; family: 4 | 6 }) => Socket;
@@ -31,6 +33,10 @@ export interface CoreContext {
   connect: Connect;
   now: () => number;
   audit: (record: AuditRecord) => void;
+  /** Credential injection, when the config has it: tunnels of injecting rules are handed to it. */
+  injector?: Injector;
+  /** Writes the injecting layer's own records (per request, WebSocket opens, refusals). */
+  auditInject?: (record: InjectAuditRecord) => void;
 }
 
 /** The door's say on the first ClientHello: a refusal reason, or undefined to go on. */
@@ -232,7 +238,24 @@ export class Tunnel {
     if (refusal !== undefined) return this.close(refusal);
     if (!this.upstream) return this.close('no upstream connection');
     this.judging = false;
+    if (this.rule && this.ctx.injector?.injects(this.rule.name)) return this.handOff();
     this.startRelay();
+  }
+
+  // An injecting rule's tunnel: the injecting layer terminates the client's TLS (the checked hello
+  // included) and speaks TLS to the server over the checked connection; this tunnel keeps only its
+  // records ("open" now, the final one when the layer ends).
+  private handOff(): void {
+    this.relaying = true;
+    this.piped = true;
+    this.ctx.audit({ ...this.record('allowed', 'tunnel opened (credential injection)'), event: 'open' });
+    this.socket.off('data', this.onClientData);
+    const hello = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    this.pending = [];
+    void this.ctx.injector!.run({
+      client: this.socket, hello, name: this.name, port: this.port, upstream: this.upstream!, rule: this.rule!.name,
+      audit: (record) => this.ctx.auditInject?.(record),
+    }).then(() => this.end('allowed', 'injected tunnel closed'));
   }
 
   // Forwards the client's checked bytes, unless a ClientHello is still incomplete.

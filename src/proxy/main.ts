@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseProxyConfig } from '../formats/proxy-config.ts';
 import { startProxy } from './server.ts';
+import { createInjector } from '../inject/injector.ts';
 
 // Reads the one option this process takes.
 function configPath(argv: string[]): string {
@@ -30,7 +31,13 @@ async function main(): Promise<void> {
   const config = parseProxyConfig(text);
   // The same override enforce honours for bridge names: names resolve from that file alone.
   const hostsFile = process.env.NANOPOLICY_HOSTS_FILE;
+  // Secrets are read (and the CA loaded) before the proxy listens: a source that fails stops the
+  // start with the item's name, never a proxy that runs without the credential.
+  const injector = config.inject
+    ? await createInjector(config.inject, { vm: config.vm, ownerUid: process.getuid?.() ?? 0, env: process.env, idleMs: config.timeouts.idleMs })
+    : undefined;
   const proxy = await startProxy(config, {
+    ...(injector && { injector }),
     ...(hostsFile && { hostsFile, hostsOnly: true }),
     log: (line) => process.stderr.write(`nanopolicy-proxy: ${line}\n`),
   });

@@ -16,6 +16,8 @@ import { liveHostAddresses } from './host-addresses.ts';
 import { startDnsResponder, type RunningDnsResponder } from './dns-responder.ts';
 import { refusalSummary } from './refusal-summary.ts';
 import { pickEvictee } from './fair-share.ts';
+import type { Injector } from '../inject/injector.ts';
+import type { InjectAuditRecord } from '../inject/inject-audit.ts';
 
 export type { Connect } from './egress-core.ts';
 
@@ -36,6 +38,8 @@ export interface ProxyDeps {
   now?: () => number;
   /** Diagnostics for the operator (not decisions: those go to the audit log); default none. */
   log?: (line: string) => void;
+  /** Credential injection (built from config.inject by main.ts, or by a test). */
+  injector?: Injector;
   /** Refusal rate limit: default REFUSAL_WINDOW_MS and REFUSALS_PER_WINDOW (tests shorten it). */
   refusals?: { windowMs: number; perWindow: number };
 }
@@ -88,6 +92,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   const ctx: CoreContext = {
     config, deny, hostAddresses, lookup: deps.lookup ?? resolver!.lookup, connect: deps.connect ?? defaultConnect, now,
     audit: (record) => gate.record(record, true),
+    ...(deps.injector && { injector: deps.injector, auditInject: (record: InjectAuditRecord) => write(record as unknown as AuditRecord) }),
     takeLookupSlot: (client) => {
       const n = lookups.get(client) ?? 0;
       if (n >= LOOKUPS_PER_RULE) return false;

@@ -32,6 +32,35 @@ export function proxyEnvironment(policy: Policy): Array<[string, string]> {
     ['no_proxy', noProxy],
     // Node honours the variables only when asked (fetch; http/https in late 22.x and 24.x).
     ['NODE_USE_ENV_PROXY', '1'],
+    ...injectionEnvironment(policy),
+  ];
+}
+
+const GUEST_DIR = '~/.config/nanopolicy';
+
+// With injection: the placeholder in each variable the owner named, and where the guest's TLS
+// clients find our CA (Node adds NODE_EXTRA_CA_CERTS to its own roots; OpenSSL and Python replace
+// theirs with the file, so they get the system bundle with our CA appended).
+function injectionEnvironment(policy: Policy): Array<[string, string]> {
+  if (policy.secrets.length === 0) return [];
+  const out: Array<[string, string]> = [];
+  for (const secret of policy.secrets) if (secret.env !== undefined) out.push([secret.env, secret.placeholder]);
+  // Absolute paths: launchctl setenv does not expand "~". The guest user is tart's "admin".
+  const dir = '/Users/admin/.config/nanopolicy';
+  out.push(['NODE_EXTRA_CA_CERTS', `${dir}/proxy-ca.pem`], ['SSL_CERT_FILE', `${dir}/ca-bundle.pem`], ['REQUESTS_CA_BUNDLE', `${dir}/ca-bundle.pem`]);
+  return out;
+}
+
+// The header lines that tell the owner how the guest trusts our CA (only with injection).
+function injectionHeader(policy: Policy): string[] {
+  if (policy.secrets.length === 0) return [];
+  return [
+    'Credentials: the VM holds placeholders only (nanopolicy-placeholder:NAME); the proxy adds the real',
+    `secrets for their services. Copy the proxy's CA (proxy-ca.pem in enforce's state directory) to ${GUEST_DIR}/`,
+    'in the guest, then:',
+    `  cat /etc/ssl/cert.pem ${GUEST_DIR}/proxy-ca.pem > ${GUEST_DIR}/ca-bundle.pem`,
+    `  sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain ${GUEST_DIR}/proxy-ca.pem`,
+    'The CA is name-constrained to the injected names: it cannot vouch for any other site.',
   ];
 }
 
@@ -47,6 +76,7 @@ export function emitProxyEnv(policy: Policy): string {
     '  LaunchAgent, since launchctl setenv does not survive a logout:',
     "    grep -v '^#' ~/.config/nanopolicy/proxy.env | while IFS='=' read -r k v; do launchctl setenv \"$k\" \"$v\"; done",
     'Check from the VM: curl -sv https://<a listed name>/ connects; any other name gets a 403.',
+    ...injectionHeader(policy),
   ]);
   return header + proxyEnvironment(policy).map(([k, v]) => `${k}=${v}\n`).join('');
 }

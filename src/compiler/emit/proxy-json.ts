@@ -3,7 +3,8 @@
 // clients; enforce writes its own copy with the VM's /32, the host's own addresses refused, and
 // the audit log in the state directory.
 
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { buildInjectConfig } from './inject-config.ts';
 import type { ProxyConfig } from '../../formats/proxy-config.ts';
 import { PROXY_DEFAULTS } from '../../formats/proxy-config.ts';
 import type { Policy } from '../policy.ts';
@@ -25,6 +26,9 @@ export function buildProxyConfig(policy: Policy, options: ProxyJsonOptions = {})
   const doors = egressDoors(policy);
   if (!policy.proxy || !doors) return undefined;
   const { subnet, gateway } = policy.network;
+  const auditLog = options.auditLog ?? join(policy.owner.home, '.nanopolicy', 'run', policy.vm, PROXY_AUDIT_LOG);
+  // The CA lives beside the audit log, in the state directory (issue 23); no value is ever here.
+  const inject = buildInjectConfig(policy, dirname(auditLog));
   return {
     format: 1,
     vm: policy.vm,
@@ -36,7 +40,7 @@ export function buildProxyConfig(policy: Policy, options: ProxyJsonOptions = {})
     // The VM subnet is never a destination: an allowed name that resolves there would let the
     // VM reach itself or a neighbour through the host.
     denyNetworks: [...(options.denyNetworks ?? [subnet])],
-    auditLog: options.auditLog ?? join(policy.owner.home, '.nanopolicy', 'run', policy.vm, PROXY_AUDIT_LOG),
+    auditLog,
     auditRotateBytes: PROXY_DEFAULTS.auditRotateBytes,
     timeouts: { ...PROXY_DEFAULTS.timeouts },
     maxHeaderBytes: PROXY_DEFAULTS.maxHeaderBytes,
@@ -45,6 +49,7 @@ export function buildProxyConfig(policy: Policy, options: ProxyJsonOptions = {})
     transparent: doors.transparent.map((d) => ({ listen: { host: gateway, port: d.listen }, port: d.port })),
     // The responder hands out the gateway and nothing else: every listed name leads to the doors.
     dns: { listen: { host: gateway, port: doors.dns }, answer: gateway, ttl: DNS_TTL },
+    ...(inject && { inject }),
   };
 }
 

@@ -20,6 +20,11 @@ import { checkProxyPort } from './check-proxy-port.ts';
 import { checkEgressHosts } from './check-egress-hosts.ts';
 import { reportDuplicateEgressHosts } from './report-duplicate-egress-hosts.ts';
 import { checkSnapshots } from './check-snapshots.ts';
+import { checkSecretReferences } from './check-secret-references.ts';
+import { checkSecretSources } from './check-secret-sources.ts';
+import { checkSecretVariables } from './check-secret-variables.ts';
+import { checkInjectHeaders } from './check-inject-headers.ts';
+import { checkInjectScope } from './check-inject-scope.ts';
 
 export const CHECK_PASSES: readonly CheckPass[] = [
   reportStatementCounts,
@@ -41,4 +46,9 @@ export const CHECK_PASSES: readonly CheckPass[] = [
   checkEgressHosts,
   reportDuplicateEgressHosts,
   checkSnapshots,
+  checkSecretSources,
+  checkSecretVariables,
+  checkInjectHeaders,
+  checkSecretReferences,
+  checkInjectScope,
 ];

@@ -11,7 +11,7 @@ const NAME = /^[a-z][a-z0-9-]*$/;
 const MAX_VM_NAME = 63 - 'com.apple/100.nanopolicy.'.length;
 const MAX_NAME = 63;
 
-const WHAT = { vm: 'VM', allow: 'bridge', mount: 'mount', egress: 'egress' } as const;
+const WHAT = { vm: 'VM', allow: 'bridge', mount: 'mount', egress: 'egress', secret: 'secret' } as const;
 
 export function reportInvalidNames({ ast }: CheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -26,7 +26,7 @@ export function reportInvalidNames({ ast }: CheckContext): Diagnostic[] {
   return out;
 }
 
-function nameProblem(name: Located, kind: 'vm' | 'allow' | 'mount' | 'egress'): { code: string; message: string; hint: string } | undefined {
+function nameProblem(name: Located, kind: keyof typeof WHAT): { code: string; message: string; hint: string } | undefined {
   const text = name.value;
   // The common case first, with nothing built: a valid name of a sane length (issue 9).
   if (NAME.test(text) && text.length <= (kind === 'vm' ? MAX_VM_NAME : MAX_NAME)) return undefined;

@@ -35,6 +35,7 @@ export function samplePolicy(parts: {
     bridges: parts.bridges ?? [],
     mounts: parts.mounts ?? [],
     egress: [],
+    secrets: [],
   };
 }
 

@@ -1,0 +1,286 @@
+// The injecting layer for one tunnel to an injected name, whichever door it came through: it
+// terminates the VM's TLS with our leaf (ALPN http/1.1 only), opens TLS to the real server with
+// full verification, and relays request by request — each request re-framed with the rule's
+// headers set to the secret, each response streamed back with every form of every secret masked.
+// After a WebSocket handshake, client frames go through the token rewriter and server bytes
+// through the scrubber. Every request, every WebSocket open and every refusal is one audit record.
+
+import { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
+import type { Leaf } from './certificate-authority.ts';
+import { pathOnly, type InjectAuditRecord } from './inject-audit.ts';
+import type { InjectionPlan } from './injection-plan.ts';
+import { RequestReader } from './http/request-reader.ts';
+import { ResponseReader } from './http/response-reader.ts';
+import { SecretScrubber } from './http/secret-scrubber.ts';
+import { writeRequestHead } from './http/write-request-head.ts';
+import { ClientFrameRewriter } from './websocket/client-frame-rewriter.ts';
+
+export interface InjectingTunnelOptions {
+  /** The VM's connection, its TLS not yet begun (bytes already read from it go in `hello`). */
+  client: Duplex;
+  hello: Buffer;
+  /** The tunnel's name (checked SNI) and port. */
+  name: string;
+  port: number;
+  leaf: Leaf;
+  plan: InjectionPlan;
+  needles: readonly Buffer[];
+  /** Opens TLS to the real server for `name` (verification on, ALPN http/1.1). */
+  connectUpstream: () => TLSSocket;
+  audit: (record: InjectAuditRecord) => void;
+  idleMs: number;
+  now?: () => number;
+}
+
+interface Pending {
+  started: number;
+  method: string;
+  path: string;
+  bytesUp: number;
+  websocket: boolean;
+}
+
+// Runs the tunnel; resolves when both sides are closed.
+export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
+  const now = o.now ?? Date.now;
+  const time = () => new Date(now()).toISOString();
+  const client = o.hello.length > 0 ? withPrefix(o.client, o.hello) : o.client;
+  // Why no Nagle: a response goes out as a head, body pieces and an end, written as they are
+  // parsed; with Nagle the second small write waits for the client's delayed ACK (40 ms a request).
+  (o.client as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  const vm = new TLSSocket(client as never, {
+    isServer: true,
+    cert: o.leaf.certPem,
+    key: o.leaf.keyPem,
+    // Why http/1.1 only: the proxy frames HTTP/1.1 itself; an h2 connection would carry requests
+    // it cannot read.
+    ALPNProtocols: ['http/1.1'],
+  });
+  const requests = new RequestReader({ host: o.name, port: o.port });
+  const responses = new ResponseReader(o.needles);
+  const queue: Pending[] = [];
+  let current: Pending | undefined;
+  let bytesDown = 0;
+  let upstream: TLSSocket | undefined;
+  let upstreamReady = false;
+  const early: Buffer[] = [];
+  let finished = false;
+  let vmPaused = false;
+  let upstreamPaused = false;
+  let websocket: { opened: number; rewriter?: ClientFrameRewriter; scrubber: SecretScrubber; up: number; down: number } | undefined;
+  let responseStarted = false;
+  let resolveDone: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    if (websocket) {
+      o.audit({ time: time(), kind: 'websocket-close', name: o.name, rule: o.plan.rule, tokensInjected: websocket.rewriter?.rewritten ?? 0, bytesUp: websocket.up, bytesDown: websocket.down, durationMs: now() - websocket.opened });
+    }
+    vm.destroy();
+    upstream?.destroy();
+    o.client.destroy();
+    resolveDone();
+  };
+  const refuse = (code: string, reason: string, answer?: string): void => {
+    if (finished) return;
+    o.audit({ time: time(), kind: 'inject-refused', name: o.name, rule: o.plan.rule, code, reason });
+    if (answer && vm.writable) {
+      const body = `${reason}\n`;
+      vm.end(`HTTP/1.1 ${answer}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      setTimeout(finish, 1000).unref();
+      upstream?.destroy();
+      return;
+    }
+    finish();
+  };
+  const toUpstream = (data: Buffer): void => {
+    if (!upstreamReady) {
+      early.push(data);
+      return;
+    }
+    // Backpressure: the VM waits while the server's buffer is full (one drain listener at a time).
+    if (!upstream!.write(data) && !vmPaused) {
+      vmPaused = true;
+      vm.pause();
+      upstream!.once('drain', () => {
+        vmPaused = false;
+        vm.resume();
+      });
+    }
+  };
+  const toVm = (data: Buffer): void => {
+    bytesDown += data.length;
+    if (!vm.write(data) && !upstreamPaused && upstream) {
+      upstreamPaused = true;
+      upstream.pause();
+      vm.once('drain', () => {
+        upstreamPaused = false;
+        upstream?.resume();
+      });
+    }
+  };
+
+  vm.on('error', () => finish());
+  vm.on('close', () => finish());
+  vm.setTimeout(o.idleMs, () => finish());
+  vm.on('secure', () => {
+    // The door checked the SNI; this is the same check on the handshake that happened here.
+    if ((vm as TLSSocket & { servername?: string }).servername?.toLowerCase() !== o.name) {
+      refuse('sni', 'the TLS server name is not the tunnel\'s name');
+      return;
+    }
+    upstream = o.connectUpstream();
+    upstream.setNoDelay(true);
+    upstream.on('secureConnect', () => {
+      upstreamReady = true;
+      for (const data of early.splice(0)) toUpstream(data);
+    });
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      // A failed verification is a refusal with a record, never a silent fallback.
+      if (!upstreamReady) refuse('upstream-tls', `TLS to the server failed (${error.code ?? error.message})`, '502 Bad Gateway');
+      else finish();
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (websocket) {
+        websocket.down += chunk.length;
+        const out = websocket.scrubber.push(chunk);
+        if (out.length) toVm(out);
+        return;
+      }
+      // One read from the server becomes one write to the VM where it can (a single TLS record).
+      vm.cork();
+      process.nextTick(() => vm.uncork());
+      for (const event of responses.push(chunk)) {
+        if (event.type === 'refuse') {
+          refuse(event.code, event.reason, responseStarted ? undefined : '502 Bad Gateway');
+          return;
+        }
+        if (event.type === 'head') {
+          responseStarted = true;
+          if (event.status === 101) openWebsocket();
+          toVm(event.data);
+        } else if (event.type === 'body') {
+          toVm(event.data);
+        } else if (event.type === 'end') {
+          responseStarted = false;
+          const request = queue.shift();
+          if (request) {
+            o.audit({ time: new Date(request.started).toISOString(), kind: 'injected-request', name: o.name, rule: o.plan.rule, method: request.method, path: request.path, status: event.status, bytesUp: request.bytesUp, bytesDown, durationMs: now() - request.started, secrets: o.plan.secrets });
+          }
+          bytesDown = 0;
+          // A declined WebSocket handshake: what the VM sends next would be frames, not requests.
+          if (event.close || request?.websocket) vm.end();
+        } else if (event.type === 'upgraded') {
+          websocket!.down += event.data.length;
+          const out = websocket!.scrubber.push(event.data);
+          if (out.length) toVm(out);
+        }
+      }
+    });
+    upstream.on('end', () => {
+      if (websocket) {
+        const rest = websocket.scrubber.flush();
+        if (rest.length) toVm(rest);
+        vm.end();
+        return;
+      }
+      for (const event of responses.close()) {
+        if (event.type === 'refuse') return refuse(event.code, event.reason, responseStarted ? undefined : '502 Bad Gateway');
+        if (event.type === 'body') toVm(event.data);
+      }
+      vm.end();
+    });
+    upstream.on('close', () => {
+      if (!vm.writableEnded) vm.end();
+    });
+  });
+
+  const openWebsocket = (): void => {
+    const request = queue.shift();
+    websocket = { opened: now(), scrubber: new SecretScrubber(o.needles), up: 0, down: 0, ...(o.plan.websocketToken !== undefined ? { rewriter: new ClientFrameRewriter(o.plan.websocketToken) } : {}) };
+    // Recorded when it opens: a gateway connection lives for days, and its record must not wait for the close.
+    o.audit({ time: time(), kind: 'websocket-open', name: o.name, rule: o.plan.rule, path: request?.path ?? '/', secrets: o.plan.secrets });
+    // Frames the VM sent before the 101 arrived were held in the request reader's output: none,
+    // since the handshake request ends the request stream until the answer comes.
+    for (const data of heldFrames.splice(0)) sendFrames(data);
+  };
+  const heldFrames: Buffer[] = [];
+  const sendFrames = (data: Buffer): void => {
+    if (!websocket) {
+      heldFrames.push(data);
+      return;
+    }
+    websocket.up += data.length;
+    if (!websocket.rewriter) return toUpstream(data);
+    for (const result of websocket.rewriter.push(data)) {
+      if (result.type === 'refuse') return refuse('websocket', result.reason);
+      toUpstream(result.data);
+    }
+  };
+
+  vm.on('data', (chunk: Buffer) => {
+    if (upstreamReady) {
+      upstream!.cork();
+      process.nextTick(() => upstream?.uncork());
+    }
+    for (const event of requests.push(chunk)) {
+      switch (event.type) {
+        case 'refuse':
+          return refuse(event.code, event.reason, '403 Forbidden');
+        case 'head': {
+          current = { started: now(), method: event.head.method, path: pathOnly(event.head.target), bytesUp: 0, websocket: event.head.websocket };
+          const head = writeRequestHead(event.head, { set: o.plan.headers });
+          current.bytesUp += head.length;
+          responses.expect(event.head.method, event.head.websocket);
+          queue.push(current);
+          toUpstream(head);
+          break;
+        }
+        case 'body':
+          if (current) current.bytesUp += event.data.length;
+          toUpstream(event.data);
+          break;
+        case 'end':
+          current = undefined;
+          break;
+        case 'upgraded':
+          sendFrames(event.data);
+          break;
+      }
+    }
+  });
+  return done;
+}
+
+// A stream that yields `prefix` (bytes a door already read, the ClientHello) and then whatever the
+// socket sends, and writes to the socket: TLS reads the hello again from the start. (Why not
+// unshift: a TLS socket may take over the socket's handle and never see bytes put back on it.)
+function withPrefix(socket: Duplex, prefix: Buffer): Duplex {
+  const duplex = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      socket.write(chunk, callback);
+    },
+    final(callback) {
+      socket.end();
+      callback();
+    },
+    destroy(error, callback) {
+      socket.destroy();
+      callback(error);
+    },
+  });
+  duplex.push(prefix);
+  socket.on('data', (chunk: Buffer) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.on('end', () => duplex.push(null));
+  socket.on('error', (error) => duplex.destroy(error));
+  socket.on('close', () => duplex.destroy());
+  return duplex;
+}
