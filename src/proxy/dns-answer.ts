@@ -7,7 +7,7 @@
 import * as dnsPacket from 'dns-packet';
 import type { ProxyRule } from '../formats/proxy-config.ts';
 import { nameMatches } from '../formats/match-rule.ts';
-import { normaliseName, printable } from '../net/host-name.ts';
+import { invalidHostName, normaliseName, printable } from '../net/host-name.ts';
 
 export interface DnsDecision {
   /** The bytes to send back to the client, or undefined to send nothing (not a query at all). */
@@ -67,6 +67,12 @@ export function answerDnsQuery(packet: Buffer, options: DnsAnswerOptions): DnsDe
   const type = typeof question.type === 'string' ? question.type : String(question.type);
   if (question.class !== 'IN') return fail(id, rd, 'REFUSED', shown, type, `class ${printable(String(question.class), 20)} is not IN`, question);
 
+  // A name that is no host name never matches: a label holding a dot or other bytes decodes to text
+  // that reads like another name ("..cdn.example.test" under "*.cdn.example.test"), and written back
+  // it is not the question asked — the reply's bytes would then be garbage a resolver may misread.
+  // Such a question is not echoed either.
+  const problem = invalidHostName(name);
+  if (problem) return fail(id, rd, 'NXDOMAIN', shown, type, `not a host name (${problem}): no address, nothing forwarded`);
   const rule = options.rules.find((r) => nameMatches(r.host, name));
   if (!rule) return fail(id, rd, 'NXDOMAIN', shown, type, 'name not listed: no address, nothing forwarded', question);
   // A listed name: the gateway for A; no data (NOERROR, empty) for AAAA and every other type, so

@@ -151,4 +151,17 @@ test('dns (property): mutated real queries (a byte flipped, cut short, many ques
   }), { numRuns: 2000 });
 });
 
+test('dns: a label holding a dot (".") under a listed wildcard is no host name: NXDOMAIN, no answer, the question not echoed garbled', () => {
+  // Found by the property below: one label "." before cdn.example.test decodes as "..cdn.example.test",
+  // matched the wildcard, and the reply written back carried a stray "A" record for another address.
+  const good = query('a.cdn.example.test');
+  const bad = Buffer.from(good);
+  bad[13] = 0x2e; // the first label's one byte, "a", becomes "."
+  const d = answerDnsQuery(bad, OPTIONS);
+  assert.is(d.rcode, 'NXDOMAIN');
+  assert.is(d.rule, undefined);
+  assert.equal(decode(d.reply!).answers ?? [], []);
+  assert.equal(decode(d.reply!).questions ?? [], []);
+});
+
 test.run();
