@@ -28,17 +28,17 @@ export interface RoleTrend {
 
 // The trend of every role sampled, sorted by role: quarters compared over the samples from
 // `windowFrom` on (after the warm-up), peaks over them all.
-export function trends(samples: readonly Sample[], windowFrom = -Infinity): RoleTrend[] {
+export function trends(samples: readonly Sample[], windowFrom = -Infinity, growth: { ratio: number; kib: number } = RSS_GROWTH): RoleTrend[] {
   const roles = [...new Set(samples.map((s) => s.role))].sort();
   return roles.map((role) => {
     const all = samples.filter((s) => s.role === role);
     const warm = all.filter((s) => s.at < windowFrom).map((s) => s.rssKiB);
-    const t = trend(role, all.filter((s) => s.at >= windowFrom).sort((a, b) => a.at - b.at), warm.length ? Math.max(...warm) : 0);
+    const t = trend(role, all.filter((s) => s.at >= windowFrom).sort((a, b) => a.at - b.at), warm.length ? Math.max(...warm) : 0, growth);
     return { ...t, rssPeakKiB: Math.max(...all.map((s) => s.rssKiB)), fdsPeak: Math.max(...all.map((s) => s.fds)) };
   });
 }
 
-function trend(role: string, list: readonly Sample[], rssWarmPeakKiB: number): RoleTrend {
+function trend(role: string, list: readonly Sample[], rssWarmPeakKiB: number, growth: { ratio: number; kib: number }): RoleTrend {
   const q = Math.max(1, Math.floor(list.length / 4));
   const first = list.slice(0, q);
   const last = list.slice(-q);
@@ -57,7 +57,7 @@ function trend(role: string, list: readonly Sample[], rssWarmPeakKiB: number): R
   // Growth is measured from the first quarter, or from the warm-up's high-water mark if higher: a
   // process restarted by the chaos starts small and climbs back to it under the next flood.
   const base = Math.max(t.rssFirstKiB, rssWarmPeakKiB);
-  const rssLimit = Math.max(base * RSS_GROWTH.ratio, base + RSS_GROWTH.kib);
+  const rssLimit = Math.max(base * growth.ratio, base + growth.kib);
   const notes: string[] = [];
   if (list.length < 8) {
     // Too few samples to tell a trend: not a pass.
