@@ -3,22 +3,17 @@
 // two), the whole files byte for byte, and whether the LaunchAgent is loaded.
 
 import { readMarkedBlock } from './marked-block.ts';
-import { ABSENT, agentLoadedCommand, probeCommand, readCommand, shownPath } from './guest-commands.ts';
+import { ABSENT, agentLoadedCommand, readCommand, shownPath } from './guest-commands.ts';
 import { runGuest, type GuestExec } from './guest-exec.ts';
 import type { GuestFile, GuestPlan } from './guest-plan.ts';
-import { nodeStep, parseProbe, unreachableStep, type GuestReport, type GuestStep } from './guest-report.ts';
+import { reachGuest } from './reach-guest.ts';
+import { nodeStep, type GuestReport, type GuestStep } from './guest-report.ts';
 
 const INSTALL = 'Run "nanopolicy guest install".';
 
 export async function guestCheck(plan: GuestPlan, exec: GuestExec, viaTart: boolean): Promise<GuestReport> {
-  const report: GuestReport = { vm: plan.vm, reachable: false, steps: [], notes: [...plan.notes] };
-  const probe = await runGuest(exec, probeCommand());
-  const facts = probe.exitCode === 0 ? parseProbe(probe.stdout) : undefined;
-  if (facts === undefined) {
-    report.steps.push(unreachableStep(probe.exitCode, probe.stderr || probe.stdout, viaTart));
-    return report;
-  }
-  report.reachable = true;
+  const { report, facts } = await reachGuest(plan, exec, viaTart);
+  if (facts === undefined) return report;
   report.steps.push({ id: 'guest-agent', what: viaTart ? 'tart exec reaches the guest (the guest agent)' : 'the --exec prefix reaches the guest', status: 'ok', detail: `${facts.system}, user id ${facts.uid}` });
   report.steps.push(nodeStep(facts.node));
   for (const file of plan.files) report.steps.push(await checkFile(exec, file));

@@ -7,7 +7,8 @@ import { readMarkedBlock, replaceMarkedBlock } from './marked-block.ts';
 import { ABSENT, agentLoadedCommand, loadAgentCommand, probeCommand, readCommand, shownPath, writeCommand, type GuestCommand } from './guest-commands.ts';
 import { runGuest, type GuestExec } from './guest-exec.ts';
 import type { GuestFile, GuestPlan } from './guest-plan.ts';
-import { nodeStep, parseProbe, unreachableStep, type GuestReport, type GuestStep } from './guest-report.ts';
+import { reachGuest } from './reach-guest.ts';
+import { nodeStep, type GuestReport, type GuestStep } from './guest-report.ts';
 
 // Every command install may run, in order, for --dry-run (the writes as if every file differed).
 export function installCommands(plan: GuestPlan): GuestCommand[] {
@@ -19,14 +20,8 @@ export function installCommands(plan: GuestPlan): GuestCommand[] {
 }
 
 export async function guestInstall(plan: GuestPlan, exec: GuestExec, viaTart: boolean): Promise<GuestReport> {
-  const report: GuestReport = { vm: plan.vm, reachable: false, steps: [], notes: [...plan.notes] };
-  const probe = await runGuest(exec, probeCommand());
-  const facts = probe.exitCode === 0 ? parseProbe(probe.stdout) : undefined;
-  if (facts === undefined) {
-    report.steps.push(unreachableStep(probe.exitCode, probe.stderr || probe.stdout, viaTart));
-    return report;
-  }
-  report.reachable = true;
+  const { report, facts } = await reachGuest(plan, exec, viaTart);
+  if (facts === undefined) return report;
   report.steps.push(nodeStep(facts.node));
   let agentChanged = false;
   for (const file of plan.files) {
