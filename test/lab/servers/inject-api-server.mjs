@@ -7,6 +7,7 @@
 
 import { appendFileSync, readFileSync } from 'node:fs';
 import https from 'node:https';
+import { listenAnnounced } from './listen-announced.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
 const secret = readFileSync(config.secretFile, 'latin1').replace(/\r?\n$/, '');
@@ -52,11 +53,4 @@ const server = https.createServer({ cert: readFileSync(config.tls.cert), key: re
   response.writeHead(404, { 'content-type': 'application/json' });
   response.end('{"type":"error"}');
 });
-server.on('tlsClientError', () => {});
-server.on('error', (error) => {
-  process.stderr.write(`${config.name}: ${error.message}\n`);
-  process.exit(1);
-});
-server.listen({ host: config.address, port: config.port, exclusive: true }, () => {
-  process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid, port: server.address().port })}\n`);
-});
+listenAnnounced(server, config);

@@ -7,6 +7,7 @@
 
 import { appendFileSync, readFileSync } from 'node:fs';
 import https from 'node:https';
+import { listenAnnounced } from './listen-announced.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
 const chunkBytes = config.chunkBytes ?? 7;
@@ -30,11 +31,4 @@ const server = https.createServer({ cert: readFileSync(config.tls.cert), key: re
     response.end();
   });
 });
-server.on('tlsClientError', () => {});
-server.on('error', (error) => {
-  process.stderr.write(`${config.name}: ${error.message}\n`);
-  process.exit(1);
-});
-server.listen({ host: config.address, port: config.port, exclusive: true }, () => {
-  process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid, port: server.address().port })}\n`);
-});
+listenAnnounced(server, config);

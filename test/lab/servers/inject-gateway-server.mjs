@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import https from 'node:https';
+import { listenAnnounced } from './listen-announced.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
 const token = readFileSync(config.secretFile, 'latin1').replace(/\r?\n$/, '');
@@ -106,11 +107,4 @@ server.on('upgrade', (request, socket) => {
     socket.write(frame(1, JSON.stringify({ op: 0, t: 'ECHO', d: text })));
   }
 });
-server.on('tlsClientError', () => {});
-server.on('error', (error) => {
-  process.stderr.write(`${config.name}: ${error.message}\n`);
-  process.exit(1);
-});
-server.listen({ host: config.address, port: config.port, exclusive: true }, () => {
-  process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid, port: server.address().port })}\n`);
-});
+listenAnnounced(server, config);
