@@ -25,6 +25,9 @@ import { readCounters, type FirewallCounters } from './firewall-counters.ts';
 import { claimsOf, counterEvidence } from './counter-evidence.ts';
 import { checkVmProcesses } from './vm-processes.ts';
 import { checkPfPrecedence } from './pf-precedence.ts';
+import { checkInjectionHost } from './injection-host.ts';
+import { dirname } from 'node:path';
+import { proxyAuditPath } from '../../formats/enforce-state.ts';
 
 export type Backend = 'pf' | 'nft' | 'none';
 
@@ -45,6 +48,10 @@ export interface VerifyHostOptions {
   /** Compare the running tart and softnet with the compiled arguments (default true; the lab has no tart). */
   processes?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** The uid the proxy reads secrets as (default: this process's, the owner running verify). */
+  ownerUid?: number;
+  /** The environment secret sources are read with (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface VerifyReport {
@@ -136,8 +143,17 @@ async function hostChecks(o: VerifyHostOptions, run: RunCommand): Promise<ProbeR
         ? Promise.all([checkPf(o.policy, o.artifacts, run, o.pf), checkPfPrecedence(o.policy, o.artifacts, run, o.pf?.asRoot)]).then((r) => r.flat())
         : Promise.resolve<ProbeResult[]>([]);
   const proxy = o.policy.proxy && o.stateDir ? checkProxyProcess(o.policy, o.stateDir, run) : Promise.resolve<ProbeResult[]>([]);
-  const [fw, bridges, vm, proxyRows] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run), o.processes === false ? [] : checkVmProcesses(o.policy, o.artifacts, run), proxy]);
-  return [...fw, ...vm, ...bridges, ...proxyRows];
+  const injection = injectionChecks(o);
+  const [fw, bridges, vm, proxyRows, injectionRows] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run), o.processes === false ? [] : checkVmProcesses(o.policy, o.artifacts, run), proxy, injection]);
+  return [...fw, ...vm, ...bridges, ...proxyRows, ...injectionRows];
+}
+
+// The CA and the secret sources, where the proxy keeps and reads them (its state directory, beside
+// the audit log); without a state directory they cannot be found, and that is a failed row.
+function injectionChecks(o: VerifyHostOptions): Promise<ProbeResult[]> {
+  if (o.policy.secrets.length === 0) return Promise.resolve([]);
+  if (!o.stateDir) return Promise.resolve([hostRow('credential injection on the host', 'checked', 'NOT RUN', false, 0, 'the policy injects secrets but verify was given no state directory (--state-dir), so the CA and the sources were not checked')]);
+  return checkInjectionHost(o.policy, { caDir: dirname(proxyAuditPath(o.stateDir)), ownerUid: o.ownerUid ?? process.getuid?.() ?? 0, env: o.env ?? process.env });
 }
 
 // A report missing a probe group is no proof: a forged or truncated report fails here.
