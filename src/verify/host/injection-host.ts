@@ -60,17 +60,23 @@ export function checkCaKey(caDir: string, ownerUid: number): ProbeResult {
   return hostRow(probe, expected, measured, ok, performance.now() - started, ok ? undefined : `the CA key is not a 0600 file of uid ${ownerUid}: remove it, run enforce to make a new CA, and trust the new ${CA_CERT_FILE} in the guest`);
 }
 
-// One secret read the way the proxy reads it; the value is dropped at once and never reported.
-export async function checkSecretReadable(secret: Policy['secrets'][number], o: InjectionHostOptions): Promise<ProbeResult> {
-  const started = performance.now();
+// Whether one secret can be read the way the proxy reads it; the value is dropped here, at once.
+export async function secretReadable(secret: Policy['secrets'][number], o: Pick<InjectionHostOptions, 'ownerUid' | 'env'>): Promise<{ ok: true } | { ok: false; message: string; hint: string }> {
   const read = await readSecret(secret, { ownerUid: o.ownerUid, env: o.env });
+  return read.ok ? { ok: true } : { ok: false, message: read.message, hint: read.hint };
+}
+
+// One secret's row; the value is never reported, only that it has the length the proxy needs.
+export async function checkSecretReadable(secret: Policy['secrets'][number], o: Pick<InjectionHostOptions, 'ownerUid' | 'env'>): Promise<ProbeResult> {
+  const started = performance.now();
+  const read = await secretReadable(secret, o);
   const probe = `secret "${secret.name}" from ${describeSource(secret.source)}`;
   const expected = `readable, ≥ ${MIN_SECRET_LENGTH} characters`;
   if (read.ok) return hostRow(probe, expected, `readable, ≥ ${MIN_SECRET_LENGTH} characters`, true, performance.now() - started);
   return hostRow(probe, expected, 'NOT READABLE', false, performance.now() - started, `${read.message} (${read.hint})`);
 }
 
-function describeSource(source: Policy['secrets'][number]['source']): string {
+export function describeSource(source: Policy['secrets'][number]['source']): string {
   if (source.kind === 'keychain') return `keychain ${source.service}`;
   if (source.kind === 'file') return `file ${source.path}`;
   return `command ${source.argv[0]}`;
