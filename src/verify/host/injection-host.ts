@@ -8,16 +8,18 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import forge from 'node-forge';
 import type { Policy } from '../../compiler/policy.ts';
 import { injectedCaNames } from '../../compiler/emit/ca-names.ts';
-import { CA_CERT_FILE, CA_KEY_FILE } from '../../inject/ca-store.ts';
-import { issueLeaf, newKeyPem } from '../../inject/certificate-authority.ts';
-import { permittedDnsNames } from '../../inject/name-constraints.ts';
 import { readSecret } from '../../inject/read-secret.ts';
 import { MIN_SECRET_LENGTH } from '../../inject/secret-value.ts';
+import { permittedNames, signTrialLeaf } from './x509-der.ts';
 import type { ProbeResult } from '../inside/result.ts';
 import { hostRow } from './host-result.ts';
+
+/** The CA's files in the state directory, as src/inject/ca-store.ts names them (a test holds the two
+ *  equal): not imported from there, since that module brings node-forge, which the CLI bundle lacks. */
+export const CA_KEY_FILE = 'proxy-ca-key.pem';
+export const CA_CERT_FILE = 'proxy-ca.pem';
 
 export interface InjectionHostOptions {
   /** Where the proxy keeps its CA: enforce's state directory. */
@@ -90,7 +92,7 @@ export function checkCaConstraints(policy: Pick<Policy, 'egress'>, caDir: string
   const expected = wanted.join(' ') || '(no injected names)';
   let names: string[] | undefined;
   try {
-    names = permittedDnsNames(forge.pki.certificateFromPem(readFileSync(join(caDir, CA_CERT_FILE), 'utf8')));
+    names = permittedNames(readFileSync(join(caDir, CA_CERT_FILE), 'utf8'));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unparsable';
     return hostRow(probe, expected, `NOT RUN (${code})`, false, performance.now() - started, `the CA certificate in ${caDir} cannot be read (${code})`);
@@ -122,9 +124,8 @@ export async function checkUnlistedLeafRefused(policy: Pick<Policy, 'egress'>, o
   const listed = names[0];
   if (listed === undefined) return [hostRow(probe, expected, 'NOT RUN', false, performance.now() - started, 'the policy injects on no name, so the CA has nothing to be limited to')];
   try {
-    const leafKey = newKeyPem();
-    const control = await tryLeaf(caCert, issueLeaf(caCert, caKey, leafKey, listed.replace(/^\./, 'x.')), listed.replace(/^\./, 'x.'), o.timeoutMs ?? 5000);
-    const outside = await tryLeaf(caCert, issueLeaf(caCert, caKey, leafKey, unlisted), unlisted, o.timeoutMs ?? 5000);
+    const control = await tryLeaf(caCert, signTrialLeaf(caCert, caKey, listed), listed, o.timeoutMs ?? 5000);
+    const outside = await tryLeaf(caCert, signTrialLeaf(caCert, caKey, unlisted), unlisted, o.timeoutMs ?? 5000);
     const measured = `${unlisted}: ${outside ?? 'accepted'}; ${listed}: ${control ?? 'accepted'}`;
     if (control !== undefined) return [hostRow(probe, expected, measured, false, performance.now() - started, `NOT RUN: a leaf for the listed name ${listed} was refused too (${control}), so the refusal proves nothing`)];
     // Refused for its name constraints, not by chance (OpenSSL's X509_V_ERR_PERMITTED_VIOLATION,

@@ -25,8 +25,10 @@ import { readCounters, type FirewallCounters } from './firewall-counters.ts';
 import { claimsOf, counterEvidence } from './counter-evidence.ts';
 import { checkVmProcesses } from './vm-processes.ts';
 import { checkPfPrecedence } from './pf-precedence.ts';
-import { checkInjectionHost } from './injection-host.ts';
-import { dirname } from 'node:path';
+import { CA_CERT_FILE, checkInjectionHost } from './injection-host.ts';
+import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+
 import { proxyAuditPath } from '../../formats/enforce-state.ts';
 
 export type Backend = 'pf' | 'nft' | 'none';
@@ -103,6 +105,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
               ...o.inside,
               resolvedTargets: { ...resolvedTargets, ...o.inside.resolvedTargets },
               ...(probeEgress ? { egressNonce: nonce, resolvedEgress: { ...resolvedEgress, ...o.inside.resolvedEgress } } : {}),
+              ...(o.manifest.inject && o.stateDir && o.inside.proxyCaPem === undefined ? proxyCa(o.stateDir) : {}),
             },
             challenge,
           },
@@ -154,6 +157,15 @@ function injectionChecks(o: VerifyHostOptions): Promise<ProbeResult[]> {
   if (o.policy.secrets.length === 0) return Promise.resolve([]);
   if (!o.stateDir) return Promise.resolve([hostRow('credential injection on the host', 'checked', 'NOT RUN', false, 0, 'the policy injects secrets but verify was given no state directory (--state-dir), so the CA and the sources were not checked')]);
   return checkInjectionHost(o.policy, { caDir: dirname(proxyAuditPath(o.stateDir)), ownerUid: o.ownerUid ?? process.getuid?.() ?? 0, env: o.env ?? process.env });
+}
+
+// The proxy's CA certificate (public) for the VM's injection probes; absent, those rows say NOT RUN.
+function proxyCa(stateDir: string): { proxyCaPem?: string } {
+  try {
+    return { proxyCaPem: readFileSync(join(dirname(proxyAuditPath(stateDir)), CA_CERT_FILE), 'utf8') };
+  } catch {
+    return {};
+  }
 }
 
 // A report missing a probe group is no proof: a forged or truncated report fails here.

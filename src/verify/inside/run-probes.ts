@@ -14,6 +14,7 @@ import { dnsProbe } from './dns.ts';
 import { icmpProbe } from './icmp.ts';
 import { mountsProbe } from './mounts.ts';
 import { egressProxy } from './egress-proxy.ts';
+import { injectionProbes } from './injection.ts';
 import { transparentDoor } from './transparent-door.ts';
 import { DEFAULT_DNS_NAME, DEFAULT_DNS_SERVERS, DEFAULT_EGRESS } from './egress-defaults.ts';
 import { PROBE_GROUPS } from './probe-groups.ts';
@@ -68,6 +69,14 @@ export async function runProbes(input: InsideInput, onProgress?: SweepProgress):
         nonce: options.egressNonce ?? 'unset',
         timeoutMs: timeoutMs * 2,
         ...(options.caPem ? { caPem: options.caPem } : {}),
+      })),
+      // Credential injection last: its requests reach the real upstreams through the same cap.
+      ...(await injectionProbes(manifest.inject, manifest.egress?.proxy, {
+        timeoutMs: timeoutMs * 2,
+        ...(options.proxyCaPem ? { proxyCaPem: options.proxyCaPem } : {}),
+        ...(options.caPem ? { caPem: options.caPem } : {}),
+        ...(options.injectRequests ? { requests: options.injectRequests } : {}),
+        ...(options.injectEcho ? { echo: options.injectEcho } : {}),
       })),
     ],
     egress: () => egress(egressList, scanner),

@@ -7,15 +7,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { compilePolicy } from '../../../src/compiler/compile.ts';
 import type { Policy } from '../../../src/compiler/policy.ts';
-import { loadOrCreateCa, CA_CERT_FILE, CA_KEY_FILE } from '../../../src/inject/ca-store.ts';
+import { loadOrCreateCa, CA_CERT_FILE as STORE_CERT, CA_KEY_FILE as STORE_KEY } from '../../../src/inject/ca-store.ts';
 import { newKeyPem } from '../../../src/inject/certificate-authority.ts';
-import { checkCaConstraints, checkCaKey, checkInjectionHost, checkUnlistedLeafRefused } from '../../../src/verify/host/injection-host.ts';
+import { CA_CERT_FILE, CA_KEY_FILE, checkCaConstraints, checkCaKey, checkInjectionHost, checkUnlistedLeafRefused } from '../../../src/verify/host/injection-host.ts';
+import { permittedNames } from '../../../src/verify/host/x509-der.ts';
+import { permittedDnsNames } from '../../../src/inject/name-constraints.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'np-inject-host-'));
 const value = `sk-test-${randomBytes(18).toString('base64url')}`;
@@ -54,6 +56,18 @@ test('a sound install: every row passes, and no row holds the value', async () =
   assert.equal(rows.filter((r) => !r.ok), [], JSON.stringify(rows, null, 1));
   assert.not.match(JSON.stringify(rows), value.slice(8));
   assert.ok(rows.some((r) => r.probe === 'secret "anthropic" from keychain good' && r.measured === 'readable, ≥ 8 characters'));
+});
+
+test('verify names the CA files as the proxy does, and reads the constraints as node-forge does', () => {
+  assert.is(CA_KEY_FILE, STORE_KEY);
+  assert.is(CA_CERT_FILE, STORE_CERT);
+  for (const names of [NAMES, ['a.test'], ['x.example.test', 'y.example.test', 'z.test']]) {
+    const d = caDir(names);
+    const pem = readFileSync(join(d, CA_CERT_FILE), 'utf8');
+    assert.equal(permittedNames(pem), names);
+    assert.equal(permittedNames(pem), permittedDnsNames(forge.pki.certificateFromPem(pem)));
+  }
+  assert.is(permittedNames(unconstrainedCa(newKeyPem())), undefined);
 });
 
 test('a policy without secrets: no rows', async () => {
@@ -124,7 +138,7 @@ test('an unlisted leaf: refused under our CA; accepted under a CA without constr
   writeFileSync(join(d, CA_CERT_FILE), unconstrainedCa(key));
   const open = await checkUnlistedLeafRefused(POLICY, { caDir: d, ownerUid, env });
   assert.not.ok(open[0]!.ok);
-  assert.match(open[0]!.detail!, 'do not trust this proxy-ca.pem');
+  assert.match(open[0]!.detail!, 'do not trust this proxy-ca.pem', JSON.stringify(open));
   const empty = mkdtempSync(join(dir, 'none-'));
   const none = await checkUnlistedLeafRefused(POLICY, { caDir: empty, ownerUid, env });
   assert.not.ok(none[0]!.ok);
@@ -136,7 +150,7 @@ test('a CA whose key does not match its certificate: the control leaf is refused
   writeFileSync(join(d, CA_KEY_FILE), newKeyPem(), { mode: 0o600 });
   const rows = await checkUnlistedLeafRefused(POLICY, { caDir: d, ownerUid, env });
   assert.not.ok(rows[0]!.ok);
-  assert.match(rows[0]!.detail!, 'NOT RUN');
+  assert.match(rows[0]!.detail!, 'NOT RUN', JSON.stringify(rows));
 });
 
 // A CA certificate like ours but without name constraints (what a careless CA would be).
