@@ -63,7 +63,7 @@ export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit
     .option('--timeout <ms>', 'how long a probe waits for an answer before it calls the path silent (default 1200; widen it on a slow link)')
     .option('--budget <ms>', 'for all probes together (default 180000)')
     .option('--max-sockets <n>', 'sockets open at once, at most (default: 4096, or half the open-files limit)')
-    .option('--skip <groups>', 'probe groups to leave out: bridges,hosts,gateway,direct,proxy,egress,dns,icmp,mounts')
+    .option('--skip <groups>', 'probe groups to leave out: bridges,hosts,gateway,direct,proxy,inject,egress,dns,icmp,mounts')
     .option('--inject-request <list>', 'HOST=METHOD/PATH,…: the authenticated request verify sends with the placeholder to an injected name (built in: api.anthropic.com, discord.com, api.github.com)')
     .option('--inject-echo <host:port/path>', 'a listed name without injection that echoes requests (a lab): the placeholders sent there must come back unchanged')
     .option('--json', 'print the rows and figures as JSON on stdout')

@@ -105,7 +105,7 @@ t('mistyped flags, commands and --skip groups: exit 64 with a did-you-mean', asy
   assert.is(skip.code, EXIT.usage);
   assert.match(skip.stderr, 'there is no probe group "gatway" (did you mean "gateway"?); the groups are bridges, hosts, gateway');
   const json = await runCli(['verify', 'policy/nanoclaw.policy', '--inside', '--skip', 'everything', '--json']);
-  assert.equal(JSON.parse(json.stdout), { ok: false, error: '--skip: there is no probe group "everything"; the groups are bridges, hosts, gateway, direct, proxy, egress, dns, icmp, mounts.', usage: true });
+  assert.equal(JSON.parse(json.stdout), { ok: false, error: '--skip: there is no probe group "everything"; the groups are bridges, hosts, gateway, direct, proxy, inject, egress, dns, icmp, mounts.', usage: true });
 });
 
 t('--inject-request and --inject-echo: a malformed value is exit 64 with the shape it needs', async () => {

@@ -121,7 +121,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
   const auditRows = !probeEgress || inside instanceof Error
     ? []
     : mark
-      ? await checkAudit(o.policy, mark, nonce)
+      ? await checkAudit(o.policy, mark, nonce, 2000, injectionAttempts(o))
       : [hostRow('audit log of the egress proxy', 'read', 'NO STATE DIR', false, 0, 'the policy lists egress but verify was given no state directory, so the proxy\'s audit log cannot back the VM\'s report')];
   const firewallRows = firewallMark && !(inside instanceof Error) ? await checkFirewallLog(firewallMark, direct) : [];
   const evidence: ProbeResult[] = [];
@@ -157,6 +157,24 @@ function injectionChecks(o: VerifyHostOptions): Promise<ProbeResult[]> {
   if (o.policy.secrets.length === 0) return Promise.resolve([]);
   if (!o.stateDir) return Promise.resolve([hostRow('credential injection on the host', 'checked', 'NOT RUN', false, 0, 'the policy injects secrets but verify was given no state directory (--state-dir), so the CA and the sources were not checked')]);
   return checkInjectionHost(o.policy, { caDir: dirname(proxyAuditPath(o.stateDir)), ownerUid: o.ownerUid ?? process.getuid?.() ?? 0, env: o.env ?? process.env });
+}
+
+// The CONNECTs the VM's injection probes make to listed names ("host:port" → count), so the audit
+// check expects them: a request per injected name that has one (and a CA to check it with), one per
+// plain name, one to the echo.
+function injectionAttempts(o: VerifyHostOptions): Record<string, number> {
+  const inject = o.manifest.inject;
+  if (!inject || o.inside.skip?.includes('inject')) return {};
+  const hasCa = o.inside.proxyCaPem !== undefined || (o.stateDir !== undefined && proxyCa(o.stateDir).proxyCaPem !== undefined);
+  const out: Record<string, number> = {};
+  const add = (key: string) => (out[key] = (out[key] ?? 0) + 1);
+  if (hasCa) {
+    for (const r of inject.requests) if ((r.method && r.path) || o.inside.injectRequests?.[r.host]) add(`${r.host}:${r.port}`);
+    for (const p of inject.plain) add(`${p.host}:${p.port}`);
+  }
+  const echo = /^([A-Za-z0-9.-]+):(\d+)\//.exec(o.inside.injectEcho ?? '');
+  if (echo) add(`${echo[1]}:${echo[2]}`);
+  return out;
 }
 
 // The proxy's CA certificate (public) for the VM's injection probes; absent, those rows say NOT RUN.

@@ -40,7 +40,7 @@ export async function injectionProbes(inject: Inject | undefined, proxy: Proxy |
 }
 
 function row(probe: string, expected: string, measured: string, ok: boolean, ms: number, detail?: string): ProbeResult {
-  return { group: 'proxy', probe, expected, measured, ok, ms: Math.round(ms), ...(detail ? { detail } : {}) };
+  return { group: 'inject', probe, expected, measured, ok, ms: Math.round(ms), ...(detail ? { detail } : {}) };
 }
 
 // One injected request: CONNECT, TLS with our CA as the only root, the request, the status line.
