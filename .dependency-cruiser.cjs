@@ -13,7 +13,7 @@ const FLOORS = [
   { rooms: ['grammar', 'compiler'], within: { compiler: ['grammar'] } },
   {
     rooms: ['inject', 'proxy', 'enforce', 'verify', 'explain', 'init', 'workflow', 'guest', 'doctor'],
-    within: { proxy: ['inject'], guest: ['enforce', 'verify'], doctor: ['enforce', 'verify', 'guest'] },
+    within: { proxy: ['inject'], verify: ['inject'], guest: ['enforce', 'verify'], doctor: ['enforce', 'verify', 'guest'] },
   },
   { rooms: ['cli'] },
 ];

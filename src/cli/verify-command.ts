@@ -43,6 +43,8 @@ interface VerifyCliOptions {
   json?: boolean;
   home?: string;
   stateDir?: string;
+  injectRequest?: string;
+  injectEcho?: string;
 }
 
 export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit): void {
@@ -61,7 +63,9 @@ export function registerVerifyCommand(program: Command, io: Io, setExit: SetExit
     .option('--timeout <ms>', 'how long a probe waits for an answer before it calls the path silent (default 1200; widen it on a slow link)')
     .option('--budget <ms>', 'for all probes together (default 180000)')
     .option('--max-sockets <n>', 'sockets open at once, at most (default: 4096, or half the open-files limit)')
-    .option('--skip <groups>', 'probe groups to leave out: bridges,hosts,gateway,direct,proxy,egress,dns,icmp,mounts')
+    .option('--skip <groups>', 'probe groups to leave out: bridges,hosts,gateway,direct,proxy,inject,egress,dns,icmp,mounts')
+    .option('--inject-request <list>', 'HOST=METHOD/PATH,…: the authenticated request verify sends with the placeholder to an injected name (built in: api.anthropic.com, discord.com, api.github.com)')
+    .option('--inject-echo <host:port/path>', 'a listed name without injection that echoes requests (a lab): the placeholders sent there must come back unchanged')
     .option('--json', 'print the rows and figures as JSON on stdout')
     .option('--home <dir>', 'folder "~" in mount paths stands for (default: your home)')
     .option('--state-dir <dir>', "enforce's state directory: the egress proxy's pid and audit log, and where the result is recorded for status and snapshots (default as for enforce)")
@@ -155,6 +159,23 @@ function insideOptions(o: VerifyCliOptions): InsideOptions {
   if (o.budget !== undefined) out.budgetMs = positive('--budget', o.budget);
   if (o.maxSockets !== undefined) out.maxSockets = positive('--max-sockets', o.maxSockets);
   if (o.skip !== undefined) out.skip = skipGroups(o.skip);
+  if (o.injectRequest !== undefined) out.injectRequests = injectRequests(o.injectRequest);
+  if (o.injectEcho !== undefined) {
+    if (!/^[A-Za-z0-9.-]+:\d{1,5}\/\S*$/.test(o.injectEcho)) throw new UsageError(`--inject-echo takes host:port/path, not "${o.injectEcho}".`);
+    out.injectEcho = o.injectEcho;
+  }
+  return out;
+}
+
+// --inject-request HOST=METHOD/PATH,…: one request per injected name, read-only by intent (the
+// owner picks it; verify sends it with the placeholders through the proxy, which adds the secret).
+function injectRequests(value: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9.-]+)=([A-Z]+)(\/[\x21-\x7e]*)$/.exec(item);
+    if (!m) throw new UsageError(`--inject-request: "${item}" is not HOST=METHOD/PATH (e.g. api.anthropic.com=GET/v1/models).`);
+    out[m[1]!.toLowerCase()] = `${m[2]} ${m[3]}`;
+  }
   return out;
 }
 

@@ -17,6 +17,7 @@ import { launchdRow } from './launchd-check.ts';
 import { preflightRows, type DoctorRow } from './doctor-row.ts';
 import { pfEnabledRow } from './pf-enabled-check.ts';
 import { sudoersRow } from './sudoers-check.ts';
+import { secretRows } from './secrets-check.ts';
 
 export interface DoctorInput {
   session: Session;
@@ -29,6 +30,8 @@ export interface DoctorInput {
   guest: { exec: GuestExec; viaTart: boolean };
   /** Tests: how host files are read. */
   readFile?: (path: string) => string;
+  /** The uid secrets are read as (default: this process's, the owner running doctor). */
+  ownerUid?: number;
 }
 
 /** Preflight checks that hold only before enforce starts the VM: skipped while the cage is in force. */
@@ -53,6 +56,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorRow[]> {
   } else {
     for (const id of ['sudoers', 'pf-enabled', 'launchd']) rows.push({ id, what: id, status: 'skipped', detail: `a pf (macOS) check; this is the ${plan.backend} backend` });
   }
+  rows.push(...(await secretRows(policy, input.env, input.ownerUid ?? process.getuid?.() ?? -1)));
   const vm = await vmRow(session, input.guest.viaTart);
   rows.push(vm.row);
   rows.push(cageRow(status));

@@ -11,6 +11,7 @@ import { mainRulesetHasAppleAnchor } from './parse-pf-output.ts';
 import type { PreflightCheck } from './preflight.ts';
 import { cageCheck, mountsCheck, portsCheck, toolsCheck } from './preflight-common.ts';
 import { pfctlFor, type Pfctl } from './plan-pf.ts';
+import { keychainUserCheck } from './preflight-keychain-user.ts';
 
 export interface PfPreflightInput {
   policy: Policy;
@@ -34,6 +35,8 @@ export function preflightPf(input: PfPreflightInput): PreflightCheck[] {
     otherCagesCheck(policy, pf, input.stateDir),
     vmCheck(policy),
     portsCheck(policy, '0.0.0.0'),
+    // Only for policies that read the keychain (the list, and --dry-run, stay as they were otherwise).
+    ...[keychainUserCheck(policy)].filter((c) => c !== undefined),
   ];
 }
 

@@ -36,6 +36,17 @@ export interface VerifyManifest {
      *  where nanopolicy's DNS responder answers the listed names with the gateway. */
     doors?: { ports: number[]; dns: number };
   };
+  /** With credential injection: what the VM sends with placeholders only (docs/credential-injection.md, "verify"). */
+  inject?: {
+    /** One cheap authenticated request per injected name, its headers holding the placeholders as a client would send them; the upstream must accept it. No method and path: no cheap call is known for the name (verify --inject-request gives one; without it the row is NOT RUN). */
+    requests: Array<{ rule: string; host: string; port: number; method?: string; path?: string; headers: Array<{ name: string; value: string }> }>;
+    /** Injected names no request can stand for (a wildcard, a gateway whose token goes in IDENTIFY), and why. */
+    unprobed: Array<{ rule: string; host: string; why: string }>;
+    /** Listed names without injection: their TLS must not be our CA's (the tunnel is end to end, so a placeholder sent there arrives as sent). */
+    plain: Array<{ rule: string; host: string; port: number }>;
+    /** Every secret's placeholder. */
+    placeholders: string[];
+  };
   /** Shares under `sharesRoot`; nothing else may be there. */
   sharesRoot: string;
   mounts: Array<{ name: string; mode: 'ro' | 'rw' }>;

@@ -8,6 +8,7 @@ import { expandHome } from '../compiler/paths/expand-home.ts';
 import type { FoundBridge } from './find-socat-bridges.ts';
 import type { MountAllowlist } from './read-mount-allowlist.ts';
 import type { InstallFindings } from './scan-install.ts';
+import { keychainService, knownSecrets, type KnownSecret } from './known-secrets.ts';
 import { bridgeName, isVaultTarget, nameAllocator, policyName } from './names.ts';
 import { comment, policyPath } from './policy-text.ts';
 import { visible } from './visible-text.ts';
@@ -45,8 +46,17 @@ export function renderPolicy(input: RenderInput): { lines: PolicyLine[]; warning
   const add = (text: string, statement = false) => lines.push(statement ? { text, statement } : { text });
   const name = nameAllocator();
   for (const reserved of ['groups', 'data', 'memory', 'scripts']) name(reserved);
+  // Credentials in .env that the proxy can inject (names only: init reads no value).
+  const secrets = knownSecrets(findings.envKeys ?? []);
+  const has = (service: KnownSecret['service']) => secrets.some((s) => s.service === service);
   // The egress rules' names, so that a bridge init names after its host never takes them.
-  const egressNames = { claude: name('claude'), discord: name('discord') };
+  const egressNames: EgressNames = {
+    claude: name('claude'),
+    discord: name('discord'),
+    ...(has('anthropic') || has('claude-oauth') ? { signin: name('claude-signin') } : {}),
+    ...(has('discord') ? { gateway: name('discord-gateway'), cdn: name('discord-cdn') } : {}),
+    ...(has('github') ? { github: name('github') } : {}),
+  };
 
   add(comment(`Policy for the NanoClaw install ${findings.root}, written by "nanopolicy init".`));
   add(comment('init writes down what it found; read every line, then run "nanopolicy check" on this file.'));
@@ -98,7 +108,7 @@ export function renderPolicy(input: RenderInput): { lines: PolicyLine[]; warning
   }
   add('');
 
-  renderEgress(add, egressNames);
+  renderEgress(add, egressNames, secrets);
 
   // Shares.
   add(comment('Folders the VM sees at "/Volumes/My Shared Files/<name>".'));
@@ -146,16 +156,20 @@ export function renderPolicy(input: RenderInput): { lines: PolicyLine[]; warning
   // .env
   add(comment('.env is never shared: a share is a whole folder, and a secret the agent can read is a secret'));
   add(comment('a prompt injection can send away.'));
+  // A Claude subscription token beside an API key is not injected (renderSecrets says why).
+  const injected = new Set(secrets.filter((s) => s.service !== 'claude-oauth' || !has('anthropic')).map((s) => s.envKey));
+  const rest = (findings.envKeys ?? []).filter((k) => !injected.has(k));
   if (findings.envKeys !== undefined) {
     add(comment(`It holds ${findings.envKeys.length} key${findings.envKeys.length === 1 ? '' : 's'} (names only; init read no value into this file):`));
     for (let i = 0; i < findings.envKeys.length; i += 6) add(comment(`  ${findings.envKeys.slice(i, i + 6).join(' ')}`));
+    if (injected.size > 0) add(comment(`${[...injected].join(' ')}: into the keychain and out of .env, as the "secret" lines above say.`));
   } else if (findings.envUnreadable !== undefined) {
     add(comment(`It could not be read (${findings.envUnreadable}); list its keys by hand.`));
   } else {
     add(comment('This install has none.'));
   }
-  if (findings.envKeys?.length || findings.envUnreadable !== undefined) {
-    add(comment('Move each into Vaultwarden (one item per key), then delete it from .env. The assistant fetches'));
+  if (rest.length > 0 || findings.envUnreadable !== undefined) {
+    add(comment(`Move ${injected.size > 0 ? 'the others' : 'each'} into Vaultwarden (one item per key), then delete it from .env. The assistant fetches`));
     if (vaultName !== undefined) {
       add(comment(`them at start through the bridge "${vaultName}", e.g. with the Bitwarden CLI in the VM:`));
       add(comment(`  bw config server https://${vaultShown} && bw login && bw get password KEY`));
@@ -167,10 +181,30 @@ export function renderPolicy(input: RenderInput): { lines: PolicyLine[]; warning
   return { lines, warnings };
 }
 
+interface EgressNames {
+  claude: string;
+  discord: string;
+  /** Only with an injected Anthropic credential: the sign-in names, which must not receive it. */
+  signin?: string;
+  /** Only with an injected Discord token: the gateway (its token in IDENTIFY/RESUME) and the CDN. */
+  gateway?: string;
+  cdn?: string;
+  github?: string;
+}
+
 // The names NanoClaw needs on the internet, each from the service's own network documentation:
 // without them the assistant in the cage reaches neither Claude nor Discord. Constant text: no name
-// is looked up here (init never resolves anything).
-function renderEgress(add: (t: string, s?: boolean) => void, names: { claude: string; discord: string }): void {
+// is looked up here (init never resolves anything). With known credentials in .env, each goes on
+// its own line with its injection: an injecting line gives the secret to every name on it, so the
+// sign-in names and the CDN get lines of their own.
+function renderEgress(add: (t: string, s?: boolean) => void, names: EgressNames, secrets: readonly KnownSecret[]): void {
+  const secretOf = (service: KnownSecret['service']) => secrets.find((s) => s.service === service);
+  const anthropic = secretOf('anthropic');
+  const oauth = secretOf('claude-oauth');
+  const discord = secretOf('discord');
+  const github = secretOf('github');
+  if (secrets.length > 0) renderSecrets(add, secrets, anthropic !== undefined && oauth !== undefined ? oauth : undefined, names.claude);
+
   add(comment('Names the assistant reaches on the internet, through the egress doors enforce starts on the'));
   add(comment('gateway (TLS server name checked, every address the name resolves to checked): the transparent'));
   add(comment('door (in the VM these names resolve to the gateway, and any client works unchanged) or the'));
@@ -178,13 +212,61 @@ function renderEgress(add: (t: string, s?: boolean) => void, names: { claude: st
   add(comment('shows any other name the assistant tried.'));
   add(comment('Claude Code, from its network requirements (code.claude.com/docs/en/network-config):'));
   add(comment('  api.anthropic.com the Claude API; claude.ai and platform.claude.com sign-in (claude.ai and Console accounts).'));
-  add(`egress ${names.claude} api.anthropic.com claude.ai platform.claude.com`, true);
+  if (anthropic !== undefined) {
+    add(comment('The API takes its key in the x-api-key header (Anthropic\'s API reference).'));
+    add(`egress ${names.claude} api.anthropic.com inject x-api-key: {${anthropic.secret}}`, true);
+    add(`egress ${names.signin!} claude.ai platform.claude.com`, true);
+  } else if (oauth !== undefined) {
+    add(comment('Claude Code sends its subscription token (claude setup-token) as Authorization: Bearer.'));
+    add(`egress ${names.claude} api.anthropic.com inject authorization: Bearer {${oauth.secret}}`, true);
+    add(`egress ${names.signin!} claude.ai platform.claude.com`, true);
+  } else {
+    add(`egress ${names.claude} api.anthropic.com claude.ai platform.claude.com`, true);
+  }
   add(comment('Discord, from its API docs (github.com/discord/discord-api-docs): discord.com the HTTP API'));
   add(comment('(docs/reference: https://discord.com/api); gateway.discord.gg the gateway\'s WebSocket (docs/events/'));
   add(comment('gateway.mdx, Get Gateway); *.discord.gg the resume_gateway_url of READY, a host of its own;'));
   add(comment('cdn.discordapp.com attachments and avatars (docs/reference, Image Formatting).'));
   add(comment('discord.js opens the gateway\'s WebSocket without HTTPS_PROXY: it goes through the transparent door.'));
-  add(`egress ${names.discord} discord.com gateway.discord.gg *.discord.gg cdn.discordapp.com`, true);
+  if (discord !== undefined) {
+    add(comment('The HTTP API takes "Authorization: Bot TOKEN" (docs/reference, Authentication); the gateway takes'));
+    add(comment('the token in the IDENTIFY and RESUME payloads, and only there does the proxy put it.'));
+    add(`egress ${names.discord} discord.com inject authorization: Bot {${discord.secret}}`, true);
+    add(`egress ${names.gateway!} gateway.discord.gg *.discord.gg websocket-token {${discord.secret}}`, true);
+    add(`egress ${names.cdn!} cdn.discordapp.com`, true);
+  } else {
+    add(`egress ${names.discord} discord.com gateway.discord.gg *.discord.gg cdn.discordapp.com`, true);
+  }
+  if (github !== undefined) {
+    add(comment('GitHub\'s REST API, from its docs (docs.github.com, "Authenticating to the REST API"):'));
+    add(comment('"Authorization: Bearer TOKEN". Only api.github.com receives the token; add github.com'));
+    add(comment('(git over HTTPS) on a line of its own if the assistant clones.'));
+    add(`egress ${names.github!} api.github.com inject authorization: Bearer {${github.secret}}`, true);
+  }
+  add('');
+}
+
+// The `secret` lines and the owner's steps that go with them. `unused` is a second Claude
+// credential no line can inject (one header per name; the API key wins): left as comments.
+function renderSecrets(add: (t: string, s?: boolean) => void, secrets: readonly KnownSecret[], unused: KnownSecret | undefined, claudeName: string): void {
+  add(comment('Credentials from .env that the egress proxy adds on the host: the VM holds only a placeholder'));
+  add(comment('(nanopolicy-placeholder:NAME, set in proxy.env as the variable the tool reads) and never the value.'));
+  add(comment('Move each value into your login keychain (the command asks for it; it is never on a command'));
+  add(comment('line), then delete the key from .env:'));
+  for (const s of secrets) if (s !== unused) add(comment(`  security add-generic-password -s ${keychainService(s.secret)} -a "$USER" -w      # ${s.envKey}`));
+  add(comment('The proxy reads them when enforce starts it, as you (docs/credential-injection.md: unlock the'));
+  add(comment('login keychain after a reboot, or "nanopolicy doctor" says why the start failed).'));
+  for (const s of secrets) {
+    const line = `secret ${s.secret} from keychain ${keychainService(s.secret)} env ${s.envKey}`;
+    if (s === unused) {
+      add(comment(`${s.envKey} is left out: api.anthropic.com takes one credential, and the API key is used. To use`));
+      add(comment('the subscription token instead, write these two lines in place of the others:'));
+      add(comment(line));
+      add(comment(`egress ${claudeName} api.anthropic.com inject authorization: Bearer {${s.secret}}`));
+    } else {
+      add(line, true);
+    }
+  }
   add('');
 }
 

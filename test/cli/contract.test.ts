@@ -105,7 +105,18 @@ t('mistyped flags, commands and --skip groups: exit 64 with a did-you-mean', asy
   assert.is(skip.code, EXIT.usage);
   assert.match(skip.stderr, 'there is no probe group "gatway" (did you mean "gateway"?); the groups are bridges, hosts, gateway');
   const json = await runCli(['verify', 'policy/nanoclaw.policy', '--inside', '--skip', 'everything', '--json']);
-  assert.equal(JSON.parse(json.stdout), { ok: false, error: '--skip: there is no probe group "everything"; the groups are bridges, hosts, gateway, direct, proxy, egress, dns, icmp, mounts.', usage: true });
+  assert.equal(JSON.parse(json.stdout), { ok: false, error: '--skip: there is no probe group "everything"; the groups are bridges, hosts, gateway, direct, proxy, inject, egress, dns, icmp, mounts.', usage: true });
+});
+
+t('--inject-request and --inject-echo: a malformed value is exit 64 with the shape it needs', async () => {
+  for (const bad of ['api.anthropic.com', 'api.anthropic.com=get/v1/models', 'api.anthropic.com=GET v1', 'a b=GET/x']) {
+    const r = await runCli(['verify', 'policy/nanoclaw.policy', '--inside', '--inject-request', bad]);
+    assert.is(r.code, EXIT.usage, bad);
+    assert.match(r.stderr, 'is not HOST=METHOD/PATH (e.g. api.anthropic.com=GET/v1/models)');
+  }
+  const echo = await runCli(['verify', 'policy/nanoclaw.policy', '--inside', '--inject-echo', 'echo.test/x']);
+  assert.is(echo.code, EXIT.usage);
+  assert.match(echo.stderr, '--inject-echo takes host:port/path');
 });
 
 t('no policy named: every daily command reads ~/.config/nanopolicy/nanoclaw.policy, and says how to write one when it is missing', async () => {

@@ -75,6 +75,79 @@ test('the seed install: three bridges off the VM address, four shares, allowlist
   }
 });
 
+// Every known credential key, with values a test can search for everywhere init writes.
+const CREDENTIALS: Record<string, string> = {
+  ANTHROPIC_API_KEY: 'sk-ant-api03-VALUE-anthropic-0001',
+  CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-VALUE-oauth-0002',
+  DISCORD_TOKEN: 'MTA-VALUE-discord-0003',
+  GITHUB_TOKEN: 'ghp_VALUE_github_0004',
+  HA_TOKEN: 'VALUE-homeassistant-0005',
+};
+
+test('.env credentials: secret lines, injection on the one service each, keychain steps; no value anywhere (stdout, stderr, -o file, --json)', async () => {
+  const env = Object.entries(CREDENTIALS).map(([k, v], i) => (i % 2 ? `export ${k}="${v}"` : `${k}=${v}`)).join('\n');
+  const { install, policy, stderr } = await golden('credentials', { 'groups/main/CLAUDE.md': '', 'scripts/b.sh': SEED_BRIDGES, '.env': `${env}\n` });
+  try {
+    const statements = policy.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    for (const line of [
+      'secret anthropic from keychain nanoclaw-anthropic env ANTHROPIC_API_KEY',
+      'secret discord from keychain nanoclaw-discord env DISCORD_TOKEN',
+      'secret github from keychain nanoclaw-github env GITHUB_TOKEN',
+      'egress claude api.anthropic.com inject x-api-key: {anthropic}',
+      'egress claude-signin claude.ai platform.claude.com',
+      'egress discord discord.com inject authorization: Bot {discord}',
+      'egress discord-gateway gateway.discord.gg *.discord.gg websocket-token {discord}',
+      'egress discord-cdn cdn.discordapp.com',
+      'egress github api.github.com inject authorization: Bearer {github}',
+    ]) assert.ok(statements.includes(line), `missing ${line}\n${policy}`);
+    assert.not.ok(statements.some((l) => l.includes('claude-oauth')), 'two Claude credentials: the API key is injected, the token only suggested');
+    assert.match(policy, '#   security add-generic-password -s nanoclaw-anthropic -a "$USER" -w');
+    assert.not.match(policy, /^secret .*HA_TOKEN/m, 'an unknown key is no secret line');
+    const out = join(install.home, '.config/nanopolicy/nanoclaw.policy');
+    const written = await runCli(['init', '--home', install.home, '-o', out]);
+    const json = await runCli(['init', '--home', install.home, '--json']);
+    assert.is(written.code, 0, written.stderr);
+    const everything = [policy, stderr, written.stdout, written.stderr, readFileSync(out, 'utf8'), json.stdout, json.stderr].join('\n');
+    for (const value of Object.values(CREDENTIALS)) {
+      assert.not.ok(everything.includes(value), `a .env value reached init's output: ${value}`);
+      assert.not.ok(everything.includes(value.slice(0, 12)), 'not even a prefix of it');
+    }
+    assert.not.ok(everything.includes('VALUE'), 'no part of any value');
+  } finally {
+    install.cleanup();
+  }
+});
+
+test('a Claude subscription token alone is injected as Authorization: Bearer; DISCORD_BOT_TOKEN counts as the Discord token', async () => {
+  const install = buildInstall({ 'groups/a': '', '.env': 'CLAUDE_CODE_OAUTH_TOKEN=x-value-1\nDISCORD_BOT_TOKEN=x-value-2\n' });
+  try {
+    const r = await runCli(['init', '--home', install.home]);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, '\nsecret claude-oauth from keychain nanoclaw-claude-oauth env CLAUDE_CODE_OAUTH_TOKEN\n');
+    assert.match(r.stdout, '\negress claude api.anthropic.com inject authorization: Bearer {claude-oauth}\n');
+    assert.match(r.stdout, '\nsecret discord from keychain nanoclaw-discord env DISCORD_BOT_TOKEN\n');
+    assert.not.match(r.stdout, 'x-value');
+    assert.not.match(r.stdout, 'Vaultwarden (one item per key)', 'every key went to the keychain: no Vaultwarden step');
+    mustPassCheck(r.stdout, install.home);
+  } finally {
+    install.cleanup();
+  }
+});
+
+test('a bridge named like an injecting rule takes the next name; the injecting rules keep theirs', async () => {
+  const install = buildInstall({ 'groups/a': '', '.env': 'GITHUB_TOKEN=x\nDISCORD_TOKEN=y\n', 'scripts/b.sh': 'socat TCP-LISTEN:18500,fork TCP:github.example.test:443 &\nsocat TCP-LISTEN:18501,fork TCP:discord-cdn.example.test:443 &\n' });
+  try {
+    const r = await runCli(['init', '--home', install.home]);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, 'allow github-2 github.example.test:443');
+    assert.match(r.stdout, 'allow discord-cdn-2 discord-cdn.example.test:443');
+    assert.match(r.stdout, '\negress github api.github.com inject');
+    mustPassCheck(r.stdout, install.home);
+  } finally {
+    install.cleanup();
+  }
+});
+
 test('a bare install: no scripts, no .env, no allowlist', async () => {
   const { install } = await golden('bare', { 'groups/main/CLAUDE.md': '', 'data/x': '' }, ['--vm', 'assistant']);
   install.cleanup();

@@ -7,6 +7,7 @@ import { gatewayPorts } from './anchor-pf.ts';
 import { GENERATED_BY } from './header.ts';
 import { hostsEntries } from './hosts.ts';
 import { DNS_PORT, egressDoors } from '../egress-doors.ts';
+import { buildInjectProbes } from './inject-probes.ts';
 
 // The manifest as data, bridges and mounts in policy order.
 export function buildVerifyManifest(policy: Policy): VerifyManifest {
@@ -41,6 +42,10 @@ export function buildVerifyManifest(policy: Policy): VerifyManifest {
           },
         }
       : {}),
+    ...(() => {
+      const inject = policy.proxy ? buildInjectProbes(policy) : undefined;
+      return inject ? { inject } : {};
+    })(),
     sharesRoot: SHARES_ROOT,
     mounts: policy.mounts.map((m) => ({ name: m.name, mode: m.mode })),
   };

@@ -69,18 +69,22 @@ export function markAudit(stateDir: string): AuditMark {
 
 interface Expected {
   label: string;
+  /** How many times it must be logged (default once). */
+  times?: number;
   decision: AuditRecord['decision'];
   matches(r: AuditRecord): boolean;
 }
 
-// The attempts this run's probe makes, as the proxy must have logged them.
-export function expectedAttempts(policy: Policy, nonce: string): Expected[] {
+// The attempts this run's probe makes, as the proxy must have logged them. `more` counts the
+// injection probes' extra CONNECTs to a listed name ("host:port" → how many; they use the CONNECT door).
+export function expectedAttempts(policy: Policy, nonce: string, more: Readonly<Record<string, number>> = {}): Expected[] {
   const exact = policy.egress.flatMap((r) => r.hosts.filter((h) => !h.wildcard));
   const names = probeNames(nonce);
   // The CONNECT door's records carry no door (older proxies) or "connect".
   const connectDoor = (r: AuditRecord) => r.door === undefined || r.door === 'connect';
   const out: Expected[] = exact.map((h) => ({
     label: `${h.host}:${h.port} allowed`,
+    times: 1 + (more[`${h.host}:${h.port}`] ?? 0),
     decision: 'allowed' as const,
     matches: (r) => connectDoor(r) && r.name === h.host && r.port === h.port && r.decision === 'allowed' && (r.sni === undefined || r.sni === h.host),
   }));
@@ -114,20 +118,25 @@ export function expectedAttempts(policy: Policy, nonce: string): Expected[] {
 
 // Reads this run's lines (waiting briefly: a tunnel's line is written when it closes) and checks
 // each expected attempt appears exactly once, from the VM subnet; other lines from the VM are noted.
-export async function checkAudit(policy: Policy, mark: AuditMark, nonce: string, waitMs = 2000): Promise<ProbeResult[]> {
+export async function checkAudit(policy: Policy, mark: AuditMark, nonce: string, waitMs = 2000, more: Readonly<Record<string, number>> = {}): Promise<ProbeResult[]> {
   const started = performance.now();
-  const expected = expectedAttempts(policy, nonce);
+  const expected = expectedAttempts(policy, nonce, more);
   const subnet = parseCidr4(policy.network.subnet);
+  const injecting = new Set(policy.egress.filter((r) => r.inject || r.websocketToken !== undefined).map((r) => r.name));
   const fromVm = (r: AuditRecord) => {
-    // A tunnel's "open" record is followed by its final one; each attempt is counted once, by the latter.
-    if (r.event === 'open') return false;
+    // A tunnel's "open" record is followed by its final one; each attempt is counted once, by the
+    // latter — except an injecting rule's, counted by its "open": the injecting layer's final
+    // record comes only when the client's connection ends, which may be after verify has read.
+    if (r.rule !== undefined && injecting.has(r.rule) && r.decision === 'allowed') {
+      if (r.event !== 'open') return false;
+    } else if (r.event === 'open') return false;
     const ip = parseIpv4(String(r.client).replace(/^::ffff:/, ''));
     return subnet.ok && ip.ok && inCidr(ip.value, subnet.value);
   };
   let records: AuditRecord[] = [];
   for (let waited = 0; ; waited += 100) {
     records = readRecords(mark.path, mark.offset).records.filter(fromVm);
-    if (expected.every((e) => records.some(e.matches)) || waited >= waitMs) break;
+    if (expected.every((e) => records.filter(e.matches).length >= (e.times ?? 1)) || waited >= waitMs) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   const ms = performance.now() - started;
@@ -136,13 +145,15 @@ export async function checkAudit(policy: Policy, mark: AuditMark, nonce: string,
     const hits = records.filter(e.matches);
     hits.forEach((h) => used.add(h));
     const probe = `audit log: ${e.label}`;
-    if (hits.length === 1) return hostRow(probe, `logged once, ${e.decision}`, `logged, ${e.decision}`, true, ms);
+    const times = e.times ?? 1;
+    const want = times === 1 ? `logged once, ${e.decision}` : `logged ${times} times, ${e.decision}`;
+    if (hits.length === times) return hostRow(probe, want, `logged, ${e.decision}`, true, ms);
     if (hits.length === 0) {
       const other = records.find((r) => e.matches({ ...r, decision: e.decision }));
       const measured = other ? `logged ${other.decision} (${other.reason})` : 'NOT LOGGED';
-      return hostRow(probe, `logged once, ${e.decision}`, measured, false, ms, `the proxy's audit log does not show "${e.label}" for this run${other ? `: it logged ${other.decision} (${other.reason})` : ''}; the VM's report of that attempt is not backed by the host`);
+      return hostRow(probe, want, measured, false, ms, `the proxy's audit log does not show "${e.label}" for this run${other ? `: it logged ${other.decision} (${other.reason})` : ''}; the VM's report of that attempt is not backed by the host`);
     }
-    return hostRow(probe, `logged once, ${e.decision}`, `logged ${hits.length} times`, false, ms, `the proxy's audit log shows "${e.label}" ${hits.length} times: more attempts than the probe makes`);
+    return hostRow(probe, want, `logged ${hits.length} times`, false, ms, `the proxy's audit log shows "${e.label}" ${hits.length} times: ${hits.length > times ? 'more' : 'fewer'} attempts than the probe makes`);
   });
   // DNS queries (the responder's records, door "dns") are not attempts through the proxy: the
   // DNS probe's own query for an unlisted name is among them.

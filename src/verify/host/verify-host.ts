@@ -25,6 +25,11 @@ import { readCounters, type FirewallCounters } from './firewall-counters.ts';
 import { claimsOf, counterEvidence } from './counter-evidence.ts';
 import { checkVmProcesses } from './vm-processes.ts';
 import { checkPfPrecedence } from './pf-precedence.ts';
+import { CA_CERT_FILE, checkInjectionHost } from './injection-host.ts';
+import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+
+import { proxyAuditPath } from '../../formats/enforce-state.ts';
 
 export type Backend = 'pf' | 'nft' | 'none';
 
@@ -45,6 +50,10 @@ export interface VerifyHostOptions {
   /** Compare the running tart and softnet with the compiled arguments (default true; the lab has no tart). */
   processes?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** The uid the proxy reads secrets as (default: this process's, the owner running verify). */
+  ownerUid?: number;
+  /** The environment secret sources are read with (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface VerifyReport {
@@ -96,6 +105,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
               ...o.inside,
               resolvedTargets: { ...resolvedTargets, ...o.inside.resolvedTargets },
               ...(probeEgress ? { egressNonce: nonce, resolvedEgress: { ...resolvedEgress, ...o.inside.resolvedEgress } } : {}),
+              ...(o.manifest.inject && o.stateDir && o.inside.proxyCaPem === undefined ? proxyCa(o.stateDir) : {}),
             },
             challenge,
           },
@@ -111,7 +121,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
   const auditRows = !probeEgress || inside instanceof Error
     ? []
     : mark
-      ? await checkAudit(o.policy, mark, nonce)
+      ? await checkAudit(o.policy, mark, nonce, 2000, injectionAttempts(o))
       : [hostRow('audit log of the egress proxy', 'read', 'NO STATE DIR', false, 0, 'the policy lists egress but verify was given no state directory, so the proxy\'s audit log cannot back the VM\'s report')];
   const firewallRows = firewallMark && !(inside instanceof Error) ? await checkFirewallLog(firewallMark, direct) : [];
   const evidence: ProbeResult[] = [];
@@ -136,8 +146,44 @@ async function hostChecks(o: VerifyHostOptions, run: RunCommand): Promise<ProbeR
         ? Promise.all([checkPf(o.policy, o.artifacts, run, o.pf), checkPfPrecedence(o.policy, o.artifacts, run, o.pf?.asRoot)]).then((r) => r.flat())
         : Promise.resolve<ProbeResult[]>([]);
   const proxy = o.policy.proxy && o.stateDir ? checkProxyProcess(o.policy, o.stateDir, run) : Promise.resolve<ProbeResult[]>([]);
-  const [fw, bridges, vm, proxyRows] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run), o.processes === false ? [] : checkVmProcesses(o.policy, o.artifacts, run), proxy]);
-  return [...fw, ...vm, ...bridges, ...proxyRows];
+  const injection = injectionChecks(o);
+  const [fw, bridges, vm, proxyRows, injectionRows] = await Promise.all([firewall, checkBridgeProcesses(o.policy, run), o.processes === false ? [] : checkVmProcesses(o.policy, o.artifacts, run), proxy, injection]);
+  return [...fw, ...vm, ...bridges, ...proxyRows, ...injectionRows];
+}
+
+// The CA and the secret sources, where the proxy keeps and reads them (its state directory, beside
+// the audit log); without a state directory they cannot be found, and that is a failed row.
+function injectionChecks(o: VerifyHostOptions): Promise<ProbeResult[]> {
+  if (o.policy.secrets.length === 0) return Promise.resolve([]);
+  if (!o.stateDir) return Promise.resolve([hostRow('credential injection on the host', 'checked', 'NOT RUN', false, 0, 'the policy injects secrets but verify was given no state directory (--state-dir), so the CA and the sources were not checked')]);
+  return checkInjectionHost(o.policy, { caDir: dirname(proxyAuditPath(o.stateDir)), ownerUid: o.ownerUid ?? process.getuid?.() ?? 0, env: o.env ?? process.env });
+}
+
+// The CONNECTs the VM's injection probes make to listed names ("host:port" → count), so the audit
+// check expects them: a request per injected name that has one (and a CA to check it with), one per
+// plain name, one to the echo.
+function injectionAttempts(o: VerifyHostOptions): Record<string, number> {
+  const inject = o.manifest.inject;
+  if (!inject || o.inside.skip?.includes('inject')) return {};
+  const hasCa = o.inside.proxyCaPem !== undefined || (o.stateDir !== undefined && proxyCa(o.stateDir).proxyCaPem !== undefined);
+  const out: Record<string, number> = {};
+  const add = (key: string) => (out[key] = (out[key] ?? 0) + 1);
+  if (hasCa) {
+    for (const r of inject.requests) if ((r.method && r.path) || o.inside.injectRequests?.[r.host]) add(`${r.host}:${r.port}`);
+    for (const p of inject.plain) add(`${p.host}:${p.port}`);
+  }
+  const echo = /^([A-Za-z0-9.-]+):(\d+)\//.exec(o.inside.injectEcho ?? '');
+  if (echo) add(`${echo[1]}:${echo[2]}`);
+  return out;
+}
+
+// The proxy's CA certificate (public) for the VM's injection probes; absent, those rows say NOT RUN.
+function proxyCa(stateDir: string): { proxyCaPem?: string } {
+  try {
+    return { proxyCaPem: readFileSync(join(dirname(proxyAuditPath(stateDir)), CA_CERT_FILE), 'utf8') };
+  } catch {
+    return {};
+  }
 }
 
 // A report missing a probe group is no proof: a forged or truncated report fails here.

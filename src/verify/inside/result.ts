@@ -40,6 +40,12 @@ export interface InsideOptions {
   egressNonce?: string;
   /** Addresses the host resolved for each listed egress name (to dial them without the proxy). */
   resolvedEgress?: Record<string, string[]>;
+  /** The egress proxy's CA (proxy-ca.pem), read by the host: the only root the injection probes trust for injected names. */
+  proxyCaPem?: string;
+  /** Requests for injected names, replacing the built-in ones or standing in where none is known: host → "METHOD/path". */
+  injectRequests?: Record<string, string>;
+  /** A listed, non-injected name that reflects requests (the lab's echo server), as "host:port/path". */
+  injectEcho?: string;
   /** Per connection attempt. */
   connectTimeoutMs?: number;
   /** For the whole run; probes still running then are reported as unfinished. */

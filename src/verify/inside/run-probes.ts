@@ -14,6 +14,7 @@ import { dnsProbe } from './dns.ts';
 import { icmpProbe } from './icmp.ts';
 import { mountsProbe } from './mounts.ts';
 import { egressProxy } from './egress-proxy.ts';
+import { injectionProbes } from './injection.ts';
 import { transparentDoor } from './transparent-door.ts';
 import { DEFAULT_DNS_NAME, DEFAULT_DNS_SERVERS, DEFAULT_EGRESS } from './egress-defaults.ts';
 import { PROBE_GROUPS } from './probe-groups.ts';
@@ -31,7 +32,7 @@ export const DEFAULT_BUDGET_MS = 180_000;
 // All probe groups in report order (probe-groups.ts, which the CLI reads without loading the probes).
 export { PROBE_GROUPS };
 /** The order the groups start in: a blocked probe's answer is its timeout, so those clocks start first (issue 9). */
-const START_ORDER: readonly string[] = ['egress', 'icmp', 'dns', 'direct', 'proxy', 'bridges', 'hosts', 'mounts', 'gateway'];
+const START_ORDER: readonly string[] = ['egress', 'icmp', 'dns', 'direct', 'proxy', 'inject', 'bridges', 'hosts', 'mounts', 'gateway'];
 
 export async function runProbes(input: InsideInput, onProgress?: SweepProgress): Promise<InsideReport> {
   const { manifest, options } = input;
@@ -45,6 +46,9 @@ export async function runProbes(input: InsideInput, onProgress?: SweepProgress):
   const dnsServers = [manifest.gateway, ...(options.dnsServers ?? (options.egress ? [] : DEFAULT_DNS_SERVERS))];
   const pingTargets = [...new Set(egressList.map((e) => e.host))].filter((h) => net.isIP(h) && !h.startsWith('fe80:'));
   let sweepMs = 0;
+  // The names the proxy injects on present our CA's leaf, which the guest trusts (guest install):
+  // the egress probes' "TLS ok" for those names trusts it too.
+  const egressCa = [options.caPem, options.proxyCaPem].filter((p): p is string => p !== undefined).join('\n');
 
   const jobs: Record<(typeof PROBE_GROUPS)[number], () => Promise<ProbeResult[]>> = {
     bridges: () => bridgeOpen(manifest.bridges, { gateway: manifest.gateway, timeoutMs: timeoutMs * 2, ...(options.caPem ? { caPem: options.caPem } : {}) }),
@@ -60,16 +64,25 @@ export async function runProbes(input: InsideInput, onProgress?: SweepProgress):
         nonce: options.egressNonce ?? 'unset',
         timeoutMs: timeoutMs * 2,
         resolved: options.resolvedEgress ?? {},
-        ...(options.caPem ? { caPem: options.caPem } : {}),
+        ...(egressCa ? { caPem: egressCa } : {}),
       })),
       // After the proxy rows, one at a time like them: the doors share the proxy's connection cap.
       ...(await transparentDoor(manifest.egress, {
         gateway: manifest.gateway,
         nonce: options.egressNonce ?? 'unset',
         timeoutMs: timeoutMs * 2,
-        ...(options.caPem ? { caPem: options.caPem } : {}),
+        ...(egressCa ? { caPem: egressCa } : {}),
       })),
     ],
+    // Credential injection: its requests reach the real upstreams through the proxy, one at a time.
+    inject: () =>
+      injectionProbes(manifest.inject, manifest.egress?.proxy, {
+        timeoutMs: timeoutMs * 2,
+        ...(options.proxyCaPem ? { proxyCaPem: options.proxyCaPem } : {}),
+        ...(options.caPem ? { caPem: options.caPem } : {}),
+        ...(options.injectRequests ? { requests: options.injectRequests } : {}),
+        ...(options.injectEcho ? { echo: options.injectEcho } : {}),
+      }),
     egress: () => egress(egressList, scanner),
     dns: () => dnsProbe({ servers: dnsServers, name: options.dnsName ?? DEFAULT_DNS_NAME, timeoutMs, ...(manifest.egress?.doors ? { responder: manifest.gateway, listed: manifest.egress.names.filter((n) => !n.wildcard).map((n) => n.host) } : {}) }),
     icmp: () => icmpProbe(pingTargets, timeoutMs),
