@@ -54,7 +54,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
-// Re-reads the secrets on SIGHUP and when a secret file's mtime (or size) changes. One re-read at
+// Re-reads the secrets on SIGHUP and when a secret file changes (mtime, ctime — a chmod too — size,
+// inode). One re-read at
 // a time; one asked for meanwhile runs after it, so the last change is never missed.
 function keepSecretsFresh(injector: Injector, log: (line: string) => void): void {
   let running: Promise<void> | undefined;
@@ -68,7 +69,8 @@ function keepSecretsFresh(injector: Injector, log: (line: string) => void): void
       ({ changed, failures }) => {
         // Names only: a failure's message and hint never hold the value (read-secret.ts).
         for (const f of failures) log(`re-reading the secrets (${why}): ${f.message} The value read before stays in use. ${f.hint}`);
-        log(`re-read the secrets (${why}): ${changed.length > 0 ? `new value for ${changed.map((n) => `"${n}"`).join(', ')}` : 'no value changed'}${failures.length > 0 ? `, ${failures.length} failed` : ''}`);
+        // Quiet when nothing changed: the supervisor asks every interval, all day.
+        if (changed.length > 0) log(`re-read the secrets (${why}): new value for ${changed.map((n) => `"${n}"`).join(', ')}`);
       },
       (error: Error) => log(`re-reading the secrets (${why}) failed: ${error.message}`),
     ).finally(() => {
@@ -85,7 +87,7 @@ function keepSecretsFresh(injector: Injector, log: (line: string) => void): void
   // `install -m 600` do, and one that is missing for a while.
   for (const file of injector.files) {
     watchFile(file, { interval: 1000, persistent: false }, (now, before) => {
-      if (now.mtimeMs !== before.mtimeMs || now.size !== before.size || now.ino !== before.ino) reload(`${file} changed`);
+      if (now.mtimeMs !== before.mtimeMs || now.ctimeMs !== before.ctimeMs || now.size !== before.size || now.ino !== before.ino) reload(`${file} changed`);
     });
   }
 }

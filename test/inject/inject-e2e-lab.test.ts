@@ -34,6 +34,8 @@ const HOSTS: Record<string, string> = { 'api.anthropic.test': APIS, 'discord.tes
 // Random per run, so finding one anywhere can only mean it leaked; never on a command line here.
 let anthropic = `sk-ant-lab-${randomBytes(18).toString('hex')}`;
 const discord = `MTlab.${randomBytes(24).toString('base64url')}`;
+// The echo name's secret comes from a command (`cat FILE`): only the supervisor's SIGHUP re-reads it.
+let echoSecret = `echo-lab-${randomBytes(10).toString('hex')}`;
 const oldValues: string[] = [];
 
 const t = suite('credential injection end to end (lab, real proxy, real clients)');
@@ -64,6 +66,7 @@ t.before(async () => {
   mkdirSync(secretDir, { recursive: true, mode: 0o700 });
   writeFileSync(join(secretDir, 'anthropic'), `${anthropic}\n`, { mode: 0o600 });
   writeFileSync(join(secretDir, 'discord'), `${discord}\n`, { mode: 0o600 });
+  writeFileSync(join(secretDir, 'echo'), `${echoSecret}\n`, { mode: 0o600 });
   apisLog = join(lab.dir, 'apis.jsonl');
   services.push(await startServerScript(lab.ns.wan, 'chat-apis.mjs', {
     name: 'apis', address: APIS, port: 443, log: apisLog, certPem: cert.certPem, keyPem: cert.keyPem, gateway: 'gateway.discord.test',
@@ -82,10 +85,11 @@ t.before(async () => {
     `proxy via ${PORT}`,
     `secret anthropic from file ${join(secretDir, 'anthropic')} env ANTHROPIC_API_KEY`,
     `secret discord from file ${join(secretDir, 'discord')} env DISCORD_TOKEN`,
+    `secret echo from command "cat ${join(secretDir, 'echo')}" env ECHO_KEY`,
     'egress claude api.anthropic.test inject x-api-key: {anthropic}',
     'egress discord discord.test inject authorization: Bot {discord}',
     'egress gateway gateway.discord.test websocket-token {discord}',
-    'egress echo echo.test inject x-api-key: {anthropic}',
+    'egress echo echo.test inject x-api-key: {echo}',
     'egress plain plain.test',
     '',
   ].join('\n'));
@@ -157,7 +161,7 @@ type Audit = { kind?: string; door?: string; name?: string; decision?: string; e
 const auditText = () => readFileSync(join(stateDir, 'proxy-audit.jsonl'), 'utf8');
 const audit = (): Audit[] => auditText().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const received = () => Buffer.concat(readdirSync(recordDir).map((f) => readFileSync(join(recordDir, f))));
-const secrets = () => [anthropic, discord, ...oldValues];
+const secrets = () => [anthropic, discord, echoSecret, ...oldValues];
 const proxyPid = () => (JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { proxy?: { pid: number } }).proxy?.pid;
 const proxyLog = () => readFileSync(proxyLogPath(stateDir), 'utf8');
 
@@ -183,7 +187,7 @@ function dechunk(text: string): string {
 
 async function waitFor(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
   for (let waited = 0; !ok(); waited += 100) {
-    if (waited >= ms) assert.unreachable(`${what} within ${ms} ms`);
+    if (waited >= ms) assert.unreachable(`${what} within ${ms} ms; the proxy's log ends: ${existsSync(proxyLogPath(stateDir)) ? proxyLog().split('\n').slice(-6).join(' / ') : '(none)'}`);
     await sleep(100);
   }
 }
@@ -268,6 +272,7 @@ t('the echo server reflects every header and body, through both doors: the VM ge
     const body = dechunk(text.slice(text.indexOf('\r\n\r\n') + 4));
     assert.ok(body.includes(`${'nanopolicy-placeholder:anthropic'.padEnd(40, '.')}`), 'the body as sent');
     assert.match(body, /x-api-key: \*{8,}\r\n/i, 'the reflected request head, masked');
+    assert.match(text, new RegExp(`x-echo-x-api-key: \\*{${echoSecret.length}}\r\n`, 'i'), 'the echo secret went up, masked coming back');
     for (const v of secrets()) assert.not.ok(text.includes(v) || body.includes(v), 'a secret in the reflection');
   }
   for (const s of secrets()) assert.is(received().indexOf(s), -1, 'a secret reached the VM');
@@ -322,7 +327,7 @@ t('TLS to an injected name without its listed SNI (another name, or none) is ref
   assert.is(readFileSync(echoLog, 'utf8').length, echoBefore, 'the echo server saw nothing');
 });
 
-t('a secret file rewritten: the proxy re-reads it (mtime) and injects the new value; made readable by others, the old value stays and the log names the item', async () => {
+t('a secret file rewritten: the proxy re-reads it (mtime) and injects the new value; made readable by others, the old value stays and the log names the item; a command\'s new output is read on the supervisor\'s SIGHUP', async () => {
   oldValues.push(anthropic);
   anthropic = `sk-ant-lab-${randomBytes(18).toString('hex')}`;
   const file = join(secretDir, 'anthropic');
@@ -342,9 +347,17 @@ t('a secret file rewritten: the proxy re-reads it (mtime) and injects the new va
   } finally {
     chmodSync(file, 0o600);
   }
-  // The supervisor's interval (2 s here) re-reads keychain items and commands: SIGHUP.
-  await waitFor('a SIGHUP re-read', () => /re-read the secrets \(SIGHUP\)/.test(proxyLog()), 8000);
-  assert.not.ok(proxyLog().includes(anthropic) || oldValues.some((v) => proxyLog().includes(v)));
+  // A command's output has no mtime: the supervisor's SIGHUP each interval (2 s here) re-reads it.
+  // First let the file watch (1 s polls) see the chmod above and finish its re-read, so the
+  // change below can only be found by a SIGHUP.
+  await sleep(2500);
+  oldValues.push(echoSecret);
+  echoSecret = `echo-lab-new-${randomBytes(13).toString('hex')}`;
+  writeFileSync(join(secretDir, 'echo'), `${echoSecret}\n`);
+  await waitFor('a SIGHUP re-read', () => /re-read the secrets \(SIGHUP\): new value for "echo"/.test(proxyLog()), 8000);
+  const echoed = await raw({ name: 'echo.test', servername: 'echo.test', payload: 'GET / HTTP/1.1\r\nHost: echo.test\r\nx-api-key: nanopolicy-placeholder:echo\r\nConnection: close\r\n\r\n' });
+  assert.match(String(echoed.text), new RegExp(`x-echo-x-api-key: \\*{${echoSecret.length}}\r\n`, 'i'), 'the new, longer value went up (masked coming back)');
+  assert.not.ok(secrets().some((v) => proxyLog().includes(v)));
 });
 
 t('the proxy killed mid-stream under --supervise: no audit record lost (the tunnel\'s open record is on disk), and the restarted proxy injects again', async () => {
