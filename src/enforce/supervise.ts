@@ -183,6 +183,9 @@ export async function superviseLocked(session: Session, state: EnforceState, opt
     const entry = ctx.state.proxy;
     if (entry !== undefined && (await isOurProxy(ctx.runner, entry))) {
       seenUp('proxy');
+      // Secrets stay fresh: each interval the proxy re-reads its sources (a keychain item or a
+      // command has no mtime to watch); a source that fails there keeps the value it had.
+      if (session.policy.secrets.length > 0) ctx.runner.signal(entry.pid, 'SIGHUP');
       return;
     }
     if (!mayStart('proxy')) return;

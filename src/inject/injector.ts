@@ -1,6 +1,8 @@
 // What the egress core asks when a tunnel's rule injects: built once when the proxy starts — every
 // secret read (all failures at once, each naming its item), the CA loaded or made, one plan per
 // rule — and then run for each injected tunnel on the upstream connection the core checked.
+// `reload` reads the sources again (a file changed, or the supervisor's SIGHUP): new tunnels get
+// the new values; a source that fails then keeps the value read before.
 
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -10,7 +12,8 @@ import { loadOrCreateCa } from './ca-store.ts';
 import { certificateAuthority } from './certificate-authority.ts';
 import { readSecrets } from './read-secret.ts';
 import { parseTemplate } from '../formats/header-template.ts';
-import { allSecretNeedles, injectionPlan, type InjectionPlan } from './injection-plan.ts';
+import { injectionPlan, type InjectionPlan } from './injection-plan.ts';
+import { secretNeedles } from './http/secret-scrubber.ts';
 import { runInjectingTunnel } from './injecting-tunnel.ts';
 import type { InjectAuditRecord } from './inject-audit.ts';
 
@@ -19,6 +22,17 @@ export interface Injector {
   injects(rule: string): boolean;
   /** Runs one injected tunnel over `upstream` (TCP, connected to a checked address); resolves when it ends. */
   run(o: { client: Duplex; hello: Buffer; name: string; port: number; upstream: Socket; rule: string; audit: (r: InjectAuditRecord) => void }): Promise<void>;
+  /** Reads every source again; what changed and what failed, by secret name (never a value). */
+  reload(): Promise<SecretReload>;
+  /** The files the secrets are read from (watched for changes). */
+  readonly files: readonly string[];
+}
+
+export interface SecretReload {
+  /** Secrets whose value is new. */
+  changed: string[];
+  /** Sources that failed: the message and hint name the item; the value read before stays. */
+  failures: Array<{ message: string; hint: string }>;
 }
 
 export interface InjectorOptions {
@@ -40,6 +54,37 @@ export async function createInjector(config: InjectConfig, options: InjectorOpti
   }
   const stored = loadOrCreateCa(config.caDir, config.caNames, options.vm, options.ownerUid);
   const ca = certificateAuthority(stored.certPem, stored.keyPem, config.caNames);
+  const current = new Map(values);
+  // Every value ever read is masked in what comes back: an upstream may still reflect an old one.
+  const masked = new Set(values.values());
+  let { plans, needles } = build(config, current, masked);
+  return {
+    injects: (rule) => plans.has(rule),
+    files: config.secrets.flatMap((s) => (s.source.kind === 'file' ? [s.source.path] : [])),
+    async reload() {
+      const again = await readSecrets(config.secrets, { ownerUid: options.ownerUid, env: options.env });
+      const changed = [...again.values].filter(([name, value]) => current.get(name) !== value).map(([name]) => name);
+      if (changed.length > 0) {
+        for (const name of changed) {
+          current.set(name, again.values.get(name)!);
+          masked.add(again.values.get(name)!);
+        }
+        ({ plans, needles } = build(config, current, masked));
+      }
+      return { changed, failures: again.failures };
+    },
+    run({ client, hello, name, port, upstream, rule, audit }) {
+      return runInjectingTunnel({
+        client, hello, name, port, leaf: ca.leafFor(name), plan: plans.get(rule)!, needles, idleMs: options.idleMs, audit,
+        // Full verification against the host's trust store (rejectUnauthorized is Node's default).
+        connectUpstream: () => tlsConnect({ socket: upstream, servername: name, ALPNProtocols: ['http/1.1'], ...(options.upstreamCa && { ca: options.upstreamCa }) }),
+      });
+    },
+  };
+}
+
+// One plan per injecting rule from the values, and the needles of every value to mask.
+function build(config: InjectConfig, values: ReadonlyMap<string, string>, masked: ReadonlySet<string>): { plans: Map<string, InjectionPlan>; needles: Buffer[] } {
   const plans = new Map<string, InjectionPlan>();
   for (const rule of config.rules) {
     const inject = rule.headers.map(({ header, template }) => {
@@ -50,15 +95,5 @@ export async function createInjector(config: InjectConfig, options: InjectorOpti
     const plan = injectionPlan({ name: rule.name, ...(inject.length ? { inject } : {}), ...(rule.websocketToken !== undefined ? { websocketToken: rule.websocketToken } : {}) }, values);
     if (plan) plans.set(rule.name, plan);
   }
-  const needles = allSecretNeedles(config.secrets, values);
-  return {
-    injects: (rule) => plans.has(rule),
-    run({ client, hello, name, port, upstream, rule, audit }) {
-      return runInjectingTunnel({
-        client, hello, name, port, leaf: ca.leafFor(name), plan: plans.get(rule)!, needles, idleMs: options.idleMs, audit,
-        // Full verification against the host's trust store (rejectUnauthorized is Node's default).
-        connectUpstream: () => tlsConnect({ socket: upstream, servername: name, ALPNProtocols: ['http/1.1'], ...(options.upstreamCa && { ca: options.upstreamCa }) }),
-      });
-    },
-  };
+  return { plans, needles: secretNeedles([...masked]) };
 }

@@ -1,11 +1,13 @@
 // The proxy process: `node dist/proxy.js --config FILE`. Prints "listening HOST:PORT" on stdout
 // once bound (enforce waits for that line), diagnostics on stderr, and exits non-zero with one
 // line on a bad config or a failed bind. SIGTERM and SIGINT close every tunnel and the log.
+// SIGHUP (enforce --supervise sends it each interval) and a change to a secret file re-read the
+// secrets; a source that fails then keeps the value read before and is named in the log.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, watchFile } from 'node:fs';
 import { parseProxyConfig } from '../formats/proxy-config.ts';
 import { startProxy } from './server.ts';
-import { createInjector } from '../inject/injector.ts';
+import { createInjector, type Injector } from '../inject/injector.ts';
 
 // Reads the one option this process takes.
 function configPath(argv: string[]): string {
@@ -41,6 +43,8 @@ async function main(): Promise<void> {
     ...(hostsFile && { hostsFile, hostsOnly: true }),
     log: (line) => process.stderr.write(`nanopolicy-proxy: ${line}\n`),
   });
+  // Before the "listening" line: from then on the supervisor may send SIGHUP, whose default ends us.
+  if (injector) keepSecretsFresh(injector, (line) => process.stderr.write(`nanopolicy-proxy: ${line}\n`));
   process.stdout.write(`listening ${proxy.address.host}:${proxy.address.port}\n`);
   const stop = (signal: string): void => {
     process.stderr.write(`nanopolicy-proxy: ${signal}, closing ${proxy.connections()} connection(s)\n`);
@@ -48,6 +52,44 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+// Re-reads the secrets on SIGHUP and when a secret file changes (mtime, ctime — a chmod too — size,
+// inode). One re-read at
+// a time; one asked for meanwhile runs after it, so the last change is never missed.
+function keepSecretsFresh(injector: Injector, log: (line: string) => void): void {
+  let running: Promise<void> | undefined;
+  let again: string | undefined;
+  const reload = (why: string): void => {
+    if (running) {
+      again = why;
+      return;
+    }
+    running = injector.reload().then(
+      ({ changed, failures }) => {
+        // Names only: a failure's message and hint never hold the value (read-secret.ts).
+        for (const f of failures) log(`re-reading the secrets (${why}): ${f.message} The value read before stays in use. ${f.hint}`);
+        // Quiet when nothing changed: the supervisor asks every interval, all day.
+        if (changed.length > 0) log(`re-read the secrets (${why}): new value for ${changed.map((n) => `"${n}"`).join(', ')}`);
+      },
+      (error: Error) => log(`re-reading the secrets (${why}) failed: ${error.message}`),
+    ).finally(() => {
+      running = undefined;
+      if (again !== undefined) {
+        const next = again;
+        again = undefined;
+        reload(next);
+      }
+    });
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  // Polled (stat every second), not fs.watch: it follows a file replaced by rename, as editors and
+  // `install -m 600` do, and one that is missing for a while.
+  for (const file of injector.files) {
+    watchFile(file, { interval: 1000, persistent: false }, (now, before) => {
+      if (now.mtimeMs !== before.mtimeMs || now.ctimeMs !== before.ctimeMs || now.size !== before.size || now.ino !== before.ino) reload(`${file} changed`);
+    });
+  }
 }
 
 // A stray exception in one connection must not take the proxy down silently: log it and go on

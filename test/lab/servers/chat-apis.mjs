@@ -4,16 +4,28 @@
 // Discord's gateway (a WebSocket that speaks HELLO, takes IDENTIFY, answers READY and heartbeat
 // ACKs). Each request is one JSON line in the log before it is answered, so a test can check
 // what really arrived (with the token's presence, never its value).
+// With `secretFiles` (credential injection, issue 23) each service answers only the real secret —
+// the Messages API an `x-api-key` equal to the anthropic file's value, the REST
+// `authorization: Bot <discord>`, the gateway an IDENTIFY/RESUME whose d.token is it — re-read from
+// the files on every request (so a test may change a secret), and every log line says whether the
+// request or frame was `authorized`, whether a secret was `leaked` anywhere else in it, and whether
+// it carried a `placeholder`. A model named "claude-slow" streams 60 events 250 ms apart.
 //
 //   node chat-apis.mjs '{"name":"apis","address":"203.0.113.20","port":443,"log":"/x.jsonl",
-//     "certPem":"…","keyPem":"…","gateway":"gateway.discord.test"}'
+//     "certPem":"…","keyPem":"…","gateway":"gateway.discord.test",
+//     "secretFiles":{"anthropic":"/0600/file","discord":"/0600/file"}}'
 
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import { WebSocketServer } from 'ws';
 
 const config = JSON.parse(process.argv[2]);
 const log = (entry) => appendFileSync(config.log, `${JSON.stringify({ at: Date.now(), ...entry })}\n`);
+// The secrets now, or undefined when this server does not check them.
+const secrets = () => config.secretFiles && Object.fromEntries(Object.entries(config.secretFiles).map(([k, f]) => [k, readFileSync(f, 'latin1').replace(/\r?\n$/, '')]));
+const PLACEHOLDER = 'nanopolicy-placeholder:';
+// Whether any secret appears in `text` once the one field that may hold it is taken out.
+const leakedIn = (text, values) => Object.values(values).some((v) => text.includes(v));
 
 // One Messages API answer: the text echoes the last user message.
 function message(body) {
@@ -33,6 +45,7 @@ function streamed(res, body) {
     ['ping', { type: 'ping' }],
     ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: text.slice(0, half) } }],
     ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: text.slice(half) } }],
+    ...(body.model === 'claude-slow' ? Array.from({ length: 60 }, (_, i) => ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: ` ${i}` } }]) : []),
     ['content_block_stop', { type: 'content_block_stop', index: 0 }],
     ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 7 } }],
     ['message_stop', { type: 'message_stop' }],
@@ -43,7 +56,7 @@ function streamed(res, body) {
     if (i === events.length) return res.end();
     const [event, data] = events[i++];
     res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    setTimeout(next, 5);
+    setTimeout(next, body.model === 'claude-slow' ? 250 : 5);
   };
   next();
 }
@@ -55,6 +68,19 @@ const server = https.createServer({ cert: config.certPem, key: config.keyPem }, 
   req.on('end', () => {
     const entry = { kind: 'http', host, method: req.method, path: req.url, servername: req.socket.servername, from: req.socket.remoteAddress,
       apiKey: req.headers['x-api-key'] !== undefined, authorization: req.headers.authorization !== undefined, userAgent: req.headers['user-agent'] };
+    const values = secrets();
+    if (values) {
+      const wanted = host === 'api.anthropic.test' ? ['x-api-key', values.anthropic] : ['authorization', `Bot ${values.discord}`];
+      entry.authorized = req.headers[wanted[0]] === wanted[1];
+      const rest = req.rawHeaders.filter((_, i) => i % 2 === 1 && req.rawHeaders[i - 1].toLowerCase() !== wanted[0]).join('\n') + raw + req.url;
+      entry.leaked = leakedIn(rest, values);
+      entry.placeholder = rest.includes(PLACEHOLDER);
+      if (!entry.authorized) {
+        log({ ...entry, status: 401 });
+        res.writeHead(401, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify(host === 'api.anthropic.test' ? { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } } : { message: '401: Unauthorized', code: 0 }));
+      }
+    }
     if (host === 'api.anthropic.test' && req.method === 'POST' && req.url === '/v1/messages') {
       const body = JSON.parse(raw || '{}');
       log({ ...entry, stream: body.stream === true });
@@ -90,7 +116,19 @@ server.on('upgrade', (req, socket, head) => {
       } catch {
         return;
       }
-      log({ kind: 'gateway', op: m.op, token: typeof m.d?.token === 'string' && m.d.token.length > 0 });
+      const values = secrets();
+      const entry = { kind: 'gateway', op: m.op, token: typeof m.d?.token === 'string' && m.d.token.length > 0 };
+      if (values) {
+        entry.authorized = (m.op === 2 || m.op === 6) && m.d?.token === values.discord;
+        const rest = m.op === 2 || m.op === 6 ? JSON.stringify({ ...m, d: { ...m.d, token: '' } }) : String(data);
+        entry.leaked = leakedIn(rest, values);
+        entry.placeholder = String(data).includes(PLACEHOLDER);
+        if ((m.op === 2 || m.op === 6) && !entry.authorized) {
+          log(entry);
+          return ws.close(4004, 'Authentication failed.');
+        }
+      }
+      log(entry);
       if (m.op === 1) send({ op: 11, d: null, s: null, t: null });
       if (m.op === 2) {
         send({
