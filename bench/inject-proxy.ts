@@ -29,7 +29,7 @@ const server = createServer((socket) => {
     return;
   }
   void runInjectingTunnel({
-    client: socket, hello: Buffer.alloc(0), name: config.name, port: 443, leaf: ca.leafFor(config.name), plan, needles, idleMs: 60_000,
+    client: socket, hello: Buffer.alloc(0), name: config.name, port: 443, leaf: ca.leafFor(config.name), plan, needles, idleMs: 60_000, stallMs: 30_000,
     audit: (r) => {
       if (r.kind === 'injected-request') requests++;
     },

@@ -30,6 +30,8 @@ export interface InjectingTunnelOptions {
   connectUpstream: () => TLSSocket;
   audit: (record: InjectAuditRecord) => void;
   idleMs: number;
+  /** How long either side may leave what it is sent unread before the tunnel is cut. */
+  stallMs: number;
   now?: () => number;
 }
 
@@ -41,8 +43,11 @@ interface Pending {
   websocket: boolean;
 }
 
-// Runs the tunnel; resolves when both sides are closed.
-export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
+// Runs the tunnel; resolves, with the reason it ended, once both sides are destroyed. Every way
+// it can end — either side closing or half-closing, in or between requests, a refusal, a peer that
+// stops reading, idleness — ends here at once: a tunnel left waiting holds one of the proxy's
+// connection slots, and a hostile VM could fill them all with handshakes it then walks away from.
+export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<string> {
   const now = o.now ?? Date.now;
   const time = () => new Date(now()).toISOString();
   const client = o.hello.length > 0 ? withPrefix(o.client, o.hello) : o.client;
@@ -70,19 +75,36 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
   let upstreamPaused = false;
   let websocket: { opened: number; rewriter?: ClientFrameRewriter; scrubber: SecretScrubber; up: number; down: number } | undefined;
   let responseStarted = false;
-  let resolveDone: () => void;
-  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  /** The VM sent its last byte (a FIN or close_notify): it will send no more requests. */
+  let vmEnded = false;
+  let stallTimer: NodeJS.Timeout | undefined;
+  let resolveDone: (reason: string) => void;
+  const done = new Promise<string>((resolve) => (resolveDone = resolve));
 
-  const finish = (): void => {
+  const finish = (reason: string): void => {
     if (finished) return;
     finished = true;
+    clearTimeout(stallTimer);
     if (websocket) {
       o.audit({ time: time(), kind: 'websocket-close', name: o.name, rule: o.plan.rule, tokensInjected: websocket.rewriter?.rewritten ?? 0, bytesUp: websocket.up, bytesDown: websocket.down, durationMs: now() - websocket.opened });
     }
     vm.destroy();
     upstream?.destroy();
     o.client.destroy();
-    resolveDone();
+    resolveDone(reason);
+  };
+  // A peer that leaves what it is sent unread holds the tunnel: cut it after stallMs.
+  const watchStall = (who: string): void => {
+    if (stallTimer || finished) return;
+    stallTimer = setTimeout(() => finish(`${who} stopped reading for ${o.stallMs} ms`), o.stallMs);
+  };
+  const clearStall = (): void => {
+    clearTimeout(stallTimer);
+    stallTimer = undefined;
+  };
+  // Ends the VM's side once what was written to it is out (the socket's 'finish' then ends all).
+  const endVm = (): void => {
+    if (!vm.writableEnded) vm.end();
   };
   const refuse = (code: string, reason: string, answer?: string): void => {
     if (finished) return;
@@ -90,11 +112,11 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
     if (answer && vm.writable) {
       const body = `${reason}\n`;
       vm.end(`HTTP/1.1 ${answer}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      setTimeout(finish, 1000).unref();
+      setTimeout(() => finish(`refused: ${reason}`), 1000).unref();
       upstream?.destroy();
       return;
     }
-    finish();
+    finish(`refused: ${reason}`);
   };
   const toUpstream = (data: Buffer): void => {
     if (!upstreamReady) {
@@ -105,8 +127,10 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
     if (!upstream!.write(data) && !vmPaused) {
       vmPaused = true;
       vm.pause();
+      watchStall('the server');
       upstream!.once('drain', () => {
         vmPaused = false;
+        clearStall();
         vm.resume();
       });
     }
@@ -116,16 +140,34 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
     if (!vm.write(data) && !upstreamPaused && upstream) {
       upstreamPaused = true;
       upstream.pause();
+      watchStall('the client');
       vm.once('drain', () => {
         upstreamPaused = false;
+        clearStall();
         upstream?.resume();
       });
     }
   };
 
-  vm.on('error', () => finish());
-  vm.on('close', () => finish());
-  vm.setTimeout(o.idleMs, () => finish());
+  vm.on('error', (error: NodeJS.ErrnoException) => finish(`client TLS error (${error.code ?? error.message})`));
+  vm.on('close', () => finish('tunnel closed'));
+  vm.setTimeout(o.idleMs, () => finish(`idle for ${o.idleMs} ms`));
+  // Why watch the VM's own socket too: under a TLS socket on a stream, its 'close' may never come
+  // when the peer closes — that left a tunnel open until the idle timeout.
+  o.client.on('close', () => finish('client closed'));
+  o.client.on('error', (error: NodeJS.ErrnoException) => finish(`client connection error (${error.code ?? error.message})`));
+  // Our last byte to the VM is out (after a Connection: close, the server's end, a refusal): done.
+  o.client.on('finish', () => finish('tunnel closed'));
+  // The VM will send nothing more. In the middle of a request, that request can never be whole;
+  // between requests with none pending, nothing is left to answer; with answers pending, they are
+  // sent first (a half-closed client still reads). On a WebSocket, the end is passed on.
+  vm.on('end', () => {
+    vmEnded = true;
+    if (finished) return;
+    if (websocket) return void upstream?.end();
+    if (!requests.idle()) return finish('client closed in the middle of a request');
+    if (queue.length === 0) return finish('client closed');
+  });
   vm.on('secure', () => {
     // The door checked the SNI; this is the same check on the handshake that happened here.
     if ((vm as TLSSocket & { servername?: string }).servername?.toLowerCase() !== o.name) {
@@ -141,7 +183,7 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
     upstream.on('error', (error: NodeJS.ErrnoException) => {
       // A failed verification is a refusal with a record, never a silent fallback.
       if (!upstreamReady) refuse('upstream-tls', `TLS to the server failed (${error.code ?? error.message})`, '502 Bad Gateway');
-      else finish();
+      else finish(`upstream error (${error.code ?? error.message})`);
     });
     upstream.on('data', (chunk: Buffer) => {
       if (websocket) {
@@ -172,7 +214,7 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
           }
           bytesDown = 0;
           // A declined WebSocket handshake: what the VM sends next would be frames, not requests.
-          if (event.close || request?.websocket) vm.end();
+          if (event.close || request?.websocket || (vmEnded && queue.length === 0)) endVm();
         } else if (event.type === 'upgraded') {
           websocket!.down += event.data.length;
           const out = websocket!.scrubber.push(event.data);
@@ -184,18 +226,17 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<void> {
       if (websocket) {
         const rest = websocket.scrubber.flush();
         if (rest.length) toVm(rest);
-        vm.end();
+        endVm();
         return;
       }
       for (const event of responses.close()) {
         if (event.type === 'refuse') return refuse(event.code, event.reason, responseStarted ? undefined : '502 Bad Gateway');
         if (event.type === 'body') toVm(event.data);
       }
-      vm.end();
+      endVm();
     });
-    upstream.on('close', () => {
-      if (!vm.writableEnded) vm.end();
-    });
+    // The server closed without an end (reset, or destroyed): what it sent is passed on, then the VM's side ends.
+    upstream.on('close', endVm);
   });
 
   const openWebsocket = (): void => {

@@ -20,8 +20,8 @@ import type { InjectAuditRecord } from './inject-audit.ts';
 export interface Injector {
   /** Whether the rule of this name adds a secret. */
   injects(rule: string): boolean;
-  /** Runs one injected tunnel over `upstream` (TCP, connected to a checked address); resolves when it ends. */
-  run(o: { client: Duplex; hello: Buffer; name: string; port: number; upstream: Socket; rule: string; audit: (r: InjectAuditRecord) => void }): Promise<void>;
+  /** Runs one injected tunnel over `upstream` (TCP, connected to a checked address); resolves with the reason it ended. */
+  run(o: { client: Duplex; hello: Buffer; name: string; port: number; upstream: Socket; rule: string; audit: (r: InjectAuditRecord) => void; stallMs: number }): Promise<string>;
   /** Reads every source again; what changed and what failed, by secret name (never a value). */
   reload(): Promise<SecretReload>;
   /** The files the secrets are read from (watched for changes). */
@@ -73,9 +73,9 @@ export async function createInjector(config: InjectConfig, options: InjectorOpti
       }
       return { changed, failures: again.failures };
     },
-    run({ client, hello, name, port, upstream, rule, audit }) {
+    run({ client, hello, name, port, upstream, rule, audit, stallMs }) {
       return runInjectingTunnel({
-        client, hello, name, port, leaf: ca.leafFor(name), plan: plans.get(rule)!, needles, idleMs: options.idleMs, audit,
+        client, hello, name, port, leaf: ca.leafFor(name), plan: plans.get(rule)!, needles, idleMs: options.idleMs, stallMs, audit,
         // Full verification against the host's trust store (rejectUnauthorized is Node's default).
         connectUpstream: () => tlsConnect({ socket: upstream, servername: name, ALPNProtocols: ['http/1.1'], ...(options.upstreamCa && { ca: options.upstreamCa }) }),
       });

@@ -254,8 +254,8 @@ export class Tunnel {
     this.pending = [];
     void this.ctx.injector!.run({
       client: this.socket, hello, name: this.name, port: this.port, upstream: this.upstream!, rule: this.rule!.name,
-      audit: (record) => this.ctx.auditInject?.(record),
-    }).then(() => this.end('allowed', 'injected tunnel closed'));
+      audit: (record) => this.ctx.auditInject?.(record), stallMs: this.ctx.config.timeouts.stallMs,
+    }).then((reason) => this.end('allowed', `injected tunnel: ${reason}`));
   }
 
   // Forwards the client's checked bytes, unless a ClientHello is still incomplete.

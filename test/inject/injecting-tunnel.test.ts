@@ -56,7 +56,7 @@ function door(name: string, rule: { name: string; inject?: Array<{ header: strin
   const plan = injectionPlan(rule, values)!;
   const server = createServer((socket) => {
     void runInjectingTunnel({
-      client: socket, hello: Buffer.alloc(0), name, port: 443, leaf: proxyCa.leafFor(name), plan, needles, idleMs: 5000,
+      client: socket, hello: Buffer.alloc(0), name, port: 443, leaf: proxyCa.leafFor(name), plan, needles, idleMs: 5000, stallMs: 5000,
       audit: (r) => audit.push(r),
       connectUpstream: () => tlsConnect({ host: '127.0.0.1', port: upstreamPort, servername: upstreamName, ca: labCa.certPem, ALPNProtocols: ['http/1.1'] }),
     });

@@ -78,7 +78,7 @@ async function through(injector: Awaited<ReturnType<typeof createInjector>>, req
   const served = new Promise<void>((resolve) => relay.once('connection', (client) => {
     client.once('data', (hello: Buffer) => {
       const upstream = connect((upstreamServer.address() as { port: number }).port, '127.0.0.1');
-      upstream.once('connect', () => void injector.run({ client, hello, name: 'api.example.test', port: 443, upstream, rule: 'api', audit: () => {} }).finally(resolve));
+      upstream.once('connect', () => void injector.run({ client, hello, name: 'api.example.test', port: 443, upstream, rule: 'api', audit: () => {}, stallMs: 30_000 }).finally(resolve));
     });
   }));
   const ca = readFileSync(join(dir, 'proxy-ca.pem'), 'utf8');
