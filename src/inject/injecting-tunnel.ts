@@ -152,8 +152,10 @@ export function runInjectingTunnel(o: InjectingTunnelOptions): Promise<string> {
   vm.on('error', (error: NodeJS.ErrnoException) => finish(`client TLS error (${error.code ?? error.message})`));
   vm.on('close', () => finish('tunnel closed'));
   vm.setTimeout(o.idleMs, () => finish(`idle for ${o.idleMs} ms`));
-  // Why watch the VM's own socket too: under a TLS socket on a stream, its 'close' may never come
-  // when the peer closes — that left a tunnel open until the idle timeout.
+  // Why watch the VM's own socket too, and act on 'end': the doors' sockets are half-open
+  // (allowHalfOpen) and the TLS socket on top stays half-open after the VM's end, so when the VM
+  // closed nothing ever emitted 'close' — the tunnel waited for the idle timeout (measured: 'end'
+  // on both, no 'close' or 'finish' until the proxy was stopped).
   o.client.on('close', () => finish('client closed'));
   o.client.on('error', (error: NodeJS.ErrnoException) => finish(`client connection error (${error.code ?? error.message})`));
   // Our last byte to the VM is out (after a Connection: close, the server's end, a refusal): done.
