@@ -3,6 +3,7 @@
 // in its own process (bench/inject-proxy.ts); the upstreams are the lab's injection servers.
 //
 //   node --import tsx bench/inject.ts [REQUESTS] [MIB]     (defaults 500, 32)
+//   NANOPOLICY_BENCH_CPU_PROF=DIR ... (each proxy's CPU profile, for `node --cpu-prof` reading)
 //
 // Goals (issue 23): request latency added <= 2 ms at the median, streamed-event delay added
 // <= 1 ms, throughput >= 0.8x the plain tunnel, proxy memory flat over 10,000 requests.
@@ -45,8 +46,10 @@ function child(argv: string[]): Promise<{ child: ChildProcess; ready: Record<str
 }
 const server = (script: string, name: string, extra: Record<string, unknown>) =>
   child([join(SERVERS_DIR, script), JSON.stringify({ name, address: '127.0.0.1', port: 0, log: '/dev/null', tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') }, secretFile: join(dir, 'secret'), ...extra })]);
+// NANOPOLICY_BENCH_CPU_PROF=DIR: each proxy writes a V8 CPU profile there when it is stopped.
+const profile = process.env.NANOPOLICY_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NANOPOLICY_BENCH_CPU_PROF}`] : [];
 const proxy = (mode: string, upstreamPort: number) =>
-  child(['--expose-gc', '--import', 'tsx', join(import.meta.dirname, 'inject-proxy.ts'), JSON.stringify({ mode, upstreamPort, name: NAME, labCa: join(dir, 'lab-ca.pem'), proxyCaCert: join(dir, 'proxy-ca.pem'), proxyCaKey: join(dir, 'proxy-ca-key.pem'), secretFile: join(dir, 'secret') })]);
+  child([...profile, '--expose-gc', '--import', 'tsx', join(import.meta.dirname, 'inject-proxy.ts'), JSON.stringify({ mode, upstreamPort, name: NAME, labCa: join(dir, 'lab-ca.pem'), proxyCaCert: join(dir, 'proxy-ca.pem'), proxyCaKey: join(dir, 'proxy-ca-key.pem'), secretFile: join(dir, 'secret') })]);
 
 // A keep-alive HTTP/1.1 client over one TLS connection: sends a request, resolves with the raw
 // response once its body is complete (Content-Length or chunked end), with timestamps per read.
