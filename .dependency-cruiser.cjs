@@ -12,7 +12,7 @@ const FLOORS = [
   { rooms: ['formats', 'host', 'snapshots'], within: { host: ['formats'], snapshots: ['formats', 'host'] } },
   { rooms: ['grammar', 'compiler'], within: { compiler: ['grammar'] } },
   {
-    rooms: ['inject', 'proxy', 'enforce', 'verify', 'explain', 'init', 'workflow', 'guest', 'doctor'],
+    rooms: ['inject', 'proxy', 'enforce', 'verify', 'explain', 'init', 'guest', 'doctor'],
     within: { proxy: ['inject'], verify: ['inject'], guest: ['enforce', 'verify'], doctor: ['enforce', 'verify', 'guest'] },
   },
   { rooms: ['cli'] },
