@@ -7,7 +7,7 @@
 import { readFileSync, watchFile } from 'node:fs';
 import { parseProxyConfig } from '../formats/proxy-config.ts';
 import { startProxy } from './server.ts';
-import { createInjector, type Injector } from '../inject/injector.ts';
+import type { Injector } from '../inject/injector.ts';
 
 // Reads the one option this process takes.
 function configPath(argv: string[]): string {
@@ -35,8 +35,10 @@ async function main(): Promise<void> {
   const hostsFile = process.env.NANOPOLICY_HOSTS_FILE;
   // Secrets are read (and the CA loaded) before the proxy listens: a source that fails stops the
   // start with the item's name, never a proxy that runs without the credential.
+  // Loaded only then: the injecting layer brings node-forge and TLS termination, which a proxy
+  // without secrets never uses (it starts in less time and memory without them).
   const injector = config.inject
-    ? await createInjector(config.inject, { vm: config.vm, ownerUid: process.getuid?.() ?? 0, env: process.env, idleMs: config.timeouts.idleMs })
+    ? await (await import('../inject/injector.ts')).createInjector(config.inject, { vm: config.vm, ownerUid: process.getuid?.() ?? 0, env: process.env, idleMs: config.timeouts.idleMs })
     : undefined;
   const proxy = await startProxy(config, {
     ...(injector && { injector }),
