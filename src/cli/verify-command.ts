@@ -125,7 +125,7 @@ Examples:
         rememberVerify(stateDir, results, io);
       }
       const ok = results.every((r) => r.ok);
-      if (options.json) io.stdout.write(`${JSON.stringify({ ok, wrong: results.filter((r) => !r.ok).length, results, ...(figures as object) }, null, 2)}\n`);
+      if (options.json) io.stdout.write(`${JSON.stringify({ ok, wrong: results.filter((r) => !r.ok).length, notProbed: results.filter((r) => r.ok && r.probed === false).length, results, ...(figures as object) }, null, 2)}\n`);
       else io.stdout.write(formatReport(results, paint));
       setExit(ok ? EXIT.ok : EXIT.verifyFailed);
     });

@@ -40,8 +40,13 @@ export interface VerifyManifest {
   inject?: {
     /** One cheap authenticated request per injected name, its headers holding the placeholders as a client would send them; the upstream must accept it. No method and path: no cheap call is known for the name (verify --inject-request gives one; without it the row is NOT RUN). */
     requests: Array<{ rule: string; host: string; port: number; method?: string; path?: string; headers: Array<{ name: string; value: string }> }>;
-    /** Injected names no request can stand for (a wildcard, a gateway whose token goes in IDENTIFY), and why. */
+    /** Injected names no request can stand for (a wildcard), and why. */
     unprobed: Array<{ rule: string; host: string; why: string }>;
+    /** Gateways whose token the proxy puts into IDENTIFY/RESUME (`websocket-token`): the VM opens a
+     *  WebSocket through the injecting layer and reads the server's HELLO, and sends no token (an
+     *  IDENTIFY would log the bot in). `provenBy`: an injected request above that carries the same
+     *  secret, so the token's value is checked there. */
+    websockets?: Array<{ rule: string; host: string; port: number; path: string; secret: string; provenBy?: string }>;
     /** Listed names without injection: their TLS must not be our CA's (the tunnel is end to end, so a placeholder sent there arrives as sent). */
     plain: Array<{ rule: string; host: string; port: number }>;
     /** Every secret's placeholder. */

@@ -31,7 +31,7 @@ export function formatReport(rawResults: readonly ProbeResult[], paint: Paint = 
   for (const g of groups) {
     lines.push(paint.bold(GROUP_TITLES[g] ?? g));
     for (const r of results.filter((x) => x.group === g)) {
-      const mark = r.ok ? paint.green('ok  ') : paint.red('FAIL');
+      const mark = !r.ok ? paint.red('FAIL') : r.probed === false ? paint.dim('--  ') : paint.green('ok  ');
       const measured = pad(r.measured, wMeas);
       lines.push(`  ${mark} ${pad(r.probe, wProbe)}  ${pad(r.expected, wExp)}  ${r.ok ? measured : paint.red(measured)}  ${paint.dim(`${r.ms} ms`)}`);
     }
@@ -50,10 +50,11 @@ export function formatReport(rawResults: readonly ProbeResult[], paint: Paint = 
   return `${lines.join('\n')}\n`;
 }
 
-// "17 wrong, 64 correct", coloured by outcome.
+// "17 wrong, 64 correct" (", 2 not probed" when rows were not tried), coloured by outcome.
 export function summaryLine(results: readonly ProbeResult[], paint: Paint = NO_PAINT): string {
   const wrong = results.filter((r) => !r.ok).length;
-  const text = `${wrong} wrong, ${results.length - wrong} correct`;
+  const notProbed = results.filter((r) => r.ok && r.probed === false).length;
+  const text = `${wrong} wrong, ${results.length - wrong - notProbed} correct${notProbed ? `, ${notProbed} not probed` : ''}`;
   return wrong > 0 ? paint.red(text) : paint.green(text);
 }
 

@@ -20,7 +20,8 @@ const available = requireLab('verify: credential injection in the lab');
 const ROOT = join(import.meta.dirname, '../..');
 const API = '203.0.113.30';
 const ECHO = '203.0.113.31';
-const NAMES = { api: 'api.inject.test', echo: 'echo.inject.test' };
+const GATEWAY = '203.0.113.32';
+const NAMES = { api: 'api.inject.test', echo: 'echo.inject.test', gateway: 'gw.inject.test' };
 const SECRET = `sk-lab-${randomBytes(18).toString('hex')}`;
 
 const t = suite('verify: credential injection (lab)');
@@ -30,10 +31,10 @@ const services: RunningService[] = [];
 
 t.before(async () => {
   await buildProbe();
-  lab = await createLab({ wanAddresses: [API, ECHO], hostHosts: { [NAMES.api]: API, [NAMES.echo]: ECHO } });
+  lab = await createLab({ wanAddresses: [API, ECHO, GATEWAY], hostHosts: { [NAMES.api]: API, [NAMES.echo]: ECHO, [NAMES.gateway]: GATEWAY } });
   home = join(lab.dir, 'home');
   mkdirSync(join(home, '.config/nanopolicy'), { recursive: true, mode: 0o700 });
-  const leaf = lab.issueCert({ names: [NAMES.api, NAMES.echo] });
+  const leaf = lab.issueCert({ names: [NAMES.api, NAMES.echo, NAMES.gateway] });
   writeFileSync(join(lab.dir, 'leaf.pem'), leaf.certPem);
   writeFileSync(join(lab.dir, 'leaf-key.pem'), leaf.keyPem, { mode: 0o600 });
   writeFileSync(join(home, '.config/nanopolicy/lab.secret'), `${SECRET}\n`, { mode: 0o600 });
@@ -42,6 +43,7 @@ t.before(async () => {
   const tlsFiles = { cert: join(lab.dir, 'leaf.pem'), key: join(lab.dir, 'leaf-key.pem') };
   services.push(await startServerScript(lab.ns.wan, 'inject-api-server.mjs', { name: 'api', address: API, port: 443, log: join(lab.dir, 'api.log'), tls: tlsFiles, secretFile: join(lab.dir, 'api.secret') }));
   services.push(await startServerScript(lab.ns.wan, 'inject-echo-server.mjs', { name: 'echo', address: ECHO, port: 443, log: join(lab.dir, 'echo.log'), tls: tlsFiles }));
+  services.push(await startServerScript(lab.ns.wan, 'inject-gateway-server.mjs', { name: 'gateway', address: GATEWAY, port: 443, log: join(lab.dir, 'gateway.log'), tls: tlsFiles, secretFile: join(lab.dir, 'api.secret') }));
 });
 t.after(async () => {
   for (const s of services) s.child.kill();
@@ -59,6 +61,8 @@ t('compile → enforce → verify: the placeholder works through the proxy, the 
   writeFileSync(policy, `vm lab-vm
 secret lab from file ~/.config/nanopolicy/lab.secret env LAB_KEY
 egress api ${NAMES.api} inject x-api-key: {lab}
+egress gateway ${NAMES.gateway} websocket-token {lab}
+egress wild *.wild.inject.test inject x-api-key: {lab}
 egress echo ${NAMES.echo}
 `);
   const out = join(home, '.config/nanopolicy/out');
@@ -74,7 +78,7 @@ egress echo ${NAMES.echo}
     '--skip', 'icmp,gateway,mounts,dns,egress,bridges,direct,hosts', '--timeout', '400', '--budget', '60000', '--json',
   ];
   const verify = await np(verifyArgs);
-  const report = JSON.parse(verify.stdout) as { results: Array<{ ok: boolean; probe: string; measured: string; detail?: string }> };
+  const report = JSON.parse(verify.stdout) as { notProbed: number; results: Array<{ ok: boolean; probe: string; measured: string; detail?: string; probed?: false }> };
   const wrong = report.results.filter((r) => !r.ok).map((r) => `${r.probe}: ${r.detail ?? r.measured}`);
   assert.equal(wrong, [], wrong.join('\n'));
   assert.is(verify.exitCode, 0);
@@ -84,6 +88,16 @@ egress echo ${NAMES.echo}
   assert.is(row(`placeholders to ${NAMES.echo}`)?.measured, 'unchanged');
   assert.is(row('secret "lab" from file')?.measured, 'readable, ≥ 8 characters');
   assert.match(row('proxy CA refused outside its names')!.measured, /permitted subtree violation/);
+  // The gateway: a WebSocket through the layer and its HELLO, no token sent; the proxy logged it,
+  // and the injected request with the upstream's 200 (the host's evidence, not the VM's word).
+  assert.is(row(`wss://${NAMES.gateway}/ (gateway) through the injecting layer`)?.measured, '101, HELLO');
+  assert.is(row(`audit log: GET ${NAMES.api}/v1/models injected`)?.measured, 'logged, 200');
+  assert.is(row(`audit log: WebSocket to ${NAMES.gateway} opened`)?.measured, 'logged');
+  const gatewaySeen = readFileSync(join(lab.dir, 'gateway.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
+  assert.not.ok(gatewaySeen.some((l) => l.kind === 'identify' || l.kind === 'resume'), 'verify logged the bot in');
+  // The wildcard, in the proxy rows and the injection rows: not probed, and not counted correct.
+  assert.equal(report.results.filter((r) => r.probed === false).map((r) => r.probe).sort(), ['*.wild.inject.test (wild) with the placeholder', '*.wild.inject.test:443 (wild) through the proxy']);
+  assert.is(report.notProbed, 2);
   assert.not.ok(verify.stdout.includes(SECRET), 'verify printed the secret');
   const api = readFileSync(join(lab.dir, 'api.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { authorized: boolean });
   assert.ok(api.length > 0 && api.every((l) => l.authorized), 'the API saw the real key on every request');

@@ -8,7 +8,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import https from 'node:https';
 import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { createInjector } from '../../src/inject/injector.ts';
 import { compilePolicy } from '../../src/compiler/compile.ts';
 import { buildInjectProbes } from '../../src/compiler/emit/inject-probes.ts';
 import { injectionProbes } from '../../src/verify/inside/injection.ts';
+import { summaryLine } from '../../src/verify/format-report.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'np-inject-probes-'));
 const SECRET = `sk-lab-${randomBytes(16).toString('hex')}`;
@@ -109,7 +111,102 @@ test('attacks: the wrong secret fails (401); a name the proxy terminates without
   assert.match(noRequest[0]!.detail!, '--inject-request api.example.test=GET/PATH');
 });
 
+// The gateway: a WebSocket through the injecting layer, HELLO read, no token sent; the wildcard not
+// probed (and not counted correct). Then gateways that lie: a 101 that answers another key, a first
+// frame that is not HELLO, a plain HTTP answer.
+const botPolicy = compilePolicy({
+  file: 'p.policy',
+  home: dir,
+  cwd: dir,
+  source: `vm unit\nsecret bot from file ${join(dir, 'secret')} env BOT_TOKEN\negress rest rest.example.test inject authorization: Bot {bot}\negress gateway gw.example.test websocket-token {bot}\negress wild *.wild.example.test inject x-api-key: {bot}\n`,
+}).policy!;
+const botInject = buildInjectProbes(botPolicy)!;
+
+// A TLS server for gw.example.test that answers an upgrade as `mode` says.
+async function fakeGateway(mode: 'bad-accept' | 'no-hello' | 'no-upgrade'): Promise<number> {
+  const gwLeaf = testCa().issue({ names: ['gw.example.test'] });
+  const server = https.createServer({ cert: gwLeaf.certPem, key: gwLeaf.keyPem }, (_request, response) => {
+    response.writeHead(200, { 'content-type': 'text/plain' });
+    response.end('not a gateway\n');
+  });
+  if (mode !== 'no-upgrade') {
+    server.on('upgrade', (request, socket) => {
+      const key = String(request.headers['sec-websocket-key']);
+      const accept = createHash('sha1').update(`${mode === 'bad-accept' ? 'another key' : key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      const body = Buffer.from(JSON.stringify({ op: mode === 'no-hello' ? 0 : 10, d: {} }));
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      socket.write(Buffer.concat([Buffer.from([0x81, body.length]), body]));
+    });
+  }
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as { port: number }).port;
+}
+const servers: https.Server[] = [];
+
+async function gatewayProxy(gatewayPort: number): Promise<{ port: number; caPem: string }> {
+  const caDir = mkdtempSync(join(dir, 'ca-'));
+  const injector = await createInjector({
+    caDir,
+    caNames: ['gw.example.test', 'rest.example.test', 'wild.example.test'],
+    secrets: [{ name: 'bot', source: { kind: 'file', path: join(dir, 'secret') } }],
+    rules: [{ name: 'gateway', headers: [], websocketToken: 'bot' }],
+  }, { vm: 'unit', ownerUid: process.getuid!(), env: { PATH: '/usr/bin:/bin' }, idleMs: 10_000, upstreamCa: [testCa().certPem] });
+  const harness = await startHarness({
+    hosts: { 'gw.example.test': ['203.0.113.12'] },
+    upstreamPort: gatewayPort,
+    config: { rules: [{ name: 'gateway', host: 'gw.example.test', port: 443 }] },
+    deps: { injector, connect: () => connect({ host: '127.0.0.1', port: gatewayPort, allowHalfOpen: true }) },
+  });
+  harnesses.push(harness);
+  return { port: harness.proxy.address.port, caPem: readFileSync(join(caDir, 'proxy-ca.pem'), 'utf8') };
+}
+
+test('the gateway manifest: a WebSocket probe proven by the HTTP name with the same secret; the wildcard unprobed', () => {
+  assert.equal(botInject.websockets, [{ rule: 'gateway', host: 'gw.example.test', port: 443, path: '/', secret: 'bot', provenBy: 'rest.example.test' }]);
+  assert.equal(botInject.unprobed.map((u) => u.host), ['*.wild.example.test']);
+  assert.equal(botInject.requests.map((r) => r.host), ['rest.example.test']);
+});
+
+test('a gateway through the injecting layer: 101 and HELLO, no token sent; the wildcard row is not probed and not counted correct', async () => {
+  const log = join(dir, 'gateway.log');
+  const gwLeaf = testCa().issue({ names: ['gw.example.test'] });
+  writeFileSync(join(dir, 'gw-cert.pem'), gwLeaf.certPem);
+  writeFileSync(join(dir, 'gw-key.pem'), gwLeaf.keyPem, { mode: 0o600 });
+  const child = spawn(process.execPath, [join(SERVERS_DIR, 'inject-gateway-server.mjs'), JSON.stringify({ name: 'gateway', address: '127.0.0.1', port: 0, log, tls: { cert: join(dir, 'gw-cert.pem'), key: join(dir, 'gw-key.pem') }, secretFile: join(dir, 'secret') })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const gatewayPort = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()).port)));
+  const proxy = await gatewayProxy(gatewayPort);
+  const only = { ...botInject, requests: [] };
+  const rows = await injectionProbes(only, { host: '127.0.0.1', port: proxy.port }, { timeoutMs: 2000, proxyCaPem: proxy.caPem });
+  const gw = rows.find((r) => r.probe.startsWith('wss://gw.example.test/'))!;
+  assert.is(gw.measured, '101, HELLO', JSON.stringify(rows, null, 1));
+  assert.ok(gw.ok);
+  assert.match(gw.detail!, 'proven by the request to rest.example.test');
+  const wild = rows.find((r) => r.probe.startsWith('*.wild.example.test'))!;
+  assert.equal([wild.ok, wild.probed, wild.measured], [true, false, 'not probed']);
+  assert.is(summaryLine(rows), '0 wrong, 1 correct, 1 not probed');
+  // The server saw the WebSocket open and no IDENTIFY or RESUME: the probe logged no bot in.
+  const seen = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
+  assert.ok(seen.some((l) => l.kind === 'open'));
+  assert.not.ok(seen.some((l) => l.kind === 'identify' || l.kind === 'resume'), JSON.stringify(seen));
+});
+
+test('gateways that lie: a 101 for another key, a first frame that is not HELLO, no upgrade at all — each a failed row', async () => {
+  const only = { ...botInject, requests: [], unprobed: [] };
+  const cases: Array<['bad-accept' | 'no-hello' | 'no-upgrade', string]> = [['bad-accept', '101, wrong accept'], ['no-hello', '101, first frame opcode 1, op 0'], ['no-upgrade', '200']];
+  for (const [mode, measured] of cases) {
+    const proxy = await gatewayProxy(await fakeGateway(mode));
+    const rows = await injectionProbes(only, { host: '127.0.0.1', port: proxy.port }, { timeoutMs: 2000, proxyCaPem: proxy.caPem });
+    assert.equal(rows.map((r) => [r.measured, r.ok]), [[measured, false]], `${mode}: ${JSON.stringify(rows)}`);
+  }
+  // Without the host's CA the injected TLS cannot be told from any other: NOT RUN, a failure.
+  const rows = await injectionProbes(only, { host: '127.0.0.1', port: 1 }, { timeoutMs: 500 });
+  assert.equal(rows.map((r) => [r.measured, r.ok]), [['NOT RUN', false]]);
+});
+
 test.after(async () => {
+  for (const s of servers) s.close();
   for (const c of children) c.kill();
   for (const h of harnesses) await h.close();
   rmSync(dir, { recursive: true, force: true });

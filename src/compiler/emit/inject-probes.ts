@@ -18,6 +18,9 @@ export const KNOWN_REQUESTS: Readonly<Record<string, { method: string; path: str
   'api.github.com': { method: 'GET', path: '/user', headers: [{ name: 'user-agent', value: 'nanopolicy-verify' }, { name: 'accept', value: 'application/vnd.github+json' }] },
 };
 
+// Where a known gateway takes its WebSocket (Discord's docs: "wss://gateway.discord.gg/?v=10&encoding=json").
+const KNOWN_GATEWAYS: Readonly<Record<string, string>> = { 'gateway.discord.gg': '/?v=10&encoding=json' };
+
 // The manifest's section, or undefined when the policy injects nothing.
 export function buildInjectProbes(policy: Pick<Policy, 'egress' | 'secrets'>): Inject | undefined {
   const injecting = policy.egress.filter((r) => r.inject || r.websocketToken !== undefined);
@@ -25,6 +28,7 @@ export function buildInjectProbes(policy: Pick<Policy, 'egress' | 'secrets'>): I
   const placeholder = new Map(policy.secrets.map((s) => [s.name, s.placeholder]));
   const requests: Inject['requests'] = [];
   const unprobed: Inject['unprobed'] = [];
+  const websockets: NonNullable<Inject['websockets']> = [];
   for (const rule of injecting) {
     for (const host of rule.hosts) {
       if (host.wildcard) {
@@ -32,8 +36,9 @@ export function buildInjectProbes(policy: Pick<Policy, 'egress' | 'secrets'>): I
         continue;
       }
       if (!rule.inject) {
-        // Why not: a gateway session logs the bot in and counts against its daily IDENTIFY limit.
-        unprobed.push({ rule: rule.name, host: host.host, why: "its token goes in the gateway's IDENTIFY, and a probe would log the bot in" });
+        // Why no token: a gateway session logs the bot in and counts against its daily IDENTIFY
+        // limit. The WebSocket and the server's HELLO still prove the path through the layer.
+        websockets.push({ rule: rule.name, host: host.host, port: host.port, path: KNOWN_GATEWAYS[host.host] ?? '/', secret: rule.websocketToken! });
         continue;
       }
       const known = KNOWN_REQUESTS[host.host];
@@ -42,6 +47,12 @@ export function buildInjectProbes(policy: Pick<Policy, 'egress' | 'secrets'>): I
       requests.push({ rule: rule.name, host: host.host, port: host.port, ...(known ? { method: known.method, path: known.path } : {}), headers: [...(known?.headers ?? []), ...injected] });
     }
   }
+  // A gateway's token is proven where the same secret is injected into an HTTP request (discord.com
+  // and gateway.discord.gg share the bot token).
+  for (const w of websockets) {
+    const carrier = requests.find((q) => injecting.find((r) => r.name === q.rule)?.inject?.some((i) => i.template.some((p) => 'secret' in p && p.secret === w.secret)));
+    if (carrier) w.provenBy = carrier.host;
+  }
   const plain = policy.egress.filter((r) => !r.inject && r.websocketToken === undefined).flatMap((r) => r.hosts.filter((h) => !h.wildcard).map((h) => ({ rule: r.name, host: h.host, port: h.port })));
-  return { requests, unprobed, plain, placeholders: policy.secrets.map((s) => s.placeholder) };
+  return { requests, unprobed, ...(websockets.length ? { websockets } : {}), plain, placeholders: policy.secrets.map((s) => s.placeholder) };
 }

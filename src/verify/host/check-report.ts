@@ -50,6 +50,9 @@ export function checkReport(report: unknown, challenge: string): CheckedReport {
       ok: row.ok,
       ms: typeof row.ms === 'number' && Number.isFinite(row.ms) && row.ms >= 0 ? Math.round(row.ms) : 0,
       ...(row.detail !== undefined ? { detail: sanitizeText(row.detail) } : {}),
+      // Kept only as the weaker claim it is: a row the VM says it did not try is counted as not
+      // probed, never as correct (and a failed row stays failed).
+      ...(row.probed === false && row.ok ? { probed: false as const } : {}),
     };
     // Only the probe groups are the VM's to report: a "host" or "canary" row from the VM is a forgery.
     if (!(PROBE_GROUPS as readonly string[]).includes(row.group!)) {

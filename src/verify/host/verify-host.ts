@@ -26,6 +26,7 @@ import { claimsOf, counterEvidence } from './counter-evidence.ts';
 import { checkVmProcesses } from './vm-processes.ts';
 import { checkPfPrecedence } from './pf-precedence.ts';
 import { CA_CERT_FILE, checkInjectionHost } from './injection-host.ts';
+import { checkInjectionAudit, injectionProbePlan, plannedConnects, type InjectionProbePlan } from './injection-audit.ts';
 import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 
@@ -118,10 +119,11 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
   ]);
   const after = counted ? await readCounters(o.policy, o.artifacts, counted, run, o.pf?.asRoot) : undefined;
   const canaryRows = await canaries.close();
+  const plan = injectionPlan(o);
   const auditRows = !probeEgress || inside instanceof Error
     ? []
     : mark
-      ? await checkAudit(o.policy, mark, nonce, 2000, injectionAttempts(o))
+      ? [...(await checkAudit(o.policy, mark, nonce, 2000, plannedConnects(plan))), ...(await checkInjectionAudit(plan, mark))]
       : [hostRow('audit log of the egress proxy', 'read', 'NO STATE DIR', false, 0, 'the policy lists egress but verify was given no state directory, so the proxy\'s audit log cannot back the VM\'s report')];
   const firewallRows = firewallMark && !(inside instanceof Error) ? await checkFirewallLog(firewallMark, direct) : [];
   const evidence: ProbeResult[] = [];
@@ -159,22 +161,17 @@ function injectionChecks(o: VerifyHostOptions): Promise<ProbeResult[]> {
   return checkInjectionHost(o.policy, { caDir: dirname(proxyAuditPath(o.stateDir)), ownerUid: o.ownerUid ?? process.getuid?.() ?? 0, env: o.env ?? process.env });
 }
 
-// The CONNECTs the VM's injection probes make to listed names ("host:port" → count), so the audit
-// check expects them: a request per injected name that has one (and a CA to check it with), one per
-// plain name, one to the echo.
-function injectionAttempts(o: VerifyHostOptions): Record<string, number> {
-  const inject = o.manifest.inject;
-  if (!inject || o.inside.skip?.includes('inject')) return {};
-  const hasCa = o.inside.proxyCaPem !== undefined || (o.stateDir !== undefined && proxyCa(o.stateDir).proxyCaPem !== undefined);
-  const out: Record<string, number> = {};
-  const add = (key: string) => (out[key] = (out[key] ?? 0) + 1);
-  if (hasCa) {
-    for (const r of inject.requests) if ((r.method && r.path) || o.inside.injectRequests?.[r.host]) add(`${r.host}:${r.port}`);
-    for (const p of inject.plain) add(`${p.host}:${p.port}`);
-  }
-  const echo = /^([A-Za-z0-9.-]+):(\d+)\//.exec(o.inside.injectEcho ?? '');
-  if (echo) add(`${echo[1]}:${echo[2]}`);
-  return out;
+// What the VM's injection probes will send through the proxy: the CONNECTs the audit check of
+// attempts expects, and the injected requests and WebSockets the proxy must have logged.
+function injectionPlan(o: VerifyHostOptions): InjectionProbePlan {
+  const haveCa = o.inside.proxyCaPem !== undefined || (o.stateDir !== undefined && proxyCa(o.stateDir).proxyCaPem !== undefined);
+  return injectionProbePlan({
+    inject: o.manifest.inject,
+    haveCa,
+    skipped: o.inside.skip?.includes('inject') ?? false,
+    ...(o.inside.injectRequests ? { injectRequests: o.inside.injectRequests } : {}),
+    ...(o.inside.injectEcho !== undefined ? { injectEcho: o.inside.injectEcho } : {}),
+  });
 }
 
 // The proxy's CA certificate (public) for the VM's injection probes; absent, those rows say NOT RUN.

@@ -37,7 +37,7 @@ export async function egressProxy(egress: Egress | undefined, scanner: TcpScanne
   // One at a time: the proxy's connection cap is the owner's, and the audit order stays readable.
   for (const n of exact) rows.push(await throughProxy(egress.proxy, n, n.host, o));
   for (const n of egress.names.filter((x) => x.wildcard)) {
-    rows.push(row(`${n.host}:${n.port} (${n.rule}) through the proxy`, 'TLS ok', 'not probed', true, 0, `"${n.host}" is a wildcard: no single name stands for it, so it is not probed`));
+    rows.push({ ...row(`${n.host}:${n.port} (${n.rule}) through the proxy`, 'TLS ok', 'not probed', true, 0, `"${n.host}" is a wildcard: no single name stands for it, so it is not probed`), probed: false });
   }
   rows.push(await unlisted(egress.proxy, names.unlisted, o));
   if (exact[0]) rows.push(await throughProxy(egress.proxy, exact[0], names.sni, o));

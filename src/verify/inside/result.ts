@@ -16,6 +16,9 @@ export interface ProbeResult {
   ms: number;
   /** A plain sentence naming the failure (or why a check was skipped). */
   detail?: string;
+  /** false: nothing was tried, because nothing can stand for the expectation (a wildcard name);
+   *  the detail says why. Such a row is not wrong, and it is not counted as correct either. */
+  probed?: false;
 }
 
 export interface Endpoint {
