@@ -1,5 +1,6 @@
 // One line of `nanopolicy log` for a record of the injecting layer (issue 23): an injected request,
-// a WebSocket that opened or closed, or a refusal inside an injected tunnel. Secrets by name only.
+// a WebSocket that opened or closed, a refusal inside an injected tunnel, or a secret source that
+// could not be read again (or could again, or gave a new value). Secrets by name only.
 
 import type { Colors } from '../colors.ts';
 
@@ -18,6 +19,8 @@ interface InjectLine {
   tokensInjected?: number;
   code?: string;
   reason?: string;
+  secret?: string;
+  hint?: string;
 }
 
 // The line, or undefined when the record is not one of the injecting layer's.
@@ -26,6 +29,10 @@ export function formatInjectRecord(record: object, c: Colors): string | undefine
   if (typeof r.kind !== 'string') return undefined;
   // The proxy records UTC, and the line says so (as every line of `log` does).
   const time = `${String(r.time).replace('T', ' ').replace(/\.\d+Z$|Z$/, '')} UTC`;
+  // The proxy's own records about a secret source (src/proxy/main.ts), by name only.
+  if (r.kind === 'secret-unreadable') return `${c.dim(time)}  ${c.red('SECRET')}   "${r.secret}" could not be read again: ${r.reason} The value read before stays in use. ${r.hint ?? ''}`.trimEnd();
+  if (r.kind === 'secret-readable') return `${c.dim(time)}  ${c.green('secret')}   "${r.secret}" is readable again`;
+  if (r.kind === 'secret-changed') return `${c.dim(time)}  ${c.green('secret')}   new value in use for ${(r.secrets ?? []).map((n) => `"${n}"`).join(', ')}`;
   const rule = (r.rule ?? '').padEnd(10);
   const with_ = r.secrets?.length ? ` + ${r.secrets.join(', ')}` : '';
   if (r.kind === 'injected-request') {

@@ -3,7 +3,7 @@
 // `node dist/proxy.js --config FILE` in its own process group, wait for its "listening" line,
 // check it listens on the gateway and nowhere else, and on undo stop exactly that process.
 
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Policy } from '../compiler/policy.ts';
@@ -64,6 +64,20 @@ export function proxyStep(policy: Policy, range: (ctx: StepContext) => string, a
   };
 }
 
+/** proxy.log past this size is moved to proxy.log.1 when a proxy starts (enforce, or the supervisor's restart). */
+export const PROXY_LOG_ROTATE_BYTES = 1024 * 1024;
+
+// The proxy's stderr goes to proxy.log for as long as it runs; each start that finds the file past
+// PROXY_LOG_ROTATE_BYTES moves it to proxy.log.1 (replacing the one before), so a proxy restarted
+// all year keeps two generations. (What the owner must act on is in the audit log too.)
+export function rotateProxyLog(log: string): void {
+  try {
+    if (existsSync(log) && statSync(log).size > PROXY_LOG_ROTATE_BYTES) renameSync(log, `${log}.1`);
+  } catch {
+    // A log that cannot be moved is written on: losing a rotation must not stop the proxy.
+  }
+}
+
 // Writes the config, starts the proxy, records it, and fails unless it listens on the gateway only.
 export async function startProxy(ctx: StepContext, policy: Policy, artifacts: EnforceArtifacts, clients: string): Promise<ProxyState> {
   if (!artifacts.proxyConfig || !policy.proxy) throw new StepError('The policy lists egress but no proxy configuration was built.');
@@ -72,6 +86,7 @@ export async function startProxy(ctx: StepContext, policy: Policy, artifacts: En
   const denyNetworks = [...new Set([policy.network.subnet, ...hostAddressNetworks()])];
   writeFileSync(config, artifacts.proxyConfig({ allowClients: [clients], denyNetworks, auditLog }), { mode: 0o600 });
   const log = proxyLogPath(ctx.stateDir);
+  rotateProxyLog(log);
   const from = existsSync(log) ? statSync(log).size : 0;
   const c = proxyCmd(config);
   const pid = ctx.runner.spawn(c, log);

@@ -32,7 +32,7 @@ export interface SecretReload {
   /** Secrets whose value is new. */
   changed: string[];
   /** Sources that failed: the message and hint name the item; the value read before stays. */
-  failures: Array<{ message: string; hint: string }>;
+  failures: Array<{ name: string; message: string; hint: string }>;
 }
 
 export interface InjectorOptions {

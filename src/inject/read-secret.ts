@@ -129,13 +129,13 @@ function fail(name: string, problem: string, hint: string): SecretRead {
 }
 
 // Reads every secret; all failures at once, so the owner fixes them in one go.
-export async function readSecrets(secrets: ReadonlyArray<Pick<Secret, 'name' | 'source'>>, options: ReadSecretOptions): Promise<{ values: Map<string, string>; failures: Array<{ message: string; hint: string }> }> {
+export async function readSecrets(secrets: ReadonlyArray<Pick<Secret, 'name' | 'source'>>, options: ReadSecretOptions): Promise<{ values: Map<string, string>; failures: Array<{ name: string; message: string; hint: string }> }> {
   const values = new Map<string, string>();
-  const failures: Array<{ message: string; hint: string }> = [];
+  const failures: Array<{ name: string; message: string; hint: string }> = [];
   for (const secret of secrets) {
     const read = await readSecret(secret, options);
     if (read.ok) values.set(secret.name, read.value);
-    else failures.push({ message: read.message, hint: read.hint });
+    else failures.push({ name: secret.name, message: read.message, hint: read.hint });
   }
   return { values, failures };
 }

@@ -73,11 +73,12 @@ function rotate(path: string, rotateBytes: number): void {
   unlinkSync(path);
 }
 
-// The lines of allowed records ("open" ones included) and refusal summaries (a flood's count),
-// the newest whose total fits in `budget`. Records are our own JSON.stringify output, where
-// "decision":"allowed" and "event":"summary" can only be those fields.
+// The lines of allowed records ("open" ones included), refusal summaries (a flood's count) and the
+// proxy's records about secret sources (rare, and the owner must see them), the newest whose total
+// fits in `budget`. Records are our own JSON.stringify output, where "decision":"allowed",
+// "event":"summary" and "kind":"secret-…" can only be those fields.
 function allowedLines(text: string, budget: number): string {
-  const lines = text.split('\n').filter((line) => line.includes('"decision":"allowed"') || line.includes('"event":"summary"'));
+  const lines = text.split('\n').filter((line) => line.includes('"decision":"allowed"') || line.includes('"event":"summary"') || line.includes(',"kind":"secret-'));
   let bytes = 0;
   let from = lines.length;
   while (from > 0 && bytes + Buffer.byteLength(lines[from - 1]!) + 1 <= budget) bytes += Buffer.byteLength(lines[--from]!) + 1;

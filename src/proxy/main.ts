@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     log: (line) => process.stderr.write(`nanopolicy-proxy: ${line}\n`),
   });
   // Before the "listening" line: from then on the supervisor may send SIGHUP, whose default ends us.
-  if (injector) keepSecretsFresh(injector, (line) => process.stderr.write(`nanopolicy-proxy: ${line}\n`));
+  if (injector) keepSecretsFresh(injector, (line) => process.stderr.write(`nanopolicy-proxy: ${line}\n`), (record) => proxy.record(record));
   process.stdout.write(`listening ${proxy.address.host}:${proxy.address.port}\n`);
   const stop = (signal: string): void => {
     process.stderr.write(`nanopolicy-proxy: ${signal}, closing ${proxy.connections()} connection(s)\n`);
@@ -57,11 +57,16 @@ async function main(): Promise<void> {
 }
 
 // Re-reads the secrets on SIGHUP and when a secret file changes (mtime, ctime — a chmod too — size,
-// inode). One re-read at
-// a time; one asked for meanwhile runs after it, so the last change is never missed.
-function keepSecretsFresh(injector: Injector, log: (line: string) => void): void {
+// inode). One re-read at a time; one asked for meanwhile runs after it, so the last change is never
+// missed. What the owner must know goes to the audit log too, where `nanopolicy log` shows it: a
+// source that starts failing, the same source readable again, a new value taken into use. Said once
+// per change of state, not per re-read: the supervisor asks every interval, all day, and a locked
+// keychain would otherwise write a line each time (to proxy.log as well).
+function keepSecretsFresh(injector: Injector, log: (line: string) => void, record: (r: object) => void): void {
   let running: Promise<void> | undefined;
   let again: string | undefined;
+  const failing = new Set<string>();
+  const time = () => new Date().toISOString();
   const reload = (why: string): void => {
     if (running) {
       again = why;
@@ -70,9 +75,22 @@ function keepSecretsFresh(injector: Injector, log: (line: string) => void): void
     running = injector.reload().then(
       ({ changed, failures }) => {
         // Names only: a failure's message and hint never hold the value (read-secret.ts).
-        for (const f of failures) log(`re-reading the secrets (${why}): ${f.message} The value read before stays in use. ${f.hint}`);
-        // Quiet when nothing changed: the supervisor asks every interval, all day.
-        if (changed.length > 0) log(`re-read the secrets (${why}): new value for ${changed.map((n) => `"${n}"`).join(', ')}`);
+        for (const f of failures) {
+          if (failing.has(f.name)) continue;
+          failing.add(f.name);
+          log(`re-reading the secrets (${why}): ${f.message} The value read before stays in use. ${f.hint}`);
+          record({ time: time(), kind: 'secret-unreadable', secret: f.name, reason: f.message, hint: f.hint, why });
+        }
+        for (const name of [...failing]) {
+          if (failures.some((f) => f.name === name)) continue;
+          failing.delete(name);
+          log(`re-read the secrets (${why}): "${name}" is readable again`);
+          record({ time: time(), kind: 'secret-readable', secret: name, why });
+        }
+        if (changed.length > 0) {
+          log(`re-read the secrets (${why}): new value for ${changed.map((n) => `"${n}"`).join(', ')}`);
+          record({ time: time(), kind: 'secret-changed', secrets: changed, why });
+        }
       },
       (error: Error) => log(`re-reading the secrets (${why}) failed: ${error.message}`),
     ).finally(() => {

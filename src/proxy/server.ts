@@ -52,6 +52,8 @@ export interface RunningProxy {
   dnsAddress?: { host: string; port: number };
   /** Connections open now (requests being read and tunnels). */
   connections(): number;
+  /** Writes one record of the proxy's own (a secret that could not be read again) to the audit log. */
+  record(record: object): void;
   /** Stops accepting, destroys every open connection (each gets its audit record), closes the log. */
   close(): Promise<void>;
 }
@@ -174,6 +176,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     transparent,
     ...(dns ? { dnsAddress: dns.address } : {}),
     connections: () => open.size,
+    record: (record: object) => write(record as AuditRecord),
     close() {
       closing ??= Promise.all([...servers.map((server) => new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -344,9 +344,20 @@ t('a secret file rewritten: the proxy re-reads it (mtime) and injects the new va
     r = await vm(process.execPath, 'anthropic-messages.mjs', ['https://api.anthropic.test']);
     assert.ok(r.ok, `the value read before is still injected: ${JSON.stringify(r)}`);
     assert.ok(served().slice(before).every((x) => x.authorized === true));
+    // Said once, however many SIGHUPs come (every 2 s here): one proxy.log line, one audit record,
+    // which `nanopolicy log` shows.
+    await sleep(4500);
+    const unreadable = audit().filter((x) => x.kind === 'secret-unreadable' && (x as { secret?: string }).secret === 'anthropic');
+    assert.is(unreadable.length, 1, JSON.stringify(unreadable));
+    assert.is(proxyLog().match(/re-reading the secrets \([^)]*\): The secret "anthropic" could not be read/g)?.length, 1, proxyLog());
   } finally {
     chmodSync(file, 0o600);
   }
+  await waitFor('the source readable again, in the audit log', () => audit().some((x) => x.kind === 'secret-readable' && (x as { secret?: string }).secret === 'anthropic'), 8000);
+  // (After the chmod back: `log` compiles the policy, and a secret file others may read is an error there.)
+  const shown = await cli(['log', policyFile, '--state-dir', stateDir]);
+  assert.match(shown.stdout, /SECRET {3}"anthropic" could not be read again: The secret "anthropic" could not be read: the file .* has mode 0644.*The value read before stays in use/, shown.stdout + shown.stderr);
+  assert.match(shown.stdout, /secret {3}"anthropic" is readable again/);
   // A command's output has no mtime: the supervisor's SIGHUP each interval (2 s here) re-reads it.
   // First let the file watch (1 s polls) see the chmod above and finish its re-read, so the
   // change below can only be found by a SIGHUP.
@@ -355,6 +366,7 @@ t('a secret file rewritten: the proxy re-reads it (mtime) and injects the new va
   echoSecret = `echo-lab-new-${randomBytes(13).toString('hex')}`;
   writeFileSync(join(secretDir, 'echo'), `${echoSecret}\n`);
   await waitFor('a SIGHUP re-read', () => /re-read the secrets \(SIGHUP\): new value for "echo"/.test(proxyLog()), 8000);
+  assert.ok(audit().some((x) => x.kind === 'secret-changed' && x.secrets?.includes('echo')), 'the new value is in the audit log, by name');
   const echoed = await raw({ name: 'echo.test', servername: 'echo.test', payload: 'GET / HTTP/1.1\r\nHost: echo.test\r\nx-api-key: nanopolicy-placeholder:echo\r\nConnection: close\r\n\r\n' });
   assert.match(String(echoed.text), new RegExp(`x-echo-x-api-key: \\*{${echoSecret.length}}\r\n`, 'i'), 'the new, longer value went up (masked coming back)');
   assert.not.ok(secrets().some((v) => proxyLog().includes(v)));
