@@ -8,6 +8,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { colors, type Colors } from '../colors.ts';
 import { compilePolicyFile } from '../compiler/compile.ts';
+import { parsePolicy } from '../grammar/parse-policy.ts';
+import type { VmStatement } from '../grammar/ast.ts';
 import type { AuditRecord } from '../formats/proxy-config.ts';
 import { defaultStateDir, firewallLogPath, proxyAuditPath } from '../formats/enforce-state.ts';
 import { EXIT, useColor, type Io } from './io.ts';
@@ -18,6 +20,14 @@ import { policyFailure } from './command-failure.ts';
 import { POLICY_ARGUMENT_HELP, policyFile } from './default-policy.ts';
 import { AuditLogFollower } from '../formats/audit-log-follower.ts';
 import { formatInjectRecord } from './format-inject-record.ts';
+
+// The `vm` name of a policy that parses, whatever its checks say; undefined when it does not parse.
+function vmNameOf(source: string | undefined, file: string): string | undefined {
+  if (source === undefined) return undefined;
+  const { ast, diagnostics } = parsePolicy(source, file);
+  if (diagnostics.some((d) => d.severity === 'error')) return undefined;
+  return ast.statements.find((s): s is VmStatement => s.kind === 'vm')?.name.value;
+}
 
 interface LogFlags {
   refused?: boolean;
@@ -42,7 +52,9 @@ export function registerLogCommand(program: Command, io: Io, setExit: SetExit): 
     .addHelpText(
       'after',
       `
-Exit codes: 0 printed (also when nothing was logged yet), 1 the policy has errors, 64 bad command line.
+Exit codes: 0 printed (also when nothing was logged yet, and when the policy fails a check but
+names its VM: the log is read anyway, with a warning), 1 the policy cannot be read or parsed,
+64 bad command line.
 
 Examples:
   $ nanopolicy log policy/nanoclaw.policy
@@ -58,8 +70,15 @@ Examples:
 async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
   const home = flags.home ?? io.env.HOME ?? homeDir();
   const outcome = await compilePolicyFile(file, { home, cwd: process.cwd() });
-  if (!outcome.policy) throw policyFailure(file, outcome);
-  const policy = outcome.policy;
+  // A policy that parses but fails a check (a secret file left readable by others — the very thing
+  // the log may be reporting) still names its VM, which is all it takes to find the log.
+  const vmOnly = outcome.policy ? undefined : vmNameOf(outcome.source, file);
+  if (!outcome.policy && vmOnly === undefined) throw policyFailure(file, outcome);
+  const policy = outcome.policy ?? { vm: vmOnly!, proxy: true };
+  if (!outcome.policy) {
+    reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
+    io.stderr.write(`The policy has errors (above): enforce and verify will refuse it. Reading the log of "${policy.vm}" anyway.\n`);
+  }
   const stateDir = resolve(flags.stateDir ?? defaultStateDir(policy.vm, io.env, process.getuid?.()));
   const path = proxyAuditPath(stateDir);
   const c = colors(useColor(io.stdout, io.env));

@@ -350,11 +350,15 @@ t('a secret file rewritten: the proxy re-reads it (mtime) and injects the new va
     const unreadable = audit().filter((x) => x.kind === 'secret-unreadable' && (x as { secret?: string }).secret === 'anthropic');
     assert.is(unreadable.length, 1, JSON.stringify(unreadable));
     assert.is(proxyLog().match(/re-reading the secrets \([^)]*\): The secret "anthropic" could not be read/g)?.length, 1, proxyLog());
+    // `log` reads the log even now, when the policy fails its check on that very file.
+    const during = await cli(['log', policyFile, '--state-dir', stateDir]);
+    assert.is(during.exitCode, 0, during.stderr);
+    assert.match(during.stderr, /Reading the log of "[^"]+" anyway/);
+    assert.match(during.stdout, /SECRET {3}"anthropic" could not be read again/);
   } finally {
     chmodSync(file, 0o600);
   }
   await waitFor('the source readable again, in the audit log', () => audit().some((x) => x.kind === 'secret-readable' && (x as { secret?: string }).secret === 'anthropic'), 8000);
-  // (After the chmod back: `log` compiles the policy, and a secret file others may read is an error there.)
   const shown = await cli(['log', policyFile, '--state-dir', stateDir]);
   assert.match(shown.stdout, /SECRET {3}"anthropic" could not be read again: The secret "anthropic" could not be read: the file .* has mode 0644.*The value read before stays in use/, shown.stdout + shown.stderr);
   assert.match(shown.stdout, /secret {3}"anthropic" is readable again/);
