@@ -72,14 +72,13 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
   const outcome = await compilePolicyFile(file, { home, cwd: process.cwd() });
   // A policy that parses but fails a check (a secret file left readable by others — the very thing
   // the log may be reporting) still names its VM, which is all it takes to find the log.
-  const vmOnly = outcome.policy ? undefined : vmNameOf(outcome.source, file);
-  if (!outcome.policy && vmOnly === undefined) throw policyFailure(file, outcome);
-  const policy = outcome.policy ?? { vm: vmOnly!, proxy: true };
+  const vm = outcome.policy?.vm ?? vmNameOf(outcome.source, file);
+  if (vm === undefined) throw policyFailure(file, outcome);
   if (!outcome.policy) {
     reportDiagnostics(io, outcome.diagnostics, file, outcome.source);
-    io.stderr.write(`The policy has errors (above): enforce and verify will refuse it. Reading the log of "${policy.vm}" anyway.\n`);
+    io.stderr.write(`The policy has errors (above): enforce and verify will refuse it. Reading the log of "${vm}" anyway.\n`);
   }
-  const stateDir = resolve(flags.stateDir ?? defaultStateDir(policy.vm, io.env, process.getuid?.()));
+  const stateDir = resolve(flags.stateDir ?? defaultStateDir(vm, io.env, process.getuid?.()));
   const path = proxyAuditPath(stateDir);
   const c = colors(useColor(io.stdout, io.env));
   const show = (records: AuditRecord[]) => {
@@ -88,7 +87,7 @@ async function runLog(file: string, flags: LogFlags, io: Io): Promise<number> {
       io.stdout.write(flags.json ? `${JSON.stringify(r)}\n` : `${formatRecord(r, c)}\n`);
     }
   };
-  if (!policy.proxy) io.stderr.write(`The policy for "${policy.vm}" lists no egress, so no proxy runs; showing any log left in ${stateDir}.\n`);
+  if (outcome.policy && !outcome.policy.proxy) io.stderr.write(`The policy for "${vm}" lists no egress, so no proxy runs; showing any log left in ${stateDir}.\n`);
   // The rotated part first: it holds the older lines. The firewall's records are merged in by time
   // (a record's time is when its first packet came).
   const older = readRecords(`${path}.1`, 0).records;

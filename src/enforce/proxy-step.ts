@@ -72,9 +72,9 @@ export const PROXY_LOG_ROTATE_BYTES = 1024 * 1024;
 // all year keeps two generations. (What the owner must act on is in the audit log too.)
 export function rotateProxyLog(log: string): void {
   try {
-    if (existsSync(log) && statSync(log).size > PROXY_LOG_ROTATE_BYTES) renameSync(log, `${log}.1`);
+    if (statSync(log).size > PROXY_LOG_ROTATE_BYTES) renameSync(log, `${log}.1`);
   } catch {
-    // A log that cannot be moved is written on: losing a rotation must not stop the proxy.
+    // No log yet, or one that cannot be moved (written on): a rotation must not stop the proxy.
   }
 }
 

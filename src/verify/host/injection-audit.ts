@@ -10,6 +10,7 @@ import { pathOnly } from '../../inject/inject-audit.ts';
 import type { AuditMark } from './egress-proxy-host.ts';
 import { readRecords } from './read-audit-log.ts';
 import { hostRow } from './host-result.ts';
+import { chosenRequest } from '../inside/injection.ts';
 
 type Inject = NonNullable<VerifyManifest['inject']>;
 
@@ -39,9 +40,7 @@ export function injectionProbePlan(p: PlanInput): InjectionProbePlan {
   if (!p.inject || p.skipped) return plan;
   if (p.haveCa) {
     for (const r of p.inject.requests) {
-      const given = /^([A-Z]+) ?(\/\S*)$/.exec(p.injectRequests?.[r.host] ?? '');
-      const method = given?.[1] ?? r.method;
-      const path = given?.[2] ?? r.path;
+      const { method, path } = chosenRequest(r, p.injectRequests);
       if (method !== undefined && path !== undefined) plan.requests.push({ host: r.host, port: r.port, method, path });
     }
     for (const w of p.inject.websockets ?? []) plan.websockets.push({ host: w.host, port: w.port, path: w.path });

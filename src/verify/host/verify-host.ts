@@ -123,7 +123,7 @@ export async function verifyHost(o: VerifyHostOptions): Promise<VerifyReport> {
   const auditRows = !probeEgress || inside instanceof Error
     ? []
     : mark
-      ? [...(await checkAudit(o.policy, mark, nonce, 2000, plannedConnects(plan))), ...(await checkInjectionAudit(plan, mark))]
+      ? (await Promise.all([checkAudit(o.policy, mark, nonce, 2000, plannedConnects(plan)), checkInjectionAudit(plan, mark)])).flat()
       : [hostRow('audit log of the egress proxy', 'read', 'NO STATE DIR', false, 0, 'the policy lists egress but verify was given no state directory, so the proxy\'s audit log cannot back the VM\'s report')];
   const firewallRows = firewallMark && !(inside instanceof Error) ? await checkFirewallLog(firewallMark, direct) : [];
   const evidence: ProbeResult[] = [];

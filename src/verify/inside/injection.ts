@@ -45,12 +45,19 @@ function row(probe: string, expected: string, measured: string, ok: boolean, ms:
   return { group: 'inject', probe, expected, measured, ok, ms: Math.round(ms), ...(detail ? { detail } : {}) };
 }
 
+// The request sent for an injected name: the one given (--inject-request HOST=METHOD/PATH), else
+// the manifest's; either may be absent. The host's audit check expects the same (injection-audit.ts).
+export function chosenRequest(r: Inject['requests'][number], given: Readonly<Record<string, string>> | undefined): { method?: string; path?: string } {
+  const m = /^([A-Z]+) ?(\/\S*)$/.exec(given?.[r.host] ?? '');
+  const method = m?.[1] ?? r.method;
+  const path = m?.[2] ?? r.path;
+  return { ...(method !== undefined ? { method } : {}), ...(path !== undefined ? { path } : {}) };
+}
+
 // One injected request: CONNECT, TLS with our CA as the only root, the request, the status line.
 async function injected(proxy: Proxy, r: Inject['requests'][number], o: InjectionOptions): Promise<ProbeResult> {
   const started = performance.now();
-  const given = /^([A-Z]+) ?(\/\S*)$/.exec(o.requests?.[r.host] ?? '');
-  const method = given?.[1] ?? r.method;
-  const path = given?.[2] ?? r.path;
+  const { method, path } = chosenRequest(r, o.requests);
   const expected = 'accepted upstream (2xx)';
   if (method === undefined || path === undefined) {
     return row(`https://${r.host} (${r.rule}) with the placeholder`, expected, 'NOT RUN', false, 0, `no cheap authenticated request is known for ${r.host}: give one with --inject-request ${r.host}=GET/PATH`);
@@ -106,6 +113,8 @@ async function gateway(proxy: Proxy, w: NonNullable<Inject['websockets']>[number
 }
 
 // The first WebSocket frame after the 101's head, when it is whole (server frames are unmasked).
+// Its own small reader, not src/inject/websocket/frame.ts: this file runs in the VM and takes
+// nothing of the host side (the floor plan's verify-inside-stays-small).
 function firstFrame(data: Buffer): { opcode: number; payload: Buffer } | undefined {
   const end = data.indexOf('\r\n\r\n');
   if (end === -1) return undefined;
@@ -118,6 +127,7 @@ function firstFrame(data: Buffer): { opcode: number; payload: Buffer } | undefin
     length = f.readUInt16BE(2);
     at = 4;
   } else if (length === 127) {
+    // Never a HELLO (a few dozen bytes): the frame is named by its opcode, its payload not read.
     return { opcode: f[0]! & 0x0f, payload: Buffer.alloc(0) };
   }
   if (f[1]! & 0x80) at += 4;
